@@ -1,0 +1,1 @@
+"""The ``flannel`` command: the composition root that starts each part of the system."""

@@ -1,0 +1,98 @@
+"""``flannel admin ...``: one-shot administration, each printing one JSON object."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+import orjson
+
+from flannel_cli.options import add_database, database_urls
+from origin.errors import SlackError
+from origin.service import conversations, teams, users
+from origin.service.auth import Caller, issue_token, revoke_token
+from origin.store.shards import Store
+
+
+def add_parser(sub: Any) -> None:
+    admin = sub.add_parser("admin", help="administer workspaces, users, channels and tokens")
+    cmds = admin.add_subparsers(dest="admin_command", required=True)
+
+    p = cmds.add_parser("create-workspace", help="create a workspace")
+    p.add_argument("--name", required=True)
+    p.add_argument("--domain")
+
+    p = cmds.add_parser("create-user", help="create a user in a workspace")
+    p.add_argument("--team", required=True)
+    p.add_argument("--name", required=True)
+    p.add_argument("--real-name", default="")
+    p.add_argument("--email")
+    p.add_argument("--admin", action="store_true")
+    p.add_argument("--bot", action="store_true")
+
+    p = cmds.add_parser("create-channel", help="create a channel (the creator joins it)")
+    p.add_argument("--team", required=True)
+    p.add_argument("--creator", required=True, help="user id")
+    p.add_argument("--name", required=True)
+    p.add_argument("--private", action="store_true")
+
+    p = cmds.add_parser("join", help="add a user to a channel")
+    p.add_argument("--team", required=True)
+    p.add_argument("--user", required=True)
+    p.add_argument("--channel", required=True)
+
+    p = cmds.add_parser("issue-token", help="issue a token for a user")
+    p.add_argument("--team", required=True)
+    p.add_argument("--user", required=True)
+
+    p = cmds.add_parser("revoke-token", help="revoke a token")
+    p.add_argument("--token", required=True)
+
+    for parser in cmds.choices.values():
+        add_database(parser)
+
+
+async def run(args: argparse.Namespace) -> int:
+    store = await Store.open(database_urls(args))
+    try:
+        result = await _dispatch(store, args)
+    except SlackError as exc:
+        print(orjson.dumps({"ok": False, "error": exc.code, "detail": exc.detail}).decode())
+        return 1
+    finally:
+        await store.close()
+    sys.stdout.write(orjson.dumps({"ok": True, **result}).decode() + "\n")
+    return 0
+
+
+async def _dispatch(store: Store, args: argparse.Namespace) -> dict[str, Any]:
+    cmd = args.admin_command
+    if cmd == "create-workspace":
+        return {"team": await teams.create_workspace(store, args.name, args.domain)}
+    if cmd == "create-user":
+        user = await users.create_user(
+            store, args.team, args.name, args.real_name, args.email, args.bot, args.admin
+        )
+        return {"user": user}
+    if cmd == "create-channel":
+        caller = Caller(args.team, args.creator, "")
+        await users.get_user(store, caller, args.creator)
+        return {"channel": await conversations.create(store, caller, args.name, args.private)}
+    if cmd == "join":
+        return await _join(store, args.team, args.user, args.channel)
+    if cmd == "issue-token":
+        return {"token": await issue_token(store, args.team, args.user), "team_id": args.team,
+                "user_id": args.user}  # fmt: skip
+    if cmd == "revoke-token":
+        caller = await revoke_token(store, args.token)
+        return {"revoked": True, "team_id": caller.team_id, "user_id": caller.user_id}
+    raise SlackError("unknown_method", cmd)
+
+
+async def _join(store: Store, team: str, user: str, channel: str) -> dict[str, Any]:
+    """Admin join: private channels too (an operator adds the user, not the user itself)."""
+    caller = Caller(team, user, "")
+    await users.get_user(store, caller, user)
+    channel_obj = await conversations.admin_add_member(store, team, channel, user)
+    return {"channel": channel_obj}

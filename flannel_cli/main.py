@@ -1,0 +1,60 @@
+"""``flannel``: one console script, a subcommand per part of the system."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from flannel_cli import admin, seed, up
+from flannel_cli.options import add_database, add_listen, add_redis, add_secret, env, origin_settings
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="flannel", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    origin = sub.add_parser("origin", help="run the origin (Web API, persistence, change log)")
+    add_database(origin)
+    add_redis(origin)
+    add_secret(origin)
+    add_listen(origin, 8000)
+    origin.add_argument(
+        "--rate-limits",
+        default=env("FLANNEL_RATE_LIMITS"),
+        help='calls per minute per token for each tier, e.g. "1:20,2:600,3:3000,4:6000" '
+        "(env FLANNEL_RATE_LIMITS)",
+    )
+    origin.add_argument("--log-level", default=env("FLANNEL_LOG_LEVEL", "info"))
+
+    admin.add_parser(sub)
+    seed.add_parser(sub)
+    up.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "origin":
+        return run_origin(args)
+    if args.command == "admin":
+        return asyncio.run(admin.run(args))
+    if args.command == "seed":
+        return asyncio.run(seed.run(args))
+    if args.command == "up":
+        return up.run(args)
+    return 2
+
+
+def run_origin(args: argparse.Namespace) -> int:
+    from flannel_cli.serve import config, serve_all
+    from origin.app import create_app
+
+    settings = origin_settings(args)
+    app = create_app(settings)
+    asyncio.run(serve_all([config(app, settings.host, settings.port, args.log_level)]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The origin's Web API: Slack's conventions over HTTP (``/api/<method>``)."""

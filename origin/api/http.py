@@ -1,0 +1,100 @@
+"""The HTTP transport: parse a Slack-style request, authenticate, rate-limit, dispatch.
+
+GET query strings, POST forms and POST JSON bodies are all accepted (a parameterless POST
+may arrive as ``application/json`` with an empty body); the token comes as
+``Authorization: Bearer`` or as a ``token`` argument.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from origin.api.args import Args
+from origin.api.ratelimit import RateLimiter
+from origin.api.registry import Context, Method
+from origin.errors import RateLimited, SlackError
+from origin.service.auth import authenticate
+from origin.store.shards import Store
+
+MAX_BODY = 1_000_000
+
+
+def json_response(body: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(body), status, headers, media_type="application/json")
+
+
+def error_response(exc: SlackError) -> Response:
+    body: dict[str, Any] = {"ok": False, "error": exc.code}
+    if exc.detail:
+        body["detail"] = exc.detail
+        body["response_metadata"] = {"messages": [f"[ERROR] {exc.detail}"]}
+    headers = {}
+    if isinstance(exc, RateLimited):
+        headers["Retry-After"] = str(exc.retry_after)
+    return json_response(body, exc.status, headers)
+
+
+async def read_args(request: Request) -> dict[str, Any]:
+    values: dict[str, Any] = dict(request.query_params)
+    if request.method != "POST":
+        return values
+    body = await request.body()
+    if len(body) > MAX_BODY:
+        raise SlackError("request_too_large", f"bodies are at most {MAX_BODY} bytes", 413)
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype == "application/json":
+        if body.strip():
+            try:
+                data = orjson.loads(body)
+            except orjson.JSONDecodeError as exc:
+                raise SlackError("invalid_json", f"malformed JSON body: {exc}") from None
+            if not isinstance(data, dict):
+                raise SlackError("invalid_json", "the JSON body must be an object")
+            values.update(data)
+    elif ctype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        form = await request.form()
+        values.update({k: v for k, v in form.items() if isinstance(v, str)})
+    elif body.strip():
+        raise SlackError("invalid_form_data", f"unsupported content type {ctype!r}")
+    return values
+
+
+def bearer(request: Request, values: dict[str, Any]) -> str | None:
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip() or None
+    token = values.pop("token", None)
+    return token if isinstance(token, str) and token else None
+
+
+class ApiEndpoint:
+    """``/api/{method}``: every Web API method through one door."""
+
+    def __init__(self, store: Store, methods: dict[str, Method], limiter: RateLimiter, base_url: str) -> None:
+        self.store = store
+        self.methods = methods
+        self.limiter = limiter
+        self.base_url = base_url
+
+    async def __call__(self, request: Request) -> Response:
+        name = request.path_params["method"]
+        try:
+            method = self.methods.get(name)
+            if method is None:
+                raise SlackError("unknown_method", f"{name} is not a method here", 404)
+            values = await read_args(request)
+            token = bearer(request, values)
+            caller = await authenticate(self.store, token)
+            assert token is not None
+            wait = self.limiter.check(caller.token_hash, method.tier)
+            if wait:
+                raise RateLimited(wait)
+            ctx = Context(self.store, caller, token, self.base_url)
+            result = await method.handler(ctx, Args(values))
+        except SlackError as exc:
+            return error_response(exc)
+        return json_response({"ok": True, **result})

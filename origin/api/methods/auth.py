@@ -1,0 +1,30 @@
+"""auth.*"""
+
+from __future__ import annotations
+
+from origin.api.args import Args
+from origin.api.registry import JSON, Context, method
+from origin.service import teams, users
+from origin.service.auth import revoke_token
+
+
+@method("auth.test", tier=4)
+async def auth_test(ctx: Context, args: Args) -> JSON:
+    team = await teams.get_team(ctx.store, ctx.caller.team_id)
+    user = await users.get_user(ctx.store, ctx.caller, ctx.caller.user_id)
+    return {
+        "url": f"{ctx.base_url}/",
+        "team": team["name"],
+        "user": user["name"],
+        "team_id": team["id"],
+        "user_id": user["id"],
+        "is_enterprise_install": False,
+    }
+
+
+@method("auth.revoke", tier=3)
+async def auth_revoke(ctx: Context, args: Args) -> JSON:
+    if args.flag("test"):
+        return {"revoked": False}
+    await revoke_token(ctx.store, ctx.token)
+    return {"revoked": True}

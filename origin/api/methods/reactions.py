@@ -1,0 +1,32 @@
+"""reactions.*"""
+
+from __future__ import annotations
+
+from origin.api.args import Args
+from origin.api.registry import JSON, Context, method
+from origin.service import reactions
+
+
+def _target(args: Args) -> tuple[str, int]:
+    channel = args.id("channel", "channel_not_found")
+    return channel, args.ts("timestamp", error="message_not_found")
+
+
+@method("reactions.add", tier=3)
+async def reactions_add(ctx: Context, args: Args) -> JSON:
+    channel, ts = _target(args)
+    await reactions.set_reaction(ctx.store, ctx.caller, channel, ts, args.string("name"), True)
+    return {}
+
+
+@method("reactions.remove", tier=3)
+async def reactions_remove(ctx: Context, args: Args) -> JSON:
+    channel, ts = _target(args)
+    await reactions.set_reaction(ctx.store, ctx.caller, channel, ts, args.string("name"), False)
+    return {}
+
+
+@method("reactions.get", tier=3)
+async def reactions_get(ctx: Context, args: Args) -> JSON:
+    channel, ts = _target(args)
+    return await reactions.get(ctx.store, ctx.caller, channel, ts)

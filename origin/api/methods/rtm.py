@@ -1,0 +1,12 @@
+"""rtm.start: the fat baseline (thin clients connect through the router and an edge)."""
+
+from __future__ import annotations
+
+from origin.api.args import Args
+from origin.api.registry import JSON, Context, method
+from origin.service.boot import fat_boot
+
+
+@method("rtm.start", tier=1)
+async def rtm_start(ctx: Context, args: Args) -> JSON:
+    return await fat_boot(ctx.store, ctx.caller)

@@ -1,0 +1,48 @@
+"""users.*"""
+
+from __future__ import annotations
+
+from origin.api.args import Args
+from origin.api.methods import metadata, page
+from origin.api.registry import JSON, Context, method
+from origin.errors import SlackError, invalid_arguments
+from origin.service import users
+
+
+@method("users.info", tier=4)
+async def users_info(ctx: Context, args: Args) -> JSON:
+    user_id = args.id("user", "user_not_found")
+    return {"user": await users.get_user(ctx.store, ctx.caller, user_id)}
+
+
+@method("users.list", tier=2)
+async def users_list(ctx: Context, args: Args) -> JSON:
+    limit, after = page(args, "user", default=200)
+    members, next_cursor = await users.list_users(ctx.store, ctx.caller, limit, after)
+    return {"members": members, "cache_ts": 0, **metadata(next_cursor)}
+
+
+@method("users.lookupByEmail", tier=3)
+async def users_lookup_by_email(ctx: Context, args: Args) -> JSON:
+    email = args.string("email", max_len=255)
+    return {"user": await users.lookup_by_email(ctx.store, ctx.caller, email)}
+
+
+@method("users.profile.get", tier=4)
+async def users_profile_get(ctx: Context, args: Args) -> JSON:
+    user_id = args.id("user", "user_not_found") if "user" in args else ctx.caller.user_id
+    user = await users.get_user(ctx.store, ctx.caller, user_id)
+    return {"profile": user["profile"]}
+
+
+@method("users.profile.set", tier=3)
+async def users_profile_set(ctx: Context, args: Args) -> JSON:
+    if "user" in args and args.string("user") != ctx.caller.user_id:
+        raise SlackError("cannot_update_admin_user", "only your own profile can be set")
+    changes = args.obj("profile")
+    if changes is None:
+        if "name" not in args:
+            raise invalid_arguments("profile", "give a profile object, or name and value")
+        changes = {args.string("name"): args.string("value", default="")}
+    user = await users.set_profile(ctx.store, ctx.caller, changes)
+    return {"profile": user["profile"]}

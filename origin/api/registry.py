@@ -1,0 +1,51 @@
+"""The method registry: one table of Web API methods, each with its rate-limit tier."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from origin.api.args import Args
+from origin.service.auth import Caller
+from origin.store.shards import Store
+
+JSON = dict[str, Any]
+
+
+@dataclass
+class Context:
+    store: Store
+    caller: Caller
+    token: str
+    base_url: str
+
+
+Handler = Callable[[Context, Args], Awaitable[JSON]]
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str
+    handler: Handler
+    tier: int
+
+
+METHODS: dict[str, Method] = {}
+
+
+def method(name: str, tier: int = 3) -> Callable[[Handler], Handler]:
+    def register(handler: Handler) -> Handler:
+        if name in METHODS:
+            raise ValueError(f"method {name} registered twice")
+        METHODS[name] = Method(name, handler, tier)
+        return handler
+
+    return register
+
+
+def load_methods() -> dict[str, Method]:
+    """Import the method modules (which register themselves) and return the table."""
+    from origin.api.methods import auth, chat, conversations, reactions, rtm, users  # noqa: F401
+
+    return METHODS

@@ -1,0 +1,93 @@
+"""Who may see a conversation: the one rule every read and write goes through.
+
+Public channels are visible to everyone in their workspace; private channels, DMs and
+group DMs only to their members. Anything else is ``channel_not_found``, never the data,
+so a non-member cannot even learn that a private channel exists.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from origin.errors import SlackError
+from origin.ids import ts_str
+from origin.models import CONVERSATION_COLUMNS, MESSAGE_COLUMNS, conversation_from_row
+from origin.service.auth import Caller
+from origin.store.db import Conn, Row
+
+
+@dataclass
+class Visible:
+    row: tuple[Any, ...]
+    is_member: bool
+    last_read: int
+
+    @property
+    def id(self) -> str:
+        return str(self.row[0])
+
+    @property
+    def kind(self) -> str:
+        return str(self.row[3])
+
+    @property
+    def is_private(self) -> bool:
+        return bool(self.row[4])
+
+    @property
+    def is_archived(self) -> bool:
+        return bool(self.row[5])
+
+    @property
+    def name(self) -> str | None:
+        return None if self.row[2] is None else str(self.row[2])
+
+    def obj(self) -> dict[str, Any]:
+        o = conversation_from_row(self.row)
+        if self.kind == "channel" or self.kind == "mpim":
+            o["is_member"] = self.is_member
+        if self.is_member:
+            o["last_read"] = ts_str(self.last_read)
+        return o
+
+
+def is_private_kind(kind: str, is_private: bool) -> bool:
+    return kind != "channel" or is_private
+
+
+async def visible(conn: Conn, caller: Caller, channel_id: str, lock: str = "") -> Visible:
+    """The conversation if ``caller`` may see it, else ``channel_not_found``."""
+    row = await conn.fetchone(
+        f"SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id = ? AND team_id = ?{lock}",
+        [channel_id, caller.team_id],
+    )
+    if row is None:
+        raise SlackError("channel_not_found")
+    member = await conn.fetchone(
+        "SELECT last_read FROM members WHERE channel_id = ? AND user_id = ?",
+        [channel_id, caller.user_id],
+    )
+    if member is None and is_private_kind(str(row[3]), bool(row[4])):
+        raise SlackError("channel_not_found")
+    return Visible(row, member is not None, int(member[0]) if member else 0)
+
+
+def require_member(conv: Visible) -> None:
+    if not conv.is_member:
+        raise SlackError("not_in_channel")
+
+
+def require_open(conv: Visible) -> None:
+    if conv.is_archived:
+        raise SlackError("is_archived")
+
+
+async def fetch_message(conn: Conn, channel_id: str, ts: int, lock: str = "") -> Row:
+    row = await conn.fetchone(
+        f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE channel_id = ? AND ts = ?{lock}",
+        [channel_id, ts],
+    )
+    if row is None:
+        raise SlackError("message_not_found")
+    return row

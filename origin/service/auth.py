@@ -1,0 +1,104 @@
+"""Tokens: issued bound to one user of one workspace, stored hashed, revocable.
+
+A token reads ``xoxp-<team>-<user>-<secret>``: the team part routes the lookup to the
+workspace's shard without a global table. Only the SHA-256 of a token is ever stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from origin.errors import SlackError
+from origin.ids import now_us
+from origin.store.shards import Store
+
+
+@dataclass(frozen=True)
+class Caller:
+    team_id: str
+    user_id: str
+    token_hash: str
+    is_admin: bool = False
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def token_team(token: str) -> str | None:
+    parts = token.split("-")
+    if len(parts) != 4 or parts[0] not in ("xoxp", "xoxb") or not parts[1].startswith("T"):
+        return None
+    return parts[1]
+
+
+async def issue_token(store: Store, team_id: str, user_id: str, bot: bool = False) -> str:
+    token = f"{'xoxb' if bot else 'xoxp'}-{team_id}-{user_id}-{secrets.token_hex(16)}"
+    async with store.write(team_id) as tx:
+        row = await tx.conn.fetchone(
+            "SELECT deleted FROM users WHERE id = ? AND team_id = ?", [user_id, team_id]
+        )
+        if row is None:
+            raise SlackError("user_not_found")
+        await tx.conn.execute(
+            "INSERT INTO tokens (token_hash, team_id, user_id, created) VALUES (?, ?, ?, ?)",
+            [hash_token(token), team_id, user_id, now_us()],
+        )
+    return token
+
+
+async def authenticate(store: Store, token: str | None) -> Caller:
+    if not token:
+        raise SlackError("not_authed")
+    team_id = token_team(token)
+    if team_id is None:
+        raise SlackError("invalid_auth")
+    try:
+        conn_ctx = store.read(team_id)
+        async with conn_ctx as conn:
+            row = await conn.fetchone(
+                "SELECT t.user_id, t.revoked, u.deleted, u.is_admin FROM tokens t "
+                "JOIN users u ON u.id = t.user_id WHERE t.token_hash = ? AND t.team_id = ?",
+                [hash_token(token), team_id],
+            )
+    except SlackError as exc:
+        if exc.code == "team_not_found":
+            raise SlackError("invalid_auth") from None
+        raise
+    if row is None:
+        raise SlackError("invalid_auth")
+    user_id, revoked, deleted, is_admin = row
+    if revoked:
+        raise SlackError("token_revoked")
+    if deleted:
+        raise SlackError("account_inactive")
+    return Caller(team_id, str(user_id), hash_token(token), bool(is_admin))
+
+
+async def revoke_token(store: Store, token: str) -> Caller:
+    """Revoke ``token``; the change log tells edges (by hash) to close its connections."""
+    team_id = token_team(token)
+    if team_id is None:
+        raise SlackError("invalid_auth")
+    token_hash = hash_token(token)
+    async with store.write(team_id) as tx:
+        row = await tx.conn.fetchone(
+            "SELECT user_id, revoked FROM tokens WHERE token_hash = ? AND team_id = ?",
+            [token_hash, team_id],
+        )
+        if row is None:
+            raise SlackError("invalid_auth")
+        user_id = str(row[0])
+        if not row[1]:
+            await tx.conn.execute("UPDATE tokens SET revoked = 1 WHERE token_hash = ?", [token_hash])
+            await tx.emit(
+                {
+                    "type": "token_revoked",
+                    "user": user_id,
+                    "token_hash": token_hash,
+                    "tokens": {"oauth": [user_id], "bot": []},
+                }
+            )
+    return Caller(team_id, user_id, token_hash)

@@ -1,0 +1,400 @@
+"""Conversations: public and private channels, DMs and group DMs, and their members."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from origin import cursor
+from origin.errors import SlackError, invalid_arguments
+from origin.events import channel_type
+from origin.ids import new_id, now_us
+from origin.models import CONVERSATION_COLUMNS, JSON, conversation_from_row, text_object
+from origin.service.access import Visible, require_member, require_open, visible
+from origin.service.auth import Caller
+from origin.store.db import Conn
+from origin.store.shards import Store, WriteTx
+
+_CHANNEL_NAME = re.compile(r"^[\w-]{1,80}$")
+CONVERSATION_TYPES = ("public_channel", "private_channel", "mpim", "im")
+
+
+def validate_name(name: str) -> str:
+    if not _CHANNEL_NAME.match(name) or name != name.lower() or name.startswith(("-", "_")):
+        raise SlackError("invalid_name", "channel names are 1-80 lowercase letters, digits, - and _")
+    return name
+
+
+async def _add_members(tx: WriteTx, conv_id: str, user_ids: Sequence[str]) -> None:
+    now = now_us()
+    await tx.conn.executemany(
+        "INSERT INTO members (channel_id, user_id, team_id, last_read, joined) VALUES (?, ?, ?, 0, ?)",
+        [(conv_id, u, tx.team_id, now) for u in user_ids],
+    )
+    await tx.conn.execute(
+        "UPDATE conversations SET num_members = num_members + ? WHERE id = ?",
+        [len(user_ids), conv_id],
+    )
+
+
+async def _check_users(conn: Conn, team_id: str, user_ids: Sequence[str]) -> None:
+    if not user_ids:
+        return
+    marks = ",".join("?" * len(user_ids))
+    rows = await conn.fetchall(
+        f"SELECT id, deleted FROM users WHERE team_id = ? AND id IN ({marks})",
+        [team_id, *user_ids],
+    )
+    live = {r[0] for r in rows if not r[1]}
+    missing = [u for u in user_ids if u not in live]
+    if missing:
+        raise SlackError("user_not_found", ",".join(missing))
+
+
+async def _insert_conversation(
+    tx: WriteTx, conv_id: str, name: str | None, kind: str, is_private: bool,
+    creator: str, members: Sequence[str], dm_key: str | None = None,
+) -> JSON:  # fmt: skip
+    now = now_us() // 1_000_000
+    empty = text_object("", None, 0)
+    row = (conv_id, tx.team_id, name, kind, int(is_private), 0, now, creator, empty, empty,
+           0, dm_key)  # fmt: skip
+    await tx.conn.execute(
+        f"INSERT INTO conversations ({CONVERSATION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        list(row),
+    )
+    await _add_members(tx, conv_id, members)
+    obj = conversation_from_row((*row[:10], len(members), dm_key))
+    await tx.emit({"type": "channel_created", "channel": obj, "members": list(members)})
+    return obj
+
+
+async def create(store: Store, caller: Caller, name: str, is_private: bool) -> JSON:
+    validate_name(name)
+    async with store.write(caller.team_id) as tx:
+        taken = await tx.conn.fetchone(
+            "SELECT 1 FROM conversations WHERE team_id = ? AND name = ?", [caller.team_id, name]
+        )
+        if taken:
+            raise SlackError("name_taken")
+        obj = await _insert_conversation(
+            tx, new_id("C"), name, "channel", is_private, caller.user_id, [caller.user_id]
+        )
+    obj["is_member"] = True
+    return obj
+
+
+async def open_dm(store: Store, caller: Caller, user_ids: Sequence[str]) -> tuple[JSON, bool]:
+    """``conversations.open``: the DM (one other user) or group DM (several); returns
+    (conversation, already_open)."""
+    others = sorted(set(user_ids) - {caller.user_id}) or [caller.user_id]
+    if len(others) > 8:
+        raise invalid_arguments("users", "a group DM has at most 8 other members")
+    members = sorted({caller.user_id, *others})
+    kind = "im" if len(others) == 1 else "mpim"
+    key = ",".join(members)
+    async with store.write(caller.team_id) as tx:
+        await _check_users(tx.conn, caller.team_id, others)
+        row = await tx.conn.fetchone(
+            f"SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE team_id = ? AND dm_key = ?",
+            [caller.team_id, key],
+        )
+        if row is not None:
+            return conversation_from_row(row), True
+        name = None
+        if kind == "mpim":
+            name = "mpdm-" + "--".join(members) + "-1"
+        obj = await _insert_conversation(
+            tx, new_id("D" if kind == "im" else "G"), name, kind, True, caller.user_id,
+            members, key,
+        )  # fmt: skip
+    if kind == "im":
+        obj["user"] = others[0]
+    return obj, False
+
+
+async def info(store: Store, caller: Caller, channel_id: str) -> JSON:
+    async with store.read(caller.team_id) as conn:
+        conv = await visible(conn, caller, channel_id)
+        obj = conv.obj()
+        if conv.kind == "im":
+            obj["user"] = await _dm_partner(conn, conv.id, caller.user_id)
+    return obj
+
+
+async def _dm_partner(conn: Conn, channel_id: str, user_id: str) -> str:
+    row = await conn.fetchone(
+        "SELECT user_id FROM members WHERE channel_id = ? AND user_id <> ? LIMIT 1",
+        [channel_id, user_id],
+    )
+    return str(row[0]) if row else user_id
+
+
+def parse_types(types: str | None) -> set[str]:
+    wanted = {t.strip() for t in (types or "public_channel").split(",") if t.strip()}
+    unknown = wanted - set(CONVERSATION_TYPES)
+    if unknown or not wanted:
+        raise invalid_arguments("types", f"unknown type(s) {sorted(unknown)}; use {CONVERSATION_TYPES}")
+    return wanted
+
+
+def _type_of(kind: str, is_private: bool) -> str:
+    if kind == "channel":
+        return "private_channel" if is_private else "public_channel"
+    return kind
+
+
+async def list_conversations(
+    store: Store, caller: Caller, types: set[str], exclude_archived: bool,
+    limit: int, after: str | None,
+) -> tuple[list[JSON], str | None]:  # fmt: skip
+    """Visible conversations of the requested types, paged by id."""
+    out: list[JSON] = []
+    last = after or ""
+    async with store.read(caller.team_id) as conn:
+        mine = {
+            str(r[0]): int(r[1])
+            for r in await conn.fetchall(
+                "SELECT channel_id, last_read FROM members WHERE user_id = ?", [caller.user_id]
+            )
+        }
+        more = False
+        while len(out) < limit:
+            rows = await conn.fetchall(
+                f"SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE team_id = ? AND id > ? "
+                "ORDER BY id LIMIT ?",
+                [caller.team_id, last, 500],
+            )
+            if not rows:
+                break
+            for row in rows:
+                last = str(row[0])
+                kind, is_private, archived = str(row[3]), bool(row[4]), bool(row[5])
+                member = last in mine
+                if _type_of(kind, is_private) not in types:
+                    continue
+                if (kind != "channel" or is_private) and not member:
+                    continue
+                if exclude_archived and archived:
+                    continue
+                if len(out) == limit:
+                    more = True
+                    break
+                conv = Visible(row, member, mine.get(last, 0))
+                obj = conv.obj()
+                if kind == "im":
+                    obj["user"] = await _dm_partner(conn, last, caller.user_id)
+                out.append(obj)
+            if more or len(rows) < 500:
+                break
+    next_cursor = cursor.encode("conv", out[-1]["id"]) if more and out else None
+    return out, next_cursor
+
+
+async def members(
+    store: Store, caller: Caller, channel_id: str, limit: int, after: str | None
+) -> tuple[list[str], str | None]:
+    async with store.read(caller.team_id) as conn:
+        await visible(conn, caller, channel_id)
+        rows = await conn.fetchall(
+            "SELECT user_id FROM members WHERE channel_id = ? AND user_id > ? ORDER BY user_id LIMIT ?",
+            [channel_id, after or "", limit + 1],
+        )
+    ids = [str(r[0]) for r in rows[:limit]]
+    more = len(rows) > limit
+    return ids, cursor.encode("member", ids[-1]) if more and ids else None
+
+
+async def _membership_event(
+    tx: WriteTx, conv: Visible, user_id: str, joined: bool, inviter: str | None = None
+) -> None:
+    event: JSON = {
+        "type": "member_joined_channel" if joined else "member_left_channel",
+        "channel": conv.id,
+        "user": user_id,
+        "channel_type": channel_type(conv.kind, conv.is_private),
+    }
+    if inviter:
+        event["inviter"] = inviter
+    await tx.emit(event)
+
+
+def _channels_only(conv: Visible) -> None:
+    if conv.kind != "channel":
+        raise SlackError("method_not_supported_for_channel_type")
+
+
+async def join(store: Store, caller: Caller, channel_id: str) -> tuple[JSON, bool]:
+    """Join a public channel; returns (channel, already_in_channel)."""
+    async with store.write(caller.team_id) as tx:
+        conv = await visible(tx.conn, caller, channel_id, tx.db.for_update())
+        _channels_only(conv)
+        require_open(conv)
+        if conv.is_member:
+            return conv.obj(), True
+        await _add_members(tx, conv.id, [caller.user_id])
+        await _membership_event(tx, conv, caller.user_id, True)
+        conv = await visible(tx.conn, caller, channel_id)
+    return conv.obj(), False
+
+
+async def leave(store: Store, caller: Caller, channel_id: str) -> None:
+    async with store.write(caller.team_id) as tx:
+        conv = await visible(tx.conn, caller, channel_id, tx.db.for_update())
+        _channels_only(conv)
+        require_member(conv)
+        if conv.name == "general":
+            raise SlackError("cant_leave_general")
+        await _remove_member(tx, conv, caller.user_id)
+
+
+async def _remove_member(tx: WriteTx, conv: Visible, user_id: str) -> None:
+    await tx.conn.execute("DELETE FROM members WHERE channel_id = ? AND user_id = ?", [conv.id, user_id])
+    await tx.conn.execute("UPDATE conversations SET num_members = num_members - 1 WHERE id = ?", [conv.id])
+    await _membership_event(tx, conv, user_id, False)
+
+
+async def invite(store: Store, caller: Caller, channel_id: str, user_ids: Sequence[str]) -> JSON:
+    if not user_ids:
+        raise invalid_arguments("users", "at least one user id is required")
+    async with store.write(caller.team_id) as tx:
+        conv = await visible(tx.conn, caller, channel_id, tx.db.for_update())
+        _channels_only(conv)
+        require_member(conv)
+        require_open(conv)
+        wanted = list(dict.fromkeys(user_ids))
+        if caller.user_id in wanted:
+            raise SlackError("cant_invite_self")
+        await _check_users(tx.conn, caller.team_id, wanted)
+        marks = ",".join("?" * len(wanted))
+        present = {
+            str(r[0])
+            for r in await tx.conn.fetchall(
+                f"SELECT user_id FROM members WHERE channel_id = ? AND user_id IN ({marks})",
+                [conv.id, *wanted],
+            )
+        }
+        new = [u for u in wanted if u not in present]
+        if not new:
+            raise SlackError("already_in_channel")
+        for user_id in new:
+            await _add_members(tx, conv.id, [user_id])
+            await _membership_event(tx, conv, user_id, True, inviter=caller.user_id)
+        conv = await visible(tx.conn, caller, channel_id)
+    return conv.obj()
+
+
+async def kick(store: Store, caller: Caller, channel_id: str, user_id: str) -> None:
+    async with store.write(caller.team_id) as tx:
+        conv = await visible(tx.conn, caller, channel_id, tx.db.for_update())
+        _channels_only(conv)
+        require_member(conv)
+        if user_id == caller.user_id:
+            raise SlackError("cant_kick_self")
+        await _check_users(tx.conn, caller.team_id, [user_id])
+        row = await tx.conn.fetchone(
+            "SELECT 1 FROM members WHERE channel_id = ? AND user_id = ?", [conv.id, user_id]
+        )
+        if row is None:
+            raise SlackError("not_in_channel")
+        await _remove_member(tx, conv, user_id)
+
+
+async def rename(store: Store, caller: Caller, channel_id: str, name: str) -> JSON:
+    validate_name(name)
+    async with store.write(caller.team_id) as tx:
+        conv = await visible(tx.conn, caller, channel_id, tx.db.for_update())
+        _channels_only(conv)
+        require_member(conv)
+        require_open(conv)
+        taken = await tx.conn.fetchone(
+            "SELECT id FROM conversations WHERE team_id = ? AND name = ?",
+            [caller.team_id, name],
+        )
+        if taken and taken[0] != conv.id:
+            raise SlackError("name_taken")
+        await tx.conn.execute("UPDATE conversations SET name = ? WHERE id = ?", [name, conv.id])
+        created = int(conv.row[6])
+        await tx.emit(
+            {"type": "channel_rename", "channel": {"id": conv.id, "name": name, "created": created}}
+        )
+        conv = await visible(tx.conn, caller, channel_id)
+    return conv.obj()
+
+
+async def set_text(store: Store, caller: Caller, channel_id: str, field: str, value: str) -> JSON:
+    """``conversations.setTopic`` / ``setPurpose`` (``field`` is topic or purpose)."""
+    if len(value) > 250:
+        raise SlackError("too_long", f"{field} is at most 250 characters")
+    async with store.write(caller.team_id) as tx:
+        conv = await visible(tx.conn, caller, channel_id, tx.db.for_update())
+        if conv.kind == "im":
+            raise SlackError("method_not_supported_for_channel_type")
+        require_member(conv)
+        require_open(conv)
+        stored = text_object(value, caller.user_id, now_us() // 1_000_000)
+        column = "topic" if field == "topic" else "purpose"
+        await tx.conn.execute(f"UPDATE conversations SET {column} = ? WHERE id = ?", [stored, conv.id])
+        conv = await visible(tx.conn, caller, channel_id)
+        obj = conv.obj()
+        await tx.emit({"type": f"channel_{column}", "channel": conv.id, column: obj[column]})
+    return obj
+
+
+async def set_archived(store: Store, caller: Caller, channel_id: str, archived: bool) -> None:
+    async with store.write(caller.team_id) as tx:
+        conv = await visible(tx.conn, caller, channel_id, tx.db.for_update())
+        _channels_only(conv)
+        if conv.name == "general" and archived:
+            raise SlackError("cant_archive_general")
+        if archived:
+            require_member(conv)
+        if conv.is_archived == archived:
+            raise SlackError("already_archived" if archived else "not_archived")
+        await tx.conn.execute(
+            "UPDATE conversations SET is_archived = ? WHERE id = ?", [int(archived), conv.id]
+        )
+        await tx.emit(
+            {
+                "type": "channel_archive" if archived else "channel_unarchive",
+                "channel": conv.id,
+                "user": caller.user_id,
+            }
+        )
+
+
+async def mark(store: Store, caller: Caller, channel_id: str, ts: int) -> None:
+    async with store.write(caller.team_id) as tx:
+        conv = await visible(tx.conn, caller, channel_id)
+        require_member(conv)
+        await tx.conn.execute(
+            "UPDATE members SET last_read = ? WHERE channel_id = ? AND user_id = ?",
+            [ts, conv.id, caller.user_id],
+        )
+        from origin.ids import ts_str
+
+        await tx.emit(
+            {"type": "channel_marked", "channel": conv.id, "user": caller.user_id, "ts": ts_str(ts)}
+        )
+
+
+async def admin_add_member(store: Store, team_id: str, channel_id: str, user_id: str) -> JSON:
+    """An operator adds ``user_id`` to any channel of the workspace (private ones too)."""
+    caller = Caller(team_id, user_id, "")
+    async with store.write(team_id) as tx:
+        row = await tx.conn.fetchone(
+            f"SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id = ? AND team_id = ?",
+            [channel_id, team_id],
+        )
+        if row is None:
+            raise SlackError("channel_not_found")
+        conv = Visible(row, False, 0)
+        _channels_only(conv)
+        member = await tx.conn.fetchone(
+            "SELECT 1 FROM members WHERE channel_id = ? AND user_id = ?", [channel_id, user_id]
+        )
+        if member is None:
+            await _add_members(tx, channel_id, [user_id])
+            await _membership_event(tx, conv, user_id, True)
+        conv = await visible(tx.conn, caller, channel_id)
+    return conv.obj()

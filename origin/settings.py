@@ -1,0 +1,25 @@
+"""The origin's configuration (filled from flags with environment fallbacks by the CLI)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from origin.api.ratelimit import DEFAULT_TIERS
+
+DEFAULT_DATABASE_URL = "sqlite:///.flannel/flannel.db"
+
+
+@dataclass
+class OriginSettings:
+    database_urls: list[str] = field(default_factory=lambda: [DEFAULT_DATABASE_URL])
+    redis_url: str | None = None
+    redis_prefix: str = "flannel:"
+    secret: str = "dev-secret-change-me"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    rate_limits: dict[int, float] = field(default_factory=lambda: dict(DEFAULT_TIERS))
+    pool_size: int = 10
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"

@@ -1,0 +1,1 @@
+"""Persistence: one async store interface over MariaDB/MySQL (aiomysql) and SQLite (aiosqlite)."""

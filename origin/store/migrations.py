@@ -1,0 +1,158 @@
+"""The schema, as a versioned list of migrations applied in order on every shard.
+
+DDL is written once; ``{text}`` and friends are filled per dialect. A migration is never
+edited after it ships: change the schema by appending a new one.
+"""
+
+from __future__ import annotations
+
+import time
+
+from origin.store.db import Database
+
+_TYPES = {
+    "sqlite": {"longtext": "TEXT", "table_opts": "", "bool": "INTEGER"},
+    "mysql": {
+        "longtext": "MEDIUMTEXT",
+        "table_opts": " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci",
+        "bool": "TINYINT",
+    },
+}
+
+# Ids are ASCII; times are integer microseconds (``ts_us``) so ordering is exact.
+MIGRATIONS: list[tuple[int, str, list[str]]] = [
+    (
+        1,
+        "core tables",
+        [
+            """CREATE TABLE shard_directory (
+                team_id VARCHAR(32) NOT NULL PRIMARY KEY,
+                shard INTEGER NOT NULL
+            ){table_opts}""",
+            """CREATE TABLE teams (
+                id VARCHAR(32) NOT NULL PRIMARY KEY,
+                name VARCHAR(255) NOT NULL,
+                domain VARCHAR(255) NOT NULL,
+                created BIGINT NOT NULL,
+                event_seq BIGINT NOT NULL DEFAULT 0
+            ){table_opts}""",
+            """CREATE TABLE users (
+                id VARCHAR(32) NOT NULL PRIMARY KEY,
+                team_id VARCHAR(32) NOT NULL,
+                name VARCHAR(255) NOT NULL,
+                real_name VARCHAR(255) NOT NULL DEFAULT '',
+                email VARCHAR(255),
+                deleted {bool} NOT NULL DEFAULT 0,
+                is_bot {bool} NOT NULL DEFAULT 0,
+                is_admin {bool} NOT NULL DEFAULT 0,
+                tz VARCHAR(64) NOT NULL DEFAULT 'UTC',
+                updated BIGINT NOT NULL,
+                profile {longtext} NOT NULL
+            ){table_opts}""",
+            "CREATE INDEX users_team ON users (team_id, id)",
+            "CREATE INDEX users_email ON users (team_id, email)",
+            """CREATE TABLE conversations (
+                id VARCHAR(32) NOT NULL PRIMARY KEY,
+                team_id VARCHAR(32) NOT NULL,
+                name VARCHAR(255),
+                kind VARCHAR(16) NOT NULL,
+                is_private {bool} NOT NULL DEFAULT 0,
+                is_archived {bool} NOT NULL DEFAULT 0,
+                created BIGINT NOT NULL,
+                creator VARCHAR(32),
+                topic {longtext} NOT NULL,
+                purpose {longtext} NOT NULL,
+                num_members INTEGER NOT NULL DEFAULT 0,
+                last_ts BIGINT NOT NULL DEFAULT 0,
+                dm_key VARCHAR(255)
+            ){table_opts}""",
+            "CREATE INDEX conversations_team ON conversations (team_id, id)",
+            "CREATE UNIQUE INDEX conversations_name ON conversations (team_id, name)",
+            "CREATE UNIQUE INDEX conversations_dm ON conversations (team_id, dm_key)",
+            """CREATE TABLE members (
+                channel_id VARCHAR(32) NOT NULL,
+                user_id VARCHAR(32) NOT NULL,
+                team_id VARCHAR(32) NOT NULL,
+                last_read BIGINT NOT NULL DEFAULT 0,
+                joined BIGINT NOT NULL,
+                PRIMARY KEY (channel_id, user_id)
+            ){table_opts}""",
+            "CREATE INDEX members_user ON members (user_id, channel_id)",
+            "CREATE INDEX members_team ON members (team_id, channel_id, user_id)",
+            """CREATE TABLE messages (
+                channel_id VARCHAR(32) NOT NULL,
+                ts BIGINT NOT NULL,
+                team_id VARCHAR(32) NOT NULL,
+                user_id VARCHAR(32),
+                text {longtext} NOT NULL,
+                subtype VARCHAR(64),
+                thread_ts BIGINT,
+                reply_count INTEGER NOT NULL DEFAULT 0,
+                reply_users {longtext},
+                latest_reply BIGINT,
+                edited_ts BIGINT,
+                edited_user VARCHAR(32),
+                PRIMARY KEY (channel_id, ts)
+            ){table_opts}""",
+            "CREATE INDEX messages_thread ON messages (channel_id, thread_ts, ts)",
+            """CREATE TABLE reactions (
+                channel_id VARCHAR(32) NOT NULL,
+                ts BIGINT NOT NULL,
+                name VARCHAR(100) NOT NULL,
+                user_id VARCHAR(32) NOT NULL,
+                added BIGINT NOT NULL,
+                PRIMARY KEY (channel_id, ts, name, user_id)
+            ){table_opts}""",
+            """CREATE TABLE tokens (
+                token_hash VARCHAR(64) NOT NULL PRIMARY KEY,
+                team_id VARCHAR(32) NOT NULL,
+                user_id VARCHAR(32) NOT NULL,
+                created BIGINT NOT NULL,
+                revoked {bool} NOT NULL DEFAULT 0
+            ){table_opts}""",
+            "CREATE INDEX tokens_user ON tokens (team_id, user_id)",
+            """CREATE TABLE outbox (
+                team_id VARCHAR(32) NOT NULL,
+                event_offset BIGINT NOT NULL,
+                type VARCHAR(64) NOT NULL,
+                payload {longtext} NOT NULL,
+                created BIGINT NOT NULL,
+                published {bool} NOT NULL DEFAULT 0,
+                PRIMARY KEY (team_id, event_offset)
+            ){table_opts}""",
+            "CREATE INDEX outbox_unpublished ON outbox (published, team_id, event_offset)",
+        ],
+    ),
+]
+
+
+def statements(dialect: str, sql_list: list[str]) -> list[str]:
+    return [s.format(**_TYPES[dialect]) for s in sql_list]
+
+
+async def migrate(db: Database) -> list[int]:
+    """Bring ``db`` up to the newest schema; return the versions applied now."""
+    async with db.transaction() as conn:
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            "version INTEGER NOT NULL PRIMARY KEY, name VARCHAR(255) NOT NULL, "
+            "applied BIGINT NOT NULL)"
+        )
+    applied: list[int] = []
+    for version, name, sql_list in MIGRATIONS:
+        async with db.transaction() as conn:
+            # The lock row makes concurrent migrators (several origin processes) take turns.
+            row = await conn.fetchone(
+                "SELECT version FROM schema_migrations WHERE version = ?" + db.for_update(),
+                [version],
+            )
+            if row is not None:
+                continue
+            for stmt in statements(db.dialect, sql_list):
+                await conn.execute(stmt)
+            await conn.execute(
+                "INSERT INTO schema_migrations (version, name, applied) VALUES (?, ?, ?)",
+                [version, name, int(time.time())],
+            )
+            applied.append(version)
+    return applied
