@@ -7,6 +7,7 @@ may arrive as ``application/json`` with an empty body); the token comes as
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import orjson
@@ -21,6 +22,7 @@ from origin.service.auth import authenticate
 from origin.store.shards import Store
 
 MAX_BODY = 1_000_000
+log = logging.getLogger("flannel.origin.api")
 
 
 def json_response(body: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -97,4 +99,7 @@ class ApiEndpoint:
             result = await method.handler(ctx, Args(values))
         except SlackError as exc:
             return error_response(exc)
+        except Exception:
+            log.exception("method %s failed", name)
+            return json_response({"ok": False, "error": "internal_error"}, 500)
         return json_response({"ok": True, **result})

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
 import aiomysql
+import pymysql
 
 from origin.store.db import Params, Row
+
+# "Table/database already exists" notes from IF NOT EXISTS are expected, not news.
+warnings.filterwarnings("ignore", category=pymysql.Warning)
 
 _PLACEHOLDER = re.compile(r"\?")
 

@@ -1,0 +1,176 @@
+"""Shared fixtures: per-run MariaDB databases (two shards), a Redis key prefix, and real
+server processes on free loopback ports.
+
+``.ci/run`` sets ``FLANNEL_REQUIRE_SERVICES=1``: then an unreachable MariaDB or Redis fails
+the run instead of skipping its tests.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pymysql
+import pytest
+
+from origin.store.shards import Store
+from origin.store.urls import mysql_params
+
+REQUIRE = os.environ.get("FLANNEL_REQUIRE_SERVICES") == "1"
+MYSQL_SERVER = os.environ.get("FLANNEL_TEST_MYSQL", "mysql://root@127.0.0.1:3306")
+REDIS_URL = os.environ.get("FLANNEL_TEST_REDIS", "redis://127.0.0.1:6379/0")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def unavailable(what: str, exc: BaseException) -> None:
+    message = f"{what} is not reachable: {exc}"
+    if REQUIRE:
+        pytest.fail(message + " (FLANNEL_REQUIRE_SERVICES=1)", pytrace=False)
+    pytest.skip(message)
+
+
+def _admin_connect() -> pymysql.connections.Connection:  # type: ignore[type-arg]
+    params = mysql_params(MYSQL_SERVER + "/mysql")
+    params.pop("db")
+    return pymysql.connect(autocommit=True, **params)
+
+
+@pytest.fixture(scope="session")
+def mysql_shard_urls() -> Iterator[list[str]]:
+    """Two fresh databases for this run (two shards), dropped afterwards."""
+    try:
+        conn = _admin_connect()
+    except pymysql.MySQLError as exc:
+        unavailable("MariaDB", exc)
+    run = secrets.token_hex(4)
+    names = [f"flannel_test_{run}_s0", f"flannel_test_{run}_s1"]
+    try:
+        yield [f"{MYSQL_SERVER}/{name}" for name in names]
+    finally:
+        with conn.cursor() as cur:
+            for name in names:
+                cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        conn.close()
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_timeout=2).ping()
+    except redis.RedisError as exc:
+        unavailable("Redis", exc)
+    return REDIS_URL
+
+
+@pytest.fixture
+def redis_prefix(redis_url: str) -> Iterator[str]:
+    """A key prefix of this test's own; its keys are removed afterwards."""
+    import redis
+
+    prefix = f"flanneltest:{secrets.token_hex(4)}:"
+    yield prefix
+    client = redis.Redis.from_url(redis_url)
+    keys = list(client.scan_iter(match=prefix + "*", count=1000))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
+@pytest.fixture(params=["sqlite", "mysql"])
+def database_urls(request: pytest.FixtureRequest, tmp_path: Path) -> list[str]:
+    """The same tests on the embedded SQLite and on MariaDB with two shards."""
+    if request.param == "sqlite":
+        return [f"sqlite:///{tmp_path}/flannel.db"]
+    urls: list[str] = request.getfixturevalue("mysql_shard_urls")
+    return urls
+
+
+@pytest.fixture
+async def store(database_urls: list[str]) -> AsyncIterator[Store]:
+    opened = await Store.open(database_urls)
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class ServerProcess:
+    """A real ``flannel`` subcommand in its own process, on a free loopback port."""
+
+    def __init__(self, args: list[str], port: int, env: dict[str, str] | None = None) -> None:
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.args = args
+        self.env = {**os.environ, **(env or {})}
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log = Path(os.environ.get("TMPDIR", "/tmp")) / f"flannel-test-{port}.log"
+
+    def start(self, timeout: float = 30.0) -> ServerProcess:
+        cmd = [sys.executable, "-m", "flannel_cli.main", *self.args, "--port", str(self.port)]
+        self._log_file = self.log.open("wb")
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=self.env, stdout=self._log_file,
+                                     stderr=subprocess.STDOUT)  # fmt: skip
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited: {self.log.read_text()[-3000:]}")
+            try:
+                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"server did not start: {self.log.read_text()[-3000:]}")
+
+    def stop(self, sig: int | None = None) -> int | None:
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            if sig is None:
+                self.proc.terminate()
+            else:
+                self.proc.send_signal(sig)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log_file.close()
+        return self.proc.returncode
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@pytest.fixture
+def start_server() -> Iterator[type[ServerProcess]]:
+    """Start server processes; all are stopped at the end of the test."""
+    started: list[ServerProcess] = []
+
+    class Tracked(ServerProcess):
+        def start(self, timeout: float = 30.0) -> ServerProcess:
+            started.append(self)
+            return super().start(timeout)
+
+    yield Tracked
+    for server in started:
+        server.stop()
