@@ -46,18 +46,14 @@ def add_secret(parser: argparse.ArgumentParser) -> None:
 
 
 def add_listen(parser: argparse.ArgumentParser, port: int) -> None:
-    parser.add_argument(
-        "--host", default=env("FLANNEL_HOST", "127.0.0.1"), help="env FLANNEL_HOST"
-    )
+    parser.add_argument("--host", default=env("FLANNEL_HOST", "127.0.0.1"), help="env FLANNEL_HOST")
     parser.add_argument(
         "--port", type=int, default=int(env("FLANNEL_PORT", str(port)) or port), help="env FLANNEL_PORT"
     )
 
 
 def database_urls(args: argparse.Namespace) -> list[str]:
-    return split_urls(args.database_url) or split_urls(env("FLANNEL_DATABASE_URL")) or [
-        DEFAULT_DATABASE_URL
-    ]
+    return split_urls(args.database_url) or split_urls(env("FLANNEL_DATABASE_URL")) or [DEFAULT_DATABASE_URL]
 
 
 def origin_settings(args: argparse.Namespace) -> OriginSettings:

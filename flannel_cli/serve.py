@@ -9,9 +9,7 @@ import uvicorn
 
 
 def config(app: Any, host: str, port: int, log_level: str = "info") -> uvicorn.Config:
-    return uvicorn.Config(
-        app, host=host, port=port, log_level=log_level, lifespan="on", ws_max_size=1 << 20
-    )
+    return uvicorn.Config(app, host=host, port=port, log_level=log_level, lifespan="on", ws_max_size=1 << 20)
 
 
 async def serve_all(configs: list[uvicorn.Config]) -> None:

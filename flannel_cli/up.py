@@ -59,7 +59,8 @@ Flannel is up.
   demo token:        {token}
 
 Try it with slack_sdk:
-  python -c "from slack_sdk import WebClient; c = WebClient(token='{token}', base_url='{origin_url}/api/'); print(c.auth_test())"
+  .venv/bin/python -c "from slack_sdk import WebClient; \\
+    c = WebClient(token='{token}', base_url='{origin_url}/api/'); print(c.auth_test())"
 
 Press Ctrl-C to stop.
 """

@@ -33,9 +33,7 @@ async def start_origin(
 
 
 @pytest.fixture
-async def origin(
-    start_server: type[ServerProcess], database_urls: list[str]
-) -> AsyncIterator[Origin]:
+async def origin(start_server: type[ServerProcess], database_urls: list[str]) -> AsyncIterator[Origin]:
     """A real origin process (SQLite, or MariaDB with two shards) and a fresh workspace."""
     server, store, team = await start_origin(start_server, database_urls)
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 
 import pytest
 
@@ -27,10 +28,7 @@ async def test_workspaces_spread_over_shards(store: Store) -> None:
 
 async def test_concurrent_posts_get_distinct_increasing_ts(store: Store) -> None:
     team = await make_team(store)
-    posts = [
-        messages.post(store, team.users[i % 3].caller, team.general, f"message {i}")
-        for i in range(200)
-    ]
+    posts = [messages.post(store, team.users[i % 3].caller, team.general, f"message {i}") for i in range(200)]
     results = await asyncio.gather(*posts)
     stamps = [m["ts"] for m, _ in results]
     assert len(set(stamps)) == 200
@@ -43,7 +41,7 @@ async def test_concurrent_posts_get_distinct_increasing_ts(store: Store) -> None
     got = [m["ts"] for m in reversed(found)]
     assert got == sorted(stamps, key=lambda t: (int(t.split(".")[0]), int(t.split(".")[1])))
     as_us = [int(t.replace(".", "")) for t in got]
-    assert all(a < b for a, b in zip(as_us, as_us[1:], strict=False))
+    assert all(a < b for a, b in itertools.pairwise(as_us))
 
 
 async def test_private_channel_invisible_to_non_members(store: Store) -> None:
