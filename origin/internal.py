@@ -1,0 +1,48 @@
+"""Internal endpoints for other Flannel services, authenticated with the shared secret."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import AsyncIterator
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from origin.api.http import error_response
+from origin.errors import SlackError
+from origin.snapshot.stream import pages
+from origin.store.shards import Store
+
+SERVICE_HEADER = "x-flannel-service-secret"
+
+
+def check_service(request: Request, secret: str) -> None:
+    given = request.headers.get(SERVICE_HEADER, "")
+    if not given:
+        raise SlackError("not_authed", "service secret required", 401)
+    if not hmac.compare_digest(given.encode(), secret.encode()):
+        raise SlackError("invalid_auth", "wrong service secret", 401)
+
+
+class SnapshotEndpoint:
+    """``GET /internal/snapshot/{team_id}``: NDJSON pages of one consistent snapshot."""
+
+    def __init__(self, store: Store, secret: str) -> None:
+        self.store = store
+        self.secret = secret
+        self.served = 0
+
+    async def __call__(self, request: Request) -> Response:
+        team_id = request.path_params["team_id"]
+        try:
+            check_service(request, self.secret)
+            await self.store.shard_of(team_id)
+        except SlackError as exc:
+            return error_response(exc)
+        self.served += 1
+        return StreamingResponse(self._lines(team_id), media_type="application/x-ndjson")
+
+    async def _lines(self, team_id: str) -> AsyncIterator[bytes]:
+        async for page in pages(self.store, team_id):
+            yield orjson.dumps(page) + b"\n"

@@ -1,0 +1,71 @@
+"""Reading a snapshot: one consistent read transaction, yielded page by page.
+
+The stream is newline-delimited JSON: a ``header`` (team and the offset the snapshot is
+consistent with), then ``users``, ``channels`` and ``members`` pages, then ``end`` with the
+counts, so a reader can tell a complete snapshot from a cut connection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from origin.errors import SlackError
+from origin.models import CONVERSATION_COLUMNS, USER_COLUMNS, conversation_from_row, user_from_row
+from origin.store.shards import Store
+
+PAGE = 1000
+
+
+async def pages(store: Store, team_id: str, page: int = PAGE) -> AsyncIterator[dict[str, Any]]:
+    """Yield the snapshot of ``team_id`` as pages, all read in one transaction."""
+    async with store.snapshot(team_id) as conn:
+        team = await conn.fetchone("SELECT id, name, domain, event_seq FROM teams WHERE id = ?", [team_id])
+        if team is None:
+            raise SlackError("team_not_found")
+        yield {
+            "type": "header",
+            "team": {"id": team[0], "name": team[1], "domain": team[2]},
+            "offset": int(team[3]),
+        }
+        counts = {"users": 0, "channels": 0, "members": 0}
+        last = ""
+        while True:
+            rows = await conn.fetchall(
+                f"SELECT {USER_COLUMNS} FROM users WHERE team_id = ? AND id > ? ORDER BY id LIMIT ?",
+                [team_id, last, page],
+            )
+            if rows:
+                counts["users"] += len(rows)
+                last = str(rows[-1][0])
+                yield {"type": "users", "items": [user_from_row(r) for r in rows]}
+            if len(rows) < page:
+                break
+        last = ""
+        while True:
+            rows = await conn.fetchall(
+                f"SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE team_id = ? AND id > ? "
+                "ORDER BY id LIMIT ?",
+                [team_id, last, page],
+            )
+            if rows:
+                counts["channels"] += len(rows)
+                last = str(rows[-1][0])
+                yield {"type": "channels", "items": [conversation_from_row(r) for r in rows]}
+            if len(rows) < page:
+                break
+        last_channel, last_user = "", ""
+        while True:
+            rows = await conn.fetchall(
+                "SELECT channel_id, user_id FROM members WHERE team_id = ? AND "
+                "(channel_id > ? OR (channel_id = ? AND user_id > ?)) "
+                "ORDER BY channel_id, user_id LIMIT ?",
+                [team_id, last_channel, last_channel, last_user, page * 10],
+            )
+            if rows:
+                counts["members"] += len(rows)
+                last_channel, last_user = str(rows[-1][0]), str(rows[-1][1])
+                yield {"type": "members", "items": [[str(c), str(u)] for c, u in rows]}
+            if len(rows) < page * 10:
+                break
+        yield {"type": "end", **counts}
