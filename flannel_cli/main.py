@@ -26,6 +26,18 @@ def build_parser() -> argparse.ArgumentParser:
         "(env FLANNEL_RATE_LIMITS)",
     )
     origin.add_argument("--log-level", default=env("FLANNEL_LOG_LEVEL", "info"))
+    origin.add_argument(
+        "--log-max-events",
+        type=int,
+        default=int(env("FLANNEL_LOG_MAX_EVENTS", "100000") or 100000),
+        help="change-log retention by count, per workspace (env FLANNEL_LOG_MAX_EVENTS)",
+    )
+    origin.add_argument(
+        "--log-max-age",
+        type=float,
+        default=float(env("FLANNEL_LOG_MAX_AGE", "86400") or 86400),
+        help="change-log retention by age in seconds (env FLANNEL_LOG_MAX_AGE)",
+    )
 
     admin.add_parser(sub)
     seed.add_parser(sub)

@@ -65,6 +65,9 @@ def origin_settings(args: argparse.Namespace) -> OriginSettings:
         host=getattr(args, "host", "127.0.0.1"),
         port=getattr(args, "port", 8000),
     )
+    settings.log_max_events = getattr(args, "log_max_events", settings.log_max_events)
+    settings.log_max_age_s = getattr(args, "log_max_age", settings.log_max_age_s)
+    settings.relay_fault = env("FLANNEL_RELAY_FAULT")
     limits = getattr(args, "rate_limits", None)
     if limits:
         settings.rate_limits = parse_tiers(limits)

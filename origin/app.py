@@ -1,9 +1,12 @@
-"""The origin's ASGI application: Web API, health, and (with the change log) the relay."""
+"""The origin's ASGI application: Web API, snapshots, health, and the relay that feeds the
+change log."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -13,47 +16,107 @@ from starlette.routing import Route
 from origin.api.http import ApiEndpoint, json_response
 from origin.api.ratelimit import RateLimiter
 from origin.api.registry import load_methods
+from origin.changelog import ChangeLog, MemoryLog, RedisLog
+from origin.internal import SnapshotEndpoint, check_service
+from origin.relay import Fault, Relay, no_fault
 from origin.settings import OriginSettings
 from origin.store.shards import Store
 
 
-def create_app(settings: OriginSettings, store: Store | None = None) -> Starlette:
-    """Build the app; the store is opened in the lifespan unless one is given."""
-    state: dict[str, Store] = {}
-    endpoint_holder: list[ApiEndpoint] = []
+def open_changelog(settings: OriginSettings) -> ChangeLog:
+    """Redis Streams when a Redis URL is configured, else the in-process log."""
+    if settings.redis_url:
+        return RedisLog(
+            settings.redis_url, settings.redis_prefix, settings.log_max_events, settings.log_max_age_s
+        )
+    return MemoryLog(settings.log_max_events, settings.log_max_age_s)
+
+
+def fault_hook(point_wanted: str | None) -> Fault:
+    """Kill the process at a named relay point: how tests crash between commit and publish."""
+    if not point_wanted:
+        return no_fault
+
+    def fault(point: str) -> None:
+        if point == point_wanted:
+            os._exit(75)
+
+    return fault
+
+
+@dataclass
+class Origin:
+    """Everything the running origin holds, for the app and for in-process embedding."""
+
+    settings: OriginSettings
+    store: Store
+    changelog: ChangeLog
+    relay: Relay
+    api: ApiEndpoint
+    snapshots: SnapshotEndpoint
+
+
+def create_app(
+    settings: OriginSettings, store: Store | None = None, changelog: ChangeLog | None = None
+) -> Starlette:
+    """Build the app; the store and change log are opened in the lifespan unless given."""
+    holder: list[Origin] = []
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        own = store is None
         opened = store or await Store.open(settings.database_urls, settings.pool_size)
-        state["store"] = opened
-        endpoint_holder.append(
-            ApiEndpoint(opened, load_methods(), RateLimiter(settings.rate_limits), settings.base_url)
-        )
+        log = changelog or open_changelog(settings)
+        relay = Relay(opened, log, fault=fault_hook(settings.relay_fault))
+        api = ApiEndpoint(opened, load_methods(), RateLimiter(settings.rate_limits), settings.base_url)
+        origin = Origin(settings, opened, log, relay, api, SnapshotEndpoint(opened, settings.secret))
+        holder.append(origin)
+        app.state.origin = origin
+        relay.start()
         try:
             yield
         finally:
-            if own:
+            await relay.stop()
+            if changelog is None:
+                await log.close()
+            if store is None:
                 await opened.close()
 
     async def api(request: Request) -> Response:
-        return await endpoint_holder[0](request)
+        return await holder[0].api(request)
+
+    async def snapshot(request: Request) -> Response:
+        return await holder[0].snapshots(request)
+
+    async def stats(request: Request) -> Response:
+        origin = holder[0]
+        check_service(request, settings.secret)
+        return json_response(
+            {
+                "ok": True,
+                "snapshots_served": origin.snapshots.served,
+                "relay_published": origin.relay.published,
+                "relay_backlog": await origin.relay.backlog(),
+            }
+        )
 
     async def healthz(request: Request) -> Response:
         return json_response({"ok": True})
 
     async def readyz(request: Request) -> Response:
         try:
-            for db in state["store"].shards:
+            for db in holder[0].store.shards:
                 async with db.read() as conn:
                     await conn.fetchone("SELECT 1")
-        except Exception as exc:
+            await holder[0].changelog.last_offset("T0")
+        except Exception as exc:  # any failure means not ready
             return json_response({"ok": False, "error": "not_ready", "detail": str(exc)}, 503)
         return json_response({"ok": True})
 
     return Starlette(
         routes=[
             Route("/api/{method}", api, methods=["GET", "POST"]),
+            Route("/internal/snapshot/{team_id}", snapshot),
+            Route("/internal/stats", stats),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
         ],

@@ -19,6 +19,9 @@ class OriginSettings:
     port: int = 8000
     rate_limits: dict[int, float] = field(default_factory=lambda: dict(DEFAULT_TIERS))
     pool_size: int = 10
+    log_max_events: int = 100_000
+    log_max_age_s: float = 24 * 3600.0
+    relay_fault: str | None = None  # fault injection for tests: "before_append" or "after_append"
 
     @property
     def base_url(self) -> str:

@@ -1,0 +1,78 @@
+"""Benchmark phase: change-log throughput and commit-to-reader latency.
+
+Posts messages at the origin's store (outbox + relay + log, as in production), with a
+reader following the workspace; measures events per second end to end and, per event, the
+time from the commit returning to the reader receiving it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from origin.changelog import ChangeLog, LogReader, MemoryLog, RedisLog
+from origin.relay import Relay
+from origin.service import messages
+from origin.service.teams import current_offset
+from origin.store.shards import Store
+from tests.factories import make_team
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return 0.0
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+async def run(database_urls: list[str], redis_url: str | None, prefix: str, events: int,
+              writers: int = 8) -> dict[str, Any]:  # fmt: skip
+    store = await Store.open(database_urls)
+    log: ChangeLog = RedisLog(redis_url, prefix) if redis_url else MemoryLog()
+    relay = Relay(store, log, poll_s=0.05)
+    relay.start()
+    reader = LogReader(log)  # type: ignore[arg-type]
+    try:
+        team = await make_team(store)
+        start = await current_offset(store, team.id)
+        sub = await reader.subscribe(team.id, after=start)
+        committed: dict[int, float] = {}
+        latencies: list[float] = []
+
+        async def writer(w: int) -> None:
+            for i in range(w, events, writers):
+                _, offset = await messages.post(store, team.users[w % 3].caller, team.general, f"e{i}")
+                committed[offset] = time.perf_counter()
+
+        async def follow() -> None:
+            got = 0
+            async for offset, _ in sub:
+                now = time.perf_counter()
+                while offset not in committed:  # the reader beat the writer's bookkeeping
+                    await asyncio.sleep(0)
+                    now = max(now, committed.get(offset, now))
+                latencies.append(max(0.0, now - committed[offset]) * 1000)
+                got += 1
+                if got == events:
+                    return
+
+        t0 = time.perf_counter()
+        follower = asyncio.create_task(follow())
+        await asyncio.gather(*(writer(w) for w in range(writers)))
+        await asyncio.wait_for(follower, 120)
+        elapsed = time.perf_counter() - t0
+        await sub.close()
+        return {
+            "changelog.events": events,
+            "changelog.events_per_s": round(events / elapsed, 1),
+            "changelog.p50_ms": round(percentile(latencies, 50), 2),
+            "changelog.p99_ms": round(percentile(latencies, 99), 2),
+            "changelog.backend": ("mysql" if database_urls[0].startswith("mysql") else "sqlite")
+            + ("+redis" if redis_url else "+memory"),
+        }
+    finally:
+        await reader.close()
+        await relay.stop()
+        await log.close()
+        await store.close()

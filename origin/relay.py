@@ -1,0 +1,180 @@
+"""The relay: publishes committed outbox rows to the change log, in order, exactly once
+as readers see it.
+
+Each round takes the unpublished rows of every shard in (workspace, offset) order, appends
+them to the workspace's log and then marks them published. A crash between the two only
+means the rows are appended again after a restart; the log ignores offsets it already
+holds, so readers see each event once. A row committed but not yet appended is simply
+still unpublished, and the next relay to run publishes it.
+
+If the log loses its data (a Redis restart with no persistence: its epoch marker changes),
+the relay republishes, from the outbox, what the log no longer has, so readers that were
+following lose nothing; a reader further behind than the outbox reaches gets ``TooOld``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from origin.changelog.log import ChangeLog
+from origin.store.db import Database
+from origin.store.shards import Store
+
+log = logging.getLogger("flannel.origin.relay")
+
+Fault = Callable[[str], None]
+
+
+def no_fault(point: str) -> None:
+    """The production fault hook: does nothing. Tests pass one that kills the process."""
+
+
+class Relay:
+    def __init__(
+        self,
+        store: Store,
+        changelog: ChangeLog,
+        batch: int = 1000,
+        poll_s: float = 0.5,
+        outbox_keep_s: float = 24 * 3600,
+        republish_max: int = 100_000,
+        fault: Fault = no_fault,
+    ) -> None:
+        self.store = store
+        self.changelog = changelog
+        self.batch = batch
+        self.poll_s = poll_s
+        self.outbox_keep_s = outbox_keep_s
+        self.republish_max = republish_max
+        self.fault = fault
+        self.published = 0
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._epoch: str | None = None
+        self._last_prune = 0.0
+        store.on_commit.append(self._wake)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self.run(), name="relay")
+
+    async def stop(self) -> None:
+        if self._wake in self.store.on_commit:
+            self.store.on_commit.remove(self._wake)
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self._check_epoch()
+                moved = await self.publish_once()
+                await self._maybe_prune()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the log or a database is down: retry, never give up
+                log.exception("relay round failed; retrying")
+                await asyncio.sleep(self.poll_s)
+                continue
+            if moved == 0:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.poll_s)
+
+    async def publish_once(self) -> int:
+        """Publish one batch from every shard; return how many rows moved."""
+        total = 0
+        for db in self.store.shards:
+            total += await self._publish_shard(db)
+        return total
+
+    async def _publish_shard(self, db: Database) -> int:
+        async with db.read() as conn:
+            rows = await conn.fetchall(
+                "SELECT team_id, event_offset, payload FROM outbox WHERE published = 0 "
+                "ORDER BY team_id, event_offset LIMIT ?",
+                [self.batch],
+            )
+        if not rows:
+            return 0
+        by_team: dict[str, list[tuple[int, bytes]]] = {}
+        for team_id, offset, payload in rows:
+            by_team.setdefault(str(team_id), []).append((int(offset), _bytes(payload)))
+        for team_id, entries in by_team.items():
+            self.fault("before_append")
+            await self.changelog.append(team_id, entries)
+            self.fault("after_append")
+            async with db.transaction() as conn:
+                await conn.execute(
+                    "UPDATE outbox SET published = 1 WHERE team_id = ? AND event_offset <= ? "
+                    "AND published = 0",
+                    [team_id, entries[-1][0]],
+                )
+            self.published += len(entries)
+        return len(rows)
+
+    async def _check_epoch(self) -> None:
+        epoch_of = getattr(self.changelog, "epoch", None)
+        if epoch_of is None:
+            return
+        epoch = await epoch_of()
+        if epoch != self._epoch:
+            if self._epoch is not None:
+                log.warning("change log lost its data (epoch changed): republishing from the outbox")
+            await self.republish_missing()
+            self._epoch = epoch
+
+    async def republish_missing(self) -> int:
+        """Append, per workspace, the outbox rows the log does not hold (after its last offset)."""
+        moved = 0
+        for db in self.store.shards:
+            async with db.read() as conn:
+                teams = [str(r[0]) for r in await conn.fetchall("SELECT DISTINCT team_id FROM outbox")]
+            for team_id in teams:
+                last = await self.changelog.last_offset(team_id)
+                async with db.read() as conn:
+                    newest = await conn.fetchone(
+                        "SELECT MAX(event_offset) FROM outbox WHERE team_id = ?", [team_id]
+                    )
+                    top = int(newest[0]) if newest and newest[0] is not None else 0
+                    start = max(last, top - self.republish_max)
+                    rows = await conn.fetchall(
+                        "SELECT event_offset, payload FROM outbox WHERE team_id = ? AND event_offset > ? "
+                        "AND published = 1 ORDER BY event_offset",
+                        [team_id, start],
+                    )
+                if rows:
+                    await self.changelog.append(team_id, [(int(o), _bytes(p)) for o, p in rows])
+                    moved += len(rows)
+        return moved
+
+    async def _maybe_prune(self) -> None:
+        """Drop published outbox rows older than the keep window (the log holds them now)."""
+        now = time.time()
+        if now - self._last_prune < 60:
+            return
+        self._last_prune = now
+        cutoff = int((now - self.outbox_keep_s) * 1_000_000)
+        for db in self.store.shards:
+            async with db.transaction() as conn:
+                await conn.execute("DELETE FROM outbox WHERE published = 1 AND created < ?", [cutoff])
+
+    async def backlog(self) -> int:
+        """Unpublished rows across all shards (a health figure)."""
+        total = 0
+        for db in self.store.shards:
+            async with db.read() as conn:
+                row = await conn.fetchone("SELECT COUNT(*) FROM outbox WHERE published = 0")
+            total += int(row[0]) if row else 0
+        return total
+
+
+def _bytes(payload: Any) -> bytes:
+    return payload.encode() if isinstance(payload, str) else bytes(payload)
