@@ -1,0 +1,1 @@
+"""Flannel edge: per-workspace caches that answer thin clients from memory."""
