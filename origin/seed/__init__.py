@@ -30,8 +30,8 @@ __all__ = ["build", "seed_workspace"]
 def check_sizes(users: int, channels: int, messages: int) -> None:
     if users < 1 or channels < 0 or messages < 0:
         raise ValueError("need at least 1 user, and no negative channel or message counts")
-    if messages and channels == 0 and users < 2:
-        raise ValueError("messages need a channel or a DM (two users)")
+    if messages and channels == 0 and users < 3:
+        raise ValueError("messages need a channel, or at least 3 users for a group DM")
 
 
 def build(seed: int, team_id: str, users: int, channels: int, messages: int, now: int) -> Workspace:
@@ -60,17 +60,19 @@ async def seed_workspace(
     started = time.perf_counter()
     check_sizes(users, channels, messages)  # before the workspace exists
     team = await create_workspace(store, team_name)
+    generating = time.perf_counter()
     ws = build(seed, team["id"], users, channels, messages, now_us())
-    dms = [c for c in ws.conversations if c.kind != "channel"]
+    ims = sum(1 for c in ws.conversations if c.kind == "im")
+    mpims = sum(1 for c in ws.conversations if c.kind == "mpim")
     say(
-        f"seed: generated {users} users, {channels} channels, {len(dms)} DMs, "
+        f"seed: generated {users} users, {channels} channels, {ims} DMs, {mpims} group DMs, "
         f"{len(ws.members)} memberships, {messages} messages, {len(ws.reactions)} reactions "
-        f"in {time.perf_counter() - started:.2f}s"
+        f"in {time.perf_counter() - generating:.2f}s"
     )
     await load(store, ws, say)
     tokens = [
         {"user_id": uid, "name": name, "token": await issue_token(store, ws.team_id, uid)}
-        for uid, name in list(zip(ws.user_ids, ws.user_names, strict=True))[:TOKEN_USERS]
+        for uid, name in zip(ws.user_ids[:TOKEN_USERS], ws.user_names[:TOKEN_USERS], strict=True)
     ]
     public = [c for c in ws.channels() if not c.is_private]
     return {
@@ -79,8 +81,8 @@ async def seed_workspace(
         "users": users,
         "channels": channels,
         "messages": messages,
-        "ims": sum(1 for c in dms if c.kind == "im"),
-        "mpims": sum(1 for c in dms if c.kind == "mpim"),
+        "ims": ims,
+        "mpims": mpims,
         "memberships": len(ws.members),
         "reactions": len(ws.reactions),
         "tokens": tokens,

@@ -35,20 +35,26 @@ async def insert_rows(conn: Conn, sql: str, rows: Sequence[Row], batch: int = BA
         await conn.executemany(sql, rows[i : i + batch])
 
 
+def _in_key_order(rows: Sequence[Row], key: int) -> list[Row]:
+    return sorted(rows, key=lambda row: row[:key])
+
+
 async def load(store: Store, ws: Workspace, progress: Callable[[str], None]) -> None:
     """Insert ``ws``. No outbox rows and no ``event_seq`` bump: this is an import into a
     workspace no edge has loaded yet, which edges will read from the snapshot at offset 0."""
-    tables = (
-        ("users", USERS_SQL, ws.users),
-        ("conversations", CONVERSATIONS_SQL, ws.conversation_rows()),
-        ("memberships", MEMBERS_SQL, ws.members),
-        ("messages", MESSAGES_SQL, ws.messages),
-        ("reactions", REACTIONS_SQL, ws.reactions),
+    tables = (  # (label, sql, rows, primary key length: rows start with their key)
+        ("users", USERS_SQL, ws.users, 1),
+        ("conversations", CONVERSATIONS_SQL, ws.conversation_rows(), 1),
+        ("memberships", MEMBERS_SQL, ws.members, 2),
+        ("messages", MESSAGES_SQL, ws.messages, 2),
+        ("reactions", REACTIONS_SQL, ws.reactions, 4),
     )
     async with store.write(ws.team_id) as tx:
-        for label, sql, rows in tables:
+        for label, sql, rows, key in tables:
             started = time.perf_counter()
-            await insert_rows(tx.conn, sql, rows)
+            # In key order, InnoDB and SQLite append to the primary-key B-tree instead of
+            # splitting pages all over it: about twice as fast for the memberships.
+            await insert_rows(tx.conn, sql, _in_key_order(rows, key))
             progress(f"seed: inserted {len(rows)} {label} in {time.perf_counter() - started:.2f}s")
         started = time.perf_counter()
     progress(f"seed: committed in {time.perf_counter() - started:.2f}s")

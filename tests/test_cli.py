@@ -1,0 +1,69 @@
+"""The ``flannel`` command as a user runs it: admin commands print JSON, ``up`` serves a demo."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import ROOT, free_port
+
+
+def flannel(*args: str) -> dict:
+    out = subprocess.run(
+        [sys.executable, "-m", "flannel_cli.main", *args], cwd=ROOT, capture_output=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr.decode()[-2000:]
+    return json.loads(out.stdout)
+
+
+def test_admin_commands_print_one_json_object(tmp_path: Path) -> None:
+    db = ["--database-url", f"sqlite:///{tmp_path}/admin.db"]
+    team = flannel("admin", "create-workspace", "--name", "Acme", *db)["team"]
+    alice = flannel("admin", "create-user", "--team", team["id"], "--name", "alice", *db)["user"]
+    bob = flannel("admin", "create-user", "--team", team["id"], "--name", "bob", *db)["user"]
+    chan = flannel("admin", "create-channel", "--team", team["id"], "--creator", alice["id"],
+                   "--name", "ops", "--private", *db)["channel"]  # fmt: skip
+    joined = flannel("admin", "join", "--team", team["id"], "--user", bob["id"], "--channel", chan["id"], *db)
+    assert joined["channel"]["num_members"] == 2
+    token = flannel("admin", "issue-token", "--team", team["id"], "--user", bob["id"], *db)["token"]
+    assert token.startswith("xoxp-")
+    assert flannel("admin", "revoke-token", "--token", token, *db)["revoked"] is True
+
+
+def test_flannel_up_serves_a_demo_workspace(tmp_path: Path) -> None:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "flannel_cli.main", "up", "--port", str(port), "--data-dir",
+         str(tmp_path), "--demo-users", "50"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        text = ""
+        deadline = time.monotonic() + 120
+        while "Press Ctrl-C" not in text and time.monotonic() < deadline:
+            line = proc.stdout.readline().decode()
+            if not line and proc.poll() is not None:
+                break
+            text += line
+        token = re.search(r"demo token:\s+(\S+)", text)
+        assert token, text
+        base = f"http://127.0.0.1:{port}/api/"
+        for _ in range(100):
+            try:
+                body = httpx.post(base + "auth.test", headers={"Authorization": f"Bearer {token[1]}"}).json()
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        assert body["ok"] is True
+        users = httpx.get(base + "users.list", params={"token": token[1], "limit": 1000}).json()
+        assert len(users["members"]) == 50
+    finally:
+        proc.terminate()
+        proc.wait(20)
