@@ -103,6 +103,7 @@ class MemoryLog:
         return added
 
     async def read(self, team_id: str, after: int, limit: int = 1000) -> list[Entry]:
+        check_team(team_id)  # same errors as the Redis backend
         s = self._streams.get(team_id)
         if s is None:
             if after < 0:

@@ -197,6 +197,8 @@ class LogReader:
         if self._closed:
             raise RuntimeError("LogReader is closed")
         check_team(team_id)
+        if after < 0:
+            raise ValueError(f"offset must be >= 0, got {after}")
         follow = self._follows.get(team_id)
         is_new = follow is None
         if follow is None:

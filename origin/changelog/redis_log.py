@@ -306,7 +306,8 @@ class RedisTail:
     def __init__(self, log: RedisLog) -> None:
         self._log = log
         self._wake_key = f"{log.prefix}logwake:{uuid.uuid4().hex}"
-        self._wake_seq = 0
+        self._wake_seq = 0  # wakes sent
+        self._issued_seq = 0  # wakes sent before the pending read was issued
         self.client_name = re.sub(r"[^\w:.-]", "_", f"{log.prefix}tail")
         self._client = Redis.from_url(
             log.redis_url,
@@ -324,6 +325,7 @@ class RedisTail:
         streams: dict[bytes | str | memoryview, int | bytes | str | memoryview] = {
             key: f"{cursors[team_id]}-1" for key, team_id in teams.items()
         }
+        self._issued_seq = self._wake_seq
         streams[self._wake_key] = f"{self._wake_seq}-1"  # wakes sent after this call count
         block_ms = max(1, int(block_s * 1000))
         async with asyncio.timeout(block_s + self.GRACE_S):
@@ -336,6 +338,8 @@ class RedisTail:
         return batches
 
     async def wake(self) -> None:
+        if self._wake_seq > self._issued_seq:
+            return  # already woken: the next read is built after this call's change
         self._wake_seq += 1
         seq = self._wake_seq
         try:

@@ -39,9 +39,7 @@ def team() -> str:
 
 
 @pytest.fixture(params=["memory", "redis"])
-async def make_log(
-    request: pytest.FixtureRequest, clock: FakeClock
-) -> AsyncIterator[MakeLog]:
+async def make_log(request: pytest.FixtureRequest, clock: FakeClock) -> AsyncIterator[MakeLog]:
     """Build logs of the parametrized backend (Redis under this test's key prefix)."""
     made: list[TailableLog] = []
     prefix = request.getfixturevalue("redis_prefix") if request.param == "redis" else ""

@@ -115,9 +115,7 @@ async def test_restart_mid_follow(spare_redis: SpareRedis, relay_log: RedisLog) 
         await edge.close()
 
 
-async def test_restart_while_nothing_republished_yet(
-    spare_redis: SpareRedis, relay_log: RedisLog
-) -> None:
+async def test_restart_while_nothing_republished_yet(spare_redis: SpareRedis, relay_log: RedisLog) -> None:
     """Events appended before the reader reconnects are still delivered exactly once."""
     relay = relay_log
     edge = RedisLog(spare_redis.url, PREFIX, 1000, 3600.0)
