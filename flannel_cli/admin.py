@@ -42,6 +42,11 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--user", required=True)
     p.add_argument("--channel", required=True)
 
+    p = cmds.add_parser("deactivate-user", help="deactivate a user (their tokens stop working)")
+    p.add_argument("--team", required=True)
+    p.add_argument("--user", required=True)
+    p.add_argument("--reactivate", action="store_true")
+
     p = cmds.add_parser("issue-token", help="issue a token for a user")
     p.add_argument("--team", required=True)
     p.add_argument("--user", required=True)
@@ -81,6 +86,8 @@ async def _dispatch(store: Store, args: argparse.Namespace) -> dict[str, Any]:
         return {"channel": await conversations.create(store, caller, args.name, args.private)}
     if cmd == "join":
         return await _join(store, args.team, args.user, args.channel)
+    if cmd == "deactivate-user":
+        return {"user": await users.set_deleted(store, args.team, args.user, not args.reactivate)}
     if cmd == "issue-token":
         return {"token": await issue_token(store, args.team, args.user), "team_id": args.team,
                 "user_id": args.user}  # fmt: skip
