@@ -13,10 +13,10 @@ from typing import Any
 
 from origin.changelog import ChangeLog, LogReader, MemoryLog, RedisLog
 from origin.relay import Relay
-from origin.service import messages
+from origin.service import conversations, messages, teams, users
+from origin.service.auth import Caller, authenticate, issue_token
 from origin.service.teams import current_offset
 from origin.store.shards import Store
-from tests.factories import make_team
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -24,6 +24,19 @@ def percentile(values: list[float], p: float) -> float:
     if not ordered:
         return 0.0
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+async def workspace(store: Store) -> tuple[str, list[Caller], str]:
+    """A small workspace: three users in one channel."""
+    team = await teams.create_workspace(store, "Bench")
+    callers = []
+    for name in ("ann", "bob", "cy"):
+        user = await users.create_user(store, team["id"], name)
+        callers.append(await authenticate(store, await issue_token(store, team["id"], user["id"])))
+    channel = await conversations.create(store, callers[0], "bench", False)
+    for caller in callers[1:]:
+        await conversations.join(store, caller, channel["id"])
+    return team["id"], callers, channel["id"]
 
 
 async def run(database_urls: list[str], redis_url: str | None, prefix: str, events: int,
@@ -34,15 +47,15 @@ async def run(database_urls: list[str], redis_url: str | None, prefix: str, even
     relay.start()
     reader = LogReader(log)  # type: ignore[arg-type]
     try:
-        team = await make_team(store)
-        start = await current_offset(store, team.id)
-        sub = await reader.subscribe(team.id, after=start)
+        team_id, callers, channel = await workspace(store)
+        start = await current_offset(store, team_id)
+        sub = await reader.subscribe(team_id, after=start)
         committed: dict[int, float] = {}
         latencies: list[float] = []
 
         async def writer(w: int) -> None:
             for i in range(w, events, writers):
-                _, offset = await messages.post(store, team.users[w % 3].caller, team.general, f"e{i}")
+                _, offset = await messages.post(store, callers[w % 3], channel, f"e{i}")
                 committed[offset] = time.perf_counter()
 
         async def follow() -> None:
