@@ -101,17 +101,18 @@ async def run_op(store: Store, team: Team, channels: list[str], op: tuple[str, i
 
 @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
 @given(before=OPS, after=OPS)
-def test_events_after_x_applied_to_snapshot_x_equal_snapshot_now(before: Any, after: Any) -> None:
+def test_events_after_x_applied_to_snapshot_x_equal_snapshot_now(
+    database_urls: list[str], before: Any, after: Any
+) -> None:
+    """On SQLite and on MariaDB (each example in a workspace of its own)."""
     import asyncio
-    import tempfile
 
     async def scenario() -> None:
-        with tempfile.TemporaryDirectory() as tmp:
-            store = await Store.open([f"sqlite:///{tmp}/p.db"])
-            try:
-                await check(store, before, after)
-            finally:
-                await store.close()
+        store = await Store.open(database_urls)
+        try:
+            await check(store, before, after)
+        finally:
+            await store.close()
 
     asyncio.run(scenario())
 
