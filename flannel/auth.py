@@ -1,0 +1,66 @@
+"""Token checks at the edge: asked of the origin once, then cached for a short TTL.
+
+Entries are keyed by the token's SHA-256, so a raw token is never a cache key nor logged.
+A ``token_revoked`` event from the change log drops the entry at once (and the RTM layer
+closes that token's connections), so revocation does not wait for the TTL.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from aiocache import SimpleMemoryCache
+
+from flannel.origin_client import OriginClient
+
+
+class AuthError(Exception):
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class EdgeCaller:
+    team_id: str
+    user_id: str
+    token_hash: str
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class TokenAuth:
+    def __init__(self, origin: OriginClient, ttl_s: float = 30.0) -> None:
+        self.origin = origin
+        self.ttl_s = ttl_s
+        self._cache = SimpleMemoryCache()
+        self.hits = 0
+        self.misses = 0
+
+    async def check(self, token: str | None) -> EdgeCaller:
+        if not token:
+            raise AuthError("not_authed")
+        key = token_hash(token)
+        cached: EdgeCaller | None = await self._cache.get(key)
+        if cached is not None:
+            self.hits += 1
+            return cached
+        self.misses += 1
+        body = await self.origin.call("auth.test", token, {})
+        if not body.get("ok"):
+            raise AuthError(str(body.get("error", "invalid_auth")))
+        caller = EdgeCaller(str(body["team_id"]), str(body["user_id"]), key)
+        await self._cache.set(key, caller, ttl=self.ttl_s)
+        return caller
+
+    async def revoke(self, hashed: str) -> None:
+        await self._cache.delete(hashed)
+
+    async def forget_user(self, team_id: str, user_id: str) -> None:
+        """A deactivated user: drop every cached token of theirs."""
+        for key, value in list(self._cache._cache.items()):  # the memory backend's dict
+            if isinstance(value, EdgeCaller) and (value.team_id, value.user_id) == (team_id, user_id):
+                await self._cache.delete(key)

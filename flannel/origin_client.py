@@ -1,0 +1,97 @@
+"""The edge's HTTP client for the origin: pooled, with timeouts, errors passed through.
+
+Snapshots arrive as NDJSON pages and are yielded one page at a time, so a large workspace
+is never held as one payload; forwarded Web API calls return the origin's answer verbatim
+(status, body and ``Retry-After``), so a client sees the origin's own error codes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import orjson
+
+SERVICE_HEADER = "x-flannel-service-secret"
+
+
+class OriginError(Exception):
+    """The origin could not be reached or answered something that is not Slack-shaped."""
+
+    def __init__(self, code: str, detail: str = "") -> None:
+        super().__init__(f"{code}: {detail}" if detail else code)
+        self.code = code
+        self.detail = detail
+
+
+@dataclass
+class Forwarded:
+    status: int
+    body: bytes
+    retry_after: str | None
+
+
+class OriginClient:
+    def __init__(
+        self,
+        base_url: str,
+        secret: str,
+        timeout_s: float = 10.0,
+        max_connections: int = 100,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.secret = secret
+        self.snapshot_loads = 0
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url,
+            timeout=httpx.Timeout(timeout_s, read=max(timeout_s, 60.0)),
+            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+            transport=transport,
+        )
+
+    async def close(self) -> None:
+        await self._http.aclose()
+
+    async def snapshot(self, team_id: str) -> AsyncIterator[dict[str, Any]]:
+        """The workspace's snapshot pages; raises OriginError if the stream is cut short."""
+        self.snapshot_loads += 1
+        try:
+            async with self._http.stream(
+                "GET", f"/internal/snapshot/{team_id}", headers={SERVICE_HEADER: self.secret}
+            ) as resp:
+                if resp.status_code != 200:
+                    body = orjson.loads(await resp.aread())
+                    raise OriginError(str(body.get("error", "origin_error")), str(body.get("detail", "")))
+                ended = False
+                async for line in resp.aiter_lines():
+                    if not line:
+                        continue
+                    page = orjson.loads(line)
+                    ended = page.get("type") == "end"
+                    yield page
+                if not ended:
+                    raise OriginError("snapshot_truncated", team_id)
+        except httpx.HTTPError as exc:
+            raise OriginError("origin_unreachable", str(exc)) from exc
+
+    async def forward(self, method: str, token: str | None, args: dict[str, Any]) -> Forwarded:
+        """Call ``method`` at the origin as the client would; return its answer as is."""
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        try:
+            resp = await self._http.post(f"/api/{method}", content=orjson.dumps(args),
+                                         headers={**headers, "content-type": "application/json"})  # fmt: skip
+        except httpx.HTTPError as exc:
+            raise OriginError("origin_unreachable", str(exc)) from exc
+        return Forwarded(resp.status_code, resp.content, resp.headers.get("retry-after"))
+
+    async def call(self, method: str, token: str | None, args: dict[str, Any]) -> dict[str, Any]:
+        """Call ``method`` and decode its JSON answer."""
+        answer = await self.forward(method, token, args)
+        try:
+            body: dict[str, Any] = orjson.loads(answer.body)
+        except orjson.JSONDecodeError as exc:
+            raise OriginError("origin_error", f"HTTP {answer.status}") from exc
+        return body

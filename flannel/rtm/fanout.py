@@ -1,0 +1,296 @@
+"""Route each change-log event to the connections allowed to see it, encoded once.
+
+Who gets what (Slack's rules, membership-based so a thin client hears only its channels):
+
+=====================================================  ====================================
+message, message_changed, message_deleted,             members of the channel (reactions:
+reaction_added, reaction_removed                       ``item.channel``)
+member_joined_channel, member_left_channel             members, plus the user who joined
+                                                       or left
+channel_rename/archive/unarchive/topic/purpose         whoever can see the channel: all for
+                                                       a public channel, members otherwise
+channel_created                                        everyone for a public channel; the
+                                                       event's ``members`` otherwise
+team_join, user_change                                 every connection of the workspace
+channel_marked                                         that user's connections only
+token_revoked                                          nobody: that token's connections close
+anything else                                          nobody (fail closed)
+=====================================================  ====================================
+
+Every recipient must also pass ``can_see(user, channel)`` for channel events: membership is
+necessary, visibility is the last word. Route an event *after* the workspace cache applied it,
+so ``members_of`` and ``can_see`` describe the workspace as of that event.
+
+Encode once. The event is serialised once and the same bytes object goes to every target. Users
+a connection has not been sent travel in a separate ``user_info`` frame just before the event
+(see ``session.py``), encoded once per distinct set of missing users, rather than as a ``users``
+field that would make the event's bytes differ per connection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from flannel.rtm.frames import carried_user, encode, referenced_users, wire_event
+from flannel.rtm.session import (
+    Delivery,
+    Event,
+    ReadAfter,
+    Resumed,
+    Session,
+    UserInfo,
+    close_for,
+    resume,
+)
+
+
+class Access(Protocol):
+    """What routing needs from a workspace (the edge's cache implements it, or an adapter)."""
+
+    def can_see(self, user_id: str, channel_id: str) -> bool: ...
+
+    def members_of(self, channel_id: str) -> Collection[str]:
+        """The channel's member ids; a set, since routing tests membership one user at a time."""
+        ...
+
+    def user(self, user_id: str) -> Mapping[str, Any] | None: ...
+
+
+_MEMBERS = frozenset({"message", "message_changed", "message_deleted", "reaction_added", "reaction_removed"})
+_MEMBERSHIP = frozenset({"member_joined_channel", "member_left_channel"})
+_VISIBLE = frozenset(
+    {"channel_rename", "channel_archive", "channel_unarchive", "channel_topic", "channel_purpose"}
+)
+_TEAM = frozenset({"team_join", "user_change"})
+
+
+@dataclass(slots=True)
+class Routed:
+    """What one routing did: frames queued, and the sessions that must now be closed."""
+
+    delivered: int = 0
+    closing: list[Session] = field(default_factory=list)
+
+
+def _channel(event: Event) -> str | None:
+    if event.get("type") in ("reaction_added", "reaction_removed"):
+        item = event.get("item")
+        channel: Any = item.get("channel") if isinstance(item, Mapping) else None
+    else:
+        channel = event.get("channel")
+        if isinstance(channel, Mapping):  # channel_rename, channel_created carry the object
+            channel = channel.get("id")
+    return channel if isinstance(channel, str) else None
+
+
+def _is_public(event: Event) -> bool:
+    """A ``channel_created`` for a public channel (not private, not a DM or group DM)."""
+    channel = event.get("channel")
+    return (
+        isinstance(channel, Mapping)
+        and channel.get("is_channel") is True
+        and not channel.get("is_private", True)
+        and not channel.get("is_im")
+        and not channel.get("is_mpim")
+    )
+
+
+def _subject(event: Event) -> str | None:
+    user = event.get("user")
+    return user if isinstance(user, str) else None
+
+
+class Fanout:
+    """The connections of this edge, by workspace, user and token; routes events to them."""
+
+    def __init__(self, encode_: Callable[[Any], bytes] = encode) -> None:
+        self._encode = encode_
+        self._teams: dict[str, dict[str, set[Session]]] = {}
+        self._tokens: dict[str, set[Session]] = {}
+
+    # -- registry --------------------------------------------------------------------------
+
+    def add(self, session: Session) -> None:
+        self._teams.setdefault(session.team_id, {}).setdefault(session.user_id, set()).add(session)
+        if session.token_hash:
+            self._tokens.setdefault(session.token_hash, set()).add(session)
+
+    def remove(self, session: Session) -> None:
+        users = self._teams.get(session.team_id, {})
+        mine = users.get(session.user_id)
+        if mine is not None:
+            mine.discard(session)
+            if not mine:
+                del users[session.user_id]
+                if not users:
+                    del self._teams[session.team_id]
+        tokens = self._tokens.get(session.token_hash)
+        if tokens is not None:
+            tokens.discard(session)
+            if not tokens:
+                del self._tokens[session.token_hash]
+
+    def sessions(self, team_id: str | None = None) -> list[Session]:
+        teams = [self._teams.get(team_id, {})] if team_id is not None else self._teams.values()
+        return [s for users in teams for mine in users.values() for s in mine]
+
+    def __len__(self) -> int:
+        return sum(len(mine) for users in self._teams.values() for mine in users.values())
+
+    # -- events ----------------------------------------------------------------------------
+
+    def prepare(self, event: Event, access: Access) -> Delivery:
+        """The event in Slack's shape, encoded once, with what JIT users it needs and carries."""
+        needs = referenced_users(event)
+        carried = carried_user(event)
+        offset = event.get("offset")
+        return Delivery(
+            offset=offset if isinstance(offset, int) else None,
+            frame=self._encode(wire_event(event)),
+            needs=needs,
+            carries=(carried,) if carried else (),
+            user_info=UserInfo(access.user, self._encode) if needs else None,
+        )
+
+    def reaches(self, user_id: str, event: Event, access: Access) -> bool:
+        """Whether ``user_id`` may receive ``event``: the same rules as :meth:`route`."""
+        kind = event.get("type")
+        if kind in _TEAM:
+            return True
+        if kind == "channel_marked":
+            return _subject(event) == user_id
+        if kind == "channel_created":
+            if _is_public(event):
+                return True
+            members = event.get("members")
+            return isinstance(members, list) and user_id in members
+        channel = _channel(event)
+        if channel is None:
+            return False
+        if kind in _VISIBLE:
+            return access.can_see(user_id, channel)
+        if kind in _MEMBERSHIP and _subject(event) == user_id:
+            return True
+        if kind in _MEMBERS or kind in _MEMBERSHIP:
+            return user_id in access.members_of(channel) and access.can_see(user_id, channel)
+        return False
+
+    def route(self, team_id: str, event: Event, access: Access) -> Routed:
+        """Queue ``event`` on every session of ``team_id`` that may see it; apply its closes."""
+        routed = Routed()
+        users = self._teams.get(team_id)
+        if not users:
+            return routed
+        targets = self._targets(users, event, access)
+        if targets:
+            delivery = self.prepare(event, access)
+            for session in targets:
+                if session.close_code is not None:
+                    continue
+                if session.deliver(delivery):
+                    routed.delivered += 1
+                else:
+                    routed.closing.append(session)
+        for session in self._ended_by(team_id, users, event):
+            ended = close_for(session, event)
+            if ended is not None and session.close_code is None:
+                session.close(*ended)
+                routed.closing.append(session)
+        return routed
+
+    def typing(self, session: Session, channel_id: str, access: Access) -> Routed | None:
+        """A client's ``typing`` frame -> ephemeral ``user_typing`` to the channel's other members.
+
+        None when the typist may not post there. Only connections on this edge hear it: typing
+        is not in the change log.
+        """
+        uid = session.user_id
+        if not access.can_see(uid, channel_id) or uid not in access.members_of(channel_id):
+            return None
+        routed = Routed()
+        users = self._teams.get(session.team_id, {})
+        frame = self._encode({"type": "user_typing", "channel": channel_id, "user": uid})
+        delivery = Delivery(offset=None, frame=frame, ephemeral=True)
+        for member in self._present(users, access.members_of(channel_id)):
+            if member == uid or not access.can_see(member, channel_id):
+                continue
+            for target in users[member]:
+                if target.close_code is None and target.deliver(delivery):
+                    routed.delivered += 1
+        return routed
+
+    async def open(
+        self,
+        session: Session,
+        access: Access,
+        hello: Mapping[str, Any],
+        head: int,
+        resume_from: int | None = None,
+        read_after: ReadAfter | None = None,
+        max_replay: int | None = None,
+    ) -> Resumed:
+        """Register ``session`` and start it: hello, missed events if resuming, then live.
+
+        Registration happens before the first await, so with ``head`` read just before this
+        call no event can fall between the replay and the live feed (see ``session.resume``).
+        """
+        self.add(session)
+        return await resume(
+            session,
+            hello,
+            head,
+            resume_from,
+            read_after,
+            visible=lambda event: self.reaches(session.user_id, event, access),
+            prepare=lambda event: self.prepare(event, access),
+            max_replay=max_replay,
+        )
+
+    # -- targeting -------------------------------------------------------------------------
+
+    def _targets(self, users: dict[str, set[Session]], event: Event, access: Access) -> list[Session]:
+        kind = event.get("type")
+        if kind in _TEAM or (kind == "channel_created" and _is_public(event)):
+            return [s for mine in users.values() for s in mine]
+        if kind == "channel_marked":
+            subject = _subject(event)
+            return list(users.get(subject, ())) if subject else []
+        if kind == "channel_created":
+            members = event.get("members")
+            ids: Iterable[str] = members if isinstance(members, list) else ()
+            return [s for uid in set(ids) if isinstance(uid, str) for s in users.get(uid, ())]
+        channel = _channel(event)
+        if channel is None:
+            return []
+        if kind in _VISIBLE:
+            uids: Iterable[str] = users
+        elif kind in _MEMBERS or kind in _MEMBERSHIP:
+            uids = self._present(users, access.members_of(channel))
+        else:
+            return []
+        chosen = [uid for uid in uids if access.can_see(uid, channel)]
+        subject = _subject(event)
+        if kind in _MEMBERSHIP and subject is not None and subject not in chosen:
+            chosen.append(subject)  # the user who left is no longer a member, but must hear it
+        return [s for uid in chosen for s in users.get(uid, ())]
+
+    @staticmethod
+    def _present(users: dict[str, set[Session]], members: Collection[str]) -> Iterable[str]:
+        """Members with a connection here, walking whichever side is smaller."""
+        if len(members) < len(users):
+            return [uid for uid in members if uid in users]
+        return [uid for uid in users if uid in members]
+
+    def _ended_by(self, team_id: str, users: dict[str, set[Session]], event: Event) -> Iterable[Session]:
+        kind = event.get("type")
+        if kind == "token_revoked":
+            token = event.get("token_hash")
+            found = self._tokens.get(token, ()) if isinstance(token, str) else ()
+            return [s for s in found if s.team_id == team_id]  # one workspace's log, its sessions
+        if kind == "user_change":
+            user = event.get("user")
+            if isinstance(user, Mapping) and user.get("deleted") and isinstance(user.get("id"), str):
+                return list(users.get(user["id"], ()))
+        return []

@@ -1,0 +1,233 @@
+"""The RTM wire protocol: client frames in (parsed and validated), server frames out.
+
+Client frames are untrusted: :func:`parse` never raises, it returns either a typed frame or a
+:class:`BadFrame` whose :meth:`~BadFrame.reply` is the error frame to send back, with
+``reply_to`` when the frame's ``id`` could be read. Size is checked before any parsing, so an
+oversized frame costs nothing but its length.
+
+Outgoing change-log events are shaped here too (:func:`wire_event`), so the live fanout and the
+resume replay put exactly the same bytes on the wire.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+JSON = dict[str, Any]
+
+DEFAULT_MAX_FRAME_BYTES = 16 * 1024
+"""Slack rejects RTM frames over 16 KB; a message's text is bounded again by the origin."""
+
+# Close codes (4000-4999 are the application's). Clients reconnect through the router, with
+# ``resume_from`` = the offset of the last event they received, after every one of them.
+CLOSE_GOING_AWAY = 1001  # draining: a ``goodbye`` frame was sent first
+CLOSE_TOKEN_REVOKED = 4001  # the token was revoked: reconnecting needs a new token
+CLOSE_ACCOUNT_INACTIVE = 4002  # the user was deactivated
+CLOSE_TOO_SLOW = 4008  # too slow, resume: the send queue overflowed
+CLOSE_RATE_LIMITED = 4029  # kept sending while rate limited
+
+_METHOD = re.compile(r"^[A-Za-z][A-Za-z0-9_.]{0,99}$")
+_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+_REWRITTEN = frozenset({"message_changed", "message_deleted"})
+
+
+def encode(obj: Any) -> bytes:
+    return orjson.dumps(obj)
+
+
+# -- client frames -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """``{"id": 7, "type": "query", "method": "users.info", "args": {...}}``: a Web API call."""
+
+    id: int
+    method: str
+    args: JSON
+
+
+@dataclass(frozen=True, slots=True)
+class Ping:
+    """Slack's keepalive; every field but ``id``/``type`` is echoed in the pong."""
+
+    id: int | None
+    extra: JSON = field(default_factory=dict)
+
+    def pong(self) -> bytes:
+        out: JSON = {**self.extra, "type": "pong"}
+        if self.id is not None:
+            out["reply_to"] = self.id
+        return encode(out)
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    """Slack RTM ``{"id": 1, "type": "message", "channel": "C..", "text": ".."}``."""
+
+    id: int
+    channel: str
+    text: str
+    thread_ts: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Typing:
+    """``{"id": 1, "type": "typing", "channel": "C.."}``: becomes an ephemeral ``user_typing``."""
+
+    id: int | None
+    channel: str
+
+
+@dataclass(frozen=True, slots=True)
+class BadFrame:
+    code: str
+    msg: str
+    reply_to: int | None = None
+
+    def reply(self) -> bytes:
+        return error_frame(self.code, self.msg, self.reply_to)
+
+
+ClientFrame = Query | Ping | Send | Typing | BadFrame
+
+
+def _is_int(value: Any) -> bool:
+    return type(value) is int  # bool is an int subclass, and never an id
+
+
+def _size(data: str | bytes, max_bytes: int) -> int:
+    """Bytes on the wire, without encoding a str when its length already decides."""
+    if isinstance(data, bytes) or len(data) > max_bytes or len(data) * 4 <= max_bytes:
+        return len(data)
+    return len(data.encode())
+
+
+def parse(data: str | bytes, max_bytes: int = DEFAULT_MAX_FRAME_BYTES) -> ClientFrame:
+    """One client frame (a WebSocket text or binary message) -> a typed frame or a BadFrame."""
+    if _size(data, max_bytes) > max_bytes:
+        return BadFrame("frame_too_large", f"frames are limited to {max_bytes} bytes")
+    try:
+        obj = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return BadFrame("invalid_json", "the frame is not valid JSON")
+    if not isinstance(obj, dict):
+        return BadFrame("invalid_json", "a frame must be a JSON object")
+    raw_id = obj.get("id")
+    frame_id = raw_id if _is_int(raw_id) else None
+    kind = obj.get("type")
+    if not isinstance(kind, str):
+        return BadFrame("invalid_arguments", "type must be a string", frame_id)
+    if raw_id is not None and frame_id is None:
+        return BadFrame("invalid_arguments", "id must be an integer")
+    if kind == "ping":
+        return Ping(frame_id, {k: v for k, v in obj.items() if k not in ("id", "type")})
+    if kind == "query":
+        return _query(obj, frame_id)
+    if kind == "message":
+        return _send(obj, frame_id)
+    if kind == "typing":
+        channel = obj.get("channel")
+        if not isinstance(channel, str) or not channel:
+            return BadFrame("invalid_arguments", "channel must be a non-empty string", frame_id)
+        return Typing(frame_id, channel)
+    return BadFrame("unknown_type", f"unsupported frame type: {kind[:64]!r}", frame_id)
+
+
+def _query(obj: JSON, frame_id: int | None) -> Query | BadFrame:
+    if frame_id is None:
+        return BadFrame("invalid_arguments", "a query needs an integer id")
+    method = obj.get("method")
+    if not isinstance(method, str) or not _METHOD.match(method):
+        return BadFrame("invalid_arguments", "method must be a method name", frame_id)
+    args = obj.get("args", {})
+    if not isinstance(args, dict):
+        return BadFrame("invalid_arguments", "args must be an object", frame_id)
+    return Query(frame_id, method, args)
+
+
+def _send(obj: JSON, frame_id: int | None) -> Send | BadFrame:
+    if frame_id is None:
+        return BadFrame("invalid_arguments", "a message needs an integer id")
+    channel, text, thread_ts = obj.get("channel"), obj.get("text"), obj.get("thread_ts")
+    if not isinstance(channel, str) or not channel:
+        return BadFrame("invalid_arguments", "channel must be a non-empty string", frame_id)
+    if not isinstance(text, str):
+        return BadFrame("invalid_arguments", "text must be a string", frame_id)
+    if thread_ts is not None and not isinstance(thread_ts, str):
+        return BadFrame("invalid_arguments", "thread_ts must be a string", frame_id)
+    return Send(frame_id, channel, text, thread_ts)
+
+
+# -- server frames -------------------------------------------------------------------------
+
+
+def reply_ok(reply_to: int, fields: Mapping[str, Any] | None = None) -> bytes:
+    """``{"ok": true, "reply_to": 7, ...}``: the answer to a query or a message send."""
+    return encode({"ok": True, "reply_to": reply_to, **(fields or {})})
+
+
+def reply_error(reply_to: int, error: str, fields: Mapping[str, Any] | None = None) -> bytes:
+    """``{"ok": false, "reply_to": 7, "error": "channel_not_found"}``, as the Web API says it."""
+    return encode({**(fields or {}), "ok": False, "reply_to": reply_to, "error": error})
+
+
+def error_frame(code: str, msg: str, reply_to: int | None = None, **extra: Any) -> bytes:
+    """``{"type": "error", "error": {"code", "msg"}, "reply_to": id}`` for a frame we refused."""
+    out: JSON = {"type": "error", "error": {"code": code, "msg": msg, **extra}}
+    if reply_to is not None:
+        out["reply_to"] = reply_to
+    return encode(out)
+
+
+GOODBYE = encode({"type": "goodbye"})
+
+
+def wire_event(event: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A change-log event in Slack's shape: edits and deletions are ``message`` + subtype.
+
+    The log names them by subtype for routing; Slack clients expect ``type: message``.
+    """
+    kind = event.get("type")
+    if kind in _REWRITTEN:
+        return {**event, "type": "message", "subtype": kind}
+    return event
+
+
+def referenced_users(event: Mapping[str, Any]) -> tuple[str, ...]:
+    """Users a client needs to render a message event: its sender and the ``<@U..>`` mentions.
+
+    Other events either carry the user object (user_change, team_join) or name users the
+    client can look up on demand; attaching objects is about messages, which arrive unasked.
+    """
+    kind = event.get("type")
+    if kind == "message_changed":
+        inner = event.get("message")
+        body: Mapping[str, Any] = inner if isinstance(inner, Mapping) else {}
+    elif kind == "message":
+        body = event
+    else:
+        return ()
+    found: dict[str, None] = {}
+    sender = body.get("user")
+    if isinstance(sender, str) and sender:
+        found[sender] = None
+    text = body.get("text")
+    if isinstance(text, str) and "<@" in text:
+        for match in _MENTION.finditer(text):
+            found[match.group(1)] = None
+    return tuple(found)
+
+
+def carried_user(event: Mapping[str, Any]) -> str | None:
+    """The user whose full object the event carries (user_change, team_join): the client has it."""
+    if event.get("type") in ("user_change", "team_join"):
+        user = event.get("user")
+        if isinstance(user, Mapping) and isinstance(user.get("id"), str):
+            return str(user["id"])
+    return None
