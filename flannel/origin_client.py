@@ -15,6 +15,7 @@ import httpx
 import orjson
 
 SERVICE_HEADER = "x-flannel-service-secret"
+ACTING_HEADER = "x-flannel-as-user"
 
 
 class OriginError(Exception):
@@ -77,9 +78,17 @@ class OriginClient:
         except httpx.HTTPError as exc:
             raise OriginError("origin_unreachable", str(exc)) from exc
 
-    async def forward(self, method: str, token: str | None, args: dict[str, Any]) -> Forwarded:
-        """Call ``method`` at the origin as the client would; return its answer as is."""
+    async def forward(
+        self, method: str, token: str | None, args: dict[str, Any], acting: str | None = None
+    ) -> Forwarded:
+        """Call ``method`` at the origin as the client would; return its answer as is.
+
+        ``acting`` (``TEAM:USER``) calls as that user with the service secret instead of a
+        token: how WebSocket queries, which carry no token, reach the origin.
+        """
         headers = {"Authorization": f"Bearer {token}"} if token else {}
+        if acting:
+            headers = {SERVICE_HEADER: self.secret, ACTING_HEADER: acting}
         try:
             resp = await self._http.post(f"/api/{method}", content=orjson.dumps(args),
                                          headers={**headers, "content-type": "application/json"})  # fmt: skip
@@ -87,9 +96,11 @@ class OriginClient:
             raise OriginError("origin_unreachable", str(exc)) from exc
         return Forwarded(resp.status_code, resp.content, resp.headers.get("retry-after"))
 
-    async def call(self, method: str, token: str | None, args: dict[str, Any]) -> dict[str, Any]:
+    async def call(
+        self, method: str, token: str | None, args: dict[str, Any], acting: str | None = None
+    ) -> dict[str, Any]:
         """Call ``method`` and decode its JSON answer."""
-        answer = await self.forward(method, token, args)
+        answer = await self.forward(method, token, args, acting)
         try:
             body: dict[str, Any] = orjson.loads(answer.body)
         except orjson.JSONDecodeError as exc:

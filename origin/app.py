@@ -67,7 +67,9 @@ def create_app(
         opened = store or await Store.open(settings.database_urls, settings.pool_size)
         log = changelog or open_changelog(settings)
         relay = Relay(opened, log, fault=fault_hook(settings.relay_fault))
-        api = ApiEndpoint(opened, load_methods(), RateLimiter(settings.rate_limits), settings.base_url)
+        api = ApiEndpoint(
+            opened, load_methods(), RateLimiter(settings.rate_limits), settings.base_url, settings.secret
+        )
         origin = Origin(settings, opened, log, relay, api, SnapshotEndpoint(opened, settings.secret))
         holder.append(origin)
         app.state.origin = origin

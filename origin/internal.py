@@ -9,12 +9,10 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from origin.api.http import error_response
+from origin.api.http import SERVICE_HEADER, error_response
 from origin.errors import SlackError
 from origin.snapshot.stream import pages
 from origin.store.shards import Store
-
-SERVICE_HEADER = "x-flannel-service-secret"
 
 
 def check_service(request: Request, secret: str) -> None:

@@ -63,6 +63,7 @@ class Ticket:
     expires_at: float
     nonce: str
     resume_from: int | None = None
+    token_hash: str | None = None  # so that revoking the token closes this session
 
 
 class NonceStore(Protocol):
@@ -135,6 +136,7 @@ def issue(
     now: float | None = None,
     resume_from: int | None = None,
     nonce: str | None = None,
+    token_hash: str | None = None,
 ) -> str:
     """A URL-safe ticket for ``user`` of ``team`` to connect to ``edge`` within ``ttl_s``."""
     if not user or not team or not edge:
@@ -153,6 +155,8 @@ def issue(
     }
     if resume_from is not None:
         payload["r"] = resume_from
+    if token_hash:
+        payload["h"] = token_hash
     segment = _b64(orjson.dumps(payload))
     return (segment + b"." + _sign(secret, segment)).decode("ascii")
 
@@ -204,6 +208,9 @@ def _parse(segment: bytes) -> Ticket:
     strings = [data.get(k) for k in ("u", "t", "e", "n")]
     times = [data.get(k) for k in ("i", "x")]
     resume = data.get("r")
+    hashed = data.get("h")
+    if not (hashed is None or isinstance(hashed, str)):
+        raise TicketError("invalid_auth", "malformed payload")
     if (
         not all(isinstance(s, str) and s for s in strings)
         or not all(type(t) is int for t in times)
@@ -218,4 +225,5 @@ def _parse(segment: bytes) -> Ticket:
         expires_at=data["x"] / 1000,
         nonce=data["n"],
         resume_from=resume,
+        token_hash=hashed,
     )

@@ -7,6 +7,7 @@ may arrive as ``application/json`` with an empty body); the token comes as
 
 from __future__ import annotations
 
+import hmac
 import logging
 from typing import Any
 
@@ -18,10 +19,12 @@ from origin.api.args import Args
 from origin.api.ratelimit import RateLimiter
 from origin.api.registry import Context, Method
 from origin.errors import RateLimited, SlackError
-from origin.service.auth import authenticate
+from origin.service.auth import Caller, authenticate, authenticate_as
 from origin.store.shards import Store
 
 MAX_BODY = 1_000_000
+SERVICE_HEADER = "x-flannel-service-secret"
+ACTING_HEADER = "x-flannel-as-user"
 log = logging.getLogger("flannel.origin.api")
 
 
@@ -76,11 +79,30 @@ def bearer(request: Request, values: dict[str, Any]) -> str | None:
 class ApiEndpoint:
     """``/api/{method}``: every Web API method through one door."""
 
-    def __init__(self, store: Store, methods: dict[str, Method], limiter: RateLimiter, base_url: str) -> None:
+    def __init__(
+        self,
+        store: Store,
+        methods: dict[str, Method],
+        limiter: RateLimiter,
+        base_url: str,
+        secret: str | None = None,
+    ) -> None:
+        self.secret = secret
         self.store = store
         self.methods = methods
         self.limiter = limiter
         self.base_url = base_url
+
+    async def _service_caller(self, request: Request, acting: str) -> Caller:
+        """``x-flannel-as-user: T:U`` with the service secret: an edge acting for its user."""
+        given = request.headers.get(SERVICE_HEADER, "")
+        assert self.secret is not None
+        if not given or not hmac.compare_digest(given.encode(), self.secret.encode()):
+            raise SlackError("invalid_auth", "wrong service secret")
+        team_id, _, user_id = acting.partition(":")
+        if not team_id or not user_id:
+            raise SlackError("invalid_auth", "x-flannel-as-user is TEAM:USER")
+        return await authenticate_as(self.store, team_id, user_id)
 
     async def __call__(self, request: Request) -> Response:
         name = request.path_params["method"]
@@ -89,9 +111,15 @@ class ApiEndpoint:
             if method is None:
                 raise SlackError("unknown_method", f"{name} is not a method here", 404)
             values = await read_args(request)
-            token = bearer(request, values)
-            caller = await authenticate(self.store, token)
-            assert token is not None
+            acting = request.headers.get(ACTING_HEADER)
+            if acting and self.secret is not None:
+                caller = await self._service_caller(request, acting)
+                token = ""
+            else:
+                given = bearer(request, values)
+                caller = await authenticate(self.store, given)
+                assert given is not None
+                token = given
             wait = self.limiter.check(caller.token_hash, method.tier)
             if wait:
                 raise RateLimited(wait)

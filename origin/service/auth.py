@@ -102,3 +102,22 @@ async def revoke_token(store: Store, token: str) -> Caller:
                 }
             )
     return Caller(team_id, user_id, token_hash)
+
+
+async def authenticate_as(store: Store, team_id: str, user_id: str) -> Caller:
+    """A Flannel service (an edge) acting for one of its connected users; the service itself
+    was authenticated with the shared secret."""
+    try:
+        async with store.read(team_id) as conn:
+            row = await conn.fetchone(
+                "SELECT deleted, is_admin FROM users WHERE id = ? AND team_id = ?", [user_id, team_id]
+            )
+    except SlackError as exc:
+        if exc.code == "team_not_found":
+            raise SlackError("invalid_auth") from None
+        raise
+    if row is None:
+        raise SlackError("invalid_auth")
+    if row[0]:
+        raise SlackError("account_inactive")
+    return Caller(team_id, user_id, f"service:{team_id}:{user_id}", bool(row[1]))

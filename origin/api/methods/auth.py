@@ -12,7 +12,9 @@ from origin.service.auth import revoke_token
 async def auth_test(ctx: Context, args: Args) -> JSON:
     team = await teams.get_team(ctx.store, ctx.caller.team_id)
     user = await users.get_user(ctx.store, ctx.caller, ctx.caller.user_id)
+    bot = {"bot_id": "B" + user["id"][1:]} if user["is_bot"] else {}
     return {
+        **bot,
         "url": f"{ctx.base_url}/",
         "team": team["name"],
         "user": user["name"],

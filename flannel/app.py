@@ -1,0 +1,133 @@
+"""The edge's ASGI application: Web API (``/api/<method>``), ``/rtm`` WebSocket, health."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
+
+from flannel.auth import AuthError
+from flannel.connection import Connection
+from flannel.edge import Edge
+from flannel.methods import LOCAL, Who, answer
+from flannel.origin_client import OriginError
+from flannel.rtm import TicketError, issue, verify
+from flannel.settings import EdgeSettings
+from origin.api.args import Args
+from origin.api.http import bearer, error_response, json_response, read_args
+from origin.changelog import ChangeLog
+from origin.errors import SlackError
+
+
+def create_app(settings: EdgeSettings, changelog: ChangeLog | None = None) -> Starlette:
+    holder: list[Edge] = []
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        edge = Edge(settings, changelog)
+        holder.append(edge)
+        app.state.edge = edge
+        try:
+            yield
+        finally:
+            await edge.drain()
+            await edge.close()
+
+    async def api(request: Request) -> Response:
+        edge = holder[0]
+        name = request.path_params["method"]
+        try:
+            values = await read_args(request)
+            token = bearer(request, values)
+            if name == "rtm.connect":
+                return json_response({"ok": True, **await rtm_connect(edge, token, values)})
+            local = LOCAL.get(name)
+            if local is None:
+                forwarded = await edge.origin.forward(name, token, values)
+                headers = {"Retry-After": forwarded.retry_after} if forwarded.retry_after else None
+                return Response(forwarded.body, forwarded.status, headers, media_type="application/json")
+            caller = await edge.auth.check(token)
+            ws = await edge.cache.get(caller.team_id)
+            result = answer(local, ws, Who(caller.team_id, caller.user_id), Args(values))
+        except AuthError as exc:
+            return error_response(SlackError(exc.code))
+        except SlackError as exc:
+            return error_response(exc)
+        except OriginError as exc:
+            return error_response(SlackError(exc.code, exc.detail, 502))
+        return json_response({"ok": True, **result})
+
+    async def rtm(socket: WebSocket) -> None:
+        edge = holder[0]
+        if edge.draining:
+            await socket.close(1013, "draining")
+            return
+        try:
+            ticket = await verify(settings.secret, socket.query_params.get("ticket", ""), settings.edge_id,
+                                  time.time(), edge.nonces)  # fmt: skip
+        except TicketError as exc:
+            await socket.accept()
+            await socket.send_text(orjson.dumps({"type": "error", "error": {"code": exc.code}}).decode())
+            await socket.close(4003, exc.code)
+            return
+        resume = socket.query_params.get("resume_from") or ticket.resume_from
+        await socket.accept()
+        session = Connection.new_session(edge, ticket.user, ticket.team, ticket.token_hash or "")
+        await Connection(edge, socket, session).run(int(resume) if resume not in (None, "") else None)
+
+    async def healthz(request: Request) -> Response:
+        return json_response({"ok": True})
+
+    async def readyz(request: Request) -> Response:
+        edge = holder[0]
+        if edge.draining:
+            return json_response({"ok": False, "error": "draining"}, 503)
+        return json_response({"ok": True})
+
+    async def stats(request: Request) -> Response:
+        edge = holder[0]
+        s = edge.cache.stats
+        return json_response({"ok": True, "edge_id": settings.edge_id, "region": settings.region,
+                              "connections": len(edge.fanout), "workspaces": len(edge.cache.loaded()),
+                              "cache_bytes": edge.cache.total_bytes(), "loads": s.loads, "hits": s.hits,
+                              "misses": s.misses, "evictions": s.evictions, "resyncs": s.resyncs,
+                              "origin_snapshot_loads": edge.regional.origin_loads,
+                              "regional_snapshot_hits": edge.regional.regional_hits})  # fmt: skip
+
+    return Starlette(
+        routes=[
+            Route("/api/{method}", api, methods=["GET", "POST"]),
+            WebSocketRoute("/rtm", rtm),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Route("/internal/stats", stats),
+        ],
+        lifespan=lifespan,
+    )
+
+
+async def rtm_connect(edge: Edge, token: str | None, values: dict[str, Any]) -> dict[str, Any]:
+    """Slack's ``rtm.connect`` answered by this edge for itself (the router does it for a
+    fleet): the URL carries a short-lived, single-use signed ticket."""
+    if edge.draining:
+        raise SlackError("service_unavailable", "this edge is draining", 503)
+    caller = await edge.auth.check(token)
+    ws = await edge.cache.get(caller.team_id)
+    me = ws.user(caller.user_id)
+    resume = values.get("resume_from")
+    resume_from = int(resume) if isinstance(resume, int | str) and str(resume).isdigit() else None
+    settings = edge.settings
+    ticket = issue(settings.secret, caller.user_id, caller.team_id, settings.edge_id,
+                   resume_from=resume_from, token_hash=caller.token_hash)  # fmt: skip
+    team = ws.team
+    return {"url": f"{settings.ws_url}?ticket={ticket}", "self": {"id": me["id"], "name": me["name"]},
+            "team": {"id": team["id"], "name": team.get("name"), "domain": team.get("domain")},
+            "api_url": f"{settings.http_url}/api/"}  # fmt: skip

@@ -1,0 +1,121 @@
+"""Web API methods the edge answers from memory; everything else goes to the origin.
+
+The same table serves HTTP (``/api/<method>``) and WebSocket queries. Cursors are the
+origin's (``origin.cursor``), so a client may page at the edge and continue at the origin.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from flannel.cache import CacheError, Workspace
+from origin import cursor
+from origin.api.args import Args
+from origin.errors import SlackError, invalid_arguments
+
+JSON = dict[str, Any]
+CONVERSATION_TYPES = ("public_channel", "private_channel", "mpim", "im")
+
+
+@dataclass(frozen=True)
+class Who:
+    team_id: str
+    user_id: str
+
+
+Local = Callable[[Workspace, Who, Args], JSON]
+
+
+def _page(args: Args, kind: str, default: int) -> tuple[int, str | None]:
+    limit = args.integer("limit", default, 0, 1000, error="invalid_limit") or default
+    after = cursor.decode(kind, args.string("cursor")) if "cursor" in args else None
+    return limit, after
+
+
+def _next(kind: str, after: str | None) -> JSON:
+    return {"response_metadata": {"next_cursor": cursor.encode(kind, after) if after else ""}}
+
+
+def users_info(ws: Workspace, who: Who, args: Args) -> JSON:
+    if "users" in args:
+        found, missing = ws.users(args.items("users", max_items=1000))
+        if missing:
+            raise SlackError("users_not_found", ",".join(missing))
+        return {"users": found}
+    return {"user": ws.user(args.id("user", "user_not_found"))}
+
+
+def users_list(ws: Workspace, who: Who, args: Args) -> JSON:
+    limit, after = _page(args, "user", 200)
+    channel = args.id("channel", "channel_not_found") if "channel" in args else None
+    members, next_after = ws.list_users(who.user_id, limit, after, channel)
+    return {"members": members, "cache_ts": 0, **_next("user", next_after)}
+
+
+def users_search(ws: Workspace, who: Who, args: Args) -> JSON:
+    query = args.string("query", max_len=200) if "query" in args else args.string("prefix", max_len=200)
+    limit = args.integer("limit", 10, 1, 100, error="invalid_limit")
+    return {"users": ws.search_users(query, limit)}
+
+
+def conversations_info(ws: Workspace, who: Who, args: Args) -> JSON:
+    return {"channel": ws.conversation(who.user_id, args.id("channel", "channel_not_found"))}
+
+
+def conversations_list(ws: Workspace, who: Who, args: Args) -> JSON:
+    raw = args.opt_string("types") or "public_channel"
+    types = {t.strip() for t in raw.split(",") if t.strip()}
+    if not types or types - set(CONVERSATION_TYPES):
+        raise invalid_arguments("types", f"unknown type(s); use {CONVERSATION_TYPES}")
+    limit, after = _page(args, "conv", 100)
+    channels, next_after = ws.list_conversations(
+        who.user_id, types, args.flag("exclude_archived"), limit, after
+    )
+    return {"channels": channels, **_next("conv", next_after)}
+
+
+def conversations_members(ws: Workspace, who: Who, args: Args) -> JSON:
+    limit, after = _page(args, "member", 100)
+    ids, next_after = ws.members(who.user_id, args.id("channel", "channel_not_found"), limit, after)
+    return {"members": ids, **_next("member", next_after)}
+
+
+def conversations_search(ws: Workspace, who: Who, args: Args) -> JSON:
+    query = args.string("query", max_len=200) if "query" in args else args.string("prefix", max_len=200)
+    limit = args.integer("limit", 10, 1, 100, error="invalid_limit")
+    return {"channels": ws.search_conversations(who.user_id, query, limit)}
+
+
+def auth_test(ws: Workspace, who: Who, args: Args) -> JSON:
+    me = ws.user(who.user_id)
+    team = ws.team
+    bot = {"bot_id": "B" + me["id"][1:]} if me.get("is_bot") else {}
+    return {**bot, "url": f"https://{team.get('domain', 'flannel')}.flannel.invalid/", "team": team.get("name"),
+            "user": me["name"], "team_id": who.team_id, "user_id": who.user_id,
+            "is_enterprise_install": False}  # fmt: skip
+
+
+LOCAL: dict[str, Local] = {
+    "users.info": users_info,
+    "users.list": users_list,
+    "users.search": users_search,
+    "conversations.info": conversations_info,
+    "conversations.list": conversations_list,
+    "conversations.members": conversations_members,
+    "conversations.search": conversations_search,
+    "auth.test": auth_test,
+}
+
+
+def answer(method: Local, ws: Workspace, who: Who, args: Args) -> JSON:
+    """Run a local method; cache errors become Slack errors."""
+    try:
+        return method(ws, who, args)
+    except CacheError as exc:
+        code = "invalid_arguments" if exc.code == "invalid_types" else exc.code
+        raise SlackError(code) from None
+
+
+Forward = Callable[[str, JSON], Awaitable[JSON]]
