@@ -1,0 +1,1 @@
+"""The thin-client library for Flannel."""
