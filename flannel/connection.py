@@ -56,6 +56,12 @@ class Connection:
         edge.cache.pin(session.team_id)
         try:
             ws = await edge.cache.get(session.team_id)
+            # A freshly loaded snapshot (e.g. a regional copy) may still be catching up on the
+            # log; a client resuming from a newer offset waits briefly rather than resyncing.
+            deadline = time.monotonic() + 2.0
+            while resume_from is not None and ws.offset < resume_from and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)
+                ws = await edge.cache.get(session.team_id)
             access = edge.access(session.team_id)
             assert access is not None
             hello = build_hello(ws.user(session.user_id), ws.team, ws.hello_channels(session.user_id), 0)

@@ -92,9 +92,9 @@ def auth_test(ws: Workspace, who: Who, args: Args) -> JSON:
     me = ws.user(who.user_id)
     team = ws.team
     bot = {"bot_id": "B" + me["id"][1:]} if me.get("is_bot") else {}
-    return {**bot, "url": f"https://{team.get('domain', 'flannel')}.flannel.invalid/", "team": team.get("name"),
-            "user": me["name"], "team_id": who.team_id, "user_id": who.user_id,
-            "is_enterprise_install": False}  # fmt: skip
+    url = f"https://{team.get('domain', 'flannel')}.flannel.invalid/"
+    return {**bot, "url": url, "team": team.get("name"), "user": me["name"], "team_id": who.team_id,
+            "user_id": who.user_id, "is_enterprise_install": False}  # fmt: skip
 
 
 LOCAL: dict[str, Local] = {

@@ -25,6 +25,8 @@ class EdgeSettings:
     drain_window_s: float = 10.0
     deflate: bool = False
     public_url: str | None = None
+    capacity: int = 10_000  # live sessions at most; routers send no more
+    heartbeat_s: float = 2.0  # registry heartbeat; the record expires after three
 
     @property
     def http_url(self) -> str:

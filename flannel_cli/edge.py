@@ -25,6 +25,10 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--send-queue", type=int, default=1000, help="frames queued per connection")
     p.add_argument("--drain-window", type=float, default=10.0, help="seconds to spread goodbyes over")
     p.add_argument("--deflate", action="store_true", help="per-message deflate (costs memory)")
+    p.add_argument("--capacity", type=int, default=int(env("FLANNEL_EDGE_CAPACITY", "10000") or 10000),
+                   help="most live sessions; routers send no more (env FLANNEL_EDGE_CAPACITY)")  # fmt: skip
+    p.add_argument("--heartbeat", type=float, default=float(env("FLANNEL_HEARTBEAT", "2") or 2),
+                   help="seconds between registry heartbeats (env FLANNEL_HEARTBEAT)")  # fmt: skip
     p.add_argument("--log-level", default=env("FLANNEL_LOG_LEVEL", "info"))
 
 
@@ -37,6 +41,7 @@ def settings_from(args: argparse.Namespace) -> Any:
         redis_prefix=args.redis_prefix, secret=args.secret, cache_mb=args.cache_mb,
         max_frame_bytes=args.max_frame_bytes, send_queue=args.send_queue,
         drain_window_s=args.drain_window, deflate=args.deflate, public_url=args.public_url,
+        capacity=args.capacity, heartbeat_s=args.heartbeat,
     )  # fmt: skip
 
 
@@ -45,7 +50,12 @@ def run(args: argparse.Namespace) -> int:
     from flannel_cli.serve import config, serve_all
 
     settings = settings_from(args)
-    cfg = config(create_app(settings), settings.host, settings.port, args.log_level)
+    app = create_app(settings)
+    cfg = config(app, settings.host, settings.port, args.log_level)
     cfg.ws_per_message_deflate = settings.deflate
-    asyncio.run(serve_all([cfg]))
+
+    async def drain() -> None:
+        await app.state.edge.drain()
+
+    asyncio.run(serve_all([cfg], before_exit=[drain]))
     return 0

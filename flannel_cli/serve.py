@@ -1,18 +1,60 @@
-"""Running ASGI apps with uvicorn, one or several in one process."""
+"""Running ASGI apps with uvicorn, one or several in one process, with a graceful stop.
+
+On SIGTERM (or Ctrl-C) the ``before_exit`` hooks run first, while connections are still
+open (an edge spreads its ``goodbye`` frames over its drain window), then the servers stop
+accepting, finish in-flight requests, run their lifespan shutdown (closing pools) and the
+process exits 0. A second signal forces the exit.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import signal
+from collections.abc import Awaitable, Callable, Generator, Sequence
 from typing import Any
 
 import uvicorn
+
+Hook = Callable[[], Awaitable[None]]
 
 
 def config(app: Any, host: str, port: int, log_level: str = "info") -> uvicorn.Config:
     return uvicorn.Config(app, host=host, port=port, log_level=log_level, lifespan="on", ws_max_size=1 << 20)
 
 
-async def serve_all(configs: list[uvicorn.Config]) -> None:
-    """Serve several apps in one event loop (the embedded ``flannel up``)."""
-    servers = [uvicorn.Server(c) for c in configs]
-    await asyncio.gather(*(s.serve() for s in servers))
+class _Server(uvicorn.Server):
+    """A uvicorn server that leaves signals to :func:`serve_all` (one handler for all)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+async def serve_all(configs: Sequence[uvicorn.Config], before_exit: Sequence[Hook] = ()) -> None:
+    servers = [_Server(c) for c in configs]
+    loop = asyncio.get_running_loop()
+    stopping = False
+    tasks: list[asyncio.Task[None]] = []
+
+    async def shutdown() -> None:
+        await asyncio.gather(*(hook() for hook in before_exit), return_exceptions=True)
+        for server in servers:
+            server.should_exit = True
+
+    def on_signal() -> None:
+        nonlocal stopping
+        if stopping:
+            for server in servers:
+                server.force_exit = True
+            return
+        stopping = True
+        tasks.append(loop.create_task(shutdown()))
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, on_signal)
+    try:
+        await asyncio.gather(*(s.serve() for s in servers))
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)

@@ -1,7 +1,9 @@
 """``flannel up``: the whole system in one process on embedded defaults.
 
-SQLite under ``.flannel/``, everything else in-process. The first run seeds a demo
-workspace and remembers it in ``.flannel/demo.json``; later runs reuse it.
+SQLite under ``.flannel/`` and the in-process change log shared by the origin and two edges
+in two regions (``us`` and ``eu``); with ``--redis-url`` and ``--database-url`` the same
+topology runs on the real servers. The first run seeds a demo workspace and remembers it in
+``.flannel/demo.json``; later runs reuse it.
 """
 
 from __future__ import annotations
@@ -14,10 +16,14 @@ from typing import Any
 
 import orjson
 
+from flannel.app import create_app as create_edge
+from flannel.settings import EdgeSettings
 from flannel_cli.options import add_database, add_redis, add_secret, database_urls, env, origin_settings
 from flannel_cli.serve import config, serve_all
-from origin.app import create_app
+from origin.app import create_app, open_changelog
 from origin.store.shards import Store
+
+REGIONS = ("us", "eu")
 
 
 def add_parser(sub: Any) -> None:
@@ -27,7 +33,7 @@ def add_parser(sub: Any) -> None:
     add_secret(p)
     p.add_argument("--host", default=env("FLANNEL_HOST", "127.0.0.1"))
     p.add_argument("--port", type=int, default=int(env("FLANNEL_PORT", "8000") or 8000),
-                   help="origin port (env FLANNEL_PORT; default 8000)")  # fmt: skip
+                   help="origin port; edges take the next two (env FLANNEL_PORT)")  # fmt: skip
     p.add_argument("--data-dir", default=env("FLANNEL_DATA_DIR", ".flannel"))
     p.add_argument("--demo-users", type=int, default=300)
     p.add_argument("--log-level", default="warning")
@@ -50,17 +56,20 @@ async def ensure_demo(store: Store, state_file: Path, users: int) -> dict[str, A
     return demo
 
 
-def banner(origin_url: str, demo: dict[str, Any]) -> str:
+def banner(origin_url: str, edges: list[EdgeSettings], demo: dict[str, Any]) -> str:
     token = demo["tokens"][0]["token"]
+    edge_lines = "\n".join(f"  edge {e.region}:  {e.http_url}/api/  {e.ws_url}" for e in edges)
+    api = f"{edges[0].http_url}/api/"
     return f"""
 Flannel is up.
   origin (Web API):  {origin_url}/api/
+{edge_lines}
   demo workspace:    {demo["team"]["name"]} ({demo["team_id"]}), {demo["users"]} users
   demo token:        {token}
 
-Try it with slack_sdk:
+Try it with slack_sdk (reads answered from the edge's memory, writes go to the origin):
   .venv/bin/python -c "from slack_sdk import WebClient; \\
-    c = WebClient(token='{token}', base_url='{origin_url}/api/'); print(c.auth_test())"
+    c = WebClient(token='{token}', base_url='{api}'); print(c.users_list(limit=3)['members'][0]['name'])"
 
 Press Ctrl-C to stop.
 """
@@ -71,12 +80,27 @@ async def _main(args: argparse.Namespace) -> None:
         args.database_url = [f"sqlite:///{args.data_dir}/flannel.db"]
     settings = origin_settings(args)
     store = await Store.open(database_urls(args))
+    log = open_changelog(settings)
     try:
         demo = await ensure_demo(store, Path(args.data_dir) / "demo.json", args.demo_users)
-        app = create_app(settings, store=store)
-        print(banner(settings.base_url, demo), flush=True)
-        await serve_all([config(app, settings.host, settings.port, args.log_level)])
+        apps = [(create_app(settings, store=store, changelog=log), settings.port)]
+        edges = [
+            EdgeSettings(edge_id=f"edge-{region}-1", region=region, host=settings.host,
+                         port=settings.port + 1 + i, origin_url=settings.base_url,
+                         redis_url=settings.redis_url, redis_prefix=settings.redis_prefix,
+                         secret=settings.secret)
+            for i, region in enumerate(REGIONS)
+        ]  # fmt: skip
+        edge_apps = [create_edge(e, changelog=log) for e in edges]
+        apps += [(app, e.port) for app, e in zip(edge_apps, edges, strict=True)]
+
+        async def drain() -> None:
+            await asyncio.gather(*(app.state.edge.drain() for app in edge_apps))
+
+        print(banner(settings.base_url, edges, demo), flush=True)
+        await serve_all([config(app, settings.host, port, args.log_level) for app, port in apps], [drain])
     finally:
+        await log.close()
         await store.close()
 
 

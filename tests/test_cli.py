@@ -64,6 +64,12 @@ def test_flannel_up_serves_a_demo_workspace(tmp_path: Path) -> None:
         assert body["ok"] is True
         users = httpx.get(base + "users.list", params={"token": token[1], "limit": 1000}).json()
         assert len(users["members"]) == 50
+        for edge_port in (port + 1, port + 2):  # two edges, two regions, answering from memory
+            edge = f"http://127.0.0.1:{edge_port}/api/"
+            found = httpx.get(edge + "users.list", params={"token": token[1], "limit": 1000}).json()
+            assert found["members"] == users["members"]
+            connect = httpx.post(edge + "rtm.connect", headers={"Authorization": f"Bearer {token[1]}"}).json()
+            assert connect["ok"] and connect["url"].startswith(f"ws://127.0.0.1:{edge_port}/rtm?ticket=")
     finally:
         proc.terminate()
-        proc.wait(20)
+        assert proc.wait(30) == 0  # SIGTERM: drain, stop, exit 0
