@@ -3,6 +3,7 @@ change log."""
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,9 +19,12 @@ from origin.api.ratelimit import RateLimiter
 from origin.api.registry import load_methods
 from origin.changelog import ChangeLog, MemoryLog, RedisLog
 from origin.internal import SnapshotEndpoint, check_service
+from origin.metrics import OriginMetrics
 from origin.relay import Fault, Relay, no_fault
 from origin.settings import OriginSettings
 from origin.store.shards import Store
+
+log = logging.getLogger("flannel.origin")
 
 
 def open_changelog(settings: OriginSettings) -> ChangeLog:
@@ -61,16 +65,23 @@ def create_app(
 ) -> Starlette:
     """Build the app; the store and change log are opened in the lifespan unless given."""
     holder: list[Origin] = []
+    metrics = OriginMetrics()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         opened = store or await Store.open(settings.database_urls, settings.pool_size)
         log = changelog or open_changelog(settings)
         relay = Relay(opened, log, fault=fault_hook(settings.relay_fault))
-        api = ApiEndpoint(
-            opened, load_methods(), RateLimiter(settings.rate_limits), settings.base_url, settings.secret
+        api = ApiEndpoint(opened, load_methods(), RateLimiter(settings.rate_limits), settings.base_url,
+                          settings.secret, metrics.observe)  # fmt: skip
+        origin = Origin(
+            settings,
+            opened,
+            log,
+            relay,
+            api,
+            SnapshotEndpoint(opened, settings.secret, metrics.snapshots.inc),
         )
-        origin = Origin(settings, opened, log, relay, api, SnapshotEndpoint(opened, settings.secret))
         holder.append(origin)
         app.state.origin = origin
         relay.start()
@@ -101,6 +112,15 @@ def create_app(
             }
         )
 
+    async def metrics_endpoint(request: Request) -> Response:
+        origin = holder[0]
+        metrics.published.set(origin.relay.published)
+        try:
+            metrics.backlog.set(await origin.relay.backlog())
+        except Exception:  # a database that is down: the gauge keeps its last value
+            log.warning("relay backlog unavailable for /metrics")
+        return Response(metrics.render(), media_type="text/plain; version=0.0.4")
+
     async def healthz(request: Request) -> Response:
         return json_response({"ok": True})
 
@@ -119,6 +139,7 @@ def create_app(
             Route("/api/{method}", api, methods=["GET", "POST"]),
             Route("/internal/snapshot/{team_id}", snapshot),
             Route("/internal/stats", stats),
+            Route("/metrics", metrics_endpoint),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
         ],

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hmac
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import orjson
 from starlette.requests import Request
@@ -26,10 +26,11 @@ def check_service(request: Request, secret: str) -> None:
 class SnapshotEndpoint:
     """``GET /internal/snapshot/{team_id}``: NDJSON pages of one consistent snapshot."""
 
-    def __init__(self, store: Store, secret: str) -> None:
+    def __init__(self, store: Store, secret: str, on_served: Callable[[], None] | None = None) -> None:
         self.store = store
         self.secret = secret
         self.served = 0
+        self.on_served = on_served
 
     async def __call__(self, request: Request) -> Response:
         team_id = request.path_params["team_id"]
@@ -39,6 +40,8 @@ class SnapshotEndpoint:
         except SlackError as exc:
             return error_response(exc)
         self.served += 1
+        if self.on_served is not None:
+            self.on_served()
         return StreamingResponse(self._lines(team_id), media_type="application/x-ndjson")
 
     async def _lines(self, team_id: str) -> AsyncIterator[bytes]:

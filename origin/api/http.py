@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hmac
 import logging
+import time
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -86,7 +88,9 @@ class ApiEndpoint:
         limiter: RateLimiter,
         base_url: str,
         secret: str | None = None,
+        observe: Callable[[str, str | None, float], None] | None = None,
     ) -> None:
+        self.observe = observe
         self.secret = secret
         self.store = store
         self.methods = methods
@@ -106,6 +110,13 @@ class ApiEndpoint:
 
     async def __call__(self, request: Request) -> Response:
         name = request.path_params["method"]
+        started = time.perf_counter()
+        response, error = await self._dispatch(request, name)
+        if self.observe is not None:
+            self.observe(name if name in self.methods else "unknown", error, time.perf_counter() - started)
+        return response
+
+    async def _dispatch(self, request: Request, name: str) -> tuple[Response, str | None]:
         try:
             method = self.methods.get(name)
             if method is None:
@@ -126,8 +137,8 @@ class ApiEndpoint:
             ctx = Context(self.store, caller, token, self.base_url)
             result = await method.handler(ctx, Args(values))
         except SlackError as exc:
-            return error_response(exc)
+            return error_response(exc), exc.code
         except Exception:
             log.exception("method %s failed", name)
-            return json_response({"ok": False, "error": "internal_error"}, 500)
-        return json_response({"ok": True, **result})
+            return json_response({"ok": False, "error": "internal_error"}, 500), "internal_error"
+        return json_response({"ok": True, **result}), None
