@@ -1,0 +1,1 @@
+"""Runnable examples: ``python -m client_sdk.examples.bot`` and ``...examples.terminal``."""
