@@ -19,6 +19,7 @@ from flannel.connection import Connection
 from flannel.edge import Edge
 from flannel.methods import LOCAL, Who, answer
 from flannel.origin_client import OriginError
+from flannel.registry import EdgeRegistration, RegistryStore
 from flannel.rtm import TicketError, issue, verify
 from flannel.settings import EdgeSettings
 from origin.api.args import Args
@@ -27,7 +28,9 @@ from origin.changelog import ChangeLog
 from origin.errors import SlackError
 
 
-def create_app(settings: EdgeSettings, changelog: ChangeLog | None = None) -> Starlette:
+def create_app(
+    settings: EdgeSettings, changelog: ChangeLog | None = None, registry: RegistryStore | None = None
+) -> Starlette:
     holder: list[Edge] = []
 
     @asynccontextmanager
@@ -35,9 +38,13 @@ def create_app(settings: EdgeSettings, changelog: ChangeLog | None = None) -> St
         edge = Edge(settings, changelog)
         holder.append(edge)
         app.state.edge = edge
+        registration = EdgeRegistration(settings, lambda: len(edge.fanout), lambda: edge.draining, registry)
+        app.state.registration = registration
+        await registration.start()
         try:
             yield
         finally:
+            await registration.stop()  # routers stop sending sessions here before the goodbyes
             await edge.drain()
             await edge.close()
 

@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import sys
 
-from flannel_cli import admin, edge, seed, up
+from flannel_cli import admin, edge, router, seed, up
 from flannel_cli.options import add_database, add_listen, add_redis, add_secret, env, origin_settings
 
 
@@ -41,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     admin.add_parser(sub)
     edge.add_parser(sub)
+    router.add_parser(sub)
     seed.add_parser(sub)
     up.add_parser(sub)
     return parser
@@ -52,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_origin(args)
     if args.command == "edge":
         return edge.run(args)
+    if args.command == "router":
+        return router.run(args)
     if args.command == "admin":
         return asyncio.run(admin.run(args))
     if args.command == "seed":

@@ -1,0 +1,166 @@
+"""Token checks: the origin's ``auth.test``, cached for a short TTL.
+
+Every connect needs the caller's team (placement is keyed by it) and names for the answer, and
+a reconnect storm must not become an ``auth.test`` storm at the origin; so answers are cached
+(aiocache, keyed by the token's SHA-256, never the token). The TTL is short because the router
+does not follow the change log: a revoked token is refused again within ``ttl_s``. A refusal
+(``invalid_auth``, ``token_revoked``, ...) is cached too, more briefly, so a client retrying a
+dead token does not hammer the origin. Trouble at the origin itself is never cached.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import orjson
+from aiocache import SimpleMemoryCache
+
+from router.errors import RouterError, ratelimited
+
+#: ``auth.test`` errors that are the token's fault: final, cached as refusals.
+REFUSALS = frozenset(
+    {"not_authed", "invalid_auth", "token_revoked", "token_expired", "account_inactive", "no_permission"}
+)
+MAX_TOKEN_CHARS = 256
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def well_formed(token: str) -> bool:
+    """``xoxp-T...-U...-secret`` / ``xoxb-...``: anything else is refused without asking."""
+    parts = token.split("-")
+    return (
+        len(token) <= MAX_TOKEN_CHARS
+        and token.isascii()
+        and token.isprintable()
+        and len(parts) == 4
+        and parts[0] in ("xoxp", "xoxb")
+        and parts[1].startswith("T")
+        and all(parts)
+    )
+
+
+def domain_of(url: str) -> str | None:
+    """Slack's ``auth.test`` url is ``https://<domain>.slack.com/``: the domain is its first
+    label. An origin answering with a bare host or address (a development origin) has none."""
+    host = urlsplit(url).hostname or ""
+    labels = host.split(".")
+    if len(labels) < 3 or all(label.isdigit() for label in labels):
+        return None
+    return labels[0]
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who a token is, from ``auth.test``; ``body`` is the origin's answer, served back as is."""
+
+    team_id: str
+    user_id: str
+    user_name: str
+    team_name: str
+    domain: str | None
+    token_hash: str
+    body: dict[str, Any] = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    code: str
+
+
+class TokenChecker:
+    def __init__(
+        self,
+        origin_url: str,
+        ttl_s: float = 10.0,
+        failure_ttl_s: float = 5.0,
+        timeout_s: float = 5.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.ttl_s = ttl_s
+        self.failure_ttl_s = failure_ttl_s
+        self._http = httpx.AsyncClient(
+            base_url=origin_url.rstrip("/"), timeout=timeout_s, transport=transport
+        )
+        self._cache = SimpleMemoryCache()
+        self._inflight: dict[str, asyncio.Task[Identity | Refusal]] = {}
+        self.hits = 0
+        self.misses = 0
+
+    async def close(self) -> None:
+        await self._http.aclose()
+        await self._cache.close()
+
+    async def check(self, token: str | None) -> Identity:
+        """The token's identity, or ``RouterError`` with Slack's code (``not_authed``, ...)."""
+        if not token:
+            raise RouterError("not_authed")
+        if not well_formed(token):
+            raise RouterError("invalid_auth")
+        key = token_hash(token)
+        cached: Identity | Refusal | None = await self._cache.get(key)
+        if cached is not None:
+            self.hits += 1
+        else:
+            self.misses += 1
+            cached = await self._single_flight(key, token)
+        if isinstance(cached, Refusal):
+            raise RouterError(cached.code)
+        return cached
+
+    async def _single_flight(self, key: str, token: str) -> Identity | Refusal:
+        """Concurrent misses of one token share one ``auth.test``, run in a task of its own so
+        that a caller who goes away does not cancel it for the others."""
+        task = self._inflight.get(key)
+        if task is None:
+            task = asyncio.create_task(self._fetch(key, token))
+            self._inflight[key] = task
+            task.add_done_callback(lambda done: self._settled(key, done))
+        return await asyncio.shield(task)
+
+    def _settled(self, key: str, task: asyncio.Task[Identity | Refusal]) -> None:
+        self._inflight.pop(key, None)
+        if not task.cancelled():
+            task.exception()  # retrieved here, in case every waiter went away
+
+    async def _fetch(self, key: str, token: str) -> Identity | Refusal:
+        result = await self._ask(key, token)
+        ttl = self.ttl_s if isinstance(result, Identity) else self.failure_ttl_s
+        await self._cache.set(key, result, ttl=ttl)
+        return result
+
+    async def _ask(self, key: str, token: str) -> Identity | Refusal:
+        try:
+            resp = await self._http.post("/api/auth.test", headers={"Authorization": f"Bearer {token}"})
+        except httpx.HTTPError as exc:
+            raise RouterError("service_unavailable", 503, f"origin unreachable: {exc}") from exc
+        if resp.status_code == 429:
+            raise ratelimited(int(resp.headers.get("retry-after", "1") or 1))
+        try:
+            body = orjson.loads(resp.content)
+        except orjson.JSONDecodeError:
+            body = None
+        if not isinstance(body, dict):
+            raise RouterError("service_unavailable", 503, f"origin answered HTTP {resp.status_code}")
+        if body.get("ok") is True and body.get("team_id") and body.get("user_id"):
+            answer = {k: v for k, v in body.items() if k != "ok"}
+            return Identity(
+                team_id=str(body["team_id"]),
+                user_id=str(body["user_id"]),
+                user_name=str(body.get("user") or body["user_id"]),
+                team_name=str(body.get("team") or body["team_id"]),
+                domain=domain_of(str(body.get("url", ""))),
+                token_hash=key,
+                body=answer,
+            )
+        code = str(body.get("error", ""))
+        if code in REFUSALS:
+            return Refusal(code)
+        raise RouterError("service_unavailable", 503, f"origin auth.test failed: {code or resp.status_code}")

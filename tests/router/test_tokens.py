@@ -1,0 +1,134 @@
+"""Token checks against a stand-in origin: cached, refusals cached briefly, revocation honoured."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+
+from router.errors import RouterError
+from router.tokens import TokenChecker, domain_of, well_formed
+
+GOOD = "xoxp-T1-U1-secret"
+BOT = "xoxb-T1-U2-secret"
+
+
+class Origin:
+    """``auth.test`` as the origin answers it; ``answers`` overrides per token."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.answers: dict[str, tuple[int, dict[str, Any]]] = {}
+        self.delay = 0.0
+
+    async def __call__(self, request: httpx.Request) -> httpx.Response:
+        assert request.url.path == "/api/auth.test"
+        self.calls += 1
+        await asyncio.sleep(self.delay)
+        token = request.headers["authorization"].removeprefix("Bearer ")
+        status, body = self.answers.get(token, (200, {
+            "ok": True, "url": "https://acme.flannel.test/", "team": "Acme", "user": "alice",
+            "team_id": "T1", "user_id": "U1", "is_enterprise_install": False}))  # fmt: skip
+        return httpx.Response(status, content=orjson.dumps(body), headers={"Retry-After": "7"})
+
+
+def checker(origin: Origin, ttl_s: float = 10.0, failure_ttl_s: float = 5.0) -> TokenChecker:
+    return TokenChecker("http://origin", ttl_s, failure_ttl_s, transport=httpx.MockTransport(origin))
+
+
+async def test_identity_is_cached() -> None:
+    origin = Origin()
+    tokens = checker(origin)
+    who = await tokens.check(GOOD)
+    assert (who.team_id, who.user_id, who.user_name, who.team_name, who.domain) == (
+        "T1", "U1", "alice", "Acme", "acme")  # fmt: skip
+    assert who.body["url"] == "https://acme.flannel.test/" and "ok" not in who.body
+    assert GOOD not in repr(who)
+    await tokens.check(GOOD)
+    assert origin.calls == 1 and (tokens.hits, tokens.misses) == (1, 1)
+    await tokens.close()
+
+
+async def test_concurrent_misses_share_one_call() -> None:
+    origin = Origin()
+    origin.delay = 0.05
+    tokens = checker(origin)
+    await asyncio.gather(*(tokens.check(GOOD) for _ in range(20)))
+    assert origin.calls == 1
+    await tokens.close()
+
+
+async def test_revocation_is_honoured_after_the_short_ttl() -> None:
+    origin = Origin()
+    tokens = checker(origin, ttl_s=0.1, failure_ttl_s=0.1)
+    await tokens.check(GOOD)
+    origin.answers[GOOD] = (200, {"ok": False, "error": "token_revoked"})
+    await asyncio.sleep(0.15)
+    for _ in range(3):
+        with pytest.raises(RouterError) as refused:
+            await tokens.check(GOOD)
+        assert refused.value.code == "token_revoked"
+    assert origin.calls == 2  # the refusal is cached too
+    await tokens.close()
+
+
+async def test_refusals_are_cached_briefly() -> None:
+    origin = Origin()
+    origin.answers[BOT] = (200, {"ok": False, "error": "invalid_auth"})
+    tokens = checker(origin, failure_ttl_s=0.1)
+    for _ in range(2):
+        with pytest.raises(RouterError, match="invalid_auth"):
+            await tokens.check(BOT)
+    assert origin.calls == 1
+    await asyncio.sleep(0.15)
+    del origin.answers[BOT]
+    assert (await tokens.check(BOT)).user_id == "U1"
+    await tokens.close()
+
+
+@pytest.mark.parametrize("token, code", [(None, "not_authed"), ("", "not_authed"), ("nope", "invalid_auth"),
+                                          ("xoxp-U1-T1-x", "invalid_auth"), ("xoxp-T1-U1-" + "x" * 300,
+                                                                             "invalid_auth")])  # fmt: skip
+async def test_malformed_tokens_never_reach_the_origin(token: str | None, code: str) -> None:
+    origin = Origin()
+    tokens = checker(origin)
+    with pytest.raises(RouterError) as refused:
+        await tokens.check(token)
+    assert refused.value.code == code and origin.calls == 0
+    await tokens.close()
+
+
+async def test_origin_trouble_is_not_cached() -> None:
+    origin = Origin()
+    origin.answers[GOOD] = (500, {"ok": False, "error": "internal_error"})
+    tokens = checker(origin)
+    with pytest.raises(RouterError) as failed:
+        await tokens.check(GOOD)
+    assert (failed.value.code, failed.value.status) == ("service_unavailable", 503)
+    origin.answers[GOOD] = (429, {"ok": False, "error": "ratelimited"})
+    with pytest.raises(RouterError) as limited:
+        await tokens.check(GOOD)
+    assert (limited.value.code, limited.value.status, limited.value.retry_after) == ("ratelimited", 429, 7)
+    del origin.answers[GOOD]
+    assert (await tokens.check(GOOD)).team_id == "T1"
+    await tokens.close()
+
+
+async def test_unreachable_origin() -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused")
+
+    tokens = TokenChecker("http://origin", transport=httpx.MockTransport(refuse))
+    with pytest.raises(RouterError, match="service_unavailable"):
+        await tokens.check(GOOD)
+    await tokens.close()
+
+
+def test_token_shape_and_domain() -> None:
+    assert well_formed(GOOD) and well_formed(BOT)
+    assert not well_formed("xoxa-T1-U1-s") and not well_formed("xoxp-T1--s")
+    assert domain_of("https://acme.slack.com/") == "acme"
+    assert domain_of("http://127.0.0.1:8000/") is None and domain_of("http://localhost:8000/") is None
