@@ -85,6 +85,13 @@ def create_app(
             await socket.send_text(orjson.dumps({"type": "error", "error": {"code": exc.code}}).decode())
             await socket.close(4003, exc.code)
             return
+        if ticket.token_hash and ticket.token_hash in edge.revoked:
+            await socket.accept()
+            await socket.send_text(
+                orjson.dumps({"type": "error", "error": {"code": "token_revoked"}}).decode()
+            )
+            await socket.close(4001, "token_revoked")
+            return
         resume = socket.query_params.get("resume_from") or ticket.resume_from
         await socket.accept()
         session = Connection.new_session(edge, ticket.user, ticket.team, ticket.token_hash or "")

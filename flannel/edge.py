@@ -72,6 +72,9 @@ class Edge:
         self.wakers: dict[int, asyncio.Event] = {}
         self.draining = False
         self.started = time.time()
+        # Token hashes revoked lately: a ticket signed (by a router whose token cache had not
+        # heard yet) just before a revocation must not open a session after it.
+        self.revoked: dict[str, float] = {}
 
     async def _load(self, team_id: str) -> AsyncIterator[dict[str, Any]]:
         """A first load may come from the regional snapshot; a reload (after "too old") must
@@ -94,7 +97,11 @@ class Edge:
     async def _on_event(self, team_id: str, event: dict[str, Any]) -> None:
         kind = event.get("type")
         if kind == "token_revoked":
-            await self.auth.revoke(str(event.get("token_hash", "")))
+            hashed = str(event.get("token_hash", ""))
+            await self.auth.revoke(hashed)
+            now = time.time()
+            self.revoked = {h: t for h, t in self.revoked.items() if now - t < 300}
+            self.revoked[hashed] = now
         elif kind == "user_change" and event.get("user", {}).get("deleted"):
             await self.auth.forget_user(team_id, str(event["user"]["id"]))
         access = self.access(team_id)

@@ -55,7 +55,15 @@ def run(args: argparse.Namespace) -> int:
     cfg.ws_per_message_deflate = settings.deflate
 
     async def drain() -> None:
-        await app.state.edge.drain()
+        await stop_then_drain(app)
 
     asyncio.run(serve_all([cfg], before_exit=[drain]))
     return 0
+
+
+async def stop_then_drain(app: Any) -> None:
+    """Leave the registry first (routers stop sending sessions here), give routers a moment
+    to notice, then spread the goodbyes."""
+    await app.state.registration.stop()
+    await asyncio.sleep(0.3)
+    await app.state.edge.drain()

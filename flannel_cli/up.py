@@ -18,10 +18,14 @@ import orjson
 
 from flannel.app import create_app as create_edge
 from flannel.settings import EdgeSettings
+from flannel_cli.edge import stop_then_drain
 from flannel_cli.options import add_database, add_redis, add_secret, database_urls, env, origin_settings
 from flannel_cli.serve import config, serve_all
 from origin.app import create_app, open_changelog
 from origin.store.shards import Store
+from router.app import create_app as create_router
+from router.registry import MemoryRegistry
+from router.settings import RouterSettings, parse_region_preference
 
 REGIONS = ("us", "eu")
 
@@ -33,7 +37,7 @@ def add_parser(sub: Any) -> None:
     add_secret(p)
     p.add_argument("--host", default=env("FLANNEL_HOST", "127.0.0.1"))
     p.add_argument("--port", type=int, default=int(env("FLANNEL_PORT", "8000") or 8000),
-                   help="origin port; edges take the next two (env FLANNEL_PORT)")  # fmt: skip
+                   help="origin port; edges, router take the next three (env FLANNEL_PORT)")  # fmt: skip
     p.add_argument("--data-dir", default=env("FLANNEL_DATA_DIR", ".flannel"))
     p.add_argument("--demo-users", type=int, default=300)
     p.add_argument("--log-level", default="warning")
@@ -56,12 +60,13 @@ async def ensure_demo(store: Store, state_file: Path, users: int) -> dict[str, A
     return demo
 
 
-def banner(origin_url: str, edges: list[EdgeSettings], demo: dict[str, Any]) -> str:
+def banner(origin_url: str, router_url: str, edges: list[EdgeSettings], demo: dict[str, Any]) -> str:
     token = demo["tokens"][0]["token"]
-    edge_lines = "\n".join(f"  edge {e.region}:  {e.http_url}/api/  {e.ws_url}" for e in edges)
+    edge_lines = "\n".join(f"  edge {e.region}:           {e.http_url}/api/  {e.ws_url}" for e in edges)
     api = f"{edges[0].http_url}/api/"
     return f"""
 Flannel is up.
+  router (start here): {router_url}/api/rtm.connect
   origin (Web API):  {origin_url}/api/
 {edge_lines}
   demo workspace:    {demo["team"]["name"]} ({demo["team_id"]}), {demo["users"]} users
@@ -70,6 +75,9 @@ Flannel is up.
 Try it with slack_sdk (reads answered from the edge's memory, writes go to the origin):
   .venv/bin/python -c "from slack_sdk import WebClient; \\
     c = WebClient(token='{token}', base_url='{api}'); print(c.users_list(limit=3)['members'][0]['name'])"
+
+Or with client_sdk, the thin client (discovery through the router):
+  .venv/bin/python -m client_sdk.examples.terminal --url {router_url} --token {token}
 
 Press Ctrl-C to stop.
 """
@@ -91,13 +99,21 @@ async def _main(args: argparse.Namespace) -> None:
                          secret=settings.secret)
             for i, region in enumerate(REGIONS)
         ]  # fmt: skip
-        edge_apps = [create_edge(e, changelog=log) for e in edges]
+        registry = None if settings.redis_url else MemoryRegistry()
+        edge_apps = [create_edge(e, changelog=log, registry=registry) for e in edges]
         apps += [(app, e.port) for app, e in zip(edge_apps, edges, strict=True)]
+        router = RouterSettings(host=settings.host, port=settings.port + 1 + len(REGIONS),
+                                origin_url=settings.base_url, redis_url=settings.redis_url,
+                                redis_prefix=settings.redis_prefix, secret=settings.secret,
+                                default_region=REGIONS[0],
+                                region_preference=parse_region_preference("us:us,eu;eu:eu,us"))  # fmt: skip
+        apps.append((create_router(router, registry=registry), router.port))
 
         async def drain() -> None:
-            await asyncio.gather(*(app.state.edge.drain() for app in edge_apps))
+            await asyncio.gather(*(stop_then_drain(app) for app in edge_apps))
 
-        print(banner(settings.base_url, edges, demo), flush=True)
+        router_url = f"http://{router.host}:{router.port}"
+        print(banner(settings.base_url, router_url, edges, demo), flush=True)
         await serve_all([config(app, settings.host, port, args.log_level) for app, port in apps], [drain])
     finally:
         await log.close()

@@ -70,6 +70,12 @@ def test_flannel_up_serves_a_demo_workspace(tmp_path: Path) -> None:
             assert found["members"] == users["members"]
             connect = httpx.post(edge + "rtm.connect", headers={"Authorization": f"Bearer {token[1]}"}).json()
             assert connect["ok"] and connect["url"].startswith(f"ws://127.0.0.1:{edge_port}/rtm?ticket=")
+        router = f"http://127.0.0.1:{port + 3}/api/rtm.connect"
+        for region, edge_port in (("us", port + 1), ("eu", port + 2)):
+            placed = httpx.post(
+                router, data={"region": region}, headers={"Authorization": f"Bearer {token[1]}"}
+            )
+            assert placed.json()["url"].startswith(f"ws://127.0.0.1:{edge_port}/rtm?ticket="), placed.text
     finally:
         proc.terminate()
         assert proc.wait(30) == 0  # SIGTERM: drain, stop, exit 0

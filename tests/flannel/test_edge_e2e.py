@@ -178,3 +178,21 @@ async def test_revoked_token_closes_its_connections(stack: Stack) -> None:
     with pytest.raises(websockets.ConnectionClosed) as closed:
         await asyncio.wait_for(next_of(carol, "never"), 5)
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 4001
+
+
+async def test_ticket_issued_before_a_revocation_is_refused_after_it(stack: Stack) -> None:
+    team = stack.team
+    carol = await connect(stack, team.carol.token)  # the workspace is loaded on this edge
+    await next_of(carol, "hello")
+    async with httpx.AsyncClient() as http:
+        auth = {"Authorization": f"Bearer {team.carol.token}"}
+        ticket_url = (await http.post(stack.edge_api() + "rtm.connect", headers=auth)).json()["url"]
+        await http.post(stack.origin.url + "/api/auth.revoke", headers=auth)
+    with pytest.raises(websockets.ConnectionClosed):
+        await asyncio.wait_for(next_of(carol, "never"), 5)
+    late = await websockets.connect(ticket_url)
+    error = orjson.loads(await late.recv())
+    assert error["error"]["code"] == "token_revoked"
+    with pytest.raises(websockets.ConnectionClosed) as closed:
+        await late.recv()
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4001

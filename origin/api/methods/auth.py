@@ -15,7 +15,7 @@ async def auth_test(ctx: Context, args: Args) -> JSON:
     bot = {"bot_id": "B" + user["id"][1:]} if user["is_bot"] else {}
     return {
         **bot,
-        "url": f"{ctx.base_url}/",
+        "url": f"https://{team['domain']}.flannel.invalid/",
         "team": team["name"],
         "user": user["name"],
         "team_id": team["id"],
@@ -30,3 +30,8 @@ async def auth_revoke(ctx: Context, args: Args) -> JSON:
         return {"revoked": False}
     await revoke_token(ctx.store, ctx.token)
     return {"revoked": True}
+
+
+@method("team.info", tier=3)
+async def team_info(ctx: Context, args: Args) -> JSON:
+    return {"team": await teams.get_team(ctx.store, ctx.caller.team_id)}
