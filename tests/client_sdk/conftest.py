@@ -1,7 +1,6 @@
 """Fixtures for the client SDK: the real stack (origin + edge processes, Redis), and spies.
 
-``discovery_url`` is the one line to change when the router lands: today the edge answers
-``rtm.connect`` for itself, tomorrow the router does it for the fleet.
+``discovery_url`` is the router: clients only ever need its URL.
 """
 
 from __future__ import annotations
@@ -20,8 +19,8 @@ __all__ = ["CountingSocket", "CountingTransport", "Stack", "counting_connector",
 
 
 def discovery_url(s: Stack) -> str:
-    """The URL that answers ``rtm.connect``: the edge itself until the router lands."""
-    return s.edge_api()
+    """The URL that answers ``rtm.connect``: the router, which places the client on an edge."""
+    return s.router_api()
 
 
 def fast_backoff() -> Backoff:

@@ -23,6 +23,11 @@ class Stack:
     redis_url: str
     prefix: str
     db_urls: list[str]
+    router: ServerProcess | None = None
+
+    def router_api(self) -> str:
+        assert self.router is not None
+        return self.router.url + "/api/"
 
     def edge_api(self, i: int = 0) -> str:
         return self.edges[i].url + "/api/"
@@ -53,6 +58,11 @@ async def stack(
     origin = start_server(args, free_port()).start()
     s = Stack(origin, [], store, team, other, redis_url, redis_prefix, urls)
     s.start_edge(start_server)
+    s.router = start_server(
+        ["router", "--log-level", "warning", "--origin-url", origin.url, "--redis-url", redis_url,
+         "--redis-prefix", redis_prefix, "--default-region", "local"],
+        free_port(),
+    ).start()  # fmt: skip
     try:
         yield s
     finally:
