@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
 
     settings = settings_from(args)
     app = create_app(settings)
-    cfg = config(app, settings.host, settings.port, args.log_level)
+    cfg = config(app, settings.host, settings.port, args.log_level, "edge")
     cfg.ws_per_message_deflate = settings.deflate
 
     async def drain() -> None:

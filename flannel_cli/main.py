@@ -49,6 +49,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command in ("origin", "edge", "router", "up"):
+        from flannel_cli.logs import configure
+
+        configure(
+            args.command, getattr(args, "log_level", "info"), env("FLANNEL_LOG_FORMAT", "json") or "json"
+        )
     if args.command == "origin":
         return run_origin(args)
     if args.command == "edge":
@@ -70,7 +76,7 @@ def run_origin(args: argparse.Namespace) -> int:
 
     settings = origin_settings(args)
     app = create_app(settings)
-    asyncio.run(serve_all([config(app, settings.host, settings.port, args.log_level)]))
+    asyncio.run(serve_all([config(app, settings.host, settings.port, args.log_level, "origin")]))
     return 0
 
 

@@ -62,5 +62,6 @@ def run(args: argparse.Namespace) -> int:
         settings = settings_from(args)
     except ValueError as exc:
         raise SystemExit(f"flannel router: {exc}") from None
-    asyncio.run(serve_all([config(create_app(settings), settings.host, settings.port, args.log_level)]))
+    app = create_app(settings)
+    asyncio.run(serve_all([config(app, settings.host, settings.port, args.log_level, "router")]))
     return 0

@@ -15,12 +15,23 @@ from collections.abc import Awaitable, Callable, Generator, Sequence
 from typing import Any
 
 import uvicorn
+import uvicorn.config
+
+from flannel_cli.logs import AccessLog
 
 Hook = Callable[[], Awaitable[None]]
 
 
-def config(app: Any, host: str, port: int, log_level: str = "info") -> uvicorn.Config:
-    return uvicorn.Config(app, host=host, port=port, log_level=log_level, lifespan="on", ws_max_size=1 << 20)
+def config(
+    app: Any, host: str, port: int, log_level: str = "info", service: str | None = None
+) -> uvicorn.Config:
+    """uvicorn settings; with ``service``, the app is wrapped in the structured access log and
+    uvicorn leaves logging to :mod:`flannel_cli.logs`."""
+    if service is not None:
+        app = AccessLog(app, service)
+    return uvicorn.Config(app, host=host, port=port, log_level=log_level, lifespan="on", ws_max_size=1 << 20,
+                          log_config=None if service else uvicorn.config.LOGGING_CONFIG,
+                          access_log=service is None)  # fmt: skip
 
 
 class _Server(uvicorn.Server):

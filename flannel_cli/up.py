@@ -91,7 +91,7 @@ async def _main(args: argparse.Namespace) -> None:
     log = open_changelog(settings)
     try:
         demo = await ensure_demo(store, Path(args.data_dir) / "demo.json", args.demo_users)
-        apps = [(create_app(settings, store=store, changelog=log), settings.port)]
+        apps = [(create_app(settings, store=store, changelog=log), settings.port, "origin")]
         edges = [
             EdgeSettings(edge_id=f"edge-{region}-1", region=region, host=settings.host,
                          port=settings.port + 1 + i, origin_url=settings.base_url,
@@ -101,20 +101,21 @@ async def _main(args: argparse.Namespace) -> None:
         ]  # fmt: skip
         registry = None if settings.redis_url else MemoryRegistry()
         edge_apps = [create_edge(e, changelog=log, registry=registry) for e in edges]
-        apps += [(app, e.port) for app, e in zip(edge_apps, edges, strict=True)]
+        apps += [(app, e.port, f"edge-{e.region}") for app, e in zip(edge_apps, edges, strict=True)]
         router = RouterSettings(host=settings.host, port=settings.port + 1 + len(REGIONS),
                                 origin_url=settings.base_url, redis_url=settings.redis_url,
                                 redis_prefix=settings.redis_prefix, secret=settings.secret,
                                 default_region=REGIONS[0],
                                 region_preference=parse_region_preference("us:us,eu;eu:eu,us"))  # fmt: skip
-        apps.append((create_router(router, registry=registry), router.port))
+        apps.append((create_router(router, registry=registry), router.port, "router"))
 
         async def drain() -> None:
             await asyncio.gather(*(stop_then_drain(app) for app in edge_apps))
 
         router_url = f"http://{router.host}:{router.port}"
         print(banner(settings.base_url, router_url, edges, demo), flush=True)
-        await serve_all([config(app, settings.host, port, args.log_level) for app, port in apps], [drain])
+        configs = [config(app, settings.host, port, args.log_level, name) for app, port, name in apps]
+        await serve_all(configs, [drain])
     finally:
         await log.close()
         await store.close()
