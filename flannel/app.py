@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -18,6 +19,7 @@ from flannel.auth import AuthError
 from flannel.connection import Connection
 from flannel.edge import Edge
 from flannel.methods import LOCAL, Who, answer
+from flannel.metrics import EdgeMetrics
 from flannel.origin_client import OriginError
 from flannel.registry import EdgeRegistration, RegistryStore
 from flannel.rtm import TicketError, issue, verify
@@ -28,15 +30,29 @@ from origin.changelog import ChangeLog
 from origin.errors import SlackError
 
 
+@dataclass
+class Running:
+    edge: Edge
+    metrics: EdgeMetrics
+
+
+def _error_of(body: bytes) -> str | None:
+    try:
+        decoded = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return "origin_error"
+    return str(decoded.get("error")) if isinstance(decoded, dict) and not decoded.get("ok") else None
+
+
 def create_app(
     settings: EdgeSettings, changelog: ChangeLog | None = None, registry: RegistryStore | None = None
 ) -> Starlette:
-    holder: list[Edge] = []
+    holder: list[Running] = []
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         edge = Edge(settings, changelog)
-        holder.append(edge)
+        holder.append(Running(edge, EdgeMetrics(edge)))
         app.state.edge = edge
         registration = EdgeRegistration(settings, lambda: len(edge.fanout), lambda: edge.draining, registry)
         app.state.registration = registration
@@ -49,31 +65,40 @@ def create_app(
             await edge.close()
 
     async def api(request: Request) -> Response:
-        edge = holder[0]
         name = request.path_params["method"]
+        started = time.perf_counter()
+        response, error = await dispatch(request, name)
+        holder[0].metrics.observe(name, error, time.perf_counter() - started)
+        return response
+
+    async def dispatch(request: Request, name: str) -> tuple[Response, str | None]:
+        edge = holder[0].edge
         try:
             values = await read_args(request)
             token = bearer(request, values)
             if name == "rtm.connect":
-                return json_response({"ok": True, **await rtm_connect(edge, token, values)})
+                return json_response({"ok": True, **await rtm_connect(edge, token, values)}), None
             local = LOCAL.get(name)
             if local is None:
                 forwarded = await edge.origin.forward(name, token, values)
                 headers = {"Retry-After": forwarded.retry_after} if forwarded.retry_after else None
-                return Response(forwarded.body, forwarded.status, headers, media_type="application/json")
+                error = None if b'"ok":true' in forwarded.body[:20] else _error_of(forwarded.body)
+                return Response(
+                    forwarded.body, forwarded.status, headers, media_type="application/json"
+                ), error
             caller = await edge.auth.check(token)
             ws = await edge.cache.get(caller.team_id)
             result = answer(local, ws, Who(caller.team_id, caller.user_id), Args(values))
         except AuthError as exc:
-            return error_response(SlackError(exc.code))
+            return error_response(SlackError(exc.code)), exc.code
         except SlackError as exc:
-            return error_response(exc)
+            return error_response(exc), exc.code
         except OriginError as exc:
-            return error_response(SlackError(exc.code, exc.detail, 502))
-        return json_response({"ok": True, **result})
+            return error_response(SlackError(exc.code, exc.detail, 502)), exc.code
+        return json_response({"ok": True, **result}), None
 
     async def rtm(socket: WebSocket) -> None:
-        edge = holder[0]
+        edge = holder[0].edge
         if edge.draining:
             await socket.close(1013, "draining")
             return
@@ -101,13 +126,22 @@ def create_app(
         return json_response({"ok": True})
 
     async def readyz(request: Request) -> Response:
-        edge = holder[0]
+        """Ready: not draining, and the origin and the change log (Redis) answer."""
+        edge = holder[0].edge
         if edge.draining:
             return json_response({"ok": False, "error": "draining"}, 503)
+        try:
+            await edge.origin.ping()
+            await edge.changelog.last_offset("T0")
+        except Exception as exc:  # any failure means not ready
+            return json_response({"ok": False, "error": "not_ready", "detail": str(exc)}, 503)
         return json_response({"ok": True})
 
+    async def metrics_endpoint(request: Request) -> Response:
+        return Response(await holder[0].metrics.render(), media_type="text/plain; version=0.0.4")
+
     async def stats(request: Request) -> Response:
-        edge = holder[0]
+        edge = holder[0].edge
         s = edge.cache.stats
         return json_response({"ok": True, "edge_id": settings.edge_id, "region": settings.region,
                               "connections": len(edge.fanout), "workspaces": len(edge.cache.loaded()),
@@ -123,6 +157,7 @@ def create_app(
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/internal/stats", stats),
+            Route("/metrics", metrics_endpoint),
         ],
         lifespan=lifespan,
     )

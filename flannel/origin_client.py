@@ -56,6 +56,11 @@ class OriginClient:
     async def close(self) -> None:
         await self._http.aclose()
 
+    async def ping(self) -> None:
+        """Raise unless the origin answers its health check."""
+        resp = await self._http.get("/healthz", timeout=2.0)
+        resp.raise_for_status()
+
     async def snapshot(self, team_id: str) -> AsyncIterator[dict[str, Any]]:
         """The workspace's snapshot pages; raises OriginError if the stream is cut short."""
         self.snapshot_loads += 1

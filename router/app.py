@@ -21,6 +21,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from router.errors import RouterError
+from router.metrics import RouterMetrics
 from router.registry import MemoryRegistry, RedisRegistry, Registry
 from router.service import Router
 from router.settings import RouterSettings
@@ -92,6 +93,7 @@ def create_app(
     tokens = TokenChecker(settings.origin_url, settings.token_ttl_s, settings.token_failure_ttl_s,
                           transport=origin_transport)  # fmt: skip
     router = Router(settings, registry or open_registry(settings), tokens)
+    metrics = RouterMetrics(router)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -129,12 +131,16 @@ def create_app(
     async def stats(request: Request) -> Response:
         return json_response({"ok": True, **await router.stats()})
 
+    async def metrics_endpoint(request: Request) -> Response:
+        return Response(await metrics.render(), media_type="text/plain; version=0.0.4")
+
     app = Starlette(
         routes=[
             Route("/api/{method}", api, methods=["GET", "POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/internal/stats", stats),
+            Route("/metrics", metrics_endpoint),
         ],
         lifespan=lifespan,
     )

@@ -1,0 +1,71 @@
+"""The edge's Prometheus metrics (own registry): Web API calls, and cache, connection and
+log figures read from the running edge at scrape time."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from flannel.edge import Edge
+
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+class EdgeCollector(Collector):
+    def __init__(self, edge: Edge) -> None:
+        self.edge = edge
+        self.log_lag = 0  # refreshed by the /metrics handler (it needs the log, which is async)
+
+    def collect(self) -> Iterator[Metric]:
+        edge, stats = self.edge, self.edge.cache.stats
+        yield GaugeMetricFamily("flannel_edge_connections", "live WebSocket sessions", value=len(edge.fanout))
+        yield GaugeMetricFamily("flannel_edge_cache_workspaces", "workspaces in memory",
+                                value=len(edge.cache.loaded()))  # fmt: skip
+        yield GaugeMetricFamily("flannel_edge_cache_bytes", "estimated bytes of the workspace cache",
+                                value=edge.cache.total_bytes())  # fmt: skip
+        lookups = CounterMetricFamily("flannel_edge_cache_lookups", "workspace lookups", labels=["outcome"])
+        lookups.add_metric(["hit"], stats.hits)
+        lookups.add_metric(["miss"], stats.misses)
+        yield lookups
+        yield CounterMetricFamily("flannel_edge_cache_evictions", "workspaces evicted", value=stats.evictions)
+        yield CounterMetricFamily("flannel_edge_cache_resyncs", "reloads after a gap or too-old offset",
+                                  value=stats.resyncs)  # fmt: skip
+        loads = CounterMetricFamily(
+            "flannel_edge_snapshot_loads", "snapshot loads by source", labels=["source"]
+        )
+        loads.add_metric(["origin"], edge.regional.origin_loads)
+        loads.add_metric(["regional"], edge.regional.regional_hits)
+        yield loads
+        yield GaugeMetricFamily("flannel_edge_log_lag", "change-log events not yet applied, all workspaces",
+                                value=self.log_lag)  # fmt: skip
+
+
+class EdgeMetrics:
+    def __init__(self, edge: Edge) -> None:
+        self.registry = CollectorRegistry()
+        self.collector = EdgeCollector(edge)
+        self.registry.register(self.collector)
+        self.requests = Counter("flannel_edge_requests", "Web API calls by method and error code",
+                                ["method", "error"], registry=self.registry)  # fmt: skip
+        self.latency = Histogram("flannel_edge_request_seconds", "Web API call latency", ["method"],
+                                 buckets=LATENCY_BUCKETS, registry=self.registry)  # fmt: skip
+
+    def observe(self, method: str, error: str | None, seconds: float) -> None:
+        self.requests.labels(method, error or "").inc()
+        self.latency.labels(method).observe(seconds)
+
+    async def render(self) -> bytes:
+        edge = self.collector.edge
+        lag = 0
+        for team_id in edge.cache.loaded():
+            offset = edge.cache.offset(team_id)
+            if offset is not None:
+                try:
+                    lag += max(0, await edge.changelog.last_offset(team_id) - offset)
+                except Exception:  # the log is unreachable: report what we have
+                    break
+        self.collector.log_lag = lag
+        return generate_latest(self.registry)
