@@ -126,6 +126,8 @@ def create_app(
     async def readyz(request: Request) -> Response:
         if not await router.registry.ping():
             return json_response({"ok": False, "error": "registry_unreachable"}, 503)
+        if not await tokens.ping_origin():
+            return json_response({"ok": False, "error": "origin_unreachable"}, 503)
         return json_response({"ok": True})
 
     async def stats(request: Request) -> Response:

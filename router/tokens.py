@@ -94,6 +94,14 @@ class TokenChecker:
         self.hits = 0
         self.misses = 0
 
+    async def ping_origin(self) -> bool:
+        """Whether the origin answers its health check (for the router's /readyz)."""
+        try:
+            resp = await self._http.get("/healthz", timeout=2.0)
+        except httpx.HTTPError:
+            return False
+        return resp.status_code == 200
+
     async def close(self) -> None:
         await self._http.aclose()
         await self._cache.close()
