@@ -29,7 +29,8 @@ def add_parser(sub: Any) -> None:
                    help="most live sessions; routers send no more (env FLANNEL_EDGE_CAPACITY)")  # fmt: skip
     p.add_argument("--heartbeat", type=float, default=float(env("FLANNEL_HEARTBEAT", "2") or 2),
                    help="seconds between registry heartbeats (env FLANNEL_HEARTBEAT)")  # fmt: skip
-    p.add_argument("--log-level", default=env("FLANNEL_LOG_LEVEL", "info"))
+    p.add_argument("--log-level", default=env("FLANNEL_LOG_LEVEL", "info"),
+                   help="debug, info, warning or error (env FLANNEL_LOG_LEVEL)")  # fmt: skip
 
 
 def settings_from(args: argparse.Namespace) -> Any:

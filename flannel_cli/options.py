@@ -46,9 +46,14 @@ def add_secret(parser: argparse.ArgumentParser) -> None:
 
 
 def add_listen(parser: argparse.ArgumentParser, port: int) -> None:
-    parser.add_argument("--host", default=env("FLANNEL_HOST", "127.0.0.1"), help="env FLANNEL_HOST")
     parser.add_argument(
-        "--port", type=int, default=int(env("FLANNEL_PORT", str(port)) or port), help="env FLANNEL_PORT"
+        "--host", default=env("FLANNEL_HOST", "127.0.0.1"), help="address to listen on (env FLANNEL_HOST)"
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=int(env("FLANNEL_PORT", str(port)) or port),
+        help="port to listen on (env FLANNEL_PORT)",
     )
 
 

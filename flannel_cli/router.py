@@ -37,7 +37,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--calls-per-address", type=float, default=_float("FLANNEL_CALLS_PER_ADDRESS", 600),
                    help="per minute per client address, after a burst of --address-burst")  # fmt: skip
     p.add_argument("--address-burst", type=int, default=100)
-    p.add_argument("--log-level", default=env("FLANNEL_LOG_LEVEL", "info"))
+    p.add_argument("--log-level", default=env("FLANNEL_LOG_LEVEL", "info"),
+                   help="debug, info, warning or error (env FLANNEL_LOG_LEVEL)")  # fmt: skip
 
 
 def settings_from(args: argparse.Namespace) -> Any:
