@@ -76,8 +76,12 @@ Try it with slack_sdk (reads answered from the edge's memory, writes go to the o
   .venv/bin/python -c "from slack_sdk import WebClient; \\
     c = WebClient(token='{token}', base_url='{api}'); print(c.users_list(limit=3)['members'][0]['name'])"
 
-Or with client_sdk, the thin client (discovery through the router):
-  .venv/bin/python -m client_sdk.examples.terminal --url {router_url} --token {token}
+Or with client_sdk, the thin client (it only needs the router's URL):
+  .venv/bin/python -c "import asyncio; from client_sdk import FlannelClient
+async def main():
+    async with FlannelClient('{router_url}', '{token}') as c:
+        print([u.name for u in await c.users.search('a')])
+asyncio.run(main())"
 
 Press Ctrl-C to stop.
 """

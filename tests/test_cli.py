@@ -4,14 +4,35 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.conftest import ROOT, free_port
+
+
+def free_block(n: int) -> int:
+    """A port p with p .. p+n-1 all free now (flannel up takes consecutive ports)."""
+    for _ in range(50):
+        base = free_port()
+        socks = []
+        try:
+            for offset in range(n):
+                sock = socket.socket()
+                sock.bind(("127.0.0.1", base + offset))
+                socks.append(sock)
+            return base
+        except OSError:
+            continue
+        finally:
+            for sock in socks:
+                sock.close()
+    raise RuntimeError("no block of free ports")
 
 
 def flannel(*args: str) -> dict:
@@ -36,11 +57,21 @@ def test_admin_commands_print_one_json_object(tmp_path: Path) -> None:
     assert flannel("admin", "revoke-token", "--token", token, *db)["revoked"] is True
 
 
-def test_flannel_up_serves_a_demo_workspace(tmp_path: Path) -> None:
-    port = free_port()
+@pytest.mark.parametrize("servers", ["embedded", "real"])
+def test_flannel_up_serves_a_demo_workspace(
+    tmp_path: Path, servers: str, request: pytest.FixtureRequest
+) -> None:
+    port = free_block(4)  # origin, two edges, router
+    extra: list[str] = []
+    if servers == "real":  # the same topology on MariaDB and Redis
+        urls: list[str] = request.getfixturevalue("mysql_shard_urls")
+        prefix: str = request.getfixturevalue("redis_prefix")
+        extra = ["--redis-url", request.getfixturevalue("redis_url"), "--redis-prefix", prefix]
+        for url in urls:
+            extra += ["--database-url", url]
     proc = subprocess.Popen(
         [sys.executable, "-m", "flannel_cli.main", "up", "--port", str(port), "--data-dir",
-         str(tmp_path), "--demo-users", "50"],
+         str(tmp_path), "--demo-users", "50", *extra],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
