@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import re
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -28,6 +31,8 @@ from origin.api.args import Args
 from origin.api.http import bearer, error_response, json_response, read_args
 from origin.changelog import ChangeLog
 from origin.errors import SlackError
+
+log = logging.getLogger("flannel.edge")
 
 
 @dataclass
@@ -86,7 +91,9 @@ def create_app(
                 return Response(
                     forwarded.body, forwarded.status, headers, media_type="application/json"
                 ), error
-            caller = await edge.auth.check(token)
+            caller = await edge.authenticate(token)
+            if name == "auth.test":
+                await edge.user_of(caller.team_id, caller.user_id)
             ws = await edge.cache.get(caller.team_id)
             result = answer(local, ws, Who(caller.team_id, caller.user_id), Args(values))
         except AuthError as exc:
@@ -95,6 +102,9 @@ def create_app(
             return error_response(exc), exc.code
         except OriginError as exc:
             return error_response(SlackError(exc.code, exc.detail, 502)), exc.code
+        except Exception:
+            log.exception("edge method %s failed", name)
+            return json_response({"ok": False, "error": "internal_error"}, 500), "internal_error"
         return json_response({"ok": True, **result}), None
 
     async def rtm(socket: WebSocket) -> None:
@@ -117,10 +127,21 @@ def create_app(
             )
             await socket.close(4001, "token_revoked")
             return
-        resume = socket.query_params.get("resume_from") or ticket.resume_from
         await socket.accept()
+        try:
+            resume = parse_offset(socket.query_params.get("resume_from"))
+        except SlackError:
+            error = {"code": "invalid_arguments", "msg": "resume_from must be a non-negative integer"}
+            await socket.send_text(orjson.dumps({"type": "error", "error": error}).decode())
+            await socket.close(4003, "invalid_arguments")
+            return
         session = Connection.new_session(edge, ticket.user, ticket.team, ticket.token_hash or "")
-        await Connection(edge, socket, session).run(int(resume) if resume not in (None, "") else None)
+        try:
+            await Connection(edge, socket, session).run(resume if resume is not None else ticket.resume_from)
+        except Exception:
+            log.exception("session %s failed", session.id)
+            with contextlib.suppress(Exception):
+                await socket.close(1011, "internal_error")
 
     async def healthz(request: Request) -> Response:
         return json_response({"ok": True})
@@ -163,16 +184,31 @@ def create_app(
     )
 
 
+_OFFSET = re.compile(r"[0-9]{1,18}")
+
+
+def parse_offset(value: Any) -> int | None:
+    """A client's ``resume_from``: absent, or a non-negative integer (ASCII digits only)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    if isinstance(value, str) and _OFFSET.fullmatch(value):
+        return int(value)
+    raise SlackError("invalid_arguments", "resume_from must be a non-negative integer offset")
+
+
 async def rtm_connect(edge: Edge, token: str | None, values: dict[str, Any]) -> dict[str, Any]:
     """Slack's ``rtm.connect`` answered by this edge for itself (the router does it for a
     fleet): the URL carries a short-lived, single-use signed ticket."""
     if edge.draining:
         raise SlackError("service_unavailable", "this edge is draining", 503)
-    caller = await edge.auth.check(token)
+    caller = await edge.authenticate(token)
+    resume_from = parse_offset(values.get("resume_from"))
+    me = await edge.user_of(caller.team_id, caller.user_id)
+    if me is None or me.get("deleted"):
+        raise SlackError("account_inactive" if me else "user_not_found")
     ws = await edge.cache.get(caller.team_id)
-    me = ws.user(caller.user_id)
-    resume = values.get("resume_from")
-    resume_from = int(resume) if isinstance(resume, int | str) and str(resume).isdigit() else None
     settings = edge.settings
     ticket = issue(settings.secret, caller.user_id, caller.team_id, settings.edge_id,
                    resume_from=resume_from, token_hash=caller.token_hash)  # fmt: skip

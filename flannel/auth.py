@@ -40,11 +40,11 @@ class TokenAuth:
         self.hits = 0
         self.misses = 0
 
-    async def check(self, token: str | None) -> EdgeCaller:
+    async def check(self, token: str | None, fresh: bool = False) -> EdgeCaller:
         if not token:
             raise AuthError("not_authed")
         key = token_hash(token)
-        cached: EdgeCaller | None = await self._cache.get(key)
+        cached: EdgeCaller | None = None if fresh else await self._cache.get(key)
         if cached is not None:
             self.hits += 1
             return cached

@@ -15,9 +15,12 @@ from typing import Any
 import orjson
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from flannel.cache import CacheError, Workspace
 from flannel.edge import Edge
 from flannel.methods import LOCAL, Who, answer
 from flannel.rtm import (
+    CLOSE_ACCOUNT_INACTIVE,
+    CLOSE_TOKEN_REVOKED,
     BadFrame,
     Ping,
     Query,
@@ -62,6 +65,14 @@ class Connection:
             while resume_from is not None and ws.offset < resume_from and time.monotonic() < deadline:
                 await asyncio.sleep(0.02)
                 ws = await edge.cache.get(session.team_id)
+            await edge.user_of(session.team_id, session.user_id)
+            ws = await edge.cache.get(session.team_id)
+            # From here to fanout.open's registration there is no await: a deactivation or a
+            # revocation applied before this point refuses the session, one after it closes it.
+            refusal = self._refusal(ws)
+            if refusal is not None:
+                await self._refuse(*refusal)
+                return
             access = edge.access(session.team_id)
             assert access is not None
             hello = build_hello(ws.user(session.user_id), ws.team, ws.hello_channels(session.user_id), 0)
@@ -81,6 +92,23 @@ class Connection:
             edge.fanout.remove(session)
             edge.wakers.pop(session.id, None)
             edge.cache.unpin(session.team_id)
+
+    def _refusal(self, ws: Workspace) -> tuple[int, str] | None:
+        session = self.session
+        if session.token_hash and session.token_hash in self.edge.revoked:
+            return CLOSE_TOKEN_REVOKED, "token_revoked"
+        try:
+            user = ws.user(session.user_id)
+        except CacheError:
+            return 4003, "user_not_found"
+        if user.get("deleted"):
+            return CLOSE_ACCOUNT_INACTIVE, "account_inactive"
+        return None
+
+    async def _refuse(self, code: int, error: str) -> None:
+        with contextlib.suppress(Exception):
+            await self.socket.send_text(orjson.dumps({"type": "error", "error": {"code": error}}).decode())
+            await self.socket.close(code, error)
 
     async def _read_after(self, after: int) -> list[dict[str, Any]]:
         entries = await self.edge.changelog.read(self.session.team_id, after, 500)

@@ -15,11 +15,12 @@ from typing import Any
 
 import orjson
 
-from flannel.auth import TokenAuth
+from flannel.auth import EdgeCaller, TokenAuth
 from flannel.cache import CacheError, Workspace, WorkspaceCache
+from flannel.nonces import RedisNonceStore
 from flannel.origin_client import OriginClient
 from flannel.regional import RegionalSnapshots, redis_cache
-from flannel.rtm import Drainer, Fanout, MemoryNonceStore, Session
+from flannel.rtm import Drainer, Fanout, MemoryNonceStore, NonceStore, Session
 from flannel.settings import EdgeSettings
 from origin.changelog import ChangeLog, LogReader, MemoryLog, RedisLog
 
@@ -68,7 +69,11 @@ class Edge:
             on_resync=self._on_resync,
         )
         self.fanout = Fanout()
-        self.nonces = MemoryNonceStore()
+        self.nonces: NonceStore = (
+            RedisNonceStore(settings.redis_url, settings.redis_prefix, settings.edge_id)
+            if settings.redis_url
+            else MemoryNonceStore()
+        )
         self.wakers: dict[int, asyncio.Event] = {}
         self.draining = False
         self.started = time.time()
@@ -133,7 +138,31 @@ class Edge:
             session.close(1001, "draining")
             self.wake([session])
 
+    async def authenticate(self, token: str | None) -> EdgeCaller:
+        """The token's caller. A cached check is only trusted while the workspace is loaded
+        (and so following the log, where revocations arrive); else the origin is asked again."""
+        caller = await self.auth.check(token)
+        if self.cache.peek(caller.team_id) is None:
+            caller = await self.auth.check(token, fresh=True)
+        return caller
+
+    async def user_of(self, team_id: str, user_id: str, wait_s: float = 2.0) -> dict[str, Any] | None:
+        """The user from the cache, waiting briefly for a brand-new one (its ``team_join`` may
+        still be on its way through the log)."""
+        deadline = time.monotonic() + wait_s
+        while True:
+            ws = await self.cache.get(team_id)
+            try:
+                return ws.user(user_id)
+            except CacheError:
+                if time.monotonic() >= deadline:
+                    return None
+                await asyncio.sleep(0.05)
+
     async def close(self) -> None:
+        closer = getattr(self.nonces, "close", None)
+        if closer is not None:
+            await closer()
         await self.cache.close()
         await self.reader.close()
         await self.regional.close()

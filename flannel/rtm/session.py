@@ -318,6 +318,8 @@ async def resume(
             if not page:
                 raise _Resync("gap")
             for event in page:
+                if after >= head:
+                    break  # past head the cache has not applied it: the live feed delivers it
                 offset = event.get("offset")
                 if offset != after + 1:
                     raise _Resync("gap")

@@ -1,7 +1,8 @@
 """The schema, as a versioned list of migrations applied in order on every shard.
 
-DDL is written once; ``{text}`` and friends are filled per dialect. A migration is never
-edited after it ships: change the schema by appending a new one.
+DDL is written once; ``{text}`` and friends are filled per dialect. Where the dialects have
+no common form (full-text search), a migration gives one list per dialect instead. A
+migration is never edited after it ships: change the schema by appending a new one.
 """
 
 from __future__ import annotations
@@ -19,8 +20,11 @@ _TYPES = {
     },
 }
 
+# A migration's statements: one portable list, or a list per dialect.
+Statements = list[str] | dict[str, list[str]]
+
 # Ids are ASCII; times are integer microseconds (``ts_us``) so ordering is exact.
-MIGRATIONS: list[tuple[int, str, list[str]]] = [
+MIGRATIONS: list[tuple[int, str, Statements]] = [
     (
         1,
         "core tables",
@@ -123,10 +127,52 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             "CREATE INDEX outbox_unpublished ON outbox (published, team_id, event_offset)",
         ],
     ),
+    (
+        2,
+        "message search",
+        # SQLite: an external-content FTS5 index over messages.text, keyed by the messages
+        # rowid and kept by triggers in the writing transaction; it stores no second copy of
+        # the text, and 'rebuild' fills it from the rows already there. The tokenizer must stay
+        # origin.search.FTS5_TOKENIZE (a test checks). VACUUM may renumber the implicit rowids
+        # of messages: run INSERT INTO messages_fts(messages_fts) VALUES('rebuild') after one.
+        # Change messages by INSERT, UPDATE and DELETE only: REPLACE deletes without a trigger.
+        # MariaDB: an InnoDB FULLTEXT index, transactional at commit. To rebuild it, use one
+        # ALTER (DROP INDEX messages_text, ADD FULLTEXT ...) or OPTIMIZE TABLE: MariaDB 10.11
+        # leaves the rows already there out of an index re-added by a separate ALTER.
+        # Both: authors (from:) and user names (from:@name, in:@name) get an index.
+        {
+            "sqlite": [
+                "CREATE VIRTUAL TABLE messages_fts USING fts5(text, content='messages', "
+                "content_rowid='rowid', tokenize='unicode61 remove_diacritics 2')",
+                """CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
+                    INSERT INTO messages_fts (rowid, text) VALUES (new.rowid, new.text);
+                END""",
+                """CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
+                    INSERT INTO messages_fts (messages_fts, rowid, text)
+                    VALUES ('delete', old.rowid, old.text);
+                END""",
+                """CREATE TRIGGER messages_fts_update AFTER UPDATE OF text ON messages BEGIN
+                    INSERT INTO messages_fts (messages_fts, rowid, text)
+                    VALUES ('delete', old.rowid, old.text);
+                    INSERT INTO messages_fts (rowid, text) VALUES (new.rowid, new.text);
+                END""",
+                "INSERT INTO messages_fts (messages_fts) VALUES ('rebuild')",
+                "CREATE INDEX messages_user ON messages (user_id, ts)",
+                "CREATE INDEX users_name ON users (team_id, name)",
+            ],
+            "mysql": [
+                "ALTER TABLE messages ADD FULLTEXT INDEX messages_text (text)",
+                "CREATE INDEX messages_user ON messages (user_id, ts)",
+                "CREATE INDEX users_name ON users (team_id, name)",
+            ],
+        },
+    ),
 ]
 
 
-def statements(dialect: str, sql_list: list[str]) -> list[str]:
+def statements(dialect: str, sql_list: Statements) -> list[str]:
+    if isinstance(sql_list, dict):
+        sql_list = sql_list[dialect]
     return [s.format(**_TYPES[dialect]) for s in sql_list]
 
 

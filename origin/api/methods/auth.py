@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from origin.api.args import Args
 from origin.api.registry import JSON, Context, method
+from origin.errors import SlackError
 from origin.service import teams, users
 from origin.service.auth import revoke_token
 
@@ -28,6 +29,8 @@ async def auth_test(ctx: Context, args: Args) -> JSON:
 async def auth_revoke(ctx: Context, args: Args) -> JSON:
     if args.flag("test"):
         return {"revoked": False}
+    if not ctx.token:  # a service acting for a user (an edge's WebSocket query) holds no token
+        raise SlackError("not_allowed_token_type", "auth.revoke needs the token itself: call it over HTTP")
     await revoke_token(ctx.store, ctx.token)
     return {"revoked": True}
 

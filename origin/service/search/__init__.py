@@ -1,0 +1,120 @@
+"""Message search (``search.messages``): Slack's query language over what a caller may read.
+
+The parser (`origin.search`) turns a query into words and filters; `scope` resolves the
+names and narrows the search to what the caller may see; then the cheapest exact plan runs
+(`plans`):
+
+- words, and a wide scope: the full-text index ranks every match and counts them in one
+  statement (``COUNT(*) OVER ()``): SQLite FTS5 ``bm25`` (negated: higher is better) or
+  MariaDB ``MATCH ... AGAINST`` in boolean mode. Its cost grows with the matches of the words
+  across the shard (InnoDB reads the row of every match), so
+- words, and ``in:``/``from:``/dates that leave at most `SMALL_SCOPE` messages: those are
+  read through the ``(channel_id, ts)`` key or the ``(user_id, ts)`` index (MariaDB drops
+  most with ``LIKE``) and checked with `matches`; the score is a term frequency of our own;
+- no words (filters only): messages are read newest (or oldest) first in growing time
+  windows along the same keys, each with a LIMIT, so a page never reads all visible
+  history; the total is counted up to `MAX_RESULTS`, all that paging can reach;
+- words the engine cannot decide exactly (`MysqlMatch.needs_post_filter`; only excluded or
+  unindexed words): the best `CHECKED` candidates are checked with `matches`, and the page
+  and the total come from those (`Found.exact` is False when there were more candidates).
+
+Deleted messages are gone from the index with their rows; an edit re-indexes the text (FTS5
+triggers, InnoDB at commit), so edited messages are found by their new words only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+from origin.errors import invalid_arguments
+from origin.models import JSON
+from origin.search import SearchQuery, SearchQueryError, parse
+from origin.service.auth import Caller
+from origin.service.search import plans, scope
+from origin.service.search.plans import CHECKED, MAX_RESULTS
+from origin.service.search.render import render
+from origin.store.db import Conn, Database
+from origin.store.shards import Store
+
+__all__ = ["CHECKED", "MAX_RESULTS", "Found", "parse_query", "search_messages"]
+
+MAX_QUERY_CHARS = 1000
+MAX_COUNT = 100
+MAX_PAGE = MAX_RESULTS // MAX_COUNT
+SORTS = ("score", "timestamp")
+SORT_DIRS = ("desc", "asc")
+SMALL_SCOPE = {"sqlite": 2000, "mysql": 20_000}
+"""At most this many messages in the scope of in:/from:/dates: read them and skip the index.
+InnoDB fetches the row of every match (about 17 µs each when its buffer pool is too small to
+hold the table), while a key range reads rows in order with LIKE evaluated in the server;
+FTS5 is cheap throughout."""
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    total: int
+    matches: list[JSON]
+    exact: bool = True
+    """False when `total` counts only the candidates read (see the module docstring)."""
+
+
+def parse_query(q: str, today: date | None = None) -> SearchQuery:
+    """The parsed query, or ``invalid_arguments`` with the parser's reason."""
+    if len(q) > MAX_QUERY_CHARS:
+        raise invalid_arguments("query", f"is longer than {MAX_QUERY_CHARS} characters")
+    try:
+        return parse(q, today or datetime.now(UTC).date())
+    except SearchQueryError as exc:
+        raise invalid_arguments("query", str(exc)) from None
+
+
+async def search_messages(
+    store: Store, caller: Caller, q: str, *, count: int = 20, offset: int = 0,
+    sort: str = "score", sort_dir: str = "desc", highlight_words: bool = False,
+    base_url: str = "", today: date | None = None,
+) -> Found:  # fmt: skip
+    """One page (``offset``, ``count``) of the messages ``caller`` may read that match ``q``."""
+    if sort not in SORTS or sort_dir not in SORT_DIRS:
+        raise invalid_arguments("sort", f"sort is one of {SORTS}, sort_dir one of {SORT_DIRS}")
+    query = parse_query(q, today)
+    db = await store.shard_of(caller.team_id)
+    async with db.snapshot() as conn:
+        channels = await scope.channels(conn, caller, query)
+        authors = tuple(sorted(await scope.users(conn, caller, query.from_users)))
+        if not channels or (query.from_users and not authors) or offset >= MAX_RESULTS:
+            return Found(0, [])
+        total, hits, exact = await _run(conn, db, query, channels, authors, sort, sort_dir, offset, count)
+        found = await render(conn, caller, channels, hits, query if highlight_words else None, base_url)
+    return Found(total, found, exact)
+
+
+async def _run(
+    conn: Conn, db: Database, query: SearchQuery, channels: dict[str, scope.Channel],
+    authors: tuple[str, ...], sort: str, sort_dir: str, offset: int, count: int,
+) -> plans.Plan:  # fmt: skip
+    """Pick the plan (see the module docstring) and run it."""
+    text = await plans.text_plan(conn, db, query)
+    where = plans.conditions(query, channels, authors, text.like)
+    small = SMALL_SCOPE[db.dialect]
+    if text.match is not None and not await _small(conn, query, where, small):
+        keys = (["score"] if sort == "score" else []) + ["m.ts", "m.channel_id"]
+        order = ", ".join(f"{k} {sort_dir}" for k in keys)
+        if text.check:
+            return await plans.ranked_checked(conn, query, text, where, order, offset, count, small)
+        return await plans.ranked(conn, text, where, order, offset, count)
+    if query.positive or query.excluded:
+        where = plans.conditions(query, channels, authors, text.like_all)
+        by_score = sort == "score" and bool(query.positive)
+        candidates = small if text.match is not None else CHECKED
+        return await plans.scan_checked(
+            conn, query, channels, where, by_score, sort_dir, offset, count, candidates
+        )
+    return await plans.scanned(conn, channels, where, sort_dir, offset, count)
+
+
+async def _small(conn: Conn, query: SearchQuery, where: plans.Where, small: int) -> bool:
+    """Whether in:/from:/dates leave at most ``small`` messages (an index-only count)."""
+    if not (query.in_channels or query.in_users or where.authors or where.lo or where.hi):
+        return False
+    return await plans.count(conn, *where.scope(where.lo, where.hi), small + 1) <= small
