@@ -7,6 +7,7 @@ closes that token's connections), so revocation does not wait for the TTL.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from dataclasses import dataclass
 
@@ -39,6 +40,7 @@ class TokenAuth:
         self._cache = SimpleMemoryCache()
         self.hits = 0
         self.misses = 0
+        self._inflight: dict[str, asyncio.Future[EdgeCaller]] = {}
 
     async def check(self, token: str | None, fresh: bool = False) -> EdgeCaller:
         if not token:
@@ -49,6 +51,14 @@ class TokenAuth:
             self.hits += 1
             return cached
         self.misses += 1
+        pending = self._inflight.get(key)
+        if pending is None:  # concurrent checks of one token ask the origin once
+            pending = asyncio.ensure_future(self._ask(token, key))
+            self._inflight[key] = pending
+            pending.add_done_callback(lambda _: self._inflight.pop(key, None))
+        return await asyncio.shield(pending)
+
+    async def _ask(self, token: str, key: str) -> EdgeCaller:
         body = await self.origin.call("auth.test", token, {})
         if not body.get("ok"):
             raise AuthError(str(body.get("error", "invalid_auth")))

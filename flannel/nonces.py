@@ -12,8 +12,10 @@ import redis.asyncio as redis
 
 
 class RedisNonceStore:
-    def __init__(self, redis_url: str, prefix: str, edge_id: str) -> None:
-        self._client = redis.Redis.from_url(redis_url)
+    def __init__(self, redis_url: str, prefix: str, edge_id: str, max_connections: int = 64) -> None:
+        # A blocking pool: a reconnect storm waits for a connection instead of failing.
+        pool = redis.BlockingConnectionPool.from_url(redis_url, max_connections=max_connections, timeout=30)
+        self._client = redis.Redis(connection_pool=pool)
         self._prefix = f"{prefix}nonce:{edge_id}:"
 
     async def claim(self, nonce: str, expires_at: float) -> bool:

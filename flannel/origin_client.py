@@ -48,7 +48,7 @@ class OriginClient:
         self.snapshot_loads = 0
         self._http = httpx.AsyncClient(
             base_url=self.base_url,
-            timeout=httpx.Timeout(timeout_s, read=max(timeout_s, 60.0)),
+            timeout=httpx.Timeout(timeout_s, read=max(timeout_s, 60.0), pool=60.0),  # storms queue, not fail
             limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
             transport=transport,
         )

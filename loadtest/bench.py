@@ -1,81 +1,286 @@
 """``python -m loadtest.bench``: the benchmark, printed as a table and written as flat JSON.
 
-Phases built so far: ``changelog`` (outbox + relay + log throughput, commit-to-reader
-latency). The edge, router, fanout, storm and search phases arrive with their issues.
-By default it measures the real components: MariaDB at 127.0.0.1:3306 and Redis at
-127.0.0.1:6379, in a throwaway database and key prefix; ``--embedded`` uses SQLite and the
-in-process log instead.
+It starts what it measures (``loadtest.stack``): the origin on MariaDB with Redis and two
+edges as real processes on loopback, or with ``--embedded`` SQLite and the in-process log
+(origin and edges in one process). It seeds its workspaces into a throwaway database, pins
+the servers to half the CPUs and its load generators (``loadtest.clients``) to the other
+half, runs the phases (``loadtest.phases``) and removes the databases and Redis keys it made.
+``--quick`` is the small version for CI (minutes on two cores); the default is the full run.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import os
+import platform
 import secrets
+import shutil
+import signal
 import sys
+import tempfile
 import time
+import traceback
+from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import orjson
 
+from loadtest.phases import Context, progress
+from loadtest.plan import FULL, QUICK, Plan
+
+STACK_PHASES = ("boot", "query", "connection", "fanout", "freshness", "storm")
+PHASES = (*STACK_PHASES, "changelog", "routing", "search")
+STRATEGIES = ("random", "hash", "bounded", "bounded_warm")
+ROUTING_METRICS = ("max_over_mean", "moved_per_change_x_n", "warm_share")
+#: The figures issue 8 asks for; every run reports them (``None`` for a skipped phase).
+REQUIRED_KEYS = (
+    *(f"boot.{k}_{n}" for n in (1500, 32000) for k in ("thin_bytes", "fat_bytes", "bytes_ratio")),
+    "boot.time_ratio_32000",
+    "query.edge_qps",
+    "query.origin_qps",
+    "query.edge_over_origin",
+    "query.limit_qps",
+    "query.edge_over_limit",
+    "query.edge_p99_ms",
+    "fanout.connections",
+    "fanout.deliveries_per_s",
+    "fanout.p50_ms",
+    "fanout.p99_ms",
+    "connection.idle_kib",
+    "storm.clients",
+    "storm.origin_snapshot_loads",
+    "storm.all_connected_s",
+    "freshness.p50_ms",
+    "freshness.p99_ms",
+    "changelog.events_per_s",
+    "changelog.p99_ms",
+    *(f"routing.{s}.{m}" for s in STRATEGIES for m in ROUTING_METRICS),
+    "search.p50_ms",
+    "search.p99_ms",
+    "search.messages",
+)
+
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m loadtest.bench", description=__doc__)
+    p = argparse.ArgumentParser(
+        prog="python -m loadtest.bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--quick", action="store_true", help="a small run that finishes in minutes")
-    p.add_argument("--embedded", action="store_true", help="SQLite and in-process log")
+    p.add_argument("--embedded", action="store_true", help="SQLite and in-process log, one server process")
     p.add_argument("--mysql", default=os.environ.get("FLANNEL_TEST_MYSQL", "mysql://root@127.0.0.1:3306"))
     p.add_argument("--redis-url", default=os.environ.get("FLANNEL_TEST_REDIS", "redis://127.0.0.1:6379/0"))
     p.add_argument("--json", dest="json_path", help="write the figures as one flat JSON object")
+    p.add_argument("--phases", default=",".join(PHASES), help=f"comma-separated subset of {','.join(PHASES)}")
+    p.add_argument("--no-pin", action="store_true", help="let servers and load generators share all CPUs")
+    p.add_argument("--client-procs", type=int, help="load-generator processes (default: one per client CPU)")
     return p.parse_args(argv)
 
 
-async def main_async(args: argparse.Namespace) -> dict[str, Any]:
-    from loadtest import changelog_phase
-    from origin.store.mysql import drop_database
-    from origin.store.urls import mysql_params
+def machine() -> dict[str, Any]:
+    meminfo = Path("/proc/meminfo").read_text() if Path("/proc/meminfo").exists() else ""
+    kib = next((int(line.split()[1]) for line in meminfo.splitlines() if line.startswith("MemTotal:")), 0)
+    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    models = [line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")]
+    return {
+        "machine.cores": os.cpu_count(),
+        "machine.ram_gib": round(kib / 1024 / 1024, 1),
+        "machine.cpu": models[0] if models else platform.processor(),
+        "machine.python": platform.python_version(),
+        "machine.loadavg_start": [round(x, 2) for x in os.getloadavg()],  # the host is shared
+    }
 
-    run = secrets.token_hex(4)
-    results: dict[str, Any] = {"machine.cores": os.cpu_count(), "mode": "quick" if args.quick else "full"}
-    events = 2000 if args.quick else 20000
-    if args.embedded:
-        import tempfile
 
-        with tempfile.TemporaryDirectory() as tmp:
-            results |= await changelog_phase.run([f"sqlite:///{tmp}/bench.db"], None, "", events)
-        return results
-    urls = [f"{args.mysql}/flannel_bench_{run}"]
+class Run:
+    """One benchmark run: its throwaway names, and the cleanup they need."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.id = secrets.token_hex(4)
+        self.tmp = Path(tempfile.mkdtemp(prefix="flannel-bench-"))
+        self.prefix = f"flannelbench:{self.id}:"
+        self.databases: list[str] = []
+
+    def database(self, suffix: str) -> str:
+        if self.args.embedded:
+            return f"sqlite:///{self.tmp}/{suffix}.db"
+        url = f"{self.args.mysql}/flannel_bench_{self.id}_{suffix}"
+        self.databases.append(url)
+        return url
+
+    async def cleanup(self, keep_logs: bool) -> None:
+        """Drop the databases and Redis keys; remove the work directory (server logs, SQLite
+        files) unless something failed, when its logs are worth reading."""
+        from loadtest.workspace import delete_prefix, drop_databases
+
+        await drop_databases(self.databases)
+        if not self.args.embedded:
+            await delete_prefix(self.args.redis_url, self.prefix)
+        if keep_logs:
+            for db in self.tmp.glob("*.db*"):
+                db.unlink()
+            progress(f"server logs kept in {self.tmp}")
+        else:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+async def guarded(
+    results: dict[str, Any],
+    name: str,
+    phase: Callable[[], Awaitable[dict[str, Any]]],
+    limit_s: float = 1800.0,
+) -> None:
+    """Run one phase; a failure or a phase over ``limit_s`` is recorded (``<phase>.error``) and
+    the others still run."""
+    started = time.perf_counter()
     try:
-        print(f"changelog: {events} events through MariaDB outbox, relay and Redis ...", file=sys.stderr)
-        results |= await changelog_phase.run(urls, args.redis_url, f"flannelbench:{run}:", events)
-    finally:
-        for url in urls:
-            await drop_database(mysql_params(url))
-        import redis.asyncio as redis
+        async with asyncio.timeout(limit_s):
+            results |= await phase()
+    except Exception as exc:
+        traceback.print_exc()
+        results[f"{name}.error"] = f"{type(exc).__name__}: {exc}"[:500]
+    progress(f"{name}: done in {time.perf_counter() - started:.1f}s")
 
-        client = redis.Redis.from_url(args.redis_url)
-        keys = [k async for k in client.scan_iter(match=f"flannelbench:{run}:*")]
-        if keys:
-            await client.delete(*keys)
-        await client.aclose()
+
+async def stack_phases(
+    run: Run,
+    plan: Plan,
+    chosen: list[str],
+    cpus: tuple[set[int] | None, set[int] | None],
+    procs: int,
+    results: dict[str, Any],
+) -> None:
+    from loadtest import workspace
+    from loadtest.phases import boot, connection, fanout, freshness, query, storm
+    from loadtest.stack import Stack, StackConfig
+    from origin.store.shards import Store
+
+    args = run.args
+    urls = [run.database("stack")]
+    store = await Store.open(urls)
+    try:
+        progress(f"seeding: {plan.small_users}, {plan.large_users} and {plan.storm_users} users ...")
+        small = await workspace.seed(store, plan.small_users, plan.small_channels, 1000, "Small", progress)
+        large = await workspace.seed(store, plan.large_users, plan.large_channels, 2000, "Large", progress)
+        storm_ws = await workspace.seed(store, plan.storm_users, 20, 200, "Storm", progress)
+        await workspace.issue_tokens(store, large, max(plan.fanout_connections, plan.idle_connections + 1))
+        await workspace.issue_tokens(store, storm_ws, plan.storm_clients)
+    finally:
+        await store.close()
+    cfg = StackConfig(
+        args.embedded,
+        urls,
+        None if args.embedded else args.redis_url,
+        run.prefix,
+        server_cpus=cpus[0],
+        log_dir=run.tmp,
+    )
+    stack = Stack(cfg)
+    try:
+        progress(f"stack: starting ({stack.mode}) ...")
+        stack.start()
+        results["stack"] = stack.mode
+        ctx = Context(plan, stack, small, large, storm_ws, cpus[1], procs)
+        runs = {"boot": boot.run, "query": query.run, "connection": connection.run, "fanout": fanout.run,
+                "freshness": freshness.run, "storm": storm.run}  # fmt: skip
+        for name in STACK_PHASES:
+            if name in chosen:
+                await guarded(results, name, functools.partial(runs[name], ctx), plan.phase_limit_s)
+    finally:
+        stack.stop()
+
+
+async def main_async(args: argparse.Namespace) -> dict[str, Any]:
+    from loadtest.clients import describe, split_cpus
+    from loadtest.phases import changelog, routing, search
+
+    plan = QUICK if args.quick else FULL
+    chosen = [p.strip() for p in args.phases.split(",") if p.strip()]
+    unknown = set(chosen) - set(PHASES)
+    if unknown:
+        raise SystemExit(f"unknown phases: {', '.join(sorted(unknown))}")
+    server_cpus, client_cpus = split_cpus(not args.no_pin)
+    if client_cpus:
+        os.sched_setaffinity(0, client_cpus)  # this process posts and observes: a client too
+    procs = args.client_procs or len(client_cpus or os.sched_getaffinity(0))
+    results: dict[str, Any] = {
+        "mode": plan.name,
+        **machine(),
+        "cores.servers": describe(server_cpus),
+        "cores.clients": describe(client_cpus),
+        "clients.processes": procs,
+        "cores.note": "MariaDB and Redis are not pinned (they run as system services)",
+    }
+    run = Run(args)
+    results["bench.run"] = run.id
+    try:
+        if set(chosen) & set(STACK_PHASES):
+            await stack_phases(run, plan, chosen, (server_cpus, client_cpus), procs, results)
+        if "changelog" in chosen:
+            redis = None if args.embedded else args.redis_url
+            url = run.database("changelog")
+            progress(f"changelog: {plan.changelog_events} events through outbox, relay and log ...")
+            events = plan.changelog_events
+            phase = lambda: changelog.run([url], redis, run.prefix + "cl:", events)  # noqa: E731
+            await guarded(results, "changelog", phase, plan.phase_limit_s)
+        if "routing" in chosen:
+            progress(
+                f"routing: simulating {plan.routing_workspaces} workspaces on {plan.routing_edges} edges ..."
+            )
+            await guarded(
+                results, "routing", lambda: routing.run(plan.routing_workspaces, plan.routing_edges)
+            )
+        if "search" in chosen:
+            url = run.database("search")
+            progress(f"search: {plan.search_messages} messages, {plan.search_queries} queries ...")
+            phase = lambda: search.run([url], plan.search_messages, plan.search_queries, progress)  # noqa: E731
+            await guarded(results, "search", phase, 2 * plan.phase_limit_s)
+    finally:
+        await run.cleanup(keep_logs=any(k.endswith(".error") for k in results))
     return results
 
 
 def table(results: dict[str, Any]) -> str:
     width = max(len(k) for k in results)
-    return "\n".join(f"{k.ljust(width)}  {v}" for k, v in results.items())
+    lines: list[str] = []
+    section = ""
+    for key, value in results.items():
+        head = key.split(".", 1)[0]
+        if head != section and lines:
+            lines.append("")
+        section = head
+        shown = orjson.dumps(value).decode() if isinstance(value, dict | list) else value
+        lines.append(f"{key.ljust(width)}  {shown}")
+    return "\n".join(lines)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM: unwind like Ctrl-C, so servers stop and cleanup runs
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _interrupt)
     t0 = time.perf_counter()
     results = asyncio.run(main_async(args))
     results["bench.seconds"] = round(time.perf_counter() - t0, 1)
+    results["bench.loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
+    results["bench.command"] = "python -m loadtest.bench " + " ".join(
+        argv if argv is not None else sys.argv[1:]
+    )
+    chosen = set(args.phases.split(","))
+    missing = [k for k in REQUIRED_KEYS if k.split(".")[0] in chosen and k not in results]
+    if missing:
+        results["bench.missing"] = missing
     print(table(results))
     if args.json_path:
         with open(args.json_path, "wb") as fh:
             fh.write(orjson.dumps(results, option=orjson.OPT_INDENT_2))
-    return 0
+    return 1 if missing or any(k.endswith(".error") for k in results) else 0
 
 
 if __name__ == "__main__":

@@ -57,12 +57,14 @@ class Relay:
         self._task: asyncio.Task[None] | None = None
         self._epoch: str | None = None
         self._last_prune = 0.0
+        self._stopping = False
         store.on_commit.append(self._wake)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self.run(), name="relay")
 
     async def stop(self) -> None:
+        self._stopping = True
         if self._wake in self.store.on_commit:
             self.store.on_commit.remove(self._wake)
         if self._task is not None:
@@ -72,7 +74,7 @@ class Relay:
             self._task = None
 
     async def run(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 await self._check_epoch()
                 moved = await self.publish_once()
@@ -80,6 +82,8 @@ class Relay:
             except asyncio.CancelledError:
                 raise
             except Exception:  # the log or a database is down: retry, never give up
+                if self._stopping:  # a driver may turn the cancellation into its own error
+                    return
                 log.exception("relay round failed; retrying")
                 await asyncio.sleep(self.poll_s)
                 continue

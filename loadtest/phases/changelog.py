@@ -1,4 +1,4 @@
-"""Benchmark phase: change-log throughput and commit-to-reader latency.
+"""Change log: outbox + relay + log throughput and commit-to-reader latency.
 
 Posts messages at the origin's store (outbox + relay + log, as in production), with a
 reader following the workspace; measures events per second end to end and, per event, the
@@ -11,19 +11,13 @@ import asyncio
 import time
 from typing import Any
 
+from loadtest.stats import percentile
 from origin.changelog import ChangeLog, LogReader, MemoryLog, RedisLog
 from origin.relay import Relay
 from origin.service import conversations, messages, teams, users
 from origin.service.auth import Caller, authenticate, issue_token
 from origin.service.teams import current_offset
 from origin.store.shards import Store
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return 0.0
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 async def workspace(store: Store) -> tuple[str, list[Caller], str]:
@@ -86,6 +80,19 @@ async def run(database_urls: list[str], redis_url: str | None, prefix: str, even
         }
     finally:
         await reader.close()
-        await relay.stop()
+        await stop_relay(relay)
         await log.close()
         await store.close()
+
+
+async def stop_relay(relay: Relay, attempts: int = 30) -> None:
+    """``Relay.stop`` until it holds. On MariaDB a cancellation that lands mid-query comes back
+    from aiomysql as ``InterfaceError`` ("Cancelled during execution"), which the relay's
+    retry loop treats as a failed round and survives; cancelling again stops it."""
+    for _ in range(attempts):
+        try:
+            async with asyncio.timeout(1.0):
+                await relay.stop()
+            return
+        except TimeoutError:
+            continue

@@ -1,0 +1,126 @@
+"""Queries: a warm edge against the origin for the same mix, and against a bare endpoint.
+
+The mix, half and half, over the large workspace (seeded RNG, so every run asks the same):
+
+- *info batch*: ten random users. Edge: one ``users.info?users=U1,...,U10``. Origin: it has
+  no batch form, so ten ``users.info?user=U..`` in turn on one keep-alive connection.
+- *prefix search*: the first three letters of a random user's name. Edge: one
+  ``users.search?query=abc&limit=10`` (ranked, from memory). Origin: it has no user search;
+  its closest single-request equivalent is ``users.lookupByEmail`` for that same user (one
+  indexed lookup). That is cheaper than a prefix search would be (the only real origin
+  equivalent, paging ``users.list`` through the whole workspace, is hundreds of requests),
+  so the edge/origin ratio is on the conservative side.
+
+Throughput counts ops (one batch or one search) per second, closed loop with the same number
+of virtual clients on each target, after a warm-up, in interleaved rounds of which each
+target's best counts (the hosts this runs on are shared and noisy). The limit is a bare Starlette endpoint
+returning a constant, served by uvicorn with the same settings in its own process on the same
+server CPUs. Latency is then measured at half the edge's peak rate, paced (open loop).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from typing import Any
+
+from loadtest.clients import Workers
+from loadtest.phases import Context
+from loadtest.rawhttp import request
+from loadtest.stats import percentile, ratio
+
+Ops = list[list[bytes]]
+
+
+def mixes(ctx: Context, count: int = 2000) -> tuple[Ops, Ops]:
+    """(edge ops, origin ops): the same logical queries, each side's way."""
+    ws, rng, batch = ctx.large, random.Random(1), ctx.plan.query_batch
+    edge: Ops = []
+    origin: Ops = []
+    for i in range(count):
+        token = ws.tokens[i % len(ws.tokens)]
+        if i % 2 == 0:
+            ids = [p.id for p in rng.sample(ws.people, batch)]
+            edge.append([request("GET", "/api/users.info", token, {"users": ",".join(ids)})])
+            origin.append([request("GET", "/api/users.info", token, {"user": uid}) for uid in ids])
+        else:
+            person = rng.choice(ws.people)
+            edge.append(
+                [request("GET", "/api/users.search", token, {"query": person.name[:3], "limit": "10"})]
+            )
+            origin.append([request("GET", "/api/users.lookupByEmail", token, {"email": person.email})])
+    return edge, origin
+
+
+async def load(ctx: Context, url: str, ops: Ops, rate: float | None = None) -> dict[str, Any]:
+    plan, k = ctx.plan, ctx.client_procs
+    per = max(1, plan.query_concurrency // k)
+    kwargs = [
+        {
+            "url": url,
+            "ops": ops,
+            "concurrency": per,
+            "duration": plan.query_seconds,
+            "warmup": plan.query_warmup,
+            "rate": rate / k if rate else None,
+            "seed": i,
+        }
+        for i in range(k)
+    ]
+    workers = Workers("http_load", kwargs, ctx.client_cpus)
+    try:
+        await workers.recv("ready")
+        workers.send("go", time.monotonic() + 0.3)
+        parts = await workers.recv("done")
+    finally:
+        workers.close()
+    latencies = [x for p in parts for x in p["latencies_ms"]]
+    return {
+        "qps": sum(p["ops"] for p in parts) / plan.query_seconds,
+        "latencies": latencies,
+        "errors": sum(p["errors"] for p in parts),
+        "rps": sum(p["requests"] for p in parts) / (plan.query_seconds + plan.query_warmup),
+    }
+
+
+async def run(ctx: Context) -> dict[str, Any]:
+    plan, stack = ctx.plan, ctx.stack
+    edge_ops, origin_ops = mixes(ctx)
+    targets = {
+        "edge": (stack.edge_urls[0], edge_ops),
+        "origin": (stack.origin_url, origin_ops),
+        "limit": (stack.limit_url, [[request("GET", "/api/limit")]]),
+    }
+    best: dict[str, dict[str, Any]] = {}
+    errors = 0
+    for r in range(plan.query_rounds):
+        for name, (url, ops) in targets.items():
+            ctx.say(
+                f"query: round {r + 1}/{plan.query_rounds}, {name}, closed loop, {plan.query_concurrency} "
+                f"clients, {plan.query_warmup:g}+{plan.query_seconds:g}s ..."
+            )
+            got = await load(ctx, url, ops)
+            errors += got["errors"]
+            if name not in best or got["qps"] > best[name]["qps"]:
+                best[name] = got
+    edge, origin, limit = best["edge"], best["origin"], best["limit"]
+    half = edge["qps"] / 2
+    ctx.say(f"query: edge paced at half its peak, {half:.0f} ops/s ...")
+    paced = await load(ctx, stack.edge_urls[0], edge_ops, rate=half)
+    return {
+        "query.users": ctx.large.users,
+        "query.concurrency": plan.query_concurrency,
+        "query.rounds": plan.query_rounds,
+        "query.edge_qps": round(edge["qps"], 1),
+        "query.origin_qps": round(origin["qps"], 1),
+        "query.edge_over_origin": ratio(edge["qps"], origin["qps"]),
+        "query.limit_qps": round(limit["qps"], 1),
+        "query.edge_over_limit": ratio(edge["qps"], limit["qps"], 3),
+        "query.edge_p99_ms": round(percentile(paced["latencies"], 99), 2),
+        "query.edge_p50_ms": round(percentile(paced["latencies"], 50), 2),
+        "query.edge_paced_qps": round(paced["qps"], 1),
+        "query.edge_closed_p99_ms": round(percentile(edge["latencies"], 99), 2),
+        "query.origin_closed_p99_ms": round(percentile(origin["latencies"], 99), 2),
+        "query.origin_http_rps": round(origin["rps"], 1),
+        "query.errors": errors + paced["errors"],
+    }

@@ -1,0 +1,290 @@
+"""The system under test, started as real processes on loopback ports.
+
+Default: ``flannel origin`` on MariaDB and Redis, and two ``flannel edge`` processes (regions
+``a`` and ``b``) sharing that Redis; a cold edge (a fresh process, in a region of its own so
+no regional snapshot helps it) is started on demand for the reconnect storm. ``--embedded``:
+SQLite and the in-process log, so origin and edges live in ONE process
+(``python -m loadtest.embedded``), the storm's cold edge started with them and left untouched
+until the storm. Either way a bare Starlette endpoint (``loadtest.limit_server``) runs beside
+them. The router is not part of the stack yet: edges answer ``rtm.connect`` for themselves.
+
+Servers are pinned to ``server_cpus`` and load generators to the other CPUs (see
+``loadtest.clients``), so the table can say how many cores each side had.
+
+``python -m loadtest.stack`` starts a stack with one seeded workspace, writes a JSON file
+naming its URLs and tokens (what ``loadtest/locustfile.py`` reads) and runs until stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import ctypes
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+
+ROOT = Path(__file__).resolve().parent.parent
+PR_SET_PDEATHSIG = 1
+UNLIMITED = "1:0,2:0,3:0,4:0"  # rate limits off: the benchmark measures capacity, not policy
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def rss_kib(pid: int) -> int:
+    """Resident memory of a process, from ``/proc``."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for {pid}")
+
+
+class Server:
+    """One server process: pinned, logging to a file, healthy on each of its ports."""
+
+    def __init__(
+        self, name: str, cmd: list[str], ports: list[int], log_dir: Path, cpus: set[int] | None
+    ) -> None:
+        self.name, self.cmd, self.ports, self.cpus = name, cmd, ports, cpus
+        self.log_path = log_dir / f"{name}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def start(self, timeout: float = 60.0) -> Server:
+        cpus = self.cpus
+
+        def pin() -> None:  # in the child, before exec
+            if cpus:
+                os.sched_setaffinity(0, cpus)
+            with contextlib.suppress(OSError, AttributeError):  # die with the benchmark, even killed
+                ctypes.CDLL("libc.so.6").prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+        with self.log_path.open("wb") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, *self.cmd], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, preexec_fn=pin
+            )
+        deadline = time.monotonic() + timeout
+        pending = list(self.ports)
+        while pending:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited: {self.tail()}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"{self.name} did not start: {self.tail()}")
+            try:
+                if httpx.get(f"http://127.0.0.1:{pending[0]}/healthz", timeout=1).status_code == 200:
+                    pending.pop(0)
+                    continue
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        return self
+
+    def tail(self) -> str:
+        return self.log_path.read_text(errors="replace")[-3000:] if self.log_path.exists() else ""
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGINT)  # uvicorn's graceful stop; edges drain quickly
+        try:
+            self.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@dataclass
+class StackConfig:
+    embedded: bool
+    database_urls: list[str]
+    redis_url: str | None
+    prefix: str
+    secret: str = field(default_factory=lambda: secrets.token_hex(16))
+    server_cpus: set[int] | None = None
+    log_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="flannel-bench-")))
+
+
+def _url(port: int) -> str:
+    return f"http://127.0.0.1:{port}"
+
+
+@dataclass(frozen=True)
+class EdgeProc:
+    url: str
+    pid: int
+    edge_id: str  # what a ticket for this edge must name
+
+
+class Stack:
+    def __init__(self, cfg: StackConfig) -> None:
+        self.cfg = cfg
+        self.servers: list[Server] = []
+        self.origin_url = ""
+        self.edges: list[EdgeProc] = []
+        self.limit_url = ""
+        self._spares: list[EdgeProc] = []  # embedded: cold edges started with the rest, unused
+        self._cold = 0
+
+    @property
+    def edge_urls(self) -> list[str]:
+        return [e.url for e in self.edges]
+
+    @property
+    def mode(self) -> str:
+        return "sqlite+memory-log, one process" if self.cfg.embedded else "mariadb+redis, a process each"
+
+    def _server(self, name: str, cmd: list[str], ports: list[int]) -> Server:
+        server = Server(name, cmd, ports, self.cfg.log_dir, self.cfg.server_cpus)
+        self.servers.append(server)
+        return server.start()
+
+    def _edge(self, name: str, region: str) -> EdgeProc:
+        cfg, port = self.cfg, free_port()
+        assert cfg.redis_url is not None
+        edge_id = f"edge-{region}-{port}"
+        cmd = ["-m", "flannel_cli.main", "edge", "--origin-url", self.origin_url, "--redis-url",
+               cfg.redis_url, "--redis-prefix", cfg.prefix, "--region", region, "--edge-id", edge_id,
+               "--secret", cfg.secret, "--drain-window", "1", "--log-level", "warning",
+               "--port", str(port)]  # fmt: skip
+        return EdgeProc(_url(port), self._server(name, cmd, [port]).pid, edge_id)
+
+    def start(self) -> Stack:
+        cfg = self.cfg
+        limit = free_port()
+        self._server("limit", ["-m", "loadtest.limit_server", "--port", str(limit)], [limit])
+        self.limit_url = _url(limit)
+        if cfg.embedded:
+            origin, *ports = (free_port() for _ in range(5))  # edges a and b, two spares
+            edge_args = [x for p in ports for x in ("--edge-port", str(p))]
+            cmd = ["-m", "loadtest.embedded", "--database-url", cfg.database_urls[0],
+                   "--origin-port", str(origin), "--secret", cfg.secret, *edge_args]  # fmt: skip
+            pid = self._server("embedded", cmd, [origin, *ports]).pid
+            self.origin_url = _url(origin)
+            edges = [
+                EdgeProc(_url(p), pid, f"edge-{i}-{p}") for i, p in enumerate(ports)
+            ]  # as embedded names them
+            self.edges, self._spares = edges[:2], edges[2:]
+            return self
+        origin = free_port()
+        assert cfg.redis_url is not None
+        urls = [x for u in cfg.database_urls for x in ("--database-url", u)]
+        cmd = ["-m", "flannel_cli.main", "origin", *urls, "--redis-url", cfg.redis_url,
+               "--redis-prefix", cfg.prefix, "--secret", cfg.secret, "--rate-limits", UNLIMITED,
+               "--log-level", "warning", "--port", str(origin)]  # fmt: skip
+        self._server("origin", cmd, [origin])
+        self.origin_url = _url(origin)
+        self.edges = [self._edge(f"edge-{region}", region) for region in ("a", "b")]
+        return self
+
+    def cold_edge(self) -> EdgeProc:
+        """An edge that has loaded nothing, in a region of its own."""
+        if self.cfg.embedded:
+            return self._spares.pop(0)
+        self._cold += 1
+        return self._edge(f"edge-cold{self._cold}", f"cold{self._cold}")
+
+    def stop(self) -> None:
+        for server in reversed(self.servers):
+            server.stop()
+
+    async def stats(self, url: str) -> dict[str, Any]:
+        async with httpx.AsyncClient(timeout=30) as http:
+            answer = await http.get(
+                url + "/internal/stats", headers={"x-flannel-service-secret": self.cfg.secret}
+            )
+        body: dict[str, Any] = answer.json()
+        return body
+
+
+# -- python -m loadtest.stack: a running stack for locust -------------------------------------
+
+
+async def _serve(args: argparse.Namespace, say: Callable[[str], None]) -> None:
+    from loadtest import workspace
+    from origin.store.shards import Store
+
+    run = secrets.token_hex(4)
+    tmp = Path(tempfile.mkdtemp(prefix="flannel-stack-"))
+    urls = [f"sqlite:///{tmp}/stack.db"] if args.embedded else [f"{args.mysql}/flannel_stack_{run}"]
+    prefix = f"flannelstack:{run}:"
+    cfg = StackConfig(args.embedded, urls, None if args.embedded else args.redis_url, prefix, log_dir=tmp)
+    store = await Store.open(urls)
+    stack = Stack(cfg)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        ws = await workspace.seed(store, args.users, max(5, args.users // 30), args.users, "Locust", say)
+        await workspace.issue_tokens(store, ws, args.tokens)
+        await store.close()
+        stack.start()
+        config = {
+            "origin_url": stack.origin_url,
+            "edge_urls": stack.edge_urls,
+            "router_url": None,
+            "team_id": ws.team_id,
+            "channel": ws.general,
+            "tokens": ws.client_tokens,
+            "user_ids": [p.id for p in ws.people[:1000]],
+            "mode": stack.mode,
+        }
+        Path(args.config_out).write_bytes(orjson.dumps(config, option=orjson.OPT_INDENT_2))
+        say(
+            f"stack: up ({stack.mode}); origin {stack.origin_url}, edges {' '.join(stack.edge_urls)}; "
+            f"config in {args.config_out}"
+        )
+        await stop.wait()
+    finally:
+        stack.stop()
+        if not args.embedded:
+            await workspace.drop_databases(urls)
+            await workspace.delete_prefix(args.redis_url, prefix)
+        shutil.rmtree(tmp, ignore_errors=True)
+        say("stack: stopped and cleaned up")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(
+        prog="python -m loadtest.stack",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--embedded", action="store_true", help="SQLite and in-process log, one process")
+    p.add_argument("--mysql", default=os.environ.get("FLANNEL_TEST_MYSQL", "mysql://root@127.0.0.1:3306"))
+    p.add_argument("--redis-url", default=os.environ.get("FLANNEL_TEST_REDIS", "redis://127.0.0.1:6379/0"))
+    p.add_argument("--users", type=int, default=2000, help="users in the seeded workspace")
+    p.add_argument("--tokens", type=int, default=200, help="tokens issued (one per simulated client)")
+    p.add_argument("--config-out", default="flannel-stack.json", help="where to write URLs and tokens")
+    args = p.parse_args(argv)
+    asyncio.run(_serve(args, lambda line: print(line, file=sys.stderr, flush=True)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
