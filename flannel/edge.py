@@ -87,6 +87,10 @@ class Edge:
         source = self.origin.snapshot if team_id in self.loaded_once else self.regional.pages
         self.loaded_once.add(team_id)
         async for page in source(team_id):
+            if page.get("type") == "header":
+                now = time.time()
+                for hashed in page.get("revoked_tokens", ()):
+                    self.revoked[str(hashed)] = now
             yield page
 
     def access(self, team_id: str) -> WorkspaceAccess | None:

@@ -92,7 +92,9 @@ async def revoke_token(store: Store, token: str) -> Caller:
             raise SlackError("invalid_auth")
         user_id = str(row[0])
         if not row[1]:
-            await tx.conn.execute("UPDATE tokens SET revoked = 1 WHERE token_hash = ?", [token_hash])
+            await tx.conn.execute(
+                "UPDATE tokens SET revoked = 1, revoked_at = ? WHERE token_hash = ?", [now_us(), token_hash]
+            )
             await tx.emit(
                 {
                     "type": "token_revoked",

@@ -11,10 +11,12 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from origin.errors import SlackError
+from origin.ids import now_us
 from origin.models import CONVERSATION_COLUMNS, USER_COLUMNS, conversation_from_row, user_from_row
 from origin.store.shards import Store
 
 PAGE = 1000
+RECENT_REVOCATIONS_US = 300 * 1_000_000
 
 
 async def pages(store: Store, team_id: str, page: int = PAGE) -> AsyncIterator[dict[str, Any]]:
@@ -23,10 +25,17 @@ async def pages(store: Store, team_id: str, page: int = PAGE) -> AsyncIterator[d
         team = await conn.fetchone("SELECT id, name, domain, event_seq FROM teams WHERE id = ?", [team_id])
         if team is None:
             raise SlackError("team_not_found")
+        revoked = await conn.fetchall(
+            "SELECT token_hash FROM tokens WHERE team_id = ? AND revoked_at >= ?",
+            [team_id, now_us() - RECENT_REVOCATIONS_US],
+        )
         yield {
             "type": "header",
             "team": {"id": team[0], "name": team[1], "domain": team[2]},
             "offset": int(team[3]),
+            # Tokens revoked lately: a ticket signed just before a revocation (by a router whose
+            # token cache had not heard yet) must not open a session on an edge loading now.
+            "revoked_tokens": [str(r[0]) for r in revoked],
         }
         counts = {"users": 0, "channels": 0, "members": 0}
         last = ""

@@ -167,6 +167,14 @@ MIGRATIONS: list[tuple[int, str, Statements]] = [
             ],
         },
     ),
+    (
+        3,
+        "when a token was revoked (snapshots tell edges about recent revocations)",
+        [
+            "ALTER TABLE tokens ADD COLUMN revoked_at BIGINT",
+            "CREATE INDEX tokens_revoked ON tokens (team_id, revoked_at)",
+        ],
+    ),
 ]
 
 

@@ -97,3 +97,18 @@ async def test_a_ticket_stays_single_use_across_an_edge_restart(
     stack.start_edge(start_server, "local", port)
     frames, code = await first_frames(url, 1.0)
     assert frames[0]["error"]["code"] == "ticket_used" and code == 4003
+
+
+async def test_a_revoked_token_cannot_open_a_session_on_an_edge_that_was_cold(
+    stack: Stack, start_server: type[ServerProcess]
+) -> None:
+    team = stack.team
+    bob = await websockets.connect((await call(stack.router_api() + "rtm.connect", team.bob.token))["url"])
+    assert orjson.loads(await bob.recv())["type"] == "hello"  # the router has bob's token cached now
+    stack.start_edge(start_server, "eu")  # cold for this workspace
+    assert (await call(stack.origin.url + "/api/auth.revoke", team.bob.token))["revoked"]
+    again = await call(stack.router_api() + "rtm.connect", team.bob.token, region="eu")
+    assert again["ok"], again  # the router's cache has not heard yet
+    frames, code = await first_frames(again["url"])
+    assert frames[0]["error"]["code"] == "token_revoked" and code == 4001
+    await bob.close()
