@@ -1,11 +1,17 @@
 """``python -m loadtest.bench``: the benchmark, printed as a table and written as flat JSON.
 
-It starts what it measures (``loadtest.stack``): the origin on MariaDB with Redis and two
-edges as real processes on loopback, or with ``--embedded`` SQLite and the in-process log
-(origin and edges in one process). It seeds its workspaces into a throwaway database, pins
-the servers to half the CPUs and its load generators (``loadtest.clients``) to the other
-half, runs the phases (``loadtest.phases``) and removes the databases and Redis keys it made.
-``--quick`` is the small version for CI (minutes on two cores); the default is the full run.
+It starts what it measures (``loadtest.stack``): the origin on MariaDB with Redis, two
+edges and the router as real processes on loopback, or with ``--embedded`` SQLite and the
+in-process log (origin, edges and router in one process). It seeds its workspaces into a
+throwaway database, pins the servers to half the CPUs and its load generators
+(``loadtest.clients``) to the other half, runs the phases (``loadtest.phases``) and removes
+the databases and Redis keys it made. ``--quick`` is the small version for CI (minutes on two
+cores); the default is the full run.
+
+Given ``--origin-url`` (with ``--edge-url`` twice, ``--database-url`` and ``--secret``) it
+measures that running stack instead: it seeds its workspaces through the given databases
+(never dropped: the workspaces stay), skips what needs processes it did not start (a figure
+it cannot take is null, with a ``<phase>.note``) and exits 0 despite them.
 """
 
 from __future__ import annotations
@@ -78,7 +84,26 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--phases", default=",".join(PHASES), help=f"comma-separated subset of {','.join(PHASES)}")
     p.add_argument("--no-pin", action="store_true", help="let servers and load generators share all CPUs")
     p.add_argument("--client-procs", type=int, help="load-generator processes (default: one per client CPU)")
-    return p.parse_args(argv)
+    g = p.add_argument_group("measuring a running stack (instead of starting one)")
+    g.add_argument("--origin-url", help="the running origin; switches to this mode")
+    g.add_argument("--edge-url", action="append", default=[], help="a running edge (give two)")
+    g.add_argument("--router-url", help="the running router (used by the storm with --storm-region)")
+    g.add_argument("--database-url", action="append", default=[],
+                   help="the origin's database URLs, all shards, in its order (seeded there)")  # fmt: skip
+    g.add_argument("--secret", help="the stack's shared secret (origin stats)")
+    g.add_argument("--storm-edge-url", help="an edge known to be cold, for the storm (else it is skipped)")
+    g.add_argument(
+        "--storm-region", help="the cold edge's region, alone in it: the storm goes via the router"
+    )
+    args = p.parse_args(argv)
+    if args.origin_url:
+        if args.embedded:
+            p.error("--embedded starts a stack; it does not go with --origin-url")
+        if not args.edge_url or not args.database_url or not args.secret:
+            p.error("--origin-url needs --edge-url, --database-url and --secret too")
+    elif args.edge_url or args.router_url or args.database_url or args.storm_edge_url or args.storm_region:
+        p.error("--edge-url, --router-url, --database-url and --storm-* go with --origin-url")
+    return args
 
 
 def machine() -> dict[str, Any]:
@@ -117,9 +142,14 @@ class Run:
         files) unless something failed, when its logs are worth reading."""
         from loadtest.workspace import delete_prefix, drop_databases
 
-        await drop_databases(self.databases)
+        await drop_databases(self.databases)  # its own throwaway ones: never the given ones
         if not self.args.embedded:
-            await delete_prefix(self.args.redis_url, self.prefix)
+            try:
+                await delete_prefix(self.args.redis_url, self.prefix)
+            except Exception as exc:  # a given stack's Redis may not be reachable from here
+                if not self.args.origin_url:
+                    raise
+                progress(f"cleanup: Redis keys {self.prefix}* not removed: {exc}")
         if keep_logs:
             for db in self.tmp.glob("*.db*"):
                 db.unlink()
@@ -156,11 +186,11 @@ async def stack_phases(
 ) -> None:
     from loadtest import workspace
     from loadtest.phases import boot, connection, fanout, freshness, query, storm
-    from loadtest.stack import Stack, StackConfig
+    from loadtest.stack import ExternalStack, Stack, StackConfig
     from origin.store.shards import Store
 
     args = run.args
-    urls = [run.database("stack")]
+    urls = list(args.database_url) if args.origin_url else [run.database("stack")]
     store = await Store.open(urls)
     try:
         progress(f"seeding: {plan.small_users}, {plan.large_users} and {plan.storm_users} users ...")
@@ -179,7 +209,14 @@ async def stack_phases(
         server_cpus=cpus[0],
         log_dir=run.tmp,
     )
-    stack = Stack(cfg)
+    if args.origin_url:
+        cfg.secret = args.secret
+        stack: Stack = ExternalStack(cfg, args.origin_url, args.edge_url, args.router_url,
+                                     args.storm_edge_url, args.storm_region)  # fmt: skip
+        results |= {"stack.origin_url": stack.origin_url, "stack.edge_urls": stack.edge_urls,
+                    "stack.router_url": stack.router_url}  # fmt: skip
+    else:
+        stack = Stack(cfg)
     try:
         progress(f"stack: starting ({stack.mode}) ...")
         stack.start()
@@ -274,12 +311,24 @@ def main(argv: list[str] | None = None) -> int:
     )
     chosen = set(args.phases.split(","))
     missing = [k for k in REQUIRED_KEYS if k.split(".")[0] in chosen and k not in results]
+    if missing and args.origin_url:  # a given stack: what it could not measure is null, with why
+        for key in missing:
+            results[key] = None
+            phase = key.split(".")[0]
+            reason = results.get(f"{phase}.error")
+            results.setdefault(
+                f"{phase}.note",
+                f"not measured: {reason}" if reason else "not measured against a stack given by its URLs",
+            )
+        missing = []
     if missing:
         results["bench.missing"] = missing
     print(table(results))
     if args.json_path:
         with open(args.json_path, "wb") as fh:
             fh.write(orjson.dumps(results, option=orjson.OPT_INDENT_2))
+    if args.origin_url:  # a given stack: phase errors are reported (``<phase>.error``), not fatal
+        return 0
     return 1 if missing or any(k.endswith(".error") for k in results) else 0
 
 

@@ -59,8 +59,10 @@ async def rtm_clients(
     concurrency: int | None = 200,
     fresh_http: bool = False,
     resume_from: int | None = None,
+    region: str | None = None,
 ) -> dict[str, Any]:
-    """Client i calls ``rtm.connect`` at ``edge_urls[i % len]`` with ``tokens[i]``, or, given
+    """Client i calls ``rtm.connect`` at ``edge_urls[i % len]`` (an edge, or the router, which
+    places the client in ``region``) with ``tokens[i]``, or, given
     ``ws_urls`` (tickets signed as the router would), opens ``ws_urls[i]`` directly.
     ``concurrency`` None means all at once, each ``rtm.connect`` on a new HTTP connection
     when ``fresh_http`` (a storm)."""
@@ -78,11 +80,13 @@ async def rtm_clients(
     clients: list[rawws.WsClient] = []
     count = len(ws_urls or tokens or [])
     gate = asyncio.Semaphore(concurrency or count or 1)
-    form = {"resume_from": str(resume_from)} if resume_from is not None else None
+    form = {"resume_from": str(resume_from)} if resume_from is not None else {}
+    if region is not None:
+        form["region"] = region
 
     async def rtm_connect(i: int, token: str) -> str:
         url = edge_urls[i % len(edge_urls)]
-        raw = rawhttp.request("POST", "/api/rtm.connect", token, form)
+        raw = rawhttp.request("POST", "/api/rtm.connect", token, form or None)
         status, body = await (rawhttp.fetch(url, raw) if fresh_http else pools[url].send(raw))
         answer = orjson.loads(body)
         if status != 200 or not answer.get("ok"):

@@ -1,12 +1,18 @@
 """The system under test, started as real processes on loopback ports.
 
-Default: ``flannel origin`` on MariaDB and Redis, and two ``flannel edge`` processes (regions
-``a`` and ``b``) sharing that Redis; a cold edge (a fresh process, in a region of its own so
-no regional snapshot helps it) is started on demand for the reconnect storm. ``--embedded``:
-SQLite and the in-process log, so origin and edges live in ONE process
-(``python -m loadtest.embedded``), the storm's cold edge started with them and left untouched
-until the storm. Either way a bare Starlette endpoint (``loadtest.limit_server``) runs beside
-them. The router is not part of the stack yet: edges answer ``rtm.connect`` for themselves.
+Default: ``flannel origin`` on MariaDB and Redis, two ``flannel edge`` processes (regions
+``a`` and ``b``) sharing that Redis, and ``flannel router`` (default region ``a``) placing
+clients on the edges that registered in Redis; a cold edge (a fresh process, in a region of its
+own so no regional snapshot helps it, e.g. ``storm``, where the router can only place clients on
+it) is started on demand for the reconnect storm. ``--embedded``: SQLite and the in-process log,
+so origin, edges and router live in ONE process (``python -m loadtest.embedded``, the router
+sharing an in-process registry with the edges), the storm's cold edges started with them and
+left untouched until the storm. Either way a bare Starlette endpoint (``loadtest.limit_server``)
+runs beside them.
+
+:class:`ExternalStack` stands for a stack the benchmark did not start (``--origin-url`` and
+friends): only the bare endpoint is started; an edge's pid is looked up from its port when it
+listens on this host (:func:`local_pid`), and no cold edge can be started.
 
 Servers are pinned to ``server_cpus`` and load generators to the other CPUs (see
 ``loadtest.clients``), so the table can say how many cores each side had.
@@ -40,6 +46,10 @@ import orjson
 ROOT = Path(__file__).resolve().parent.parent
 PR_SET_PDEATHSIG = 1
 UNLIMITED = "1:0,2:0,3:0,4:0"  # rate limits off: the benchmark measures capacity, not policy
+#: The router's limits, as good as off (it has no "unlimited"): a storm comes from one address.
+ROUTER_UNLIMITED = ["--calls-per-address", "1e9", "--address-burst", "1000000",
+                    "--connects-per-token", "1e9", "--connect-burst", "1000"]  # fmt: skip
+STORM_REGION = "storm"  # the storm's cold edge, alone in its region: the router must place there
 
 
 def free_port() -> int:
@@ -49,6 +59,43 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def local_pid(url: str) -> int | None:
+    """The pid of the process listening on ``url``'s port, when that is a loopback address of
+    this host and the process is visible to us (psutil, else ``/proc``); else None."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.hostname not in ("127.0.0.1", "localhost", "::1", "0.0.0.0") or parts.port is None:
+        return None
+    port = parts.port
+    try:
+        import psutil  # type: ignore[import-untyped]
+
+        for conn in psutil.net_connections(kind="tcp"):
+            if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port and conn.pid:
+                return int(conn.pid)
+    except Exception:  # psutil missing, or not allowed to list every socket: try /proc
+        pass
+    inodes: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                    inodes.add(f"socket:[{fields[9]}]")
+    if not inodes:
+        return None
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            for fd in (proc / "fd").iterdir():
+                with contextlib.suppress(OSError):
+                    if os.readlink(fd) in inodes:
+                        return int(proc.name)
+    return None
 
 
 def rss_kib(pid: int) -> int:
@@ -136,8 +183,8 @@ def _url(port: int) -> str:
 @dataclass(frozen=True)
 class EdgeProc:
     url: str
-    pid: int
-    edge_id: str  # what a ticket for this edge must name
+    pid: int | None  # None: not a process of this host we can see
+    edge_id: str  # what a ticket for this edge must name ("" when unknown)
 
 
 class Stack:
@@ -147,7 +194,9 @@ class Stack:
         self.origin_url = ""
         self.edges: list[EdgeProc] = []
         self.limit_url = ""
-        self._spares: list[EdgeProc] = []  # embedded: cold edges started with the rest, unused
+        self.router_url: str | None = None
+        self.external = False
+        self._spares: dict[str, EdgeProc] = {}  # embedded: cold edges by region, started unused
         self._cold = 0
 
     @property
@@ -179,16 +228,20 @@ class Stack:
         self._server("limit", ["-m", "loadtest.limit_server", "--port", str(limit)], [limit])
         self.limit_url = _url(limit)
         if cfg.embedded:
-            origin, *ports = (free_port() for _ in range(5))  # edges a and b, two spares
-            edge_args = [x for p in ports for x in ("--edge-port", str(p))]
+            regions = ["a", "b", STORM_REGION, "cold1", "cold2"]  # edges a and b, three spares
+            origin, router, *ports = (free_port() for _ in range(2 + len(regions)))
+            edge_args = [x for p, r in zip(ports, regions, strict=True)
+                         for x in ("--edge-port", str(p), "--edge-region", r)]  # fmt: skip
             cmd = ["-m", "loadtest.embedded", "--database-url", cfg.database_urls[0],
-                   "--origin-port", str(origin), "--secret", cfg.secret, *edge_args]  # fmt: skip
-            pid = self._server("embedded", cmd, [origin, *ports]).pid
-            self.origin_url = _url(origin)
+                   "--origin-port", str(origin), "--router-port", str(router), "--secret", cfg.secret,
+                   *edge_args]  # fmt: skip
+            pid = self._server("embedded", cmd, [origin, router, *ports]).pid
+            self.origin_url, self.router_url = _url(origin), _url(router)
             edges = [
-                EdgeProc(_url(p), pid, f"edge-{i}-{p}") for i, p in enumerate(ports)
+                EdgeProc(_url(p), pid, f"edge-{r}-{p}") for p, r in zip(ports, regions, strict=True)
             ]  # as embedded names them
-            self.edges, self._spares = edges[:2], edges[2:]
+            self.edges = edges[:2]
+            self._spares = {r: e for r, e in zip(regions[2:], edges[2:], strict=True)}
             return self
         origin = free_port()
         assert cfg.redis_url is not None
@@ -199,14 +252,36 @@ class Stack:
         self._server("origin", cmd, [origin])
         self.origin_url = _url(origin)
         self.edges = [self._edge(f"edge-{region}", region) for region in ("a", "b")]
+        router = free_port()
+        cmd = ["-m", "flannel_cli.main", "router", "--origin-url", self.origin_url, "--redis-url",
+               cfg.redis_url, "--redis-prefix", cfg.prefix, "--secret", cfg.secret, "--default-region",
+               "a", *ROUTER_UNLIMITED, "--log-level", "warning", "--port", str(router)]  # fmt: skip
+        self._server("router", cmd, [router])
+        self.router_url = _url(router)
         return self
 
-    def cold_edge(self) -> EdgeProc:
-        """An edge that has loaded nothing, in a region of its own."""
+    def cold_edge(self, region: str | None = None) -> EdgeProc:
+        """An edge that has loaded nothing, in a region of its own (``region``, e.g.
+        :data:`STORM_REGION` for one the router must place a storm on)."""
         if self.cfg.embedded:
-            return self._spares.pop(0)
+            if region is None:
+                region = next(r for r in self._spares if r != STORM_REGION)
+            return self._spares.pop(region)
         self._cold += 1
-        return self._edge(f"edge-cold{self._cold}", f"cold{self._cold}")
+        region = region or f"cold{self._cold}"
+        return self._edge(f"edge-cold{self._cold}", region)
+
+    async def wait_routable(self, edge: EdgeProc, limit_s: float = 30.0) -> None:
+        """Until the router lists ``edge`` (it registers itself by heartbeat)."""
+        assert self.router_url is not None
+        deadline = time.monotonic() + limit_s
+        while True:
+            ids = [e["id"] for e in (await self.stats(self.router_url))["edges"]]
+            if edge.edge_id in ids:
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the router never listed {edge.edge_id} (it has {ids})")
+            await asyncio.sleep(0.1)
 
     def stop(self) -> None:
         for server in reversed(self.servers):
@@ -219,6 +294,46 @@ class Stack:
             )
         body: dict[str, Any] = answer.json()
         return body
+
+
+class ExternalStack(Stack):
+    """A running stack given by its URLs (``python -m loadtest.bench --origin-url ...``).
+
+    Only the bare endpoint is started here. Edges' pids are found from their ports when they
+    listen on this host; ``storm_edge_url`` is an edge the user vouches is cold (nothing starts
+    one here), reached through the router with ``storm_region`` when both are given."""
+
+    def __init__(
+        self,
+        cfg: StackConfig,
+        origin_url: str,
+        edge_urls: list[str],
+        router_url: str | None = None,
+        storm_edge_url: str | None = None,
+        storm_region: str | None = None,
+    ) -> None:
+        super().__init__(cfg)
+        self.external = True
+        self.origin_url = origin_url.rstrip("/")
+        self.edges = [EdgeProc(u.rstrip("/"), local_pid(u), "") for u in edge_urls]
+        self.router_url = router_url.rstrip("/") if router_url else None
+        self.storm_edge_url = storm_edge_url.rstrip("/") if storm_edge_url else None
+        self.storm_region = storm_region
+
+    @property
+    def mode(self) -> str:
+        return "given URLs (not started by the benchmark)"
+
+    def start(self) -> Stack:
+        limit = free_port()
+        self._server("limit", ["-m", "loadtest.limit_server", "--port", str(limit)], [limit])
+        self.limit_url = _url(limit)
+        return self
+
+    def cold_edge(self, region: str | None = None) -> EdgeProc:
+        if self.storm_edge_url is None:
+            raise RuntimeError("no cold edge: pass --storm-edge-url")
+        return EdgeProc(self.storm_edge_url, local_pid(self.storm_edge_url), "")
 
 
 # -- python -m loadtest.stack: a running stack for locust -------------------------------------
@@ -247,7 +362,7 @@ async def _serve(args: argparse.Namespace, say: Callable[[str], None]) -> None:
         config = {
             "origin_url": stack.origin_url,
             "edge_urls": stack.edge_urls,
-            "router_url": None,
+            "router_url": stack.router_url,
             "team_id": ws.team_id,
             "channel": ws.general,
             "tokens": ws.client_tokens,
@@ -256,7 +371,8 @@ async def _serve(args: argparse.Namespace, say: Callable[[str], None]) -> None:
         }
         Path(args.config_out).write_bytes(orjson.dumps(config, option=orjson.OPT_INDENT_2))
         say(
-            f"stack: up ({stack.mode}); origin {stack.origin_url}, edges {' '.join(stack.edge_urls)}; "
+            f"stack: up ({stack.mode}); origin {stack.origin_url}, edges {' '.join(stack.edge_urls)}, "
+            f"router {stack.router_url}; "
             f"config in {args.config_out}"
         )
         await stop.wait()

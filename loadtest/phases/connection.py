@@ -3,7 +3,9 @@
 One client warms the large workspace on edge ``b`` (untouched by the query load, so freed
 memory from it does not hide the cost), then the edge's RSS is read, N clients connect and
 get their hello, and after a pause the RSS is read again: (after - before) / N. In the
-embedded stack the RSS is the one process holding origin and edges.
+embedded stack the RSS is the one process holding origin and edges. Against a stack given by
+its URLs the edge's pid is looked up from its port (``loadtest.stack.local_pid``); when it is
+not on this host the phase is skipped (``connection.note``).
 """
 
 from __future__ import annotations
@@ -18,7 +20,11 @@ from loadtest.stack import rss_kib
 
 async def run(ctx: Context) -> dict[str, Any]:
     n = ctx.plan.idle_connections
-    url, pid = ctx.stack.edges[1].url, ctx.stack.edges[1].pid
+    edge = ctx.stack.edges[min(1, len(ctx.stack.edges) - 1)]
+    url, pid = edge.url, edge.pid
+    if pid is None:
+        return {"connection.idle_kib": None, "connection.note": f"skipped: no local process found "
+                f"listening for {url}, so the edge's memory cannot be read"}  # fmt: skip
     tokens = ctx.large.client_tokens[: n + 1]
     warm = Listeners(ctx, [url], tokens[:1])
     idle = Listeners(ctx, [url], tokens[1:])
@@ -34,7 +40,11 @@ async def run(ctx: Context) -> dict[str, Any]:
         after = rss_kib(pid)
         if got["failed"]:
             ctx.say(f"connection: {got['failed']} failed: {got['errors']}")
+        out: dict[str, Any] = {}
+        if ctx.stack.external and sum(e.pid == pid for e in ctx.stack.edges) > 1:
+            out["connection.note"] = f"pid {pid} serves more than this edge: its RSS covers them all"
         return {
+            **out,
             "connection.clients": got["ok"],
             "connection.failed": got["failed"],
             "connection.idle_kib": round((after - before) / max(1, got["ok"]), 1),

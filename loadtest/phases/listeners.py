@@ -24,12 +24,14 @@ class Listeners:
         concurrency: int | None = 200,
         fresh_http: bool = False,
         resume_from: int | None = None,
+        region: str | None = None,
     ) -> None:
-        """With ``ws_urls`` (ticketed WebSocket URLs) the clients skip ``rtm.connect``."""
+        """With ``ws_urls`` (ticketed WebSocket URLs) the clients skip ``rtm.connect``; ``region``
+        is passed to ``rtm.connect`` (for a router in ``edge_urls``)."""
         clients = ws_urls or tokens
         k = max(1, min(ctx.client_procs, len(clients)))
         common = {"edge_urls": edge_urls, "concurrency": concurrency and max(1, concurrency // k),
-                  "fresh_http": fresh_http, "resume_from": resume_from}  # fmt: skip
+                  "fresh_http": fresh_http, "resume_from": resume_from, "region": region}  # fmt: skip
         key = "ws_urls" if ws_urls else "tokens"
         kwargs = [{**common, key: part} for part in spread(clients, k)]
         self.workers = Workers("rtm_clients", kwargs, ctx.client_cpus)

@@ -7,14 +7,21 @@ has not changed since), and count as connected when their hello arrives. The ori
 ``snapshots_served`` before and after says what the storm cost it: single-flight means one
 snapshot load, not N.
 
-Two storms, each on its own cold edge:
+Three storms, each on its own cold edge:
 
-- ``storm.*``: as in the design, the clients come from the router with signed tickets and
-  go straight to the WebSocket. The router is not in the stack yet, so the benchmark signs
-  the tickets itself with the shared secret, as the router will.
+- ``storm.*``: as in the design, through the router: every client calls ``rtm.connect`` at
+  the router (a new HTTP connection each, ``region=storm``), which checks the token at the
+  origin (cached per token), places it on the cold edge (the only edge of region ``storm``)
+  and signs a ticket; the client then opens the WebSocket at the edge with it.
+- ``storm.ticketed.*``: the router's work done beforehand: the benchmark signs the tickets
+  itself with the shared secret and the clients go straight to the WebSocket (the edge's
+  part alone).
 - ``storm.edge_connect.*``: no router: every client calls ``rtm.connect`` at the cold edge
-  on a new HTTP connection, so the edge checks each token at the origin (N token checks
-  next to the one snapshot load).
+  on a new HTTP connection, so the edge checks each token at the origin.
+
+Against a stack given by its URLs only the edge the user names as cold (``--storm-edge-url``)
+can be used: through the router when ``--router-url`` and ``--storm-region`` are given, else
+with ``rtm.connect`` at that edge; without one the phase is skipped (``storm.note``).
 """
 
 from __future__ import annotations
@@ -24,9 +31,11 @@ from typing import Any
 from flannel.rtm import issue
 from loadtest.phases import Context
 from loadtest.phases.listeners import Listeners
-from loadtest.stack import EdgeProc
+from loadtest.stack import STORM_REGION, EdgeProc
 from loadtest.stats import percentile
 from origin.service.auth import hash_token
+
+KEYS = ("storm.clients", "storm.origin_snapshot_loads", "storm.all_connected_s")
 
 
 def tickets(ctx: Context, edge: EdgeProc, n: int) -> list[str]:
@@ -37,17 +46,29 @@ def tickets(ctx: Context, edge: EdgeProc, n: int) -> list[str]:
             for user, token in zip(ws.client_users[:n], ws.client_tokens[:n], strict=True)]  # fmt: skip
 
 
-async def one(ctx: Context, edge: EdgeProc, ticketed: bool) -> dict[str, Any]:
+async def one(ctx: Context, edge: EdgeProc, how: str, region: str | None = None) -> dict[str, Any]:
+    """``how``: ``router`` (rtm.connect at the router, placed in ``region``), ``ticketed``
+    (tickets signed here) or ``edge`` (rtm.connect at the edge)."""
     stack, n = ctx.stack, ctx.plan.storm_clients
     tokens = ctx.storm.client_tokens[:n]
-    listeners = Listeners(ctx, [edge.url], tokens, ws_urls=tickets(ctx, edge, n) if ticketed else None,
-                          concurrency=None, fresh_http=True, resume_from=0)  # fmt: skip
+    if how == "router":
+        assert stack.router_url is not None
+        listeners = Listeners(ctx, [stack.router_url], tokens, concurrency=None, fresh_http=True,
+                              resume_from=0, region=region)  # fmt: skip
+    else:
+        ws_urls = tickets(ctx, edge, n) if how == "ticketed" else None
+        listeners = Listeners(ctx, [edge.url], tokens, ws_urls=ws_urls, concurrency=None, fresh_http=True,
+                              resume_from=0)  # fmt: skip
     try:
         await listeners.workers.recv("ready", 120)
         listeners.ready = True
         before = (await stack.stats(stack.origin_url))["snapshots_served"]
-        how = "with router tickets" if ticketed else "each calling rtm.connect at the edge"
-        ctx.say(f"storm: {n} clients of a {ctx.storm.users}-user workspace at once on a cold edge, {how} ...")
+        said = {"router": f"each calling rtm.connect at the router (region {region})",
+                "ticketed": "with tickets signed by the benchmark",
+                "edge": "each calling rtm.connect at the edge"}[how]  # fmt: skip
+        ctx.say(
+            f"storm: {n} clients of a {ctx.storm.users}-user workspace at once on a cold edge, {said} ..."
+        )
         got = await listeners.connect(delay=0.5)
         after = (await stack.stats(stack.origin_url))["snapshots_served"]
         if got["failed"]:
@@ -60,7 +81,31 @@ async def one(ctx: Context, edge: EdgeProc, ticketed: bool) -> dict[str, Any]:
 
 
 async def run(ctx: Context) -> dict[str, Any]:
-    main = await one(ctx, ctx.stack.cold_edge(), ticketed=True)
-    direct = await one(ctx, ctx.stack.cold_edge(), ticketed=False)
-    return {"storm.clients": ctx.plan.storm_clients, **{f"storm.{k}": v for k, v in main.items()},
+    stack, n = ctx.stack, ctx.plan.storm_clients
+    if stack.external:
+        return await given(ctx)
+    cold = stack.cold_edge(STORM_REGION)
+    await stack.wait_routable(cold)
+    main = await one(ctx, cold, "router", STORM_REGION)
+    ticketed = await one(ctx, stack.cold_edge(), "ticketed")
+    direct = await one(ctx, stack.cold_edge(), "edge")
+    return {"storm.clients": n, "storm.via": "router", **{f"storm.{k}": v for k, v in main.items()},
+            **{f"storm.ticketed.{k}": v for k, v in ticketed.items()},
             **{f"storm.edge_connect.{k}": v for k, v in direct.items()}}  # fmt: skip
+
+
+async def given(ctx: Context) -> dict[str, Any]:
+    stack, n = ctx.stack, ctx.plan.storm_clients
+    region = getattr(stack, "storm_region", None)
+    try:
+        edge = stack.cold_edge()
+    except RuntimeError:
+        return {**dict.fromkeys(KEYS), "storm.note": "skipped: the storm needs a cold edge the benchmark "
+                "starts itself; pass --storm-edge-url (an edge known to be cold) to use one"}  # fmt: skip
+    via = "router" if stack.router_url and region else "edge"
+    got = await one(ctx, edge, via, region)
+    note = (f"through the router (region {region}) to the given cold edge {edge.url}" if via == "router"
+            else f"rtm.connect at the given cold edge {edge.url} (no router: pass --router-url and "
+            "--storm-region to go through it)")  # fmt: skip
+    return {"storm.clients": n, "storm.via": via, "storm.note": note,
+            **{f"storm.{k}": v for k, v in got.items()}}  # fmt: skip
