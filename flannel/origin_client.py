@@ -49,8 +49,13 @@ class OriginClient:
         self._http = httpx.AsyncClient(
             base_url=self.base_url,
             timeout=httpx.Timeout(timeout_s, read=max(timeout_s, 60.0), pool=60.0),  # storms queue, not fail
-            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
-            transport=transport,
+            transport=transport
+            or httpx.AsyncHTTPTransport(  # retries failed connects; its own pool limits
+                retries=3,
+                limits=httpx.Limits(
+                    max_connections=max_connections, max_keepalive_connections=max_connections
+                ),
+            ),
         )
 
     async def close(self) -> None:
@@ -98,7 +103,7 @@ class OriginClient:
             resp = await self._http.post(f"/api/{method}", content=orjson.dumps(args),
                                          headers={**headers, "content-type": "application/json"})  # fmt: skip
         except httpx.HTTPError as exc:
-            raise OriginError("origin_unreachable", str(exc)) from exc
+            raise OriginError("origin_unreachable", repr(exc)) from exc
         return Forwarded(resp.status_code, resp.content, resp.headers.get("retry-after"))
 
     async def call(

@@ -86,8 +86,14 @@ class TokenChecker:
     ) -> None:
         self.ttl_s = ttl_s
         self.failure_ttl_s = failure_ttl_s
+        # A connect storm queues for the pool (up to a minute) rather than failing at once.
         self._http = httpx.AsyncClient(
-            base_url=origin_url.rstrip("/"), timeout=timeout_s, transport=transport
+            base_url=origin_url.rstrip("/"),
+            timeout=httpx.Timeout(timeout_s, read=max(timeout_s, 30.0), pool=60.0),
+            transport=transport
+            or httpx.AsyncHTTPTransport(  # retries failed connects; its own pool limits
+                retries=3, limits=httpx.Limits(max_connections=100, max_keepalive_connections=100)
+            ),
         )
         self._cache = SimpleMemoryCache()
         self._inflight: dict[str, asyncio.Task[Identity | Refusal]] = {}
@@ -148,7 +154,7 @@ class TokenChecker:
         try:
             resp = await self._http.post("/api/auth.test", headers={"Authorization": f"Bearer {token}"})
         except httpx.HTTPError as exc:
-            raise RouterError("service_unavailable", 503, f"origin unreachable: {exc}") from exc
+            raise RouterError("service_unavailable", 503, f"origin unreachable: {exc!r}") from exc
         if resp.status_code == 429:
             raise ratelimited(int(resp.headers.get("retry-after", "1") or 1))
         try:
