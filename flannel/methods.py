@@ -13,6 +13,7 @@ from typing import Any
 from flannel.cache import CacheError, Workspace
 from origin import cursor
 from origin.api.args import Args
+from origin.api.methods import metadata, page
 from origin.errors import SlackError, invalid_arguments
 
 JSON = dict[str, Any]
@@ -28,14 +29,15 @@ class Who:
 Local = Callable[[Workspace, Who, Args], JSON]
 
 
-def _page(args: Args, kind: str, default: int) -> tuple[int, str | None]:
-    limit = args.integer("limit", default, 0, 1000, error="invalid_limit") or default
-    after = cursor.decode(kind, args.string("cursor")) if "cursor" in args else None
-    return limit, after
-
-
 def _next(kind: str, after: str | None) -> JSON:
-    return {"response_metadata": {"next_cursor": cursor.encode(kind, after) if after else ""}}
+    """The origin's cursor for the page after ``after`` (so paging may continue at either)."""
+    return metadata(cursor.encode(kind, after) if after else None)
+
+
+def _prefix(args: Args) -> tuple[str, int]:
+    """A quick-switcher search: ``query`` (or ``prefix``) and ``limit``."""
+    name = "query" if "query" in args else "prefix"
+    return args.string(name, max_len=200), args.integer("limit", 10, 1, 100, error="invalid_limit")
 
 
 def users_info(ws: Workspace, who: Who, args: Args) -> JSON:
@@ -48,15 +50,14 @@ def users_info(ws: Workspace, who: Who, args: Args) -> JSON:
 
 
 def users_list(ws: Workspace, who: Who, args: Args) -> JSON:
-    limit, after = _page(args, "user", 200)
+    limit, after = page(args, "user", 200)
     channel = args.id("channel", "channel_not_found") if "channel" in args else None
     members, next_after = ws.list_users(who.user_id, limit, after, channel)
     return {"members": members, "cache_ts": 0, **_next("user", next_after)}
 
 
 def users_search(ws: Workspace, who: Who, args: Args) -> JSON:
-    query = args.string("query", max_len=200) if "query" in args else args.string("prefix", max_len=200)
-    limit = args.integer("limit", 10, 1, 100, error="invalid_limit")
+    query, limit = _prefix(args)
     return {"users": ws.search_users(query, limit)}
 
 
@@ -69,7 +70,7 @@ def conversations_list(ws: Workspace, who: Who, args: Args) -> JSON:
     types = {t.strip() for t in raw.split(",") if t.strip()}
     if not types or types - set(CONVERSATION_TYPES):
         raise invalid_arguments("types", f"unknown type(s); use {CONVERSATION_TYPES}")
-    limit, after = _page(args, "conv", 100)
+    limit, after = page(args, "conv", 100)
     channels, next_after = ws.list_conversations(
         who.user_id, types, args.flag("exclude_archived"), limit, after
     )
@@ -77,14 +78,13 @@ def conversations_list(ws: Workspace, who: Who, args: Args) -> JSON:
 
 
 def conversations_members(ws: Workspace, who: Who, args: Args) -> JSON:
-    limit, after = _page(args, "member", 100)
+    limit, after = page(args, "member", 100)
     ids, next_after = ws.members(who.user_id, args.id("channel", "channel_not_found"), limit, after)
     return {"members": ids, **_next("member", next_after)}
 
 
 def conversations_search(ws: Workspace, who: Who, args: Args) -> JSON:
-    query = args.string("query", max_len=200) if "query" in args else args.string("prefix", max_len=200)
-    limit = args.integer("limit", 10, 1, 100, error="invalid_limit")
+    query, limit = _prefix(args)
     return {"channels": ws.search_conversations(who.user_id, query, limit)}
 
 
