@@ -227,7 +227,7 @@ def _channels_only(conv: Visible) -> None:
 async def join(store: Store, caller: Caller, channel_id: str) -> tuple[JSON, bool]:
     """Join a public channel; returns (channel, already_in_channel)."""
     async with store.write(caller.team_id) as tx:
-        conv = await visible(tx.conn, caller, channel_id, tx.db.for_update())
+        conv = await visible(tx.conn, caller, channel_id)
         _channels_only(conv)
         require_open(conv)
         if conv.is_member:
@@ -240,7 +240,7 @@ async def join(store: Store, caller: Caller, channel_id: str) -> tuple[JSON, boo
 
 async def leave(store: Store, caller: Caller, channel_id: str) -> None:
     async with store.write(caller.team_id) as tx:
-        conv = await visible(tx.conn, caller, channel_id, tx.db.for_update())
+        conv = await visible(tx.conn, caller, channel_id)
         _channels_only(conv)
         require_member(conv)
         if conv.name == "general":
@@ -258,7 +258,7 @@ async def invite(store: Store, caller: Caller, channel_id: str, user_ids: Sequen
     if not user_ids:
         raise invalid_arguments("users", "at least one user id is required")
     async with store.write(caller.team_id) as tx:
-        conv = await visible(tx.conn, caller, channel_id, tx.db.for_update())
+        conv = await visible(tx.conn, caller, channel_id)
         _channels_only(conv)
         require_member(conv)
         require_open(conv)
@@ -286,7 +286,7 @@ async def invite(store: Store, caller: Caller, channel_id: str, user_ids: Sequen
 
 async def kick(store: Store, caller: Caller, channel_id: str, user_id: str) -> None:
     async with store.write(caller.team_id) as tx:
-        conv = await visible(tx.conn, caller, channel_id, tx.db.for_update())
+        conv = await visible(tx.conn, caller, channel_id)
         _channels_only(conv)
         require_member(conv)
         if user_id == caller.user_id:
@@ -303,7 +303,7 @@ async def kick(store: Store, caller: Caller, channel_id: str, user_id: str) -> N
 async def rename(store: Store, caller: Caller, channel_id: str, name: str) -> JSON:
     validate_name(name)
     async with store.write(caller.team_id) as tx:
-        conv = await visible(tx.conn, caller, channel_id, tx.db.for_update())
+        conv = await visible(tx.conn, caller, channel_id)
         _channels_only(conv)
         require_member(conv)
         require_open(conv)
@@ -327,7 +327,7 @@ async def set_text(store: Store, caller: Caller, channel_id: str, field: str, va
     if len(value) > 250:
         raise SlackError("too_long", f"{field} is at most 250 characters")
     async with store.write(caller.team_id) as tx:
-        conv = await visible(tx.conn, caller, channel_id, tx.db.for_update())
+        conv = await visible(tx.conn, caller, channel_id)
         if conv.kind == "im":
             raise SlackError("method_not_supported_for_channel_type")
         require_member(conv)
@@ -343,7 +343,7 @@ async def set_text(store: Store, caller: Caller, channel_id: str, field: str, va
 
 async def set_archived(store: Store, caller: Caller, channel_id: str, archived: bool) -> None:
     async with store.write(caller.team_id) as tx:
-        conv = await visible(tx.conn, caller, channel_id, tx.db.for_update())
+        conv = await visible(tx.conn, caller, channel_id)
         _channels_only(conv)
         if conv.name == "general" and archived:
             raise SlackError("cant_archive_general")

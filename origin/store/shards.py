@@ -23,7 +23,8 @@ from origin.store.urls import open_database
 
 class WriteTx:
     """A write transaction on one workspace: the workspace row is locked first, so writes
-    to a workspace are serialised and its event offsets commit in order."""
+    to a workspace are serialised and its event offsets commit in order. Rows read inside it
+    need no locks of their own: no other writer of the workspace can run meanwhile."""
 
     def __init__(self, conn: Conn, db: Database, team_id: str, seq: int) -> None:
         self.conn = conn
