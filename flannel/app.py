@@ -113,8 +113,13 @@ def create_app(
             await socket.close(1013, "draining")
             return
         try:
-            ticket = await verify(settings.secret, socket.query_params.get("ticket", ""), settings.edge_id,
-                                  time.time(), edge.nonces)  # fmt: skip
+            ticket = await verify(
+                settings.secret,
+                socket.query_params.get("ticket", ""),
+                settings.edge_id,
+                time.time(),
+                edge.nonces,
+            )
         except TicketError as exc:
             await socket.accept()
             await socket.send_text(orjson.dumps({"type": "error", "error": {"code": exc.code}}).decode())
@@ -164,12 +169,23 @@ def create_app(
     async def stats(request: Request) -> Response:
         edge = holder[0].edge
         s = edge.cache.stats
-        return json_response({"ok": True, "edge_id": settings.edge_id, "region": settings.region,
-                              "connections": len(edge.fanout), "workspaces": len(edge.cache.loaded()),
-                              "cache_bytes": edge.cache.total_bytes(), "loads": s.loads, "hits": s.hits,
-                              "misses": s.misses, "evictions": s.evictions, "resyncs": s.resyncs,
-                              "origin_snapshot_loads": edge.regional.origin_loads,
-                              "regional_snapshot_hits": edge.regional.regional_hits})  # fmt: skip
+        return json_response(
+            {
+                "ok": True,
+                "edge_id": settings.edge_id,
+                "region": settings.region,
+                "connections": len(edge.fanout),
+                "workspaces": len(edge.cache.loaded()),
+                "cache_bytes": edge.cache.total_bytes(),
+                "loads": s.loads,
+                "hits": s.hits,
+                "misses": s.misses,
+                "evictions": s.evictions,
+                "resyncs": s.resyncs,
+                "origin_snapshot_loads": edge.regional.origin_loads,
+                "regional_snapshot_hits": edge.regional.regional_hits,
+            }
+        )
 
     return Starlette(
         routes=[
@@ -210,9 +226,18 @@ async def rtm_connect(edge: Edge, token: str | None, values: dict[str, Any]) -> 
         raise SlackError("account_inactive" if me else "user_not_found")
     ws = await edge.cache.get(caller.team_id)
     settings = edge.settings
-    ticket = issue(settings.secret, caller.user_id, caller.team_id, settings.edge_id,
-                   resume_from=resume_from, token_hash=caller.token_hash)  # fmt: skip
+    ticket = issue(
+        settings.secret,
+        caller.user_id,
+        caller.team_id,
+        settings.edge_id,
+        resume_from=resume_from,
+        token_hash=caller.token_hash,
+    )
     team = ws.team
-    return {"url": f"{settings.ws_url}?ticket={ticket}", "self": {"id": me["id"], "name": me["name"]},
-            "team": {"id": team["id"], "name": team.get("name"), "domain": team.get("domain")},
-            "api_url": f"{settings.http_url}/api/"}  # fmt: skip
+    return {
+        "url": f"{settings.ws_url}?ticket={ticket}",
+        "self": {"id": me["id"], "name": me["name"]},
+        "team": {"id": team["id"], "name": team.get("name"), "domain": team.get("domain")},
+        "api_url": f"{settings.http_url}/api/",
+    }

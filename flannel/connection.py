@@ -50,8 +50,9 @@ class Connection:
     def new_session(cls, edge: Edge, user: str, team: str, token_hash: str) -> Session:
         settings = edge.settings
         rate = RateLimit(per_s=settings.client_frames_per_s, burst=int(settings.client_frames_per_s * 2))
-        return Session(user, team, token_hash, queue=SendQueue(settings.send_queue), rate=rate,
-                       now=time.monotonic())  # fmt: skip
+        return Session(
+            user, team, token_hash, queue=SendQueue(settings.send_queue), rate=rate, now=time.monotonic()
+        )
 
     async def run(self, resume_from: int | None) -> None:
         edge, session = self.edge, self.session
@@ -143,8 +144,18 @@ class Connection:
             if not admission.ok:
                 frame = parse(data, settings.max_frame_bytes)
                 reply_to = getattr(frame, "id", None) if not isinstance(frame, BadFrame) else frame.reply_to
-                self._send(orjson.dumps({"type": "error", "reply_to": reply_to, "error": {
-                    "code": "ratelimited", "msg": f"retry after {admission.retry_after:.1f}s"}}))  # fmt: skip
+                self._send(
+                    orjson.dumps(
+                        {
+                            "type": "error",
+                            "reply_to": reply_to,
+                            "error": {
+                                "code": "ratelimited",
+                                "msg": f"retry after {admission.retry_after:.1f}s",
+                            },
+                        }
+                    )
+                )
                 continue
             await self._handle(parse(data, settings.max_frame_bytes))
 
@@ -187,5 +198,8 @@ class Connection:
             return reply_error(rid, getattr(exc, "code", "internal_error"))
         if body.get("ok"):
             return reply_ok(rid, {k: v for k, v in body.items() if k != "ok"})
-        return reply_error(rid, str(body.get("error", "internal_error")),
-                           {k: v for k, v in body.items() if k not in ("ok", "error")})  # fmt: skip
+        return reply_error(
+            rid,
+            str(body.get("error", "internal_error")),
+            {k: v for k, v in body.items() if k not in ("ok", "error")},
+        )

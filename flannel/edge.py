@@ -55,9 +55,11 @@ class Edge:
         )
         self.origin = OriginClient(settings.origin_url, settings.secret)
         self.auth = TokenAuth(self.origin, settings.token_ttl_s)
-        cache = redis_cache(settings.redis_url, f"{settings.redis_prefix}snap:{settings.region}:") if (
-            settings.redis_url
-        ) else None  # fmt: skip
+        cache = (
+            redis_cache(settings.redis_url, f"{settings.redis_prefix}snap:{settings.region}:")
+            if (settings.redis_url)
+            else None
+        )
         self.regional = RegionalSnapshots(cache, self.origin.snapshot, settings.regional_snapshot_ttl_s)
         self.reader = LogReader(self.changelog)  # type: ignore[arg-type]
         self.loaded_once: set[str] = set()
@@ -134,8 +136,9 @@ class Edge:
         """Stop new sessions; send ``goodbye`` to the connected ones, spread over the window."""
         self.draining = True
         t0 = time.monotonic()
-        schedule = sorted(Drainer(self.settings.drain_window_s).schedule(self.fanout.sessions()),
-                          key=lambda item: item[0])  # fmt: skip
+        schedule = sorted(
+            Drainer(self.settings.drain_window_s).schedule(self.fanout.sessions()), key=lambda item: item[0]
+        )
         for delay, session in schedule:
             await asyncio.sleep(max(0.0, t0 + delay - time.monotonic()))
             session.queue.put(orjson.dumps({"type": "goodbye", "source": "drain"}))

@@ -93,8 +93,15 @@ def auth_test(ws: Workspace, who: Who, args: Args) -> JSON:
     team = ws.team
     bot = {"bot_id": "B" + me["id"][1:]} if me.get("is_bot") else {}
     url = f"https://{team.get('domain', 'flannel')}.flannel.invalid/"
-    return {**bot, "url": url, "team": team.get("name"), "user": me["name"], "team_id": who.team_id,
-            "user_id": who.user_id, "is_enterprise_install": False}  # fmt: skip
+    return {
+        **bot,
+        "url": url,
+        "team": team.get("name"),
+        "user": me["name"],
+        "team_id": who.team_id,
+        "user_id": who.user_id,
+        "is_enterprise_install": False,
+    }
 
 
 LOCAL: dict[str, Local] = {

@@ -22,25 +22,31 @@ class EdgeCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         edge, stats = self.edge, self.edge.cache.stats
         yield GaugeMetricFamily("flannel_edge_connections", "live WebSocket sessions", value=len(edge.fanout))
-        yield GaugeMetricFamily("flannel_edge_cache_workspaces", "workspaces in memory",
-                                value=len(edge.cache.loaded()))  # fmt: skip
-        yield GaugeMetricFamily("flannel_edge_cache_bytes", "estimated bytes of the workspace cache",
-                                value=edge.cache.total_bytes())  # fmt: skip
+        yield GaugeMetricFamily(
+            "flannel_edge_cache_workspaces", "workspaces in memory", value=len(edge.cache.loaded())
+        )
+        yield GaugeMetricFamily(
+            "flannel_edge_cache_bytes",
+            "estimated bytes of the workspace cache",
+            value=edge.cache.total_bytes(),
+        )
         lookups = CounterMetricFamily("flannel_edge_cache_lookups", "workspace lookups", labels=["outcome"])
         lookups.add_metric(["hit"], stats.hits)
         lookups.add_metric(["miss"], stats.misses)
         yield lookups
         yield CounterMetricFamily("flannel_edge_cache_evictions", "workspaces evicted", value=stats.evictions)
-        yield CounterMetricFamily("flannel_edge_cache_resyncs", "reloads after a gap or too-old offset",
-                                  value=stats.resyncs)  # fmt: skip
+        yield CounterMetricFamily(
+            "flannel_edge_cache_resyncs", "reloads after a gap or too-old offset", value=stats.resyncs
+        )
         loads = CounterMetricFamily(
             "flannel_edge_snapshot_loads", "snapshot loads by source", labels=["source"]
         )
         loads.add_metric(["origin"], edge.regional.origin_loads)
         loads.add_metric(["regional"], edge.regional.regional_hits)
         yield loads
-        yield GaugeMetricFamily("flannel_edge_log_lag", "change-log events not yet applied, all workspaces",
-                                value=self.log_lag)  # fmt: skip
+        yield GaugeMetricFamily(
+            "flannel_edge_log_lag", "change-log events not yet applied, all workspaces", value=self.log_lag
+        )
 
 
 class EdgeMetrics:
@@ -48,10 +54,19 @@ class EdgeMetrics:
         self.registry = CollectorRegistry()
         self.collector = EdgeCollector(edge)
         self.registry.register(self.collector)
-        self.requests = Counter("flannel_edge_requests", "Web API calls by method and error code",
-                                ["method", "error"], registry=self.registry)  # fmt: skip
-        self.latency = Histogram("flannel_edge_request_seconds", "Web API call latency", ["method"],
-                                 buckets=LATENCY_BUCKETS, registry=self.registry)  # fmt: skip
+        self.requests = Counter(
+            "flannel_edge_requests",
+            "Web API calls by method and error code",
+            ["method", "error"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "flannel_edge_request_seconds",
+            "Web API call latency",
+            ["method"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
 
     def observe(self, method: str, error: str | None, seconds: float) -> None:
         self.requests.labels(method, error or "").inc()

@@ -100,8 +100,11 @@ class OriginClient:
         if acting:
             headers = {SERVICE_HEADER: self.secret, ACTING_HEADER: acting}
         try:
-            resp = await self._http.post(f"/api/{method}", content=orjson.dumps(args),
-                                         headers={**headers, "content-type": "application/json"})  # fmt: skip
+            resp = await self._http.post(
+                f"/api/{method}",
+                content=orjson.dumps(args),
+                headers={**headers, "content-type": "application/json"},
+            )
         except httpx.HTTPError as exc:
             raise OriginError("origin_unreachable", repr(exc)) from exc
         return Forwarded(resp.status_code, resp.content, resp.headers.get("retry-after"))

@@ -89,8 +89,11 @@ async def _dispatch(store: Store, args: argparse.Namespace) -> dict[str, Any]:
     if cmd == "deactivate-user":
         return {"user": await users.set_deleted(store, args.team, args.user, not args.reactivate)}
     if cmd == "issue-token":
-        return {"token": await issue_token(store, args.team, args.user), "team_id": args.team,
-                "user_id": args.user}  # fmt: skip
+        return {
+            "token": await issue_token(store, args.team, args.user),
+            "team_id": args.team,
+            "user_id": args.user,
+        }
     if cmd == "revoke-token":
         caller = await revoke_token(store, args.token)
         return {"revoked": True, "team_id": caller.team_id, "user_id": caller.user_id}

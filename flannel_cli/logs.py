@@ -103,7 +103,9 @@ class AccessLog:
                 "%s %s",
                 scope.get("method", "WS"),
                 scope.get("path", ""),
-                extra={"status": status[0] if status else None,
-                       "ms": round((time.perf_counter() - started) * 1000, 2)},
-            )  # fmt: skip
+                extra={
+                    "status": status[0] if status else None,
+                    "ms": round((time.perf_counter() - started) * 1000, 2),
+                },
+            )
             var.reset(token)

@@ -25,8 +25,11 @@ def build_parser() -> argparse.ArgumentParser:
         help='calls per minute per token for each tier, e.g. "1:20,2:600,3:3000,4:6000" '
         "(env FLANNEL_RATE_LIMITS; default 1:20,2:600,3:3000,4:6000)",
     )
-    origin.add_argument("--log-level", default=env("FLANNEL_LOG_LEVEL", "info"),
-                   help="debug, info, warning or error (env FLANNEL_LOG_LEVEL)")  # fmt: skip
+    origin.add_argument(
+        "--log-level",
+        default=env("FLANNEL_LOG_LEVEL", "info"),
+        help="debug, info, warning or error (env FLANNEL_LOG_LEVEL)",
+    )
     origin.add_argument(
         "--log-max-events",
         type=int,

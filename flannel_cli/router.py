@@ -18,41 +18,76 @@ def add_parser(sub: Any) -> None:
     add_redis(p)
     add_secret(p)
     add_listen(p, 8200)
-    p.add_argument("--origin-url", default=env("FLANNEL_ORIGIN_URL", "http://127.0.0.1:8000"),
-                   help="where tokens are checked (env FLANNEL_ORIGIN_URL)")  # fmt: skip
-    p.add_argument("--default-region", default=env("FLANNEL_DEFAULT_REGION", "local"),
-                   help="for clients that name none (env FLANNEL_DEFAULT_REGION)")  # fmt: skip
-    p.add_argument("--region-preference", default=env("FLANNEL_REGION_PREFERENCE", ""),
-                   help='failover, e.g. "us:us,eu;eu:eu,us" (env FLANNEL_REGION_PREFERENCE)')  # fmt: skip
-    p.add_argument("--c", type=float, default=_float("FLANNEL_ROUTER_C", 1.25),
-                   help="load bound factor: no edge above ceil(c x mean) (env FLANNEL_ROUTER_C)")  # fmt: skip
+    p.add_argument(
+        "--origin-url",
+        default=env("FLANNEL_ORIGIN_URL", "http://127.0.0.1:8000"),
+        help="where tokens are checked (env FLANNEL_ORIGIN_URL)",
+    )
+    p.add_argument(
+        "--default-region",
+        default=env("FLANNEL_DEFAULT_REGION", "local"),
+        help="for clients that name none (env FLANNEL_DEFAULT_REGION)",
+    )
+    p.add_argument(
+        "--region-preference",
+        default=env("FLANNEL_REGION_PREFERENCE", ""),
+        help='failover, e.g. "us:us,eu;eu:eu,us" (env FLANNEL_REGION_PREFERENCE)',
+    )
+    p.add_argument(
+        "--c",
+        type=float,
+        default=_float("FLANNEL_ROUTER_C", 1.25),
+        help="load bound factor: no edge above ceil(c x mean) (env FLANNEL_ROUTER_C)",
+    )
     p.add_argument("--spill-k", type=int, default=3, help="edges a big workspace may spill over to")
     p.add_argument("--vnodes", type=int, default=160, help="virtual nodes per edge on the ring")
     p.add_argument("--token-ttl", type=float, default=10.0, help="seconds a token check is cached")
     p.add_argument("--warm-ttl", type=float, default=900.0, help="seconds an assignment counts as warm")
     p.add_argument("--ticket-ttl", type=float, default=30.0, help="seconds a WebSocket ticket is valid")
-    p.add_argument("--connects-per-token", type=float, default=_float("FLANNEL_CONNECTS_PER_TOKEN", 30),
-                   help="per minute, after --connect-burst (env FLANNEL_CONNECTS_PER_TOKEN)")  # fmt: skip
+    p.add_argument(
+        "--connects-per-token",
+        type=float,
+        default=_float("FLANNEL_CONNECTS_PER_TOKEN", 30),
+        help="per minute, after --connect-burst (env FLANNEL_CONNECTS_PER_TOKEN)",
+    )
     p.add_argument("--connect-burst", type=int, default=10)
-    p.add_argument("--calls-per-address", type=float, default=_float("FLANNEL_CALLS_PER_ADDRESS", 600),
-                   help="per minute per client address, after a burst of --address-burst")  # fmt: skip
+    p.add_argument(
+        "--calls-per-address",
+        type=float,
+        default=_float("FLANNEL_CALLS_PER_ADDRESS", 600),
+        help="per minute per client address, after a burst of --address-burst",
+    )
     p.add_argument("--address-burst", type=int, default=100)
-    p.add_argument("--log-level", default=env("FLANNEL_LOG_LEVEL", "info"),
-                   help="debug, info, warning or error (env FLANNEL_LOG_LEVEL)")  # fmt: skip
+    p.add_argument(
+        "--log-level",
+        default=env("FLANNEL_LOG_LEVEL", "info"),
+        help="debug, info, warning or error (env FLANNEL_LOG_LEVEL)",
+    )
 
 
 def settings_from(args: argparse.Namespace) -> Any:
     from router.settings import RouterSettings, parse_region_preference
 
     return RouterSettings(
-        host=args.host, port=args.port, origin_url=args.origin_url, redis_url=args.redis_url,
-        redis_prefix=args.redis_prefix, secret=args.secret, default_region=args.default_region,
-        region_preference=parse_region_preference(args.region_preference), c=args.c,
-        vnodes=args.vnodes, spill_k=args.spill_k, ticket_ttl_s=args.ticket_ttl, token_ttl_s=args.token_ttl,
-        warm_ttl_s=args.warm_ttl, connects_per_token=args.connects_per_token,
-        connect_burst_per_token=args.connect_burst, calls_per_address=args.calls_per_address,
+        host=args.host,
+        port=args.port,
+        origin_url=args.origin_url,
+        redis_url=args.redis_url,
+        redis_prefix=args.redis_prefix,
+        secret=args.secret,
+        default_region=args.default_region,
+        region_preference=parse_region_preference(args.region_preference),
+        c=args.c,
+        vnodes=args.vnodes,
+        spill_k=args.spill_k,
+        ticket_ttl_s=args.ticket_ttl,
+        token_ttl_s=args.token_ttl,
+        warm_ttl_s=args.warm_ttl,
+        connects_per_token=args.connects_per_token,
+        connect_burst_per_token=args.connect_burst,
+        calls_per_address=args.calls_per_address,
         call_burst_per_address=args.address_burst,
-    )  # fmt: skip
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -29,9 +29,16 @@ def config(
     uvicorn leaves logging to :mod:`flannel_cli.logs`."""
     if service is not None:
         app = AccessLog(app, service)
-    return uvicorn.Config(app, host=host, port=port, log_level=log_level, lifespan="on", ws_max_size=1 << 20,
-                          log_config=None if service else uvicorn.config.LOGGING_CONFIG,
-                          access_log=service is None)  # fmt: skip
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        lifespan="on",
+        ws_max_size=1 << 20,
+        log_config=None if service else uvicorn.config.LOGGING_CONFIG,
+        access_log=service is None,
+    )
 
 
 class _Server(uvicorn.Server):

@@ -36,8 +36,12 @@ def add_parser(sub: Any) -> None:
     add_redis(p)
     add_secret(p)
     p.add_argument("--host", default=env("FLANNEL_HOST", "127.0.0.1"))
-    p.add_argument("--port", type=int, default=int(env("FLANNEL_PORT", "8000") or 8000),
-                   help="origin port; edges, router take the next three (env FLANNEL_PORT)")  # fmt: skip
+    p.add_argument(
+        "--port",
+        type=int,
+        default=int(env("FLANNEL_PORT", "8000") or 8000),
+        help="origin port; edges, router take the next three (env FLANNEL_PORT)",
+    )
     p.add_argument("--data-dir", default=env("FLANNEL_DATA_DIR", ".flannel"))
     p.add_argument("--demo-users", type=int, default=300)
     p.add_argument("--log-level", default="warning")
@@ -52,9 +56,14 @@ async def ensure_demo(store: Store, state_file: Path, users: int) -> dict[str, A
         if demo.get("team_id") in await store.team_ids():
             return demo
     demo = await seed_workspace(
-        store, users=users, channels=max(5, users // 20), messages=users * 5, seed=1,
-        team_name="Flannel Demo", progress=lambda line: print(line, file=sys.stderr),
-    )  # fmt: skip
+        store,
+        users=users,
+        channels=max(5, users // 20),
+        messages=users * 5,
+        seed=1,
+        team_name="Flannel Demo",
+        progress=lambda line: print(line, file=sys.stderr),
+    )
     state_file.parent.mkdir(parents=True, exist_ok=True)
     state_file.write_bytes(orjson.dumps(demo))
     return demo
@@ -97,20 +106,31 @@ async def _main(args: argparse.Namespace) -> None:
         demo = await ensure_demo(store, Path(args.data_dir) / "demo.json", args.demo_users)
         apps = [(create_app(settings, store=store, changelog=log), settings.port, "origin")]
         edges = [
-            EdgeSettings(edge_id=f"edge-{region}-1", region=region, host=settings.host,
-                         port=settings.port + 1 + i, origin_url=settings.base_url,
-                         redis_url=settings.redis_url, redis_prefix=settings.redis_prefix,
-                         secret=settings.secret)
+            EdgeSettings(
+                edge_id=f"edge-{region}-1",
+                region=region,
+                host=settings.host,
+                port=settings.port + 1 + i,
+                origin_url=settings.base_url,
+                redis_url=settings.redis_url,
+                redis_prefix=settings.redis_prefix,
+                secret=settings.secret,
+            )
             for i, region in enumerate(REGIONS)
-        ]  # fmt: skip
+        ]
         registry = None if settings.redis_url else MemoryRegistry()
         edge_apps = [create_edge(e, changelog=log, registry=registry) for e in edges]
         apps += [(app, e.port, f"edge-{e.region}") for app, e in zip(edge_apps, edges, strict=True)]
-        router = RouterSettings(host=settings.host, port=settings.port + 1 + len(REGIONS),
-                                origin_url=settings.base_url, redis_url=settings.redis_url,
-                                redis_prefix=settings.redis_prefix, secret=settings.secret,
-                                default_region=REGIONS[0],
-                                region_preference=parse_region_preference("us:us,eu;eu:eu,us"))  # fmt: skip
+        router = RouterSettings(
+            host=settings.host,
+            port=settings.port + 1 + len(REGIONS),
+            origin_url=settings.base_url,
+            redis_url=settings.redis_url,
+            redis_prefix=settings.redis_prefix,
+            secret=settings.secret,
+            default_region=REGIONS[0],
+            region_preference=parse_region_preference("us:us,eu;eu:eu,us"),
+        )
         apps.append((create_router(router, registry=registry), router.port, "router"))
 
         async def drain() -> None:

@@ -88,8 +88,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     g.add_argument("--origin-url", help="the running origin; switches to this mode")
     g.add_argument("--edge-url", action="append", default=[], help="a running edge (give two)")
     g.add_argument("--router-url", help="the running router (used by the storm with --storm-region)")
-    g.add_argument("--database-url", action="append", default=[],
-                   help="the origin's database URLs, all shards, in its order (seeded there)")  # fmt: skip
+    g.add_argument(
+        "--database-url",
+        action="append",
+        default=[],
+        help="the origin's database URLs, all shards, in its order (seeded there)",
+    )
     g.add_argument("--secret", help="the stack's shared secret (origin stats)")
     g.add_argument("--storm-edge-url", help="an edge known to be cold, for the storm (else it is skipped)")
     g.add_argument(
@@ -211,10 +215,14 @@ async def stack_phases(
     )
     if args.origin_url:
         cfg.secret = args.secret
-        stack: Stack = ExternalStack(cfg, args.origin_url, args.edge_url, args.router_url,
-                                     args.storm_edge_url, args.storm_region)  # fmt: skip
-        results |= {"stack.origin_url": stack.origin_url, "stack.edge_urls": stack.edge_urls,
-                    "stack.router_url": stack.router_url}  # fmt: skip
+        stack: Stack = ExternalStack(
+            cfg, args.origin_url, args.edge_url, args.router_url, args.storm_edge_url, args.storm_region
+        )
+        results |= {
+            "stack.origin_url": stack.origin_url,
+            "stack.edge_urls": stack.edge_urls,
+            "stack.router_url": stack.router_url,
+        }
     else:
         stack = Stack(cfg)
     try:
@@ -222,8 +230,14 @@ async def stack_phases(
         stack.start()
         results["stack"] = stack.mode
         ctx = Context(plan, stack, small, large, storm_ws, cpus[1], procs)
-        runs = {"boot": boot.run, "query": query.run, "connection": connection.run, "fanout": fanout.run,
-                "freshness": freshness.run, "storm": storm.run}  # fmt: skip
+        runs = {
+            "boot": boot.run,
+            "query": query.run,
+            "connection": connection.run,
+            "fanout": fanout.run,
+            "freshness": freshness.run,
+            "storm": storm.run,
+        }
         for name in STACK_PHASES:
             if name in chosen:
                 await guarded(results, name, functools.partial(runs[name], ctx), plan.phase_limit_s)

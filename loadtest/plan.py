@@ -39,9 +39,25 @@ class Plan:
 
 FULL = Plan("full")
 QUICK = Plan(
-    "quick", large_users=4000, large_channels=100, fat_reps=3, thin_reps=10, query_seconds=2.0,
-    query_warmup=0.5, query_concurrency=16, query_rounds=1, idle_connections=200, fanout_connections=300,
-    fanout_paced_messages=10, fanout_burst_messages=20, storm_users=300, storm_clients=100,
-    freshness_changes=20, changelog_events=2000, routing_workspaces=200, search_messages=5000,
-    search_queries=20, phase_limit_s=300.0,
-)  # fmt: skip
+    "quick",
+    large_users=4000,
+    large_channels=100,
+    fat_reps=3,
+    thin_reps=10,
+    query_seconds=2.0,
+    query_warmup=0.5,
+    query_concurrency=16,
+    query_rounds=1,
+    idle_connections=200,
+    fanout_connections=300,
+    fanout_paced_messages=10,
+    fanout_burst_messages=20,
+    storm_users=300,
+    storm_clients=100,
+    freshness_changes=20,
+    changelog_events=2000,
+    routing_workspaces=200,
+    search_messages=5000,
+    search_queries=20,
+    phase_limit_s=300.0,
+)

@@ -17,8 +17,13 @@ class HttpError(Exception):
     """A connection closed early or an answer this client cannot read."""
 
 
-def request(method: str, url_path: str, token: str | None = None, form: dict[str, str] | None = None,
-            headers: dict[str, str] | None = None) -> bytes:  # fmt: skip
+def request(
+    method: str,
+    url_path: str,
+    token: str | None = None,
+    form: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+) -> bytes:
     """The bytes of one request; ``form`` becomes the query (GET) or a form body (POST)."""
     body = b""
     path = url_path

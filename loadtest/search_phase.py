@@ -30,9 +30,15 @@ from origin.service.auth import Caller, authenticate
 from origin.store.shards import Store
 
 KINDS: tuple[tuple[str, int], ...] = (
-    ("word", 20), ("two_words", 20), ("phrase", 10), ("rare", 5), ("word_in_channel", 10),
-    ("word_from_user", 10), ("word_dates", 10), ("filters", 15),
-)  # fmt: skip
+    ("word", 20),
+    ("two_words", 20),
+    ("phrase", 10),
+    ("rare", 5),
+    ("word_in_channel", 10),
+    ("word_from_user", 10),
+    ("word_dates", 10),
+    ("filters", 15),
+)
 """Kinds of query and their weights in the mix."""
 _CONTENT = [w for w in WORDS if len(w) >= 3 and w.lower() not in INNODB_STOPWORDS]
 _WORD = re.compile(r"[A-Za-z]+")
@@ -103,9 +109,12 @@ async def _samples(store: Store, team_id: str, channel_ids: list[str]) -> tuple[
 
 
 async def run(
-    database_urls: list[str], messages: int, queries: int, seed: int = 1,
+    database_urls: list[str],
+    messages: int,
+    queries: int,
+    seed: int = 1,
     progress: Callable[[str], None] | None = None,
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     say = progress or (lambda _line: None)
     store = await Store.open(database_urls)
     try:

@@ -47,8 +47,16 @@ ROOT = Path(__file__).resolve().parent.parent
 PR_SET_PDEATHSIG = 1
 UNLIMITED = "1:0,2:0,3:0,4:0"  # rate limits off: the benchmark measures capacity, not policy
 #: The router's limits, as good as off (it has no "unlimited"): a storm comes from one address.
-ROUTER_UNLIMITED = ["--calls-per-address", "1e9", "--address-burst", "1000000",
-                    "--connects-per-token", "1e9", "--connect-burst", "1000"]  # fmt: skip
+ROUTER_UNLIMITED = [
+    "--calls-per-address",
+    "1e9",
+    "--address-burst",
+    "1000000",
+    "--connects-per-token",
+    "1e9",
+    "--connect-burst",
+    "1000",
+]
 STORM_REGION = "storm"  # the storm's cold edge, alone in its region: the router must place there
 
 
@@ -216,10 +224,29 @@ class Stack:
         cfg, port = self.cfg, free_port()
         assert cfg.redis_url is not None
         edge_id = f"edge-{region}-{port}"
-        cmd = ["-m", "flannel_cli.main", "edge", "--origin-url", self.origin_url, "--redis-url",
-               cfg.redis_url, "--redis-prefix", cfg.prefix, "--region", region, "--edge-id", edge_id,
-               "--secret", cfg.secret, "--drain-window", "1", "--log-level", "warning",
-               "--port", str(port)]  # fmt: skip
+        cmd = [
+            "-m",
+            "flannel_cli.main",
+            "edge",
+            "--origin-url",
+            self.origin_url,
+            "--redis-url",
+            cfg.redis_url,
+            "--redis-prefix",
+            cfg.prefix,
+            "--region",
+            region,
+            "--edge-id",
+            edge_id,
+            "--secret",
+            cfg.secret,
+            "--drain-window",
+            "1",
+            "--log-level",
+            "warning",
+            "--port",
+            str(port),
+        ]
         return EdgeProc(_url(port), self._server(name, cmd, [port]).pid, edge_id)
 
     def start(self) -> Stack:
@@ -230,11 +257,24 @@ class Stack:
         if cfg.embedded:
             regions = ["a", "b", STORM_REGION, "cold1", "cold2"]  # edges a and b, three spares
             origin, router, *ports = (free_port() for _ in range(2 + len(regions)))
-            edge_args = [x for p, r in zip(ports, regions, strict=True)
-                         for x in ("--edge-port", str(p), "--edge-region", r)]  # fmt: skip
-            cmd = ["-m", "loadtest.embedded", "--database-url", cfg.database_urls[0],
-                   "--origin-port", str(origin), "--router-port", str(router), "--secret", cfg.secret,
-                   *edge_args]  # fmt: skip
+            edge_args = [
+                x
+                for p, r in zip(ports, regions, strict=True)
+                for x in ("--edge-port", str(p), "--edge-region", r)
+            ]
+            cmd = [
+                "-m",
+                "loadtest.embedded",
+                "--database-url",
+                cfg.database_urls[0],
+                "--origin-port",
+                str(origin),
+                "--router-port",
+                str(router),
+                "--secret",
+                cfg.secret,
+                *edge_args,
+            ]
             pid = self._server("embedded", cmd, [origin, router, *ports]).pid
             self.origin_url, self.router_url = _url(origin), _url(router)
             edges = [
@@ -246,16 +286,48 @@ class Stack:
         origin = free_port()
         assert cfg.redis_url is not None
         urls = [x for u in cfg.database_urls for x in ("--database-url", u)]
-        cmd = ["-m", "flannel_cli.main", "origin", *urls, "--redis-url", cfg.redis_url,
-               "--redis-prefix", cfg.prefix, "--secret", cfg.secret, "--rate-limits", UNLIMITED,
-               "--log-level", "warning", "--port", str(origin)]  # fmt: skip
+        cmd = [
+            "-m",
+            "flannel_cli.main",
+            "origin",
+            *urls,
+            "--redis-url",
+            cfg.redis_url,
+            "--redis-prefix",
+            cfg.prefix,
+            "--secret",
+            cfg.secret,
+            "--rate-limits",
+            UNLIMITED,
+            "--log-level",
+            "warning",
+            "--port",
+            str(origin),
+        ]
         self._server("origin", cmd, [origin])
         self.origin_url = _url(origin)
         self.edges = [self._edge(f"edge-{region}", region) for region in ("a", "b")]
         router = free_port()
-        cmd = ["-m", "flannel_cli.main", "router", "--origin-url", self.origin_url, "--redis-url",
-               cfg.redis_url, "--redis-prefix", cfg.prefix, "--secret", cfg.secret, "--default-region",
-               "a", *ROUTER_UNLIMITED, "--log-level", "warning", "--port", str(router)]  # fmt: skip
+        cmd = [
+            "-m",
+            "flannel_cli.main",
+            "router",
+            "--origin-url",
+            self.origin_url,
+            "--redis-url",
+            cfg.redis_url,
+            "--redis-prefix",
+            cfg.prefix,
+            "--secret",
+            cfg.secret,
+            "--default-region",
+            "a",
+            *ROUTER_UNLIMITED,
+            "--log-level",
+            "warning",
+            "--port",
+            str(router),
+        ]
         self._server("router", cmd, [router])
         self.router_url = _url(router)
         return self

@@ -72,8 +72,14 @@ def create_app(
         opened = store or await Store.open(settings.database_urls, settings.pool_size)
         log = changelog or open_changelog(settings)
         relay = Relay(opened, log, fault=fault_hook(settings.relay_fault))
-        api = ApiEndpoint(opened, load_methods(), RateLimiter(settings.rate_limits), settings.base_url,
-                          settings.secret, metrics.observe)  # fmt: skip
+        api = ApiEndpoint(
+            opened,
+            load_methods(),
+            RateLimiter(settings.rate_limits),
+            settings.base_url,
+            settings.secret,
+            metrics.observe,
+        )
         origin = Origin(
             settings,
             opened,

@@ -12,10 +12,19 @@ class OriginMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
-        self.requests = Counter("flannel_origin_requests", "Web API calls by method and error code",
-                                ["method", "error"], registry=r)  # fmt: skip
-        self.latency = Histogram("flannel_origin_request_seconds", "Web API call latency", ["method"],
-                                 buckets=LATENCY_BUCKETS, registry=r)  # fmt: skip
+        self.requests = Counter(
+            "flannel_origin_requests",
+            "Web API calls by method and error code",
+            ["method", "error"],
+            registry=r,
+        )
+        self.latency = Histogram(
+            "flannel_origin_request_seconds",
+            "Web API call latency",
+            ["method"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
         self.ratelimited = Counter(
             "flannel_origin_ratelimited", "calls refused with 429", ["method"], registry=r
         )

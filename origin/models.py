@@ -73,8 +73,20 @@ def default_profile(name: str, real_name: str, email: str | None, **extra: str) 
 
 
 def conversation_from_row(row: tuple[Any, ...]) -> JSON:
-    (cid, team_id, name, kind, is_private, is_archived, created, creator, topic, purpose,
-     num_members, dm_key) = row  # fmt: skip
+    (
+        cid,
+        team_id,
+        name,
+        kind,
+        is_private,
+        is_archived,
+        created,
+        creator,
+        topic,
+        purpose,
+        num_members,
+        dm_key,
+    ) = row
     obj: JSON = {
         "id": cid,
         "context_team_id": team_id,
@@ -100,8 +112,20 @@ def conversation_from_row(row: tuple[Any, ...]) -> JSON:
 
 
 def message_from_row(row: tuple[Any, ...], reactions: list[JSON] | None = None) -> JSON:
-    (_channel_id, ts, team_id, user_id, text, subtype, thread_ts, reply_count, reply_users,
-     latest_reply, edited_ts, edited_user) = row  # fmt: skip
+    (
+        _channel_id,
+        ts,
+        team_id,
+        user_id,
+        text,
+        subtype,
+        thread_ts,
+        reply_count,
+        reply_users,
+        latest_reply,
+        edited_ts,
+        edited_user,
+    ) = row
     msg: JSON = {
         "type": "message",
         "user": user_id,

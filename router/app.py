@@ -78,8 +78,9 @@ def bearer(request: Request, values: dict[str, Any]) -> str | None:
 
 def open_registry(settings: RouterSettings) -> Registry:
     if settings.redis_url:
-        return RedisRegistry(settings.redis_url, settings.redis_prefix, settings.warm_ttl_s,
-                             settings.edges_refresh_s)  # fmt: skip
+        return RedisRegistry(
+            settings.redis_url, settings.redis_prefix, settings.warm_ttl_s, settings.edges_refresh_s
+        )
     return MemoryRegistry(settings.warm_ttl_s)
 
 
@@ -90,8 +91,9 @@ def create_app(
 ) -> Starlette:
     """``registry``: shared with in-process edges when embedded; else Redis or in-process as
     configured. ``origin_transport`` lets tests stand in for the origin."""
-    tokens = TokenChecker(settings.origin_url, settings.token_ttl_s, settings.token_failure_ttl_s,
-                          transport=origin_transport)  # fmt: skip
+    tokens = TokenChecker(
+        settings.origin_url, settings.token_ttl_s, settings.token_failure_ttl_s, transport=origin_transport
+    )
     router = Router(settings, registry or open_registry(settings), tokens)
     metrics = RouterMetrics(router)
 
@@ -112,8 +114,11 @@ def create_app(
                 return json_response({"ok": True, **await router.connect(token, address, values)})
             if name == "auth.test":
                 return json_response({"ok": True, **await router.auth_test(token, address)})
-            raise RouterError("unknown_method", 404, f"the router answers rtm.connect and auth.test; "
-                              f"call {name} at the api_url rtm.connect gives")  # fmt: skip
+            raise RouterError(
+                "unknown_method",
+                404,
+                f"the router answers rtm.connect and auth.test; call {name} at the api_url rtm.connect gives",
+            )
         except RouterError as exc:
             return error_response(exc)
         except Exception:

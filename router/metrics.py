@@ -25,18 +25,23 @@ class RouterCollector(Collector):
             ("failovers", c.failovers, "placements in another region than the client's"),
         ):
             yield CounterMetricFamily(f"flannel_router_{name}", doc, value=value)
-        rejected = CounterMetricFamily("flannel_router_rejections", "refused connects by error code",
-                                       labels=["error"])  # fmt: skip
+        rejected = CounterMetricFamily(
+            "flannel_router_rejections", "refused connects by error code", labels=["error"]
+        )
         for code, count in sorted(c.rejected.items()):
             rejected.add_metric([code], count)
         yield rejected
-        tokens = CounterMetricFamily("flannel_router_token_cache", "token checks by cache outcome",
-                                     labels=["outcome"])  # fmt: skip
+        tokens = CounterMetricFamily(
+            "flannel_router_token_cache", "token checks by cache outcome", labels=["outcome"]
+        )
         tokens.add_metric(["hit"], self.router.tokens.hits)
         tokens.add_metric(["miss"], self.router.tokens.misses)
         yield tokens
-        edges = GaugeMetricFamily("flannel_router_edge_connections", "live connections per registered edge",
-                                  labels=["edge", "region", "draining"])  # fmt: skip
+        edges = GaugeMetricFamily(
+            "flannel_router_edge_connections",
+            "live connections per registered edge",
+            labels=["edge", "region", "draining"],
+        )
         for edge_id, region, connections, draining in self.edges:
             edges.add_metric([edge_id, region, str(draining).lower()], connections)
         yield edges

@@ -109,8 +109,15 @@ class Router:
             raise RouterError("invalid_arguments", detail="region must be a short region name")
         who = await self.tokens.check(token)
         record, placement = await self.place(who.team_id, region)
-        ticket = issue(self.settings.secret, who.user_id, who.team_id, record.id, self.settings.ticket_ttl_s,
-                       resume_from=resume_from, token_hash=who.token_hash)  # fmt: skip
+        ticket = issue(
+            self.settings.secret,
+            who.user_id,
+            who.team_id,
+            record.id,
+            self.settings.ticket_ttl_s,
+            resume_from=resume_from,
+            token_hash=who.token_hash,
+        )
         return answer(who, record, placement, ticket)
 
     async def place(self, team_id: str, region: str) -> tuple[EdgeRecord, Placement]:
@@ -159,11 +166,16 @@ class Router:
             "rejected": dict(c.rejected),
             "token_cache": {"hits": self.tokens.hits, "misses": self.tokens.misses},
             "edges": [
-                {"id": e.id, "region": e.region, "connections": e.connections, "capacity": e.capacity,
-                 "draining": e.draining}
+                {
+                    "id": e.id,
+                    "region": e.region,
+                    "connections": e.connections,
+                    "capacity": e.capacity,
+                    "draining": e.draining,
+                }
                 for e in edges
             ],
-        }  # fmt: skip
+        }
 
 
 def answer(who: Identity, edge: EdgeRecord, placement: Placement, ticket: str) -> dict[str, Any]:

@@ -124,8 +124,9 @@ class ServerProcess:
     def start(self, timeout: float = 30.0) -> ServerProcess:
         cmd = [sys.executable, "-m", "flannel_cli.main", *self.args, "--port", str(self.port)]
         self._log_file = self.log.open("wb")
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=self.env, stdout=self._log_file,
-                                     stderr=subprocess.STDOUT)  # fmt: skip
+        self.proc = subprocess.Popen(
+            cmd, cwd=ROOT, env=self.env, stdout=self._log_file, stderr=subprocess.STDOUT
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -48,8 +48,18 @@ def test_admin_commands_print_one_json_object(tmp_path: Path) -> None:
     team = flannel("admin", "create-workspace", "--name", "Acme", *db)["team"]
     alice = flannel("admin", "create-user", "--team", team["id"], "--name", "alice", *db)["user"]
     bob = flannel("admin", "create-user", "--team", team["id"], "--name", "bob", *db)["user"]
-    chan = flannel("admin", "create-channel", "--team", team["id"], "--creator", alice["id"],
-                   "--name", "ops", "--private", *db)["channel"]  # fmt: skip
+    chan = flannel(
+        "admin",
+        "create-channel",
+        "--team",
+        team["id"],
+        "--creator",
+        alice["id"],
+        "--name",
+        "ops",
+        "--private",
+        *db,
+    )["channel"]
     joined = flannel("admin", "join", "--team", team["id"], "--user", bob["id"], "--channel", chan["id"], *db)
     assert joined["channel"]["num_members"] == 2
     token = flannel("admin", "issue-token", "--team", team["id"], "--user", bob["id"], *db)["token"]
@@ -70,10 +80,23 @@ def test_flannel_up_serves_a_demo_workspace(
         for url in urls:
             extra += ["--database-url", url]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "flannel_cli.main", "up", "--port", str(port), "--data-dir",
-         str(tmp_path), "--demo-users", "50", *extra],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "flannel_cli.main",
+            "up",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(tmp_path),
+            "--demo-users",
+            "50",
+            *extra,
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     try:
         assert proc.stdout is not None
         text = ""

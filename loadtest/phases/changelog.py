@@ -33,8 +33,9 @@ async def workspace(store: Store) -> tuple[str, list[Caller], str]:
     return team["id"], callers, channel["id"]
 
 
-async def run(database_urls: list[str], redis_url: str | None, prefix: str, events: int,
-              writers: int = 8) -> dict[str, Any]:  # fmt: skip
+async def run(
+    database_urls: list[str], redis_url: str | None, prefix: str, events: int, writers: int = 8
+) -> dict[str, Any]:
     store = await Store.open(database_urls)
     log: ChangeLog = RedisLog(redis_url, prefix) if redis_url else MemoryLog()
     relay = Relay(store, log, poll_s=0.05)

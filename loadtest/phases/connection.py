@@ -23,8 +23,11 @@ async def run(ctx: Context) -> dict[str, Any]:
     edge = ctx.stack.edges[min(1, len(ctx.stack.edges) - 1)]
     url, pid = edge.url, edge.pid
     if pid is None:
-        return {"connection.idle_kib": None, "connection.note": f"skipped: no local process found "
-                f"listening for {url}, so the edge's memory cannot be read"}  # fmt: skip
+        return {
+            "connection.idle_kib": None,
+            "connection.note": f"skipped: no local process found "
+            f"listening for {url}, so the edge's memory cannot be read",
+        }
     tokens = ctx.large.client_tokens[: n + 1]
     warm = Listeners(ctx, [url], tokens[:1])
     idle = Listeners(ctx, [url], tokens[1:])

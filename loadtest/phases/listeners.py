@@ -30,8 +30,13 @@ class Listeners:
         is passed to ``rtm.connect`` (for a router in ``edge_urls``)."""
         clients = ws_urls or tokens
         k = max(1, min(ctx.client_procs, len(clients)))
-        common = {"edge_urls": edge_urls, "concurrency": concurrency and max(1, concurrency // k),
-                  "fresh_http": fresh_http, "resume_from": resume_from, "region": region}  # fmt: skip
+        common = {
+            "edge_urls": edge_urls,
+            "concurrency": concurrency and max(1, concurrency // k),
+            "fresh_http": fresh_http,
+            "resume_from": resume_from,
+            "region": region,
+        }
         key = "ws_urls" if ws_urls else "tokens"
         kwargs = [{**common, key: part} for part in spread(clients, k)]
         self.workers = Workers("rtm_clients", kwargs, ctx.client_cpus)

@@ -18,8 +18,9 @@ def available() -> bool:
     return importlib.util.find_spec("loadtest.search_phase") is not None
 
 
-async def run(database_urls: list[str], messages: int, queries: int,
-              progress: Callable[[str], None]) -> dict[str, Any]:  # fmt: skip
+async def run(
+    database_urls: list[str], messages: int, queries: int, progress: Callable[[str], None]
+) -> dict[str, Any]:
     if not available():
         return {**dict.fromkeys(KEYS), "search.note": "skipped: loadtest.search_phase is not there yet"}
     module = importlib.import_module("loadtest.search_phase")

@@ -41,9 +41,19 @@ KEYS = ("storm.clients", "storm.origin_snapshot_loads", "storm.all_connected_s")
 def tickets(ctx: Context, edge: EdgeProc, n: int) -> list[str]:
     ws = ctx.storm
     base = edge.url.replace("http://", "ws://", 1) + "/rtm?ticket="
-    return [base + issue(ctx.stack.cfg.secret, user, ws.team_id, edge.edge_id, ttl_s=300, resume_from=0,
-                         token_hash=hash_token(token))
-            for user, token in zip(ws.client_users[:n], ws.client_tokens[:n], strict=True)]  # fmt: skip
+    return [
+        base
+        + issue(
+            ctx.stack.cfg.secret,
+            user,
+            ws.team_id,
+            edge.edge_id,
+            ttl_s=300,
+            resume_from=0,
+            token_hash=hash_token(token),
+        )
+        for user, token in zip(ws.client_users[:n], ws.client_tokens[:n], strict=True)
+    ]
 
 
 async def one(ctx: Context, edge: EdgeProc, how: str, region: str | None = None) -> dict[str, Any]:
@@ -53,19 +63,23 @@ async def one(ctx: Context, edge: EdgeProc, how: str, region: str | None = None)
     tokens = ctx.storm.client_tokens[:n]
     if how == "router":
         assert stack.router_url is not None
-        listeners = Listeners(ctx, [stack.router_url], tokens, concurrency=None, fresh_http=True,
-                              resume_from=0, region=region)  # fmt: skip
+        listeners = Listeners(
+            ctx, [stack.router_url], tokens, concurrency=None, fresh_http=True, resume_from=0, region=region
+        )
     else:
         ws_urls = tickets(ctx, edge, n) if how == "ticketed" else None
-        listeners = Listeners(ctx, [edge.url], tokens, ws_urls=ws_urls, concurrency=None, fresh_http=True,
-                              resume_from=0)  # fmt: skip
+        listeners = Listeners(
+            ctx, [edge.url], tokens, ws_urls=ws_urls, concurrency=None, fresh_http=True, resume_from=0
+        )
     try:
         await listeners.workers.recv("ready", 120)
         listeners.ready = True
         before = (await stack.stats(stack.origin_url))["snapshots_served"]
-        said = {"router": f"each calling rtm.connect at the router (region {region})",
-                "ticketed": "with tickets signed by the benchmark",
-                "edge": "each calling rtm.connect at the edge"}[how]  # fmt: skip
+        said = {
+            "router": f"each calling rtm.connect at the router (region {region})",
+            "ticketed": "with tickets signed by the benchmark",
+            "edge": "each calling rtm.connect at the edge",
+        }[how]
         ctx.say(
             f"storm: {n} clients of a {ctx.storm.users}-user workspace at once on a cold edge, {said} ..."
         )
@@ -73,9 +87,13 @@ async def one(ctx: Context, edge: EdgeProc, how: str, region: str | None = None)
         after = (await stack.stats(stack.origin_url))["snapshots_served"]
         if got["failed"]:
             ctx.say(f"storm: {got['failed']} failed, e.g. {got['errors'][:2]}")
-        return {"connected": got["ok"], "failed": got["failed"], "origin_snapshot_loads": after - before,
-                "all_connected_s": round(got["all_connected_s"], 2),
-                "hello_p50_ms": round(percentile(got["hello_ms"], 50), 1)}  # fmt: skip
+        return {
+            "connected": got["ok"],
+            "failed": got["failed"],
+            "origin_snapshot_loads": after - before,
+            "all_connected_s": round(got["all_connected_s"], 2),
+            "hello_p50_ms": round(percentile(got["hello_ms"], 50), 1),
+        }
     finally:
         await listeners.close()
 
@@ -89,9 +107,13 @@ async def run(ctx: Context) -> dict[str, Any]:
     main = await one(ctx, cold, "router", STORM_REGION)
     ticketed = await one(ctx, stack.cold_edge(), "ticketed")
     direct = await one(ctx, stack.cold_edge(), "edge")
-    return {"storm.clients": n, "storm.via": "router", **{f"storm.{k}": v for k, v in main.items()},
-            **{f"storm.ticketed.{k}": v for k, v in ticketed.items()},
-            **{f"storm.edge_connect.{k}": v for k, v in direct.items()}}  # fmt: skip
+    return {
+        "storm.clients": n,
+        "storm.via": "router",
+        **{f"storm.{k}": v for k, v in main.items()},
+        **{f"storm.ticketed.{k}": v for k, v in ticketed.items()},
+        **{f"storm.edge_connect.{k}": v for k, v in direct.items()},
+    }
 
 
 async def given(ctx: Context) -> dict[str, Any]:
@@ -100,12 +122,22 @@ async def given(ctx: Context) -> dict[str, Any]:
     try:
         edge = stack.cold_edge()
     except RuntimeError:
-        return {**dict.fromkeys(KEYS), "storm.note": "skipped: the storm needs a cold edge the benchmark "
-                "starts itself; pass --storm-edge-url (an edge known to be cold) to use one"}  # fmt: skip
+        return {
+            **dict.fromkeys(KEYS),
+            "storm.note": "skipped: the storm needs a cold edge the benchmark "
+            "starts itself; pass --storm-edge-url (an edge known to be cold) to use one",
+        }
     via = "router" if stack.router_url and region else "edge"
     got = await one(ctx, edge, via, region)
-    note = (f"through the router (region {region}) to the given cold edge {edge.url}" if via == "router"
-            else f"rtm.connect at the given cold edge {edge.url} (no router: pass --router-url and "
-            "--storm-region to go through it)")  # fmt: skip
-    return {"storm.clients": n, "storm.via": via, "storm.note": note,
-            **{f"storm.{k}": v for k, v in got.items()}}  # fmt: skip
+    note = (
+        f"through the router (region {region}) to the given cold edge {edge.url}"
+        if via == "router"
+        else f"rtm.connect at the given cold edge {edge.url} (no router: pass --router-url and "
+        "--storm-region to go through it)"
+    )
+    return {
+        "storm.clients": n,
+        "storm.via": via,
+        "storm.note": note,
+        **{f"storm.{k}": v for k, v in got.items()},
+    }

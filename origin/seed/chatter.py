@@ -84,8 +84,20 @@ class _Message:
     def row(self, team_id: str) -> Row:
         """``MESSAGE_COLUMNS``; only a parent with replies carries reply_users."""
         users = orjson.dumps(self.reply_users).decode() if self.reply_count else None
-        return (self.conv.id, self.ts, team_id, self.user, self.text, None, self.thread_ts,
-                self.reply_count, users, self.latest_reply, None, None)  # fmt: skip
+        return (
+            self.conv.id,
+            self.ts,
+            team_id,
+            self.user,
+            self.text,
+            None,
+            self.thread_ts,
+            self.reply_count,
+            users,
+            self.latest_reply,
+            None,
+            None,
+        )
 
 
 def make_messages(seed: int, ws: Workspace, count: int) -> None:

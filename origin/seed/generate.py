@@ -36,9 +36,12 @@ MAX_IMS = 5_000
 MAX_MPIMS = 50
 PRIVATE_SHARE = 0.10
 _STATUSES = (
-    ("In a meeting", ":calendar:"), ("Out sick", ":face_with_thermometer:"),
-    ("Vacationing", ":palm_tree:"), ("Commuting", ":bus:"), ("Focus time", ":headphones:"),
-)  # fmt: skip
+    ("In a meeting", ":calendar:"),
+    ("Out sick", ":face_with_thermometer:"),
+    ("Vacationing", ":palm_tree:"),
+    ("Commuting", ":bus:"),
+    ("Focus time", ":headphones:"),
+)
 _GENERAL_PURPOSE = "This channel is for workspace-wide communication and announcements."
 _RANDOM_PURPOSE = "A place for non-work-related flimflam, faffing, hodge-podge or jibber-jabber."
 
@@ -96,10 +99,23 @@ class Workspace:
     def conversation_rows(self) -> list[Row]:
         """Rows for ``CONVERSATION_COLUMNS, last_ts``."""
         return [
-            (c.id, self.team_id, c.name, c.kind, int(c.is_private), 0, c.created,
-             self.user_ids[c.creator], c.topic, c.purpose, len(c.members), c.dm_key, c.last_ts)
+            (
+                c.id,
+                self.team_id,
+                c.name,
+                c.kind,
+                int(c.is_private),
+                0,
+                c.created,
+                self.user_ids[c.creator],
+                c.topic,
+                c.purpose,
+                len(c.members),
+                c.dm_key,
+                c.last_ts,
+            )
             for c in self.conversations
-        ]  # fmt: skip
+        ]
 
 
 def _rng(seed: int, phase: str) -> random.Random:

@@ -52,13 +52,18 @@ async def _check_users(conn: Conn, team_id: str, user_ids: Sequence[str]) -> Non
 
 
 async def _insert_conversation(
-    tx: WriteTx, conv_id: str, name: str | None, kind: str, is_private: bool,
-    creator: str, members: Sequence[str], dm_key: str | None = None,
-) -> JSON:  # fmt: skip
+    tx: WriteTx,
+    conv_id: str,
+    name: str | None,
+    kind: str,
+    is_private: bool,
+    creator: str,
+    members: Sequence[str],
+    dm_key: str | None = None,
+) -> JSON:
     now = now_us() // 1_000_000
     empty = text_object("", None, 0)
-    row = (conv_id, tx.team_id, name, kind, int(is_private), 0, now, creator, empty, empty,
-           0, dm_key)  # fmt: skip
+    row = (conv_id, tx.team_id, name, kind, int(is_private), 0, now, creator, empty, empty, 0, dm_key)
     await tx.conn.execute(
         f"INSERT INTO conversations ({CONVERSATION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         list(row),
@@ -105,9 +110,15 @@ async def open_dm(store: Store, caller: Caller, user_ids: Sequence[str]) -> tupl
         if kind == "mpim":
             name = "mpdm-" + "--".join(members) + "-1"
         obj = await _insert_conversation(
-            tx, new_id("D" if kind == "im" else "G"), name, kind, True, caller.user_id,
-            members, key,
-        )  # fmt: skip
+            tx,
+            new_id("D" if kind == "im" else "G"),
+            name,
+            kind,
+            True,
+            caller.user_id,
+            members,
+            key,
+        )
     if kind == "im":
         obj["user"] = others[0]
     return obj, False
@@ -145,9 +156,13 @@ def _type_of(kind: str, is_private: bool) -> str:
 
 
 async def list_conversations(
-    store: Store, caller: Caller, types: set[str], exclude_archived: bool,
-    limit: int, after: str | None,
-) -> tuple[list[JSON], str | None]:  # fmt: skip
+    store: Store,
+    caller: Caller,
+    types: set[str],
+    exclude_archived: bool,
+    limit: int,
+    after: str | None,
+) -> tuple[list[JSON], str | None]:
     """Visible conversations of the requested types, paged by id."""
     out: list[JSON] = []
     last = after or ""

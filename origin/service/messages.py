@@ -58,8 +58,7 @@ async def post(
         last = await tx.conn.fetchone("SELECT last_ts FROM conversations WHERE id = ?", [conv.id])
         ts = max(now_us(), int(last[0]) + 1 if last else 0)
         await tx.conn.execute("UPDATE conversations SET last_ts = ? WHERE id = ?", [ts, conv.id])
-        row = (conv.id, ts, caller.team_id, caller.user_id, text, None, thread_ts, 0, None,
-               None, None, None)  # fmt: skip
+        row = (conv.id, ts, caller.team_id, caller.user_id, text, None, thread_ts, 0, None, None, None, None)
         await tx.conn.execute(
             f"INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             list(row),
@@ -84,8 +83,7 @@ async def _bump_thread(tx: WriteTx, channel_id: str, parent: Row, user_id: str, 
         "WHERE channel_id = ? AND ts = ?",
         [count, orjson.dumps(users).decode(), ts, channel_id, parent[1]],
     )
-    return {"ts": ts_str(parent[1]), "reply_count": count, "reply_users": users,
-            "latest_reply": ts_str(ts)}  # fmt: skip
+    return {"ts": ts_str(parent[1]), "reply_count": count, "reply_users": users, "latest_reply": ts_str(ts)}
 
 
 async def update(store: Store, caller: Caller, channel_id: str, ts: int, text: str) -> JSON:
@@ -106,8 +104,15 @@ async def update(store: Store, caller: Caller, channel_id: str, ts: int, text: s
         previous = message_from_row(row, reactions)
         message = message_from_row(new_row, reactions)
         event = _event_base(conv, "message_changed")
-        event.update({"subtype": "message_changed", "hidden": True, "message": message,
-                      "previous_message": previous, "ts": ts_str(edited)})  # fmt: skip
+        event.update(
+            {
+                "subtype": "message_changed",
+                "hidden": True,
+                "message": message,
+                "previous_message": previous,
+                "ts": ts_str(edited),
+            }
+        )
         await tx.emit(event)
     return message
 
@@ -125,8 +130,15 @@ async def delete(store: Store, caller: Caller, channel_id: str, ts: int) -> None
         if thread_ts is not None and thread_ts != ts:
             await _shrink_thread(tx.conn, conv.id, int(thread_ts))
         event = _event_base(conv, "message_deleted")
-        event.update({"subtype": "message_deleted", "hidden": True, "deleted_ts": ts_str(ts),
-                      "previous_message": previous, "ts": ts_str(now_us())})  # fmt: skip
+        event.update(
+            {
+                "subtype": "message_deleted",
+                "hidden": True,
+                "deleted_ts": ts_str(ts),
+                "previous_message": previous,
+                "ts": ts_str(now_us()),
+            }
+        )
         await tx.emit(event)
 
 
@@ -140,9 +152,8 @@ async def _shrink_thread(conn: Conn, channel_id: str, thread_ts: int) -> None:
     await conn.execute(
         "UPDATE messages SET reply_count = ?, reply_users = ?, latest_reply = ? "
         "WHERE channel_id = ? AND ts = ?",
-        [len(rows), orjson.dumps(users).decode(), rows[-1][1] if rows else None, channel_id,
-         thread_ts],
-    )  # fmt: skip
+        [len(rows), orjson.dumps(users).decode(), rows[-1][1] if rows else None, channel_id, thread_ts],
+    )
 
 
 async def _with_reactions(conn: Conn, channel_id: str, rows: list[Row]) -> list[JSON]:
@@ -153,9 +164,15 @@ async def _with_reactions(conn: Conn, channel_id: str, rows: list[Row]) -> list[
 
 
 async def history(
-    store: Store, caller: Caller, channel_id: str, oldest: int, latest: int | None,
-    inclusive: bool, limit: int, cursor_ts: int | None,
-) -> tuple[list[JSON], bool, str | None]:  # fmt: skip
+    store: Store,
+    caller: Caller,
+    channel_id: str,
+    oldest: int,
+    latest: int | None,
+    inclusive: bool,
+    limit: int,
+    cursor_ts: int | None,
+) -> tuple[list[JSON], bool, str | None]:
     """Top-level messages (not thread replies), newest first, between oldest and latest."""
     upper = cursor_ts if cursor_ts is not None else latest
     upper_op = "<" if cursor_ts is not None or not inclusive else "<="
@@ -179,9 +196,16 @@ async def history(
 
 
 async def replies(
-    store: Store, caller: Caller, channel_id: str, ts: int, oldest: int,
-    latest: int | None, inclusive: bool, limit: int, cursor_ts: int | None,
-) -> tuple[list[JSON], bool, str | None]:  # fmt: skip
+    store: Store,
+    caller: Caller,
+    channel_id: str,
+    ts: int,
+    oldest: int,
+    latest: int | None,
+    inclusive: bool,
+    limit: int,
+    cursor_ts: int | None,
+) -> tuple[list[JSON], bool, str | None]:
     """A thread: the parent, then replies in order (Slack's conversations.replies)."""
     async with store.read(caller.team_id) as conn:
         await visible(conn, caller, channel_id)

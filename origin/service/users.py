@@ -50,9 +50,17 @@ async def create_user(
         if taken:
             raise SlackError("name_taken")
         row = (
-            user_id, team_id, name, real_name, 0, int(is_bot), int(is_admin), tz,
-            now_us() // 1_000_000, orjson.dumps(prof).decode(),
-        )  # fmt: skip
+            user_id,
+            team_id,
+            name,
+            real_name,
+            0,
+            int(is_bot),
+            int(is_admin),
+            tz,
+            now_us() // 1_000_000,
+            orjson.dumps(prof).decode(),
+        )
         await tx.conn.execute(
             f"INSERT INTO users ({USER_COLUMNS}, email) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [*row, email],

@@ -32,15 +32,31 @@ class Stack:
     def edge_api(self, i: int = 0) -> str:
         return self.edges[i].url + "/api/"
 
-    def start_edge(self, start_server: type[ServerProcess], region: str = "local", port: int | None = None,
-                   *extra: str) -> ServerProcess:  # fmt: skip
+    def start_edge(
+        self, start_server: type[ServerProcess], region: str = "local", port: int | None = None, *extra: str
+    ) -> ServerProcess:
         port = port or free_port()
         edge = start_server(
-            ["edge", "--log-level", "warning", "--origin-url", self.origin.url, "--redis-url", self.redis_url,
-             "--redis-prefix", self.prefix, "--region", region, "--edge-id", f"edge-{port}",
-             "--drain-window", "1", *extra],
+            [
+                "edge",
+                "--log-level",
+                "warning",
+                "--origin-url",
+                self.origin.url,
+                "--redis-url",
+                self.redis_url,
+                "--redis-prefix",
+                self.prefix,
+                "--region",
+                region,
+                "--edge-id",
+                f"edge-{port}",
+                "--drain-window",
+                "1",
+                *extra,
+            ],
             port,
-        ).start()  # fmt: skip
+        ).start()
         self.edges.append(edge)
         return edge
 
@@ -53,16 +69,36 @@ async def stack(
     store = await Store.open(urls)
     team = await make_team(store)
     other = await make_team(store, ("dave", "erin", "frank"))
-    args = ["origin", "--log-level", "warning", "--redis-url", redis_url, "--redis-prefix", redis_prefix,
-            "--database-url", urls[0]]  # fmt: skip
+    args = [
+        "origin",
+        "--log-level",
+        "warning",
+        "--redis-url",
+        redis_url,
+        "--redis-prefix",
+        redis_prefix,
+        "--database-url",
+        urls[0],
+    ]
     origin = start_server(args, free_port()).start()
     s = Stack(origin, [], store, team, other, redis_url, redis_prefix, urls)
     s.start_edge(start_server)
     s.router = start_server(
-        ["router", "--log-level", "warning", "--origin-url", origin.url, "--redis-url", redis_url,
-         "--redis-prefix", redis_prefix, "--default-region", "local"],
+        [
+            "router",
+            "--log-level",
+            "warning",
+            "--origin-url",
+            origin.url,
+            "--redis-url",
+            redis_url,
+            "--redis-prefix",
+            redis_prefix,
+            "--default-region",
+            "local",
+        ],
         free_port(),
-    ).start()  # fmt: skip
+    ).start()
     try:
         yield s
     finally:

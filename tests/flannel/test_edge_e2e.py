@@ -23,8 +23,11 @@ async def connect(stack: Stack, token: str, edge: int = 0, resume_from: int | No
         data: dict[str, Any] = {}
         if resume_from is not None:
             data["resume_from"] = resume_from
-        body = (await http.post(stack.edge_api(edge) + "rtm.connect", data=data,
-                                headers={"Authorization": f"Bearer {token}"})).json()  # fmt: skip
+        body = (
+            await http.post(
+                stack.edge_api(edge) + "rtm.connect", data=data, headers={"Authorization": f"Bearer {token}"}
+            )
+        ).json()
     assert body["ok"], body
     return await websockets.connect(body["url"])
 

@@ -27,8 +27,11 @@ class Client:
     async def session(self, until: int | None = None) -> None:
         async with httpx.AsyncClient() as http:
             data = {} if self.offset is None else {"resume_from": self.offset}
-            body = (await http.post(self.api + "rtm.connect", data=data,
-                                    headers={"Authorization": f"Bearer {self.token}"})).json()  # fmt: skip
+            body = (
+                await http.post(
+                    self.api + "rtm.connect", data=data, headers={"Authorization": f"Bearer {self.token}"}
+                )
+            ).json()
         async with websockets.connect(body["url"]) as sock:
             async for raw in sock:
                 frame: dict[str, Any] = orjson.loads(raw)

@@ -41,13 +41,22 @@ async def replayed(ahead: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 async def test_a_user_kicked_after_head_gets_nothing_more_from_the_channel() -> None:
-    got = await replayed([event(12, "member_left_channel", channel="G1", user="U2", channel_type="G"),
-                          msg(13, "G1", "SECRET after the kick")])  # fmt: skip
+    got = await replayed(
+        [
+            event(12, "member_left_channel", channel="G1", user="U2", channel_type="G"),
+            msg(13, "G1", "SECRET after the kick"),
+        ]
+    )
     assert [f.get("text") for f in got] == ["before", None]
     assert [f["offset"] for f in got] == [11, 12]
 
 
 async def test_a_user_who_joined_after_head_gets_the_channels_next_message() -> None:
-    got = await replayed([event(12, "member_joined_channel", channel="C2", user="U2", channel_type="C"),
-                          msg(13, "C2", "first in C2", user="U3"), msg(14, "C1", "later")])  # fmt: skip
+    got = await replayed(
+        [
+            event(12, "member_joined_channel", channel="C2", user="U2", channel_type="C"),
+            msg(13, "C2", "first in C2", user="U3"),
+            msg(14, "C1", "later"),
+        ]
+    )
     assert [f["offset"] for f in got] == [11, 12, 13, 14]

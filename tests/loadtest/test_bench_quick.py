@@ -86,10 +86,24 @@ def test_quick_bench_against_given_urls(
         cold = stack.cold_edge(STORM_REGION)
         urls = [x for u in mysql_shard_urls for x in ("--database-url", u)]
         edges = [x for u in stack.edge_urls for x in ("--edge-url", u)]
-        args = ["--phases", "boot,connection,storm,freshness,routing", "--origin-url", stack.origin_url,
-                *edges, "--router-url", stack.router_url, *urls, "--redis-url", redis_url,
-                "--secret", stack.cfg.secret, "--storm-edge-url", cold.url,
-                "--storm-region", STORM_REGION]  # fmt: skip
+        args = [
+            "--phases",
+            "boot,connection,storm,freshness,routing",
+            "--origin-url",
+            stack.origin_url,
+            *edges,
+            "--router-url",
+            stack.router_url,
+            *urls,
+            "--redis-url",
+            redis_url,
+            "--secret",
+            stack.cfg.secret,
+            "--storm-edge-url",
+            cold.url,
+            "--storm-region",
+            STORM_REGION,
+        ]
         figures = run_bench(tmp_path, *args, allow_null=True)
     finally:
         stack.stop()
@@ -126,8 +140,18 @@ def test_given_urls_mode_nulls_what_it_cannot_measure(tmp_path: Path) -> None:
     db = tmp_path / "given.db"
     try:
         url = f"http://127.0.0.1:{port}"
-        args = ["--phases", "storm", "--origin-url", url, "--edge-url", url,
-                "--database-url", f"sqlite:///{db}", "--secret", "s"]  # fmt: skip
+        args = [
+            "--phases",
+            "storm",
+            "--origin-url",
+            url,
+            "--edge-url",
+            url,
+            "--database-url",
+            f"sqlite:///{db}",
+            "--secret",
+            "s",
+        ]
         figures = run_bench(tmp_path, *args, allow_null=True)
     finally:
         server.stop()

@@ -16,43 +16,57 @@ async def test_bad_requests_get_clear_errors_and_change_nothing(origin: Origin) 
     before = await current_offset(origin.store, team.id)
     auth = {"Authorization": f"Bearer {team.alice.token}"}
     cases: list[tuple[str, dict[str, object], str]] = [
-        ("chat.postMessage", {"json": {"channel": team.general, "text": ["not", "a", "string"]}},
-         "invalid_arguments"),
-        ("chat.postMessage", {"json": {"channel": team.general, "text": "x" * 40_001}},
-         "msg_too_long"),
-        ("chat.postMessage", {"json": {"channel": team.general, "text": "hi", "thread_ts": "abc"}},
-         "message_not_found"),
-        ("chat.postMessage", {"json": {"channel": "C' OR 1=1 --", "text": "hi"}},
-         "channel_not_found"),
-        ("chat.postMessage", {"json": {"channel": other.general, "text": "cross-team"}},
-         "channel_not_found"),
-        ("chat.postMessage", {"content": b"{not json", "headers": {"content-type": "application/json"}},
-         "invalid_json"),
-        ("chat.postMessage", {"content": b"[1, 2]", "headers": {"content-type": "application/json"}},
-         "invalid_json"),
-        ("conversations.history", {"params": {"channel": team.general, "limit": "lots"}},
-         "invalid_limit"),
-        ("conversations.history", {"params": {"channel": team.general, "limit": "5000"}},
-         "invalid_limit"),
-        ("conversations.history", {"params": {"channel": team.general, "oldest": "yesterday"}},
-         "invalid_arguments"),
+        (
+            "chat.postMessage",
+            {"json": {"channel": team.general, "text": ["not", "a", "string"]}},
+            "invalid_arguments",
+        ),
+        ("chat.postMessage", {"json": {"channel": team.general, "text": "x" * 40_001}}, "msg_too_long"),
+        (
+            "chat.postMessage",
+            {"json": {"channel": team.general, "text": "hi", "thread_ts": "abc"}},
+            "message_not_found",
+        ),
+        ("chat.postMessage", {"json": {"channel": "C' OR 1=1 --", "text": "hi"}}, "channel_not_found"),
+        ("chat.postMessage", {"json": {"channel": other.general, "text": "cross-team"}}, "channel_not_found"),
+        (
+            "chat.postMessage",
+            {"content": b"{not json", "headers": {"content-type": "application/json"}},
+            "invalid_json",
+        ),
+        (
+            "chat.postMessage",
+            {"content": b"[1, 2]", "headers": {"content-type": "application/json"}},
+            "invalid_json",
+        ),
+        ("conversations.history", {"params": {"channel": team.general, "limit": "lots"}}, "invalid_limit"),
+        ("conversations.history", {"params": {"channel": team.general, "limit": "5000"}}, "invalid_limit"),
+        (
+            "conversations.history",
+            {"params": {"channel": team.general, "oldest": "yesterday"}},
+            "invalid_arguments",
+        ),
         ("conversations.list", {"params": {"types": "public_channel,secret"}}, "invalid_arguments"),
         ("conversations.create", {"data": {"name": "Has Spaces"}}, "invalid_name"),
         ("conversations.create", {"data": {"name": "general"}}, "name_taken"),
-        ("conversations.kick", {"data": {"channel": team.general, "user": other.alice.id}},
-         "user_not_found"),
-        ("conversations.invite", {"data": {"channel": team.general, "users": ""}},
-         "invalid_arguments"),
-        ("reactions.add", {"data": {"channel": team.general, "timestamp": "1.000001", "name": "x"}},
-         "message_not_found"),
-        ("reactions.add", {"data": {"channel": team.general, "timestamp": "1.000001",
-                                    "name": "bad name!"}}, "invalid_name"),
+        ("conversations.kick", {"data": {"channel": team.general, "user": other.alice.id}}, "user_not_found"),
+        ("conversations.invite", {"data": {"channel": team.general, "users": ""}}, "invalid_arguments"),
+        (
+            "reactions.add",
+            {"data": {"channel": team.general, "timestamp": "1.000001", "name": "x"}},
+            "message_not_found",
+        ),
+        (
+            "reactions.add",
+            {"data": {"channel": team.general, "timestamp": "1.000001", "name": "bad name!"}},
+            "invalid_name",
+        ),
         ("users.info", {"params": {"user": other.alice.id}}, "user_not_found"),
         ("users.info", {"params": {}}, "invalid_arguments"),
         ("users.profile.set", {"json": {"profile": {"is_admin": "true"}}}, "invalid_arguments"),
         ("users.profile.set", {"json": {"profile": "{broken"}}, "invalid_arguments"),
         ("no.such.method", {}, "unknown_method"),
-    ]  # fmt: skip
+    ]
     async with httpx.AsyncClient(base_url=origin.api, headers=auth) as client:
         for method, kwargs, code in cases:
             verb = "GET" if "params" in kwargs else "POST"
@@ -92,7 +106,6 @@ async def test_token_and_arguments_arrive_every_slack_way(origin: Origin, how: s
             resp = await client.post(
                 f"conversations.info?channel={team.general}",
                 content=b"",
-                headers={"Authorization": f"Bearer {team.bob.token}",
-                         "content-type": "application/json"},
-            )  # fmt: skip
+                headers={"Authorization": f"Bearer {team.bob.token}", "content-type": "application/json"},
+            )
     assert resp.json()["channel"]["id"] == team.general

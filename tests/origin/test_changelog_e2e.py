@@ -63,9 +63,12 @@ def run_faulty(args: list[str], fault: str) -> int:
 
 
 async def test_crash_between_commit_and_publish_loses_nothing_and_duplicates_nothing(
-    shop: tuple[Store, Team], mysql_shard_urls: list[str], redis_url: str, redis_prefix: str,
+    shop: tuple[Store, Team],
+    mysql_shard_urls: list[str],
+    redis_url: str,
+    redis_prefix: str,
     start_server: type[ServerProcess],
-) -> None:  # fmt: skip
+) -> None:
     store, team = shop
     args = origin_args(mysql_shard_urls, redis_url, redis_prefix)
     server = start_server(args, free_port()).start()
@@ -106,10 +109,22 @@ class ThrowawayRedis:
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.tmp)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.tmp),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         import redis
 
         for _ in range(100):
@@ -138,9 +153,11 @@ def own_redis(tmp_path: Path, redis_url: str) -> Iterator[ThrowawayRedis]:
 
 
 async def test_redis_restart_while_following_loses_nothing(
-    shop: tuple[Store, Team], mysql_shard_urls: list[str], own_redis: ThrowawayRedis,
+    shop: tuple[Store, Team],
+    mysql_shard_urls: list[str],
+    own_redis: ThrowawayRedis,
     start_server: type[ServerProcess],
-) -> None:  # fmt: skip
+) -> None:
     store, team = shop
     prefix = "flanneltest:restart:"
     start_server(origin_args(mysql_shard_urls, own_redis.url, prefix), free_port()).start()
@@ -172,9 +189,12 @@ async def test_redis_restart_while_following_loses_nothing(
 
 
 async def test_reader_below_retention_floor_is_told_to_resync(
-    shop: tuple[Store, Team], mysql_shard_urls: list[str], redis_url: str, redis_prefix: str,
+    shop: tuple[Store, Team],
+    mysql_shard_urls: list[str],
+    redis_url: str,
+    redis_prefix: str,
     start_server: type[ServerProcess],
-) -> None:  # fmt: skip
+) -> None:
     store, team = shop
     args = origin_args(mysql_shard_urls, redis_url, redis_prefix, "--log-max-events", "5")
     start_server(args, free_port()).start()

@@ -23,14 +23,27 @@ def test_search_messages_with_slack_sdk(origin: Origin) -> None:
     msgs = got["messages"]
     assert msgs["total"] == 4  # not the private one, not the edited one
     assert msgs["paging"] == {"count": 2, "total": 4, "page": 1, "pages": 2}
-    assert msgs["pagination"] == {"total_count": 4, "page": 1, "per_page": 2, "page_count": 2,
-                                  "first": 1, "last": 2}  # fmt: skip
+    assert msgs["pagination"] == {
+        "total_count": 4,
+        "page": 1,
+        "per_page": 2,
+        "page_count": 2,
+        "first": 1,
+        "last": 2,
+    }
     first = msgs["matches"][0]
     assert first["ts"] == posted[4] and first["channel"] == {
-        "id": team.general, "name": "general", "is_channel": True, "is_group": False,
-        "is_im": False, "is_mpim": False, "is_private": False, "is_shared": False,
-        "is_org_shared": False, "is_ext_shared": False,
-    }  # fmt: skip
+        "id": team.general,
+        "name": "general",
+        "is_channel": True,
+        "is_group": False,
+        "is_im": False,
+        "is_mpim": False,
+        "is_private": False,
+        "is_shared": False,
+        "is_org_shared": False,
+        "is_ext_shared": False,
+    }
     assert first["text"] == f"{HIGHLIGHT_START}release{HIGHLIGHT_END} train 4"
     assert first["username"] == "alice" and first["user"] == team.alice.id and first["team"] == team.id
     assert first["permalink"] == f"{origin.url}/archives/{team.general}/p{posted[4].replace('.', '')}"

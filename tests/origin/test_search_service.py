@@ -142,9 +142,13 @@ async def test_deleted_never_found_and_edits_by_new_words_only(store: Store, cor
 async def test_each_modifier(store: Store, corpus: Corpus) -> None:
     t, c = corpus.team, corpus
     alice, bob, carol = t.alice.caller, t.bob.caller, t.carol.caller
-    general = ["deploy the build today", "failing: the build failed again https://ci.example.com/run/7",
-               "lunch at the café, anyone?", "rollback of the deploy in this thread",
-               "wallaby edited wording"]  # fmt: skip
+    general = [
+        "deploy the build today",
+        "failing: the build failed again https://ci.example.com/run/7",
+        "lunch at the café, anyone?",
+        "rollback of the deploy in this thread",
+        "wallaby edited wording",
+    ]
     assert await c.texts(store, carol, "in:#general") == sorted(general)
     assert await c.texts(store, carol, f"in:<#{t.general}|general> build") == sorted(general[:2])
     assert await c.texts(store, carol, "in:#random in:#general deploy") == sorted([general[0], general[3]])
@@ -186,8 +190,9 @@ async def test_words_phrases_exclusions_and_unindexed_words(store: Store, corpus
     # "go" is too short and "the" a stopword for InnoDB: the candidates are checked instead.
     assert await corpus.texts(store, carol, "go") == ["we go now, and quickly"]
     assert await corpus.texts(store, carol, "the build") == [
-        "deploy the build today", "failing: the build failed again https://ci.example.com/run/7"
-    ]  # fmt: skip
+        "deploy the build today",
+        "failing: the build failed again https://ci.example.com/run/7",
+    ]
     assert await corpus.texts(store, carol, "-deploy in:#random") == ["we go now, and quickly"]
 
 

@@ -275,9 +275,22 @@ async def test_the_api_reads_a_seeded_workspace(sqlite_store: Store) -> None:
 async def test_cli_prints_one_json_object(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/cli.db"
     args = build_parser().parse_args(
-        ["seed", "--users", "40", "--channels", "5", "--messages", "60", "--seed", "4",
-         "--team-name", "Cli Co", "--database-url", url]
-    )  # fmt: skip
+        [
+            "seed",
+            "--users",
+            "40",
+            "--channels",
+            "5",
+            "--messages",
+            "60",
+            "--seed",
+            "4",
+            "--team-name",
+            "Cli Co",
+            "--database-url",
+            url,
+        ]
+    )
     out = io.StringIO()
     with redirect_stdout(out):
         assert await run(args) == 0

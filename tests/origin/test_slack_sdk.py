@@ -73,10 +73,17 @@ def test_webclient_session(origin: Origin) -> None:
         assert err.value.response["ok"] is False
         codes.append(err.value.response["error"])
     assert codes == [
-        "channel_not_found", "user_not_found", "message_not_found", "cant_update_message",
-        "cant_delete_message", "invalid_auth", "not_authed", "invalid_cursor", "no_text",
+        "channel_not_found",
+        "user_not_found",
+        "message_not_found",
+        "cant_update_message",
+        "cant_delete_message",
+        "invalid_auth",
+        "not_authed",
+        "invalid_cursor",
+        "no_text",
         "msg_too_long",
-    ]  # fmt: skip
+    ]
 
 
 async def test_async_webclient_session(origin: Origin) -> None:

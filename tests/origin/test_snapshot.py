@@ -44,15 +44,32 @@ def comparable(state: WorkspaceState) -> tuple[Any, ...]:
 OPS = st.lists(
     st.tuples(
         st.sampled_from(
-            ["user", "profile", "deactivate", "channel", "private", "join", "leave", "invite", "kick",
-             "rename", "topic", "purpose", "archive", "unarchive", "post", "react", "dm"]
+            [
+                "user",
+                "profile",
+                "deactivate",
+                "channel",
+                "private",
+                "join",
+                "leave",
+                "invite",
+                "kick",
+                "rename",
+                "topic",
+                "purpose",
+                "archive",
+                "unarchive",
+                "post",
+                "react",
+                "dm",
+            ]
         ),
         st.integers(0, 2),
         st.integers(0, 5),
     ),
     min_size=1,
     max_size=25,
-)  # fmt: skip
+)
 
 
 async def run_op(store: Store, team: Team, channels: list[str], op: tuple[str, int, int]) -> None:
@@ -135,8 +152,17 @@ async def test_snapshot_on_both_backends_matches_after_mutations(store: Store) -
     team = await make_team(store)
     at_x = await snapshot(store, team.id)
     channels = [team.general, team.private]
-    for op in [("channel", 0, 1), ("invite", 0, 2), ("rename", 1, 0), ("profile", 2, 1), ("dm", 0, 0),
-               ("leave", 1, 2), ("archive", 0, 2), ("user", 1, 1), ("deactivate", 1, 0)]:  # fmt: skip
+    for op in [
+        ("channel", 0, 1),
+        ("invite", 0, 2),
+        ("rename", 1, 0),
+        ("profile", 2, 1),
+        ("dm", 0, 0),
+        ("leave", 1, 2),
+        ("archive", 0, 2),
+        ("user", 1, 1),
+        ("deactivate", 1, 0),
+    ]:
         await run_op(store, team, channels, op)
     now = await snapshot(store, team.id)
     for event in await events_after(store, team.id, at_x.offset):

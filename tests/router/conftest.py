@@ -40,17 +40,48 @@ class Fleet:
         port = free_port()
         edge_id = f"edge-{region}-{port}"
         self.edges[edge_id] = self.start(
-            ["edge", *self.shared(), "--origin-url", self.origin.url, "--region", region,
-             "--edge-id", edge_id, "--heartbeat", str(HEARTBEAT_S), "--drain-window", "1"], port)  # fmt: skip
+            [
+                "edge",
+                *self.shared(),
+                "--origin-url",
+                self.origin.url,
+                "--region",
+                region,
+                "--edge-id",
+                edge_id,
+                "--heartbeat",
+                str(HEARTBEAT_S),
+                "--drain-window",
+                "1",
+            ],
+            port,
+        )
         self.regions[edge_id] = region
         return edge_id
 
     def start_router(self, *extra: str) -> ServerProcess:
         self.router = self.start(
-            ["router", *self.shared(), "--origin-url", self.origin.url, "--default-region", "us",
-             "--region-preference", "us:us,eu;eu:eu,us", "--connects-per-token", "60000",
-             "--connect-burst", "10000", "--calls-per-address", "600000", "--address-burst", "100000",
-             *extra], free_port())  # fmt: skip
+            [
+                "router",
+                *self.shared(),
+                "--origin-url",
+                self.origin.url,
+                "--default-region",
+                "us",
+                "--region-preference",
+                "us:us,eu;eu:eu,us",
+                "--connects-per-token",
+                "60000",
+                "--connect-burst",
+                "10000",
+                "--calls-per-address",
+                "600000",
+                "--address-burst",
+                "100000",
+                *extra,
+            ],
+            free_port(),
+        )
         return self.router
 
     async def add_bot(self) -> str:
@@ -75,8 +106,20 @@ async def fleet(
     def start(args: list[str], port: int) -> ServerProcess:
         return start_server(args, port).start()
 
-    origin = start(["origin", "--log-level", "warning", "--redis-url", redis_url, "--redis-prefix",
-                    redis_prefix, "--database-url", urls[0]], free_port())  # fmt: skip
+    origin = start(
+        [
+            "origin",
+            "--log-level",
+            "warning",
+            "--redis-url",
+            redis_url,
+            "--redis-prefix",
+            redis_prefix,
+            "--database-url",
+            urls[0],
+        ],
+        free_port(),
+    )
     try:
         yield Fleet(origin, None, store, team, redis_url, redis_prefix, urls, start)
     finally:

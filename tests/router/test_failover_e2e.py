@@ -74,8 +74,9 @@ class Client:
 
     async def session(self, http: httpx.AsyncClient) -> None:
         data = {} if self.offset is None else {"resume_from": self.offset}
-        resp = await http.post(self.fleet.api + "rtm.connect", data=data,
-                               headers={"Authorization": f"Bearer {self.token}"})  # fmt: skip
+        resp = await http.post(
+            self.fleet.api + "rtm.connect", data=data, headers={"Authorization": f"Bearer {self.token}"}
+        )
         body = resp.json()
         if not body["ok"]:  # no edge (yet), or a dead one still registered: try again
             assert body["error"] == "no_edge_available", body
@@ -127,9 +128,11 @@ async def run_through_kills(
     async def post(http: httpx.AsyncClient, count: int) -> None:
         for _ in range(count):
             text = f"m{len(posted)}"
-            resp = await http.post(fleet.origin.url + "/api/chat.postMessage",
-                                   data={"channel": team.general, "text": text},
-                                   headers={"Authorization": f"Bearer {team.alice.token}"})  # fmt: skip
+            resp = await http.post(
+                fleet.origin.url + "/api/chat.postMessage",
+                data={"channel": team.general, "text": text},
+                headers={"Authorization": f"Bearer {team.alice.token}"},
+            )
             assert resp.json()["ok"], resp.text
             posted.append(text)
             await asyncio.sleep(0.02)

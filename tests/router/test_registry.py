@@ -18,10 +18,18 @@ from router.registry import EdgeRecord, MemoryRegistry, RedisRegistry, Registry,
 BEAT = 0.2
 
 
-def settings(edge_id: str = "edge-a", region: str = "us", redis_url: str | None = None,
-             prefix: str = "flannel:") -> EdgeSettings:  # fmt: skip
-    return EdgeSettings(edge_id=edge_id, region=region, port=8123, redis_url=redis_url, redis_prefix=prefix,
-                        capacity=500, heartbeat_s=BEAT)  # fmt: skip
+def settings(
+    edge_id: str = "edge-a", region: str = "us", redis_url: str | None = None, prefix: str = "flannel:"
+) -> EdgeSettings:
+    return EdgeSettings(
+        edge_id=edge_id,
+        region=region,
+        port=8123,
+        redis_url=redis_url,
+        redis_prefix=prefix,
+        capacity=500,
+        heartbeat_s=BEAT,
+    )
 
 
 class Live:
@@ -70,7 +78,12 @@ async def test_heartbeat_publishes_the_record_and_follows_the_edge(
     try:
         record = await only(reader)
         assert (record.id, record.region, record.capacity, record.connections, record.draining) == (
-            "edge-a", "us", 500, 0, False)  # fmt: skip
+            "edge-a",
+            "us",
+            500,
+            0,
+            False,
+        )
         assert record.ws_url == "ws://127.0.0.1:8123/rtm" and record.http_url == "http://127.0.0.1:8123"
         assert record.started == pytest.approx(reg.started) and record.updated >= reg.started
         live.connections = 7
@@ -143,8 +156,10 @@ async def test_malformed_records_are_skipped(redis_url: str, redis_prefix: str) 
     await client.zadd(router_side.index_key(redis_prefix), {"bad": 1, "worse": 1, "good": 1})
     await client.set(router_side.edge_key(redis_prefix, "bad"), b"{not json")
     await client.set(router_side.edge_key(redis_prefix, "worse"), b'{"id": "worse"}')
-    await client.set(router_side.edge_key(redis_prefix, "good"), b'{"id": "good", "region": "us", '
-                     b'"ws_url": "ws://g/rtm", "http_url": "http://g/", "capacity": 3}')  # fmt: skip
+    await client.set(
+        router_side.edge_key(redis_prefix, "good"),
+        b'{"id": "good", "region": "us", "ws_url": "ws://g/rtm", "http_url": "http://g/", "capacity": 3}',
+    )
     reader = RedisRegistry(redis_url, redis_prefix, refresh_s=0)
     [good] = await reader.edges()
     assert (good.id, good.http_url, good.connections, good.draining) == ("good", "http://g", 0, False)
@@ -155,8 +170,9 @@ async def test_malformed_records_are_skipped(redis_url: str, redis_prefix: str) 
 async def test_an_unreachable_registry_serves_the_last_list_for_a_while(
     redis_url: str, redis_prefix: str
 ) -> None:
-    reg = edge_side.EdgeRegistration(settings(redis_url=redis_url, prefix=redis_prefix), lambda: 0,
-                                     lambda: False)  # fmt: skip
+    reg = edge_side.EdgeRegistration(
+        settings(redis_url=redis_url, prefix=redis_prefix), lambda: 0, lambda: False
+    )
     await reg.start()
     reader = RedisRegistry(redis_url, redis_prefix, refresh_s=0, stale_s=0.3)
     assert len(await reader.edges()) == 1

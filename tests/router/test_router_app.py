@@ -32,8 +32,15 @@ def origin_answer(token: str) -> dict[str, Any]:
     if token not in known:
         return {"ok": False, "error": "invalid_auth"}
     bot = {"bot_id": "B4"} if token == BOT else {}
-    return {"ok": True, **bot, "url": "https://acme.flannel.test/", "team": f"Team {team}",
-            "user": known[token], "team_id": team, "user_id": user}  # fmt: skip
+    return {
+        "ok": True,
+        **bot,
+        "url": "https://acme.flannel.test/",
+        "team": f"Team {team}",
+        "user": known[token],
+        "team_id": team,
+        "user_id": user,
+    }
 
 
 def origin(request: httpx.Request) -> httpx.Response:
@@ -46,22 +53,44 @@ def origin(request: httpx.Request) -> httpx.Response:
 class Env:
     def __init__(self, **overrides: Any) -> None:
         self.registry = MemoryRegistry()
-        values: dict[str, Any] = {"secret": SECRET, "default_region": "us",
-                                  "region_preference": parse_region_preference("us:eu;eu:us"),
-                                  "connects_per_token": 6000, "connect_burst_per_token": 1000,
-                                  "calls_per_address": 6000, "call_burst_per_address": 1000}  # fmt: skip
+        values: dict[str, Any] = {
+            "secret": SECRET,
+            "default_region": "us",
+            "region_preference": parse_region_preference("us:eu;eu:us"),
+            "connects_per_token": 6000,
+            "connect_burst_per_token": 1000,
+            "calls_per_address": 6000,
+            "call_burst_per_address": 1000,
+        }
         self.settings = RouterSettings(**{**values, **overrides})
         self.app = create_app(self.settings, self.registry, httpx.MockTransport(origin))
         self.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://router")
 
-    async def edge(self, edge_id: str, region: str = "us", connections: int = 0, capacity: int = 1000,
-                   draining: bool = False, started: float | None = None) -> None:  # fmt: skip
+    async def edge(
+        self,
+        edge_id: str,
+        region: str = "us",
+        connections: int = 0,
+        capacity: int = 1000,
+        draining: bool = False,
+        started: float | None = None,
+    ) -> None:
         now = time.time()
-        await self.registry.heartbeat({"id": edge_id, "region": region, "ws_url": f"ws://{edge_id}/rtm",
-                                       "http_url": f"http://{edge_id}", "connections": connections,
-                                       "capacity": capacity, "draining": draining,
-                                       "started": now - 60 if started is None else started, "updated": now,
-                                       "heartbeat_s": 1.0}, ttl_s=30)  # fmt: skip
+        await self.registry.heartbeat(
+            {
+                "id": edge_id,
+                "region": region,
+                "ws_url": f"ws://{edge_id}/rtm",
+                "http_url": f"http://{edge_id}",
+                "connections": connections,
+                "capacity": capacity,
+                "draining": draining,
+                "started": now - 60 if started is None else started,
+                "updated": now,
+                "heartbeat_s": 1.0,
+            },
+            ttl_s=30,
+        )
 
     async def connect(self, token: str | None = ALICE, **args: Any) -> httpx.Response:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -176,11 +205,15 @@ async def test_bad_input_gets_clear_slack_errors(
 async def test_other_request_shapes(env: Env) -> None:
     await env.edge("us-1")
     by_get = await env.http.get("/api/rtm.connect", params={"token": ALICE, "region": "us"})
-    by_json = await env.http.post("/api/rtm.connect", json={"resume_from": 3},
-                                  headers={"Authorization": f"Bearer {ALICE}"})  # fmt: skip
+    by_json = await env.http.post(
+        "/api/rtm.connect", json={"resume_from": 3}, headers={"Authorization": f"Bearer {ALICE}"}
+    )
     assert by_get.json()["ok"] and by_json.json()["ok"]
-    bad_json = await env.http.post("/api/rtm.connect", content=b"[1]", headers={
-        "content-type": "application/json", "Authorization": f"Bearer {ALICE}"})  # fmt: skip
+    bad_json = await env.http.post(
+        "/api/rtm.connect",
+        content=b"[1]",
+        headers={"content-type": "application/json", "Authorization": f"Bearer {ALICE}"},
+    )
     assert bad_json.json()["error"] == "invalid_json"
     unknown = await env.http.post("/api/users.list", headers={"Authorization": f"Bearer {ALICE}"})
     assert (unknown.status_code, unknown.json()["error"]) == (404, "unknown_method")
@@ -220,6 +253,7 @@ async def test_health_readiness_and_stats(env: Env) -> None:
     assert (await env.http.get("/healthz")).json() == {"ok": True}
     assert (await env.http.get("/readyz")).json() == {"ok": True}
     stats = await env.stats()
-    assert stats["edges"] == [{"id": "us-1", "region": "us", "connections": 3, "capacity": 1000,
-                               "draining": False}]  # fmt: skip
+    assert stats["edges"] == [
+        {"id": "us-1", "region": "us", "connections": 3, "capacity": 1000, "draining": False}
+    ]
     assert {"placements", "warm_hits", "spill_overs", "failovers", "rejections"} <= set(stats)

@@ -14,8 +14,9 @@ NOW = 1_700_000_000.0
 @pytest.mark.parametrize("resume_from", [None, 0, 41])
 @pytest.mark.parametrize("token_hash", [None, "ab" * 32])
 def test_a_router_ticket_passes_the_edge_check(resume_from: int | None, token_hash: str | None) -> None:
-    ticket = router_tickets.issue(SECRET, "U1", "T1", "edge-a", ttl_s=30, now=NOW,
-                                  resume_from=resume_from, token_hash=token_hash)  # fmt: skip
+    ticket = router_tickets.issue(
+        SECRET, "U1", "T1", "edge-a", ttl_s=30, now=NOW, resume_from=resume_from, token_hash=token_hash
+    )
     parsed = edge_tickets.check(SECRET, ticket, "edge-a", NOW + 1)
     assert (parsed.user, parsed.team, parsed.edge) == ("U1", "T1", "edge-a")
     assert parsed.resume_from == resume_from and parsed.token_hash == token_hash

@@ -29,9 +29,21 @@ class Origin:
         self.calls += 1
         await asyncio.sleep(self.delay)
         token = request.headers["authorization"].removeprefix("Bearer ")
-        status, body = self.answers.get(token, (200, {
-            "ok": True, "url": "https://acme.flannel.test/", "team": "Acme", "user": "alice",
-            "team_id": "T1", "user_id": "U1", "is_enterprise_install": False}))  # fmt: skip
+        status, body = self.answers.get(
+            token,
+            (
+                200,
+                {
+                    "ok": True,
+                    "url": "https://acme.flannel.test/",
+                    "team": "Acme",
+                    "user": "alice",
+                    "team_id": "T1",
+                    "user_id": "U1",
+                    "is_enterprise_install": False,
+                },
+            ),
+        )
         return httpx.Response(status, content=orjson.dumps(body), headers={"Retry-After": "7"})
 
 
@@ -44,7 +56,12 @@ async def test_identity_is_cached() -> None:
     tokens = checker(origin)
     who = await tokens.check(GOOD)
     assert (who.team_id, who.user_id, who.user_name, who.team_name, who.domain) == (
-        "T1", "U1", "alice", "Acme", "acme")  # fmt: skip
+        "T1",
+        "U1",
+        "alice",
+        "Acme",
+        "acme",
+    )
     assert who.body["url"] == "https://acme.flannel.test/" and "ok" not in who.body
     assert GOOD not in repr(who)
     await tokens.check(GOOD)
@@ -89,9 +106,16 @@ async def test_refusals_are_cached_briefly() -> None:
     await tokens.close()
 
 
-@pytest.mark.parametrize("token, code", [(None, "not_authed"), ("", "not_authed"), ("nope", "invalid_auth"),
-                                          ("xoxp-U1-T1-x", "invalid_auth"), ("xoxp-T1-U1-" + "x" * 300,
-                                                                             "invalid_auth")])  # fmt: skip
+@pytest.mark.parametrize(
+    "token, code",
+    [
+        (None, "not_authed"),
+        ("", "not_authed"),
+        ("nope", "invalid_auth"),
+        ("xoxp-U1-T1-x", "invalid_auth"),
+        ("xoxp-T1-U1-" + "x" * 300, "invalid_auth"),
+    ],
+)
 async def test_malformed_tokens_never_reach_the_origin(token: str | None, code: str) -> None:
     origin = Origin()
     tokens = checker(origin)

@@ -51,9 +51,15 @@ async def conversations_history(ctx: Context, args: Args) -> JSON:
     channel = _channel(args)
     limit = args.integer("limit", 100, 0, 1000, error="invalid_limit") or 100
     found, more, next_cursor = await messages.history(
-        ctx.store, ctx.caller, channel, args.ts("oldest", 0), args.opt_ts("latest"),
-        args.flag("inclusive"), limit, _ts_cursor(args),
-    )  # fmt: skip
+        ctx.store,
+        ctx.caller,
+        channel,
+        args.ts("oldest", 0),
+        args.opt_ts("latest"),
+        args.flag("inclusive"),
+        limit,
+        _ts_cursor(args),
+    )
     return {"messages": found, "has_more": more, "pin_count": 0, **metadata(next_cursor)}
 
 
@@ -63,9 +69,16 @@ async def conversations_replies(ctx: Context, args: Args) -> JSON:
     ts = args.ts("ts", error="thread_not_found")
     limit = args.integer("limit", 100, 0, 1000, error="invalid_limit") or 100
     found, more, next_cursor = await messages.replies(
-        ctx.store, ctx.caller, channel, ts, args.ts("oldest", 0), args.opt_ts("latest"),
-        args.flag("inclusive", True), limit, _ts_cursor(args),
-    )  # fmt: skip
+        ctx.store,
+        ctx.caller,
+        channel,
+        ts,
+        args.ts("oldest", 0),
+        args.opt_ts("latest"),
+        args.flag("inclusive", True),
+        limit,
+        _ts_cursor(args),
+    )
     return {"messages": found, "has_more": more, **metadata(next_cursor)}
 
 

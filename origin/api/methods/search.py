@@ -38,10 +38,16 @@ async def search_messages(ctx: Context, args: Args) -> JSON:
     count = args.integer("count", 20, 1, search.MAX_COUNT)
     offset = _offset(args, count)
     found = await search.search_messages(
-        ctx.store, ctx.caller, query, count=count, offset=offset,
-        sort=_choice(args, "sort", search.SORTS), sort_dir=_choice(args, "sort_dir", search.SORT_DIRS),
-        highlight_words=args.flag("highlight"), base_url=ctx.base_url,
-    )  # fmt: skip
+        ctx.store,
+        ctx.caller,
+        query,
+        count=count,
+        offset=offset,
+        sort=_choice(args, "sort", search.SORTS),
+        sort_dir=_choice(args, "sort_dir", search.SORT_DIRS),
+        highlight_words=args.flag("highlight"),
+        base_url=ctx.base_url,
+    )
     total, shown = found.total, len(found.matches)
     pages = -(-total // count)
     page = offset // count + 1

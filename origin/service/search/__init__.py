@@ -70,10 +70,18 @@ def parse_query(q: str, today: date | None = None) -> SearchQuery:
 
 
 async def search_messages(
-    store: Store, caller: Caller, q: str, *, count: int = 20, offset: int = 0,
-    sort: str = "score", sort_dir: str = "desc", highlight_words: bool = False,
-    base_url: str = "", today: date | None = None,
-) -> Found:  # fmt: skip
+    store: Store,
+    caller: Caller,
+    q: str,
+    *,
+    count: int = 20,
+    offset: int = 0,
+    sort: str = "score",
+    sort_dir: str = "desc",
+    highlight_words: bool = False,
+    base_url: str = "",
+    today: date | None = None,
+) -> Found:
     """One page (``offset``, ``count``) of the messages ``caller`` may read that match ``q``."""
     if sort not in SORTS or sort_dir not in SORT_DIRS:
         raise invalid_arguments("sort", f"sort is one of {SORTS}, sort_dir one of {SORT_DIRS}")
@@ -90,9 +98,16 @@ async def search_messages(
 
 
 async def _run(
-    conn: Conn, db: Database, query: SearchQuery, channels: dict[str, scope.Channel],
-    authors: tuple[str, ...], sort: str, sort_dir: str, offset: int, count: int,
-) -> plans.Plan:  # fmt: skip
+    conn: Conn,
+    db: Database,
+    query: SearchQuery,
+    channels: dict[str, scope.Channel],
+    authors: tuple[str, ...],
+    sort: str,
+    sort_dir: str,
+    offset: int,
+    count: int,
+) -> plans.Plan:
     """Pick the plan (see the module docstring) and run it."""
     text = await plans.text_plan(conn, db, query)
     where = plans.conditions(query, channels, authors, text.like)

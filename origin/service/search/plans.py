@@ -160,9 +160,15 @@ async def ranked(conn: Conn, text: Text, where: Where, order: str, offset: int, 
 
 
 async def ranked_checked(
-    conn: Conn, query: SearchQuery, text: Text, where: Where, order: str, offset: int, limit: int,
+    conn: Conn,
+    query: SearchQuery,
+    text: Text,
+    where: Where,
+    order: str,
+    offset: int,
+    limit: int,
     candidates: int,
-) -> Plan:  # fmt: skip
+) -> Plan:
     """The best ``candidates`` + 1 matches of the index, kept where `matches` agrees."""
     cond, params = where.full()
     sql, head = text.select("m.text", cond)
@@ -172,9 +178,16 @@ async def ranked_checked(
 
 
 async def scan_checked(
-    conn: Conn, query: SearchQuery, channels: dict[str, Channel], where: Where, by_score: bool,
-    direction: str, offset: int, limit: int, candidates: int,
-) -> Plan:  # fmt: skip
+    conn: Conn,
+    query: SearchQuery,
+    channels: dict[str, Channel],
+    where: Where,
+    by_score: bool,
+    direction: str,
+    offset: int,
+    limit: int,
+    candidates: int,
+) -> Plan:
     """Up to ``candidates`` + 1 rows in time order, checked with `matches`, scored here."""
     rows = await window_scan(conn, channels, where, direction, candidates + 1, "m.text")
     passing = [

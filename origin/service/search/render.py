@@ -16,9 +16,13 @@ _IID = uuid.UUID("5c0d6f1e-8f3a-4b7e-9a51-3d2f0c1b7e44")
 
 
 async def render(
-    conn: Conn, caller: Caller, channels: dict[str, Channel], hits: list[Row],
-    query: SearchQuery | None, base_url: str,
-) -> list[JSON]:  # fmt: skip
+    conn: Conn,
+    caller: Caller,
+    channels: dict[str, Channel],
+    hits: list[Row],
+    query: SearchQuery | None,
+    base_url: str,
+) -> list[JSON]:
     """Match objects for ``hits`` (channel_id, ts, score, ...), in their order; ``query``
     to mark its words in the text."""
     if not hits:

@@ -173,12 +173,21 @@ def test_hello_channels_is_compact_and_only_the_users_own() -> None:
     hello = ws.hello_channels("U1")
     assert [c["id"] for c in hello] == ["C1", "D1", "G1", "G2"]
     assert hello[1] == {
-        "id": "D1", "is_private": True, "is_im": True, "is_mpim": False, "is_archived": False, "user": "U2"
-    }  # fmt: skip
-    assert hello[0] == {
-        "id": "C1", "name": "general", "is_private": False, "is_im": False, "is_mpim": False,
+        "id": "D1",
+        "is_private": True,
+        "is_im": True,
+        "is_mpim": False,
         "is_archived": False,
-    }  # fmt: skip
+        "user": "U2",
+    }
+    assert hello[0] == {
+        "id": "C1",
+        "name": "general",
+        "is_private": False,
+        "is_im": False,
+        "is_mpim": False,
+        "is_archived": False,
+    }
     assert ws.hello_channels("U4") == []
 
 
@@ -266,14 +275,29 @@ NAMES = ["ann", "anna", "bo", "smith", "jo", "zed"]
 OPS = st.lists(
     st.tuples(
         st.sampled_from(
-            ["user", "profile", "deactivate", "reactivate", "channel", "private", "dm", "mpim", "join",
-             "leave", "rename", "topic", "archive", "unarchive", "message"]
+            [
+                "user",
+                "profile",
+                "deactivate",
+                "reactivate",
+                "channel",
+                "private",
+                "dm",
+                "mpim",
+                "join",
+                "leave",
+                "rename",
+                "topic",
+                "archive",
+                "unarchive",
+                "message",
+            ]
         ),
         st.integers(0, 7),
         st.integers(0, 7),
     ),
     max_size=40,
-)  # fmt: skip
+)
 
 
 def next_event(ref: WorkspaceState, op: tuple[str, int, int]) -> JSON | None:

@@ -334,8 +334,18 @@ def test_tokens_fold_case_and_accents() -> None:
 
 def test_tokens_split_on_punctuation_and_underscore() -> None:
     assert tokens("e-mail foo_bar don't <@U1|bob> x.y/z") == (
-        "e", "mail", "foo", "bar", "don", "t", "u1", "bob", "x", "y", "z",
-    )  # fmt: skip
+        "e",
+        "mail",
+        "foo",
+        "bar",
+        "don",
+        "t",
+        "u1",
+        "bob",
+        "x",
+        "y",
+        "z",
+    )
 
 
 def test_tokens_keep_marks_inside_words() -> None:
