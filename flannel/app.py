@@ -18,6 +18,7 @@ from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
+from changelog import ChangeLog
 from flannel.auth import AuthError
 from flannel.connection import Connection
 from flannel.edge import Edge
@@ -27,10 +28,9 @@ from flannel.origin_client import OriginError
 from flannel.registry import EdgeRegistration, RegistryStore
 from flannel.rtm import TicketError, issue, verify
 from flannel.settings import EdgeSettings
-from origin.api.args import Args
 from origin.api.http import bearer, error_response, json_response, read_args
-from origin.changelog import ChangeLog
-from origin.errors import SlackError
+from wire.args import Args
+from wire.errors import SlackError
 
 log = logging.getLogger("flannel.edge")
 

@@ -34,8 +34,8 @@ from flannel.rtm import (
     reply_error,
     reply_ok,
 )
-from origin.api.args import Args
-from origin.errors import SlackError
+from wire.args import Args
+from wire.errors import SlackError
 
 
 class Connection:

@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from changelog import ChangeLog, LogReader, MemoryLog, RedisLog
 from flannel.auth import EdgeCaller, TokenAuth
 from flannel.cache import CacheError, Workspace, WorkspaceCache
 from flannel.nonces import RedisNonceStore
@@ -22,7 +23,6 @@ from flannel.origin_client import OriginClient
 from flannel.regional import RegionalSnapshots, redis_cache
 from flannel.rtm import Drainer, Fanout, MemoryNonceStore, NonceStore, Session
 from flannel.settings import EdgeSettings
-from origin.changelog import ChangeLog, LogReader, MemoryLog, RedisLog
 
 CLOSE_RESYNC = 4010
 

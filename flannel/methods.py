@@ -1,7 +1,7 @@
 """Web API methods the edge answers from memory; everything else goes to the origin.
 
 The same table serves HTTP (``/api/<method>``) and WebSocket queries. Cursors are the
-origin's (``origin.cursor``), so a client may page at the edge and continue at the origin.
+origin's (``wire.cursors``), so a client may page at the edge and continue at the origin.
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from flannel.cache import CacheError, Workspace
-from origin import cursor
-from origin.api.args import Args
-from origin.api.methods import metadata, page
-from origin.errors import SlackError, invalid_arguments
+from wire import cursors
+from wire.args import Args
+from wire.cursors import metadata, page
+from wire.errors import SlackError, invalid_arguments
 
 JSON = dict[str, Any]
 CONVERSATION_TYPES = ("public_channel", "private_channel", "mpim", "im")
@@ -31,7 +31,7 @@ Local = Callable[[Workspace, Who, Args], JSON]
 
 def _next(kind: str, after: str | None) -> JSON:
     """The origin's cursor for the page after ``after`` (so paging may continue at either)."""
-    return metadata(cursor.encode(kind, after) if after else None)
+    return metadata(cursors.encode(kind, after) if after else None)
 
 
 def _prefix(args: Args) -> tuple[str, int]:

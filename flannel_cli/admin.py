@@ -9,10 +9,10 @@ from typing import Any
 import orjson
 
 from flannel_cli.options import add_database, database_urls
-from origin.errors import SlackError
 from origin.service import conversations, teams, users
 from origin.service.auth import Caller, issue_token, revoke_token
 from origin.store.shards import Store
+from wire.errors import SlackError
 
 
 def add_parser(sub: Any) -> None:

@@ -9,9 +9,9 @@ from typing import Any
 import orjson
 
 from flannel_cli.options import add_database, database_urls
-from origin.errors import SlackError
 from origin.seed import seed_workspace
 from origin.store.shards import Store
+from wire.errors import SlackError
 
 
 def add_parser(sub: Any) -> None:

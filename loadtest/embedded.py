@@ -14,12 +14,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 
+from changelog import MemoryLog
 from flannel.app import create_app as create_edge
 from flannel.settings import EdgeSettings
 from flannel_cli.serve import config, serve_all
 from origin.api.ratelimit import parse_tiers
 from origin.app import create_app as create_origin
-from origin.changelog import MemoryLog
 from origin.settings import OriginSettings
 from router.app import create_app as create_router
 from router.registry import MemoryRegistry

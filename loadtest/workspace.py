@@ -13,10 +13,10 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from origin.ids import now_us
 from origin.seed import seed_workspace
 from origin.service.auth import hash_token
 from origin.store.shards import Store
+from wire.ids import now_us
 
 
 @dataclass

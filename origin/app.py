@@ -14,10 +14,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from changelog import ChangeLog, MemoryLog, RedisLog
 from origin.api.http import ApiEndpoint, json_response
 from origin.api.ratelimit import RateLimiter
 from origin.api.registry import load_methods
-from origin.changelog import ChangeLog, MemoryLog, RedisLog
 from origin.internal import SnapshotEndpoint, check_service
 from origin.metrics import OriginMetrics
 from origin.relay import Fault, Relay, no_fault

@@ -10,9 +10,9 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from origin.api.http import SERVICE_HEADER, error_response
-from origin.errors import SlackError
 from origin.snapshot.stream import pages
 from origin.store.shards import Store
+from wire.errors import SlackError
 
 
 def check_service(request: Request, secret: str) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from origin.ids import ts_str
+from wire.ids import ts_str
 
 JSON = dict[str, Any]
 

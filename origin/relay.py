@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from origin.changelog.log import ChangeLog
+from changelog.log import ChangeLog
 from origin.store.db import Database
 from origin.store.shards import Store
 

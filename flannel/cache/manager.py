@@ -8,7 +8,7 @@ apply) the task reloads a snapshot, swaps it in, and tells the RTM layer through
 so connected clients drop theirs; until the swap the previous copy keeps answering.
 
 I/O is injected: ``load_snapshot(team_id)`` yields snapshot pages (the adapter picks a regional
-copy or the origin) and ``subscribe(team_id, after)`` is :meth:`origin.changelog.LogReader.subscribe`
+copy or the origin) and ``subscribe(team_id, after)`` is :meth:`changelog.LogReader.subscribe`
 or anything shaped like it.
 """
 
@@ -25,9 +25,9 @@ from typing import Any, Protocol
 
 import orjson
 
+from changelog import TooOld
 from flannel.cache.queries import JSON
 from flannel.cache.workspace import SnapshotError, Workspace, WorkspaceBuilder
-from origin.changelog import TooOld
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ INLINE_BUILD = 20_000
 
 
 class EventStream(Protocol):
-    """One workspace's events after an offset, as :class:`origin.changelog.Subscription` gives."""
+    """One workspace's events after an offset, as :class:`changelog.Subscription` gives."""
 
     def __aiter__(self) -> EventStream: ...
 

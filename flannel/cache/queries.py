@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence, Set
 from typing import Any
 
 from flannel.prefix_index import PrefixIndex
-from origin.snapshot.state import WorkspaceState
+from wire.state import WorkspaceState
 
 JSON = dict[str, Any]
 

@@ -1,6 +1,6 @@
 """One workspace held in memory at the edge: a snapshot plus the change log applied to it.
 
-The state is the origin's own :class:`~origin.snapshot.state.WorkspaceState`, moved by its own
+The state is the origin's own :class:`~wire.state.WorkspaceState`, moved by its own
 ``apply``: the edge never re-implements what an event means, so "snapshot(X) + events after X ==
 snapshot(now)" holds here exactly as it does at the origin. Around it this module keeps what
 the queries need and the state does not have: prefix indexes over user and channel names, each
@@ -19,7 +19,7 @@ import orjson
 
 from flannel.cache.queries import JSON, Queries
 from flannel.prefix_index import PrefixIndex
-from origin.snapshot.state import WorkspaceState
+from wire.state import WorkspaceState
 
 # Calibrated with tracemalloc on origin-shaped workspaces (5k-40k users, 20-5000 members per
 # channel; estimate within ~8% of traced memory): a parsed object costs ~3.3x its compact JSON;

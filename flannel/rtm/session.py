@@ -27,6 +27,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from changelog.log import TooOld
 from flannel.rtm.frames import (
     CLOSE_ACCOUNT_INACTIVE,
     CLOSE_RATE_LIMITED,
@@ -35,7 +36,6 @@ from flannel.rtm.frames import (
     encode,
 )
 from flannel.rtm.sendqueue import SendQueue
-from origin.changelog.log import TooOld
 
 JSON = dict[str, Any]
 Event = Mapping[str, Any]

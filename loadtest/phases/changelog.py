@@ -11,8 +11,8 @@ import asyncio
 import time
 from typing import Any
 
+from changelog import ChangeLog, LogReader, MemoryLog, RedisLog
 from loadtest.stats import percentile
-from origin.changelog import ChangeLog, LogReader, MemoryLog, RedisLog
 from origin.relay import Relay
 from origin.service import conversations, messages, teams, users
 from origin.service.auth import Caller, authenticate, issue_token

@@ -17,12 +17,12 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from origin.api.args import Args
 from origin.api.ratelimit import RateLimiter
 from origin.api.registry import Context, Method
-from origin.errors import RateLimited, SlackError
 from origin.service.auth import Caller, authenticate, authenticate_as
 from origin.store.shards import Store
+from wire.args import Args
+from wire.errors import RateLimited, SlackError
 
 MAX_BODY = 1_000_000
 SERVICE_HEADER = "x-flannel-service-secret"

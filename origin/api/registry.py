@@ -6,9 +6,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from origin.api.args import Args
 from origin.service.auth import Caller
 from origin.store.shards import Store
+from wire.args import Args
 
 JSON = dict[str, Any]
 

@@ -16,13 +16,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from origin.ids import now_us
 from origin.seed.chatter import make_messages
 from origin.seed.generate import BIG_CHANNELS, TOKEN_USERS, Workspace, make_workspace
 from origin.seed.load import load
 from origin.service.auth import issue_token
 from origin.service.teams import create_workspace
 from origin.store.shards import Store
+from wire.ids import now_us
 
 __all__ = ["build", "seed_workspace"]
 

@@ -15,7 +15,6 @@ from typing import Any
 
 import orjson
 
-from origin.ids import _ALPHABET
 from origin.models import default_profile, text_object
 from origin.seed.names import (
     CHANNEL_PREFIXES,
@@ -27,6 +26,7 @@ from origin.seed.names import (
     TITLES,
     handle,
 )
+from wire.ids import _ALPHABET
 
 Row = tuple[Any, ...]
 DAY_S = 86_400

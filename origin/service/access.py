@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from origin.errors import SlackError
-from origin.ids import ts_str
 from origin.models import CONVERSATION_COLUMNS, MESSAGE_COLUMNS, conversation_from_row
 from origin.service.auth import Caller
 from origin.store.db import Conn, Row
+from wire.errors import SlackError
+from wire.ids import ts_str
 
 
 @dataclass

@@ -10,9 +10,9 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from origin.errors import SlackError
-from origin.ids import now_us
 from origin.store.shards import Store
+from wire.errors import SlackError
+from wire.ids import now_us
 
 
 @dataclass(frozen=True)

@@ -5,15 +5,15 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from origin import cursor
-from origin.errors import SlackError, invalid_arguments
-from origin.events import channel_type
-from origin.ids import new_id, now_us
 from origin.models import CONVERSATION_COLUMNS, JSON, conversation_from_row, text_object
 from origin.service.access import Visible, require_member, require_open, visible
 from origin.service.auth import Caller
 from origin.store.db import Conn
 from origin.store.shards import Store, WriteTx
+from wire import cursors
+from wire.errors import SlackError, invalid_arguments
+from wire.events import channel_type
+from wire.ids import new_id, now_us
 
 _CHANNEL_NAME = re.compile(r"^[\w-]{1,80}$")
 CONVERSATION_TYPES = ("public_channel", "private_channel", "mpim", "im")
@@ -202,7 +202,7 @@ async def list_conversations(
                 out.append(obj)
             if more or len(rows) < 500:
                 break
-    next_cursor = cursor.encode("conv", out[-1]["id"]) if more and out else None
+    next_cursor = cursors.encode("conv", out[-1]["id"]) if more and out else None
     return out, next_cursor
 
 
@@ -217,7 +217,7 @@ async def members(
         )
     ids = [str(r[0]) for r in rows[:limit]]
     more = len(rows) > limit
-    return ids, cursor.encode("member", ids[-1]) if more and ids else None
+    return ids, cursors.encode("member", ids[-1]) if more and ids else None
 
 
 async def _membership_event(
@@ -386,7 +386,7 @@ async def mark(store: Store, caller: Caller, channel_id: str, ts: int) -> None:
             "UPDATE members SET last_read = ? WHERE channel_id = ? AND user_id = ?",
             [ts, conv.id, caller.user_id],
         )
-        from origin.ids import ts_str
+        from wire.ids import ts_str
 
         await tx.emit(
             {"type": "channel_marked", "channel": conv.id, "user": caller.user_id, "ts": ts_str(ts)}

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import orjson
 
-from origin import cursor
-from origin.errors import SlackError
-from origin.events import channel_type
-from origin.ids import now_us, ts_str
 from origin.models import JSON, MESSAGE_COLUMNS, message_from_row
 from origin.service.access import Visible, fetch_message, require_member, require_open, visible
 from origin.service.auth import Caller
 from origin.service.reactions import reactions_for
 from origin.store.db import Conn, Row
 from origin.store.shards import Store, WriteTx
+from wire import cursors
+from wire.errors import SlackError
+from wire.events import channel_type
+from wire.ids import now_us, ts_str
 
 MAX_TEXT = 40_000
 
@@ -191,7 +191,7 @@ async def history(
         )
         more = len(rows) > limit
         messages = await _with_reactions(conn, channel_id, rows[:limit])
-    next_cursor = cursor.encode("ts", str(rows[limit - 1][1])) if more else None
+    next_cursor = cursors.encode("ts", str(rows[limit - 1][1])) if more else None
     return messages, more, next_cursor
 
 
@@ -225,5 +225,5 @@ async def replies(
         )
         more = len(rows) > limit
         messages = await _with_reactions(conn, channel_id, rows[:limit])
-    next_cursor = cursor.encode("ts", str(rows[limit - 1][1])) if more else None
+    next_cursor = cursors.encode("ts", str(rows[limit - 1][1])) if more else None
     return messages, more, next_cursor

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import re
 
-from origin.errors import SlackError
-from origin.events import channel_type
-from origin.ids import now_us, ts_str
 from origin.models import JSON, message_from_row
 from origin.service.access import fetch_message, visible
 from origin.service.auth import Caller
 from origin.store.db import Conn
 from origin.store.shards import Store
+from wire.errors import SlackError
+from wire.events import channel_type
+from wire.ids import now_us, ts_str
 
 _NAME = re.compile(r"^[a-z0-9_+'-]{1,100}(::skin-tone-[2-6])?$")
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 
-from origin.errors import SlackError, invalid_arguments
-from origin.ids import new_id, now_us
 from origin.models import JSON
 from origin.store.shards import Store
+from wire.errors import SlackError, invalid_arguments
+from wire.ids import new_id, now_us
 
 _DOMAIN = re.compile(r"[^a-z0-9-]+")
 

@@ -8,9 +8,6 @@ from typing import Any
 
 import orjson
 
-from origin import cursor
-from origin.errors import SlackError, invalid_arguments
-from origin.ids import new_id, now_us
 from origin.models import (
     JSON,
     PROFILE_FIELDS,
@@ -21,6 +18,9 @@ from origin.models import (
 from origin.service.auth import Caller
 from origin.store.db import Conn
 from origin.store.shards import Store
+from wire import cursors
+from wire.errors import SlackError, invalid_arguments
+from wire.ids import new_id, now_us
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,79}$")
 
@@ -108,7 +108,7 @@ async def list_users(
         )
     more = len(rows) > limit
     rows = rows[:limit]
-    next_cursor = cursor.encode("user", rows[-1][0]) if more and rows else None
+    next_cursor = cursors.encode("user", rows[-1][0]) if more and rows else None
     return [user_from_row(r) for r in rows], next_cursor
 
 

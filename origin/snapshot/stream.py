@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from origin.errors import SlackError
-from origin.ids import now_us
 from origin.models import CONVERSATION_COLUMNS, USER_COLUMNS, conversation_from_row, user_from_row
 from origin.store.shards import Store
+from wire.errors import SlackError
+from wire.ids import now_us
 
 PAGE = 1000
 RECENT_REVOCATIONS_US = 300 * 1_000_000

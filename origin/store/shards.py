@@ -13,12 +13,12 @@ from contextlib import asynccontextmanager
 
 import orjson
 
-from origin.errors import SlackError
-from origin.events import Event
-from origin.ids import now_us
 from origin.store.db import Conn, Database
 from origin.store.migrations import migrate
 from origin.store.urls import open_database
+from wire.errors import SlackError
+from wire.events import Event
+from wire.ids import now_us
 
 
 class WriteTx:

@@ -17,7 +17,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from origin.changelog import LogReader, RedisLog, TooOld
+from changelog import LogReader, RedisLog, TooOld
 from origin.service import messages
 from origin.service.teams import current_offset
 from origin.store.shards import Store

@@ -8,9 +8,9 @@ import itertools
 import httpx
 import orjson
 
-from origin.ids import parse_ts
 from origin.service import users
 from tests.origin.conftest import Origin
+from wire.ids import parse_ts
 
 
 async def test_200_concurrent_posts_get_distinct_increasing_ts(origin: Origin) -> None:

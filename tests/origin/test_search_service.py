@@ -14,8 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from origin.errors import SlackError
-from origin.ids import parse_ts
 from origin.models import MESSAGE_COLUMNS
 from origin.search import FTS5_TOKENIZE, HIGHLIGHT_END, HIGHLIGHT_START
 from origin.service import conversations, messages, reactions, search
@@ -23,6 +21,8 @@ from origin.service.auth import Caller
 from origin.store import migrations
 from origin.store.shards import Store
 from tests.factories import Team, make_team
+from wire.errors import SlackError
+from wire.ids import parse_ts
 
 NAMES = ("alice", "bob", "carol", "dave")
 

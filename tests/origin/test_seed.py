@@ -19,7 +19,6 @@ import pytest
 
 from flannel_cli.main import build_parser
 from flannel_cli.seed import run
-from origin.ids import now_us
 from origin.models import default_profile
 from origin.seed import build, seed_workspace
 from origin.service import conversations, messages, teams, users
@@ -28,6 +27,7 @@ from origin.service.users import validate_username
 from origin.store.mysql import drop_database
 from origin.store.shards import Store
 from origin.store.urls import mysql_params
+from wire.ids import now_us
 
 MYSQL_SERVER = os.environ.get("FLANNEL_TEST_MYSQL", "mysql://root@127.0.0.1:3306")
 USERS, CHANNELS, MESSAGES = 300, 24, 900
@@ -258,7 +258,7 @@ async def test_the_api_reads_a_seeded_workspace(sqlite_store: Store) -> None:
     stamps = [m["ts"] for m in history]
     assert stamps == sorted(stamps, reverse=True)
     thread = next(m for m in history if m.get("reply_count"))
-    from origin.ids import parse_ts
+    from wire.ids import parse_ts
 
     found, _, _ = await messages.replies(
         sqlite_store, admin, general, parse_ts(thread["ts"]), 0, None, True, 100, None

@@ -8,12 +8,12 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from origin.errors import SlackError
 from origin.service import conversations, messages, reactions, users
-from origin.snapshot.state import WorkspaceState
 from origin.snapshot.stream import pages
 from origin.store.shards import Store
 from tests.factories import Team, make_team
+from wire.errors import SlackError
+from wire.state import WorkspaceState
 
 
 async def snapshot(store: Store, team_id: str, page: int = 2) -> WorkspaceState:

@@ -7,10 +7,10 @@ import itertools
 
 import pytest
 
-from origin.errors import SlackError
 from origin.service import conversations, messages, teams, users
 from origin.store.shards import Store
 from tests.factories import make_team
+from wire.errors import SlackError
 
 
 async def test_migrations_are_idempotent(store: Store) -> None:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from origin.api.args import Args
 from origin.api.registry import JSON, Context, method
-from origin.errors import SlackError
 from origin.service import teams, users
 from origin.service.auth import revoke_token
+from wire.args import Args
+from wire.errors import SlackError
 
 
 @method("auth.test", tier=4)

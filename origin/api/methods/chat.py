@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from origin.api.args import Args
 from origin.api.registry import JSON, Context, method
 from origin.service import messages
+from wire.args import Args
 
 
 @method("chat.postMessage", tier=4)

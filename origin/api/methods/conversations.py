@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from origin import cursor
-from origin.api.args import Args
-from origin.api.methods import metadata, page
 from origin.api.registry import JSON, Context, method
-from origin.errors import SlackError
 from origin.service import conversations as convs
 from origin.service import messages
+from wire import cursors
+from wire.args import Args
+from wire.cursors import metadata, page
 
 
 def _channel(args: Args) -> str:
@@ -40,10 +39,7 @@ async def conversations_members(ctx: Context, args: Args) -> JSON:
 def _ts_cursor(args: Args) -> int | None:
     if "cursor" not in args:
         return None
-    key = cursor.decode("ts", args.string("cursor"))
-    if not key.isdigit():
-        raise SlackError("invalid_cursor")
-    return int(key)
+    return cursors.decode_int("ts", args.string("cursor"))
 
 
 @method("conversations.history", tier=3)

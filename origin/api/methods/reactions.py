@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from origin.api.args import Args
 from origin.api.registry import JSON, Context, method
 from origin.service import reactions
+from wire.args import Args
 
 
 def _target(args: Args) -> tuple[str, int]:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from origin import cursor
-from origin.api.args import Args
-from origin.api.methods import metadata
 from origin.api.registry import JSON, Context, method
-from origin.errors import SlackError, invalid_arguments
 from origin.service import search
+from wire import cursors
+from wire.args import Args
+from wire.cursors import metadata
+from wire.errors import invalid_arguments
 
 
 def _choice(args: Args, name: str, choices: tuple[str, ...]) -> str:
@@ -24,10 +24,7 @@ def _offset(args: Args, count: int) -> int:
     raw = args.string("cursor")
     if raw == "*":
         return 0
-    key = cursor.decode("search", raw)
-    if not key.isdigit() or int(key) >= search.MAX_RESULTS:
-        raise SlackError("invalid_cursor")
-    return int(key)
+    return cursors.decode_int("search", raw, search.MAX_RESULTS)
 
 
 @method("search.messages", tier=2)
@@ -68,5 +65,5 @@ async def search_messages(ctx: Context, args: Args) -> JSON:
                 "last": end,
             },
         },
-        **metadata(cursor.encode("search", str(end)) if more else None),
+        **metadata(cursors.encode("search", str(end)) if more else None),
     }

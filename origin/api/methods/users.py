@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from origin.api.args import Args
-from origin.api.methods import metadata, page
 from origin.api.registry import JSON, Context, method
-from origin.errors import SlackError, invalid_arguments
 from origin.service import users
+from wire.args import Args
+from wire.cursors import metadata, page
+from wire.errors import SlackError, invalid_arguments
 
 
 @method("users.info", tier=4)

@@ -27,7 +27,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from origin.errors import invalid_arguments
 from origin.models import JSON
 from origin.search import SearchQuery, SearchQueryError, parse
 from origin.service.auth import Caller
@@ -36,6 +35,7 @@ from origin.service.search.plans import CHECKED, MAX_RESULTS
 from origin.service.search.render import render
 from origin.store.db import Conn, Database
 from origin.store.shards import Store
+from wire.errors import invalid_arguments
 
 __all__ = ["CHECKED", "MAX_RESULTS", "Found", "parse_query", "search_messages"]
 

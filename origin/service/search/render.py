@@ -5,12 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from origin.ids import ts_str
 from origin.models import JSON, MESSAGE_COLUMNS
 from origin.search import SearchQuery, highlight
 from origin.service.auth import Caller
 from origin.service.search.scope import Channel
 from origin.store.db import Conn, Row
+from wire.ids import ts_str
 
 _IID = uuid.UUID("5c0d6f1e-8f3a-4b7e-9a51-3d2f0c1b7e44")
 

@@ -1,7 +1,7 @@
 """Builders shared by the cache tests: origin-shaped users, conversations, events, snapshot pages.
 
-The shapes follow ``origin/models.py`` and ``origin/events.py``; a reference
-:class:`~origin.snapshot.state.WorkspaceState` plays the origin, so no server is needed.
+The shapes follow ``origin/models.py`` and ``wire/events.py``; a reference
+:class:`~wire.state.WorkspaceState` plays the origin, so no server is needed.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from origin.snapshot.state import WorkspaceState
+from wire.state import WorkspaceState
 
 JSON = dict[str, Any]
 TEAM = {"id": "T1", "name": "Test Team", "domain": "test"}

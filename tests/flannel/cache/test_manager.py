@@ -11,11 +11,11 @@ from typing import Any
 import orjson
 import pytest
 
+from changelog import TooOld
 from flannel.cache import SnapshotError, Workspace, WorkspaceCache
 from flannel.cache import manager as manager_module
-from origin.changelog import TooOld
-from origin.snapshot.state import WorkspaceState
 from tests.flannel.cache import JSON, base_state, event, pages_of
+from wire.state import WorkspaceState
 
 
 class FakeStream:

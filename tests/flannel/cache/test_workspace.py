@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from flannel.cache import CacheError, SnapshotError, Workspace, WorkspaceBuilder
-from origin.snapshot.state import WorkspaceState
 from tests.flannel.cache import JSON, base_state, conversation, event, pages_of, user
+from wire.state import WorkspaceState
 
 ALL_TYPES = {"public_channel", "private_channel", "mpim", "im"}
 

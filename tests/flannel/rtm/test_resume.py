@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from changelog.log import TooOld
 from flannel.rtm.fanout import Fanout
 from flannel.rtm.frames import CLOSE_TOKEN_REVOKED
 from flannel.rtm.session import Event, Session, build_hello
-from origin.changelog.log import TooOld
 
 from . import FakeWorkspace, drain, message, new_session
 

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 import redis
 
-from origin.changelog import LogReader, RedisLog, TooOld
+from changelog import LogReader, RedisLog, TooOld
 from tests.conftest import free_port
 
 from .conftest import events, nothing_more, take

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from origin.changelog import TooOld
+from changelog import TooOld
 
 from .conftest import FakeClock, MakeLog, events
 

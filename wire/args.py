@@ -12,8 +12,8 @@ from typing import Any
 
 import orjson
 
-from origin.errors import SlackError, invalid_arguments
-from origin.ids import parse_ts
+from wire.errors import SlackError, invalid_arguments
+from wire.ids import parse_ts
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}

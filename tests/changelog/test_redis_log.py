@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-from origin.changelog import LogReader, RedisLog, TooOld
+from changelog import LogReader, RedisLog, TooOld
 
 from .conftest import FakeClock, events, take
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from origin.changelog import Entry, MemoryLog, RedisLog, Subscription, TailableLog
+from changelog import Entry, MemoryLog, RedisLog, Subscription, TailableLog
 
 
 class FakeClock:

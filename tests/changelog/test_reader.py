@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from origin.changelog import LogReader, TooOld
+from changelog import LogReader, TooOld
 
 from .conftest import FakeClock, MakeLog, events, nothing_more, take
 

@@ -8,7 +8,7 @@ import asyncio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from origin.changelog import LogReader, MemoryLog
+from changelog import LogReader, MemoryLog
 
 from .conftest import events, take
 

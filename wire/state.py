@@ -1,6 +1,6 @@
 """The metadata of one workspace as a plain value, and how each change-log event moves it.
 
-This is the reference meaning of the event schema (``origin/events.py``): applying the
+This is the reference meaning of the event schema (``wire/events.py``): applying the
 events after offset X to ``snapshot(X)`` gives ``snapshot(now)``. The edge's cache applies
 events with the same rules.
 """

@@ -1,0 +1,20 @@
+"""The wire contract: what origin, edges, router and clients say to each other, defined once.
+
+Pure (standard library, orjson and PyJWT only), so every part may import it without loading
+another part. Modules, one concept each:
+
+``errors``       :class:`SlackError` and Slack's error names
+``http``         Slack's HTTP conventions: argument reading, bearer tokens, answers, headers
+``args``         typed access to a method's arguments
+``ids``          ids and Slack timestamps
+``cursors``      opaque pagination cursors and page arguments
+``offsets``      change-log offsets as clients give them (``resume_from``)
+``events``       the change-log event schema and the event-type groups
+``state``        the snapshot/event apply model (the reference meaning of events)
+``visibility``   conversation kinds and who may see a conversation
+``mentions``     ``<@U..>``, ``<!here>``... parsed out of message text
+``closecodes``   WebSocket close codes of ``/rtm``
+``tickets``      the signed, single-use WebSocket tickets the router issues and edges redeem
+``tokens``       token hashing (a raw token is never a key, a log field or an event field)
+``keys``         the Redis key layout shared by edges and routers (registry, warm sets)
+"""

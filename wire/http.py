@@ -1,0 +1,156 @@
+"""Slack's HTTP conventions, as pure functions every part's adapter calls.
+
+A request's arguments come from the query string and, for POST, a form
+(``application/x-www-form-urlencoded`` or ``multipart/form-data``) or a JSON object (a
+parameterless POST may arrive as ``application/json`` with an empty body). The token comes as
+``Authorization: Bearer`` or as a ``token`` argument. Answers are ``{"ok": true, ...}`` or
+``{"ok": false, "error": code}``, with HTTP 200 for every Slack error and 429 with
+``Retry-After`` for rate limits, as Slack does: SDKs treat any other status as a transport
+failure and retry it.
+
+Malformed input is a Slack error, never a crash: a body over the limit is
+``request_too_large``, more than :data:`MAX_FIELDS` fields or an unparsable form is
+``invalid_form_data``, bad JSON is ``invalid_json``.
+"""
+
+from __future__ import annotations
+
+import email.parser
+import email.policy
+from collections.abc import AsyncIterable, Mapping
+from typing import Any
+from urllib.parse import parse_qsl
+
+import orjson
+
+from wire.errors import SlackError
+
+MAX_BODY = 1_000_000
+MAX_FIELDS = 1000
+#: A service (an edge) proves itself to the origin with the shared secret in this header...
+SERVICE_HEADER = "x-flannel-service-secret"
+#: ... and names the ``TEAM:USER`` it acts for in this one.
+ACTING_HEADER = "x-flannel-as-user"
+JSON_TYPE = "application/json"
+
+
+async def read_body(chunks: AsyncIterable[bytes], limit: int = MAX_BODY) -> bytes:
+    """The request body, refused as ``request_too_large`` as soon as it passes ``limit`` (so a
+    huge body is never held in memory)."""
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in chunks:
+        size += len(chunk)
+        if size > limit:
+            raise SlackError("request_too_large", f"bodies are at most {limit} bytes")
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+def parse_query(query: str | bytes, max_fields: int = MAX_FIELDS) -> dict[str, Any]:
+    """A query string or urlencoded form; a repeated name keeps its last value."""
+    text = query.decode("latin-1") if isinstance(query, bytes) else query
+    if not text:
+        return {}
+    try:
+        pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=max_fields)
+    except ValueError:
+        raise SlackError("invalid_form_data", f"at most {max_fields} fields") from None
+    return dict(pairs)
+
+
+def _parse_multipart(content_type: str, body: bytes, max_fields: int) -> dict[str, Any]:
+    if "boundary=" not in content_type.lower():
+        raise SlackError("invalid_form_data", "multipart body without a boundary")
+    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode("latin-1", "replace")
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
+    if not message.is_multipart() or message.defects:
+        raise SlackError("invalid_form_data", "malformed multipart body")
+    values: dict[str, Any] = {}
+    parts = message.get_payload()
+    if not isinstance(parts, list) or len(parts) > max_fields:
+        raise SlackError("invalid_form_data", f"at most {max_fields} fields")
+    for part in parts:
+        if isinstance(part, str):
+            continue
+        name = part.get_param("name", header="content-disposition")
+        if not isinstance(name, str) or part.get_filename() is not None:
+            continue  # a file part: not an argument
+        payload = part.get_payload(decode=True)
+        if not isinstance(payload, bytes):
+            continue
+        charset = part.get_content_charset() or "utf-8"
+        try:
+            values[name] = payload.decode(charset)
+        except (LookupError, UnicodeDecodeError):
+            raise SlackError("invalid_form_data", f"field {name!r} is not {charset} text") from None
+    return values
+
+
+def parse_args(
+    method: str,
+    query: str | bytes,
+    content_type: str,
+    body: bytes,
+    max_body: int = MAX_BODY,
+    max_fields: int = MAX_FIELDS,
+) -> dict[str, Any]:
+    """All arguments of one request: the query string, then the body's fields over it."""
+    values = parse_query(query, max_fields)
+    if method != "POST":
+        return values
+    if len(body) > max_body:
+        raise SlackError("request_too_large", f"bodies are at most {max_body} bytes")
+    ctype = content_type.split(";")[0].strip().lower()
+    if ctype == JSON_TYPE:
+        if body.strip():
+            try:
+                data = orjson.loads(body)
+            except orjson.JSONDecodeError as exc:
+                raise SlackError("invalid_json", f"malformed JSON body: {exc}") from None
+            if not isinstance(data, dict):
+                raise SlackError("invalid_json", "the JSON body must be an object")
+            if len(data) > max_fields:
+                raise SlackError("invalid_form_data", f"at most {max_fields} fields")
+            values.update(data)
+    elif ctype == "application/x-www-form-urlencoded":
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise SlackError("invalid_form_data", "the form is not UTF-8") from None
+        values.update(parse_query(text, max_fields))
+    elif ctype == "multipart/form-data":
+        values.update(_parse_multipart(content_type, body, max_fields))
+    elif body.strip():
+        raise SlackError("invalid_form_data", f"unsupported content type {ctype!r}")
+    return values
+
+
+def bearer(authorization: str | None, values: dict[str, Any]) -> str | None:
+    """The token: ``Authorization: Bearer`` first, else a ``token`` argument (removed from
+    ``values`` so that it never reaches a method or a log)."""
+    token = values.pop("token", None)
+    if authorization and authorization[:7].lower() == "bearer ":
+        return authorization[7:].strip() or None
+    return token if isinstance(token, str) and token else None
+
+
+def ok_body(result: Mapping[str, Any]) -> bytes:
+    return orjson.dumps({"ok": True, **result})
+
+
+def error_body(exc: SlackError) -> dict[str, Any]:
+    body: dict[str, Any] = {"ok": False, "error": exc.code}
+    if exc.detail:
+        body["detail"] = exc.detail
+        body["response_metadata"] = {"messages": [f"[ERROR] {exc.detail}"]}
+    return body
+
+
+def error_answer(exc: SlackError) -> tuple[bytes, int, dict[str, str]]:
+    """Body, status and headers of a Slack error answer: 200, or 429 with ``Retry-After``."""
+    headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else {}
+    return orjson.dumps(error_body(exc)), exc.status, headers
+
+
+INTERNAL_ERROR = orjson.dumps({"ok": False, "error": "internal_error"})
