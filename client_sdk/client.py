@@ -40,7 +40,13 @@ H = TypeVar("H", bound=Callable[..., object])
 
 
 class FlannelClient:
-    """A thin client of one workspace, as one user.
+    """A thin client of one workspace, as one user: the one object an application holds.
+
+    Why thin: it never downloads the workspace. It asks the router for the edge most likely
+    warm, gets a small hello, and fetches users and channels only when it needs them, keeping
+    them in a bounded local cache the event stream keeps current. It hides the connection's
+    life from the application: reconnects with backoff, resumes from the last event's offset
+    (each event exactly once, in order) and says when the cache had to be dropped (``Resync``).
 
     ``router_url`` is a URL that answers ``rtm.connect`` (the router in production; an edge
     answers it for itself too): ``http://host:port`` or its ``/api/`` base. ``region`` is a
@@ -48,12 +54,13 @@ class FlannelClient:
     or call :meth:`connect` and :meth:`close`.
 
     Options: ``cache_limits`` bounds the local cache; ``timeout`` is per request;
-    ``connect_timeout`` bounds :meth:`connect` (None: retry forever); ``backoff`` sets the
-    reconnect delays; ``reads_over_websocket=False`` sends every query over HTTP;
-    ``batch_window`` is how long ``users.get`` gathers ids into one request; ``max_backlog``
-    bounds the events held while nothing listens. ``http_transport`` (an httpx transport)
-    and ``connector`` (opens an :class:`~client_sdk.sockets.RtmSocket`) replace the network,
-    for tests and instrumentation.
+    ``connect_timeout`` bounds :meth:`connect` (None: retry forever); ``write_deadline`` is
+    how long a write (post, edit, react...) keeps being sent again while its edge fails over
+    before it raises; ``backoff`` sets the reconnect delays; ``reads_over_websocket=False``
+    sends every query over HTTP; ``batch_window`` is how long ``users.get`` gathers ids into
+    one request; ``max_backlog`` bounds the events held while nothing listens.
+    ``http_transport`` (an httpx transport) and ``connector`` (opens an
+    :class:`~client_sdk.sockets.RtmSocket`) replace the network, for tests and instrumentation.
     """
 
     def __init__(
@@ -65,6 +72,7 @@ class FlannelClient:
         cache_limits: CacheLimits | None = None,
         timeout: float = 10.0,
         connect_timeout: float | None = 30.0,
+        write_deadline: float = 30.0,
         backoff: Backoff | None = None,
         reads_over_websocket: bool = True,
         batch_window: float = 0.002,
@@ -87,6 +95,7 @@ class FlannelClient:
             backoff=backoff or Backoff(),
             timeout=timeout,
             reads_over_websocket=reads_over_websocket,
+            write_deadline=write_deadline,
         )
         self.users = Users(self._session, self.cache, window=batch_window)
         """Lookups of users: ``get(ids)``, ``get_one(id)``, ``search(prefix)``."""
@@ -163,6 +172,11 @@ class FlannelClient:
         return self._session.team
 
     @property
+    def edge_id(self) -> str | None:
+        """The edge the router placed this client on last (None when its answer did not say)."""
+        return self._session.edge_id
+
+    @property
     def offset(self) -> int | None:
         """Offset of the last event given to the application: where a reconnect resumes."""
         return self._session.last_offset
@@ -226,9 +240,17 @@ class FlannelClient:
         """Messages matching ``query`` (Slack's syntax: ``in:#c from:@u "exact" -not``)."""
         return self._messages.search(query, sort=sort, sort_dir=sort_dir, limit=limit, page_size=page_size)
 
-    async def post(self, channel: str, text: str, thread_ts: str | None = None) -> Posted:
-        """Post ``text``; ``thread_ts`` replies in that thread."""
-        return await self._messages.post(channel, text, thread_ts)
+    async def post(
+        self, channel: str, text: str, thread_ts: str | None = None, *, client_msg_id: str | None = None
+    ) -> Posted:
+        """Post ``text``; ``thread_ts`` replies in that thread.
+
+        Survives the edge dying mid-call (sent again through the next edge, until
+        ``write_deadline``) and is posted once: ``client_msg_id`` (a fresh UUID unless given)
+        is the idempotency key the origin deduplicates on. Give your own to make a retry of
+        your own, after a crash say, safe too.
+        """
+        return await self._messages.post(channel, text, thread_ts, client_msg_id)
 
     async def edit(self, channel: str, ts: str, text: str) -> Posted:
         return await self._messages.edit(channel, ts, text)

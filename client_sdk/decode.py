@@ -6,7 +6,6 @@ name their message in ``item``; channel events carry the channel as an id or an 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -35,8 +34,7 @@ from client_sdk.events import (
     _UserEvent,
 )
 from client_sdk.models import JSON, Channel, User
-
-_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+from wire.mentions import mentioned_users
 
 
 def _str(obj: Mapping[str, Any], key: str) -> str:
@@ -72,10 +70,7 @@ def referenced_users(frame: Mapping[str, Any]) -> tuple[str, ...]:
     sender = body.get("user")
     if isinstance(sender, str) and sender:
         found[sender] = None
-    text = body.get("text")
-    if isinstance(text, str) and "<@" in text:
-        for match in _MENTION.finditer(text):
-            found[match.group(1)] = None
+    found.update(dict.fromkeys(mentioned_users(body.get("text"))))
     return tuple(found)
 
 

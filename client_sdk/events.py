@@ -56,6 +56,8 @@ class Message(Event):
     edited_ts: str | None = None
     reply_count: int = 0
     reactions: tuple[Reaction, ...] = ()
+    client_msg_id: str | None = None
+    """The id its poster sent it with (what ``post`` returned as ``Posted.client_msg_id``)."""
     users: Mapping[str, User] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -86,6 +88,7 @@ class Message(Event):
             reactions=tuple(Reaction.from_json(r) for r in reactions if isinstance(r, Mapping))
             if isinstance(reactions, list)
             else (),
+            client_msg_id=_opt(obj, "client_msg_id"),
             users=dict(users or {}),
             offset=offset if isinstance(offset, int) else None,
             raw=dict(obj),

@@ -38,12 +38,16 @@ def api_base(url: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Discovery:
-    """``rtm.connect``'s answer: the WebSocket URL (with its one-use ticket) and the API base."""
+    """``rtm.connect``'s answer: the WebSocket URL (with its one-use ticket), the API base, and
+    the edge's id (named as ``failed_edge`` when it cannot be reached; None from an edge that
+    answers for itself without saying)."""
 
     url: str
     api_url: str
     self_user: JSON
     team: JSON
+    edge_id: str | None = None
+    failover: bool = False
 
     @classmethod
     def from_json(cls, body: Mapping[str, Any], fallback_api: str) -> Discovery:
@@ -51,12 +55,15 @@ class Discovery:
         if not isinstance(url, str) or not url:
             raise ApiError("invalid_response", {"detail": "rtm.connect returned no url"})
         api = body.get("api_url")
-        me, team = body.get("self"), body.get("team")
+        me, team, edge = body.get("self"), body.get("team"), body.get("edge")
+        edge_id = edge.get("id") if isinstance(edge, Mapping) else None
         return cls(
             url=url,
             api_url=api_base(api) if isinstance(api, str) and api else fallback_api,
             self_user=dict(me) if isinstance(me, Mapping) else {},
             team=dict(team) if isinstance(team, Mapping) else {},
+            edge_id=edge_id if isinstance(edge_id, str) and edge_id else None,
+            failover=body.get("failover") is True,
         )
 
 
@@ -118,13 +125,23 @@ class WebApi:
             raise api_error(str(body.get("error") or "unknown_error"), body, resp.status_code)
         return body
 
-    async def rtm_connect(self, router_url: str, region: str | None, resume_from: int | None) -> Discovery:
-        """Discovery: which edge to connect to, with a ticket that resumes at ``resume_from``."""
+    async def rtm_connect(
+        self,
+        router_url: str,
+        region: str | None,
+        resume_from: int | None,
+        *,
+        failed_edge: str | None = None,
+    ) -> Discovery:
+        """Discovery: which edge to connect to, with a ticket that resumes at ``resume_from``;
+        ``failed_edge``: the edge we were given last and could not reach (or lost)."""
         args: JSON = {}
         if region:
             args["region"] = region
         if resume_from is not None:
             args["resume_from"] = resume_from
+        if failed_edge:
+            args["failed_edge"] = failed_edge
         base = api_base(router_url)
         body = await self.call(base, "rtm.connect", args, retries=0)
         return Discovery.from_json(body, base)

@@ -3,10 +3,16 @@
 These go over HTTP to the edge's ``api_url`` (which forwards them to the origin): they are
 the origin's work either way, HTTP carries Slack's ``429 Retry-After`` for writes, and an
 HTTP request is not cut off by a WebSocket that is reconnecting.
+
+Writes survive the death of the edge they went to (:meth:`Session.write
+<client_sdk.session.Session.write>`): sent again through the edge the router gives next, until
+a deadline. Every post carries a ``client_msg_id`` (Slack's, a UUID) that the origin
+deduplicates on, so a post whose answer was lost is not posted twice.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
@@ -84,41 +90,48 @@ class Messages:
 
         return call
 
-    async def post(self, channel: str, text: str, thread_ts: str | None = None) -> Posted:
-        args: JSON = {"channel": channel, "text": text}
+    async def post(
+        self, channel: str, text: str, thread_ts: str | None = None, client_msg_id: str | None = None
+    ) -> Posted:
+        msg_id = client_msg_id or str(uuid.uuid4())
+        args: JSON = {"channel": channel, "text": text, "client_msg_id": msg_id}
         if thread_ts is not None:
             args["thread_ts"] = thread_ts
-        body = await self._session.call("chat.postMessage", args)
-        return _posted(body, channel, text, thread_ts)
+        body = await self._session.write("chat.postMessage", args)
+        return _posted(body, channel, text, thread_ts, msg_id)
 
     async def edit(self, channel: str, ts: str, text: str) -> Posted:
-        body = await self._session.call("chat.update", {"channel": channel, "ts": ts, "text": text})
+        body = await self._session.write("chat.update", {"channel": channel, "ts": ts, "text": text})
         return _posted(body, channel, text, None)
 
     async def delete(self, channel: str, ts: str) -> None:
-        await self._session.call("chat.delete", {"channel": channel, "ts": ts})
+        await self._session.write("chat.delete", {"channel": channel, "ts": ts})
 
     async def react(self, channel: str, ts: str, name: str) -> None:
-        await self._session.call(
+        await self._session.write(
             "reactions.add", {"channel": channel, "timestamp": ts, "name": name.strip(":")}
         )
 
     async def unreact(self, channel: str, ts: str, name: str) -> None:
-        await self._session.call(
+        await self._session.write(
             "reactions.remove", {"channel": channel, "timestamp": ts, "name": name.strip(":")}
         )
 
     async def mark_read(self, channel: str, ts: str) -> None:
-        await self._session.call("conversations.mark", {"channel": channel, "ts": ts})
+        await self._session.write("conversations.mark", {"channel": channel, "ts": ts})
 
 
-def _posted(body: Mapping[str, Any], channel: str, text: str, thread_ts: str | None) -> Posted:
+def _posted(
+    body: Mapping[str, Any], channel: str, text: str, thread_ts: str | None, msg_id: str | None = None
+) -> Posted:
     message = body.get("message")
     msg: Mapping[str, Any] = message if isinstance(message, Mapping) else {}
     thread = msg.get("thread_ts")
+    sent_id = msg.get("client_msg_id")
     return Posted(
         channel=str(body.get("channel") or channel),
         ts=str(body.get("ts") or msg.get("ts") or ""),
         text=str(msg.get("text", body.get("text", text))),
         thread_ts=thread if isinstance(thread, str) else thread_ts,
+        client_msg_id=sent_id if isinstance(sent_id, str) else msg_id,
     )

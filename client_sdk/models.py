@@ -182,9 +182,11 @@ class SearchMatch:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Posted:
-    """What ``post`` and ``edit`` return: where the message is, to edit, delete or react to it."""
+    """What ``post`` and ``edit`` return: where the message is, to edit, delete or react to it.
+    ``client_msg_id``: the post's idempotency key (Slack's), the one it was sent with."""
 
     channel: str
     ts: str
     text: str = ""
     thread_ts: str | None = None
+    client_msg_id: str | None = None

@@ -12,6 +12,12 @@ replay overlapping the live feed, a resume from an edge that is behind us) and i
 A hello that says ``resync`` while being *behind* our offset is not a loss: the edge will send
 those events again and they are dropped the same way. A resync with the edge ahead means
 events were lost: the cache is dropped and the application gets :class:`~client_sdk.events.Resync`.
+
+An edge that vanished (the socket dropped without a close frame, or could not be opened, or
+sent no hello) is named on the next ``rtm.connect`` (``failed_edge``): the router sends this
+client elsewhere at once, and stops sending anyone there once several clients said so, instead
+of placing clients on a dead edge until its registration expires. Writes (:meth:`Session.write`)
+outlive the edge the same way: sent again, after rediscovery, until their deadline.
 """
 
 from __future__ import annotations
@@ -40,13 +46,12 @@ from client_sdk.errors import (
 from client_sdk.events import Disconnected, Goodbye, Hello, Resync
 from client_sdk.http import WebApi
 from client_sdk.models import JSON, Channel, Team, User
-from client_sdk.policy import Backoff, Next, after_close
+from client_sdk.policy import RETRYABLE_CODES, Backoff, Next, WriteRetry, after_close, done_by_earlier_attempt
 from client_sdk.rtm import RtmConnection
 from client_sdk.sockets import Connector, RtmSocket, SocketClosed
 
 logger = logging.getLogger("client_sdk")
 Sleep = Callable[[float], Awaitable[None]]
-RETRYABLE_CODES = frozenset({"service_unavailable", "internal_error", "fatal_error", "request_timeout"})
 
 
 class Session:
@@ -66,6 +71,7 @@ class Session:
         hello_timeout: float = 15.0,
         reads_over_websocket: bool = True,
         stable_after: float = 10.0,
+        write_deadline: float = 30.0,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         self.router_url, self.region = router_url, region
@@ -73,11 +79,14 @@ class Session:
         self.backoff, self.timeout, self.hello_timeout = backoff, timeout, hello_timeout
         self.reads_over_websocket = reads_over_websocket
         self.stable_after = stable_after
+        self.write_deadline = write_deadline
         self._sleep = sleep
         self.last_offset: int | None = None
         """Offset of the last change-log event given to the application (resume point)."""
         self.rtm: RtmConnection | None = None
         self.api_url: str | None = None
+        self.edge_id: str | None = None
+        """The edge the router sent us to last (None when its answer did not say)."""
         self.self_user: User | None = None
         self.team: Team | None = None
         self.error: FlannelError | None = None
@@ -87,6 +96,8 @@ class Session:
         self._task: asyncio.Task[None] | None = None
         self._ready: asyncio.Future[None] | None = None
         self._stopping = False
+        self._failed_edge: str | None = None  # named on the next rtm.connect
+        self._new_edge = asyncio.Event()  # set (and replaced) at every hello, and at the end
         self.done = asyncio.Event()
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -119,6 +130,7 @@ class Session:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(socket.close(1000, "client closed"), 5)
         self.bus.end(self.error)
+        self._new_edge.set()
         self.done.set()
 
     async def _run(self) -> None:
@@ -143,6 +155,7 @@ class Session:
             self._ready.set_exception(exc)
             self._ready.exception()
         self.bus.end(exc)
+        self._new_edge.set()
         self.done.set()
 
     # -- one connection --------------------------------------------------------------------
@@ -150,23 +163,29 @@ class Session:
     async def _connect_once(self) -> float:
         """One discovery + connection, lived to its end; the delay before the next one."""
         try:
-            found = await self.web.rtm_connect(self.router_url, self.region, self.last_offset)
+            found = await self.web.rtm_connect(
+                self.router_url, self.region, self.last_offset, failed_edge=self._failed_edge
+            )
         except RateLimited as exc:
+            self._failed_edge = None
             return self.backoff.retry_after(exc.retry_after)
         except AuthError:
             raise
         except ApiError as exc:
+            self._failed_edge = None  # said: if it left no edge, the next ask may get it back
             if exc.code in RETRYABLE_CODES or (exc.status or 0) >= 500:
                 return self.backoff.next()
             raise
         except (ConnectionLost, RequestTimeout) as exc:
             logger.info("discovery failed: %s", exc)
             return self.backoff.next()
-        self.api_url = found.api_url
+        self._failed_edge = None
+        self.api_url, self.edge_id = found.api_url, found.edge_id
         try:
             socket = self._socket = await self.connector(found.url)
         except ConnectionLost as exc:
             logger.info("connect failed: %s", exc)
+            self._failed_edge = found.edge_id
             return self.backoff.next()
         try:
             hello = await asyncio.wait_for(self._first_hello(socket), self.hello_timeout)
@@ -174,6 +193,7 @@ class Session:
             return self._closed(refused, None, had_hello=False)
         except TimeoutError:
             await _close_quietly(socket, 1000, "no hello")
+            self._failed_edge = found.edge_id
             return self.backoff.next()
         rtm = RtmConnection(socket, self._on_frame, timeout=self.timeout)
         self._on_hello(hello)
@@ -214,6 +234,10 @@ class Session:
         stable = lived >= self.stable_after
         if stable:
             self.backoff.reset()
+        if nxt is Next.LOST:  # the router will not send us back there: no flapping to fear
+            self._failed_edge = self.edge_id
+            if had_hello:
+                return self.backoff.soon()
         if nxt is Next.SOON and had_hello and (stable or self.backoff.attempt == 0):
             wait = (goodbye or {}).get("retry_after")
             if isinstance(wait, int | float):
@@ -237,6 +261,8 @@ class Session:
             raw=frame,
         )
         self.connections += 1
+        arrived, self._new_edge = self._new_edge, asyncio.Event()
+        arrived.set()
         self._jit.clear()
         resync = None
         if self.last_offset is None:
@@ -311,6 +337,35 @@ class Session:
         if self.api_url is None:
             raise ConnectionLost("not connected: call connect() first")
         return await self.web.call(self.api_url, method, args)
+
+    async def write(self, method: str, args: Mapping[str, Any]) -> JSON:
+        """A write over HTTP that survives its edge: sent again (after rediscovery, when the
+        connection is down) until ``write_deadline``, then its last error is raised."""
+        retry = WriteRetry(self.write_deadline)
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        attempt = 0
+        while True:
+            seen = self.connections
+            try:
+                return await self.call(method, args)
+            except FlannelError as exc:
+                if done_by_earlier_attempt(method, exc, attempt):
+                    return {"ok": True}
+                delay = retry.delay(exc, loop.time() - began)
+                if delay is None or isinstance(exc, ClientClosed):
+                    raise
+                logger.info("%s failed (%s), again in %.2fs", method, exc, delay)
+            attempt += 1
+            await self.wait_for_edge(seen, delay)
+
+    async def wait_for_edge(self, seen: int, wait_s: float) -> None:
+        """Until a hello after the ``seen``-th (a new edge, or the same one again), at most
+        ``wait_s`` seconds."""
+        if self.connections > seen or self.done.is_set():
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._new_edge.wait(), wait_s)
 
 
 async def _close_quietly(socket: RtmSocket, code: int, reason: str) -> None:

@@ -8,18 +8,17 @@ closes that token's connections), so revocation does not wait for the TTL.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from dataclasses import dataclass
 
 from aiocache import SimpleMemoryCache
 
 from flannel.origin_client import OriginClient
+from wire.errors import SlackError
+from wire.tokens import token_hash
 
 
-class AuthError(Exception):
-    def __init__(self, code: str) -> None:
-        super().__init__(code)
-        self.code = code
+class AuthError(SlackError):
+    """The token was refused (``not_authed``, ``invalid_auth``, ``token_revoked``...)."""
 
 
 @dataclass(frozen=True)
@@ -29,11 +28,16 @@ class EdgeCaller:
     token_hash: str
 
 
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 class TokenAuth:
+    """Who a token belongs to, as the origin says, remembered for ``ttl_s``.
+
+    Every Web API call at the edge starts with a token check; asking the origin each time
+    would make the origin pay for reads the edge answers from memory. So answers are cached
+    (by the token's hash), concurrent checks of one token share one question, and the change
+    log's ``token_revoked`` / deactivations drop entries at once (:meth:`revoke`,
+    :meth:`forget_user`) rather than after the TTL.
+    """
+
     def __init__(self, origin: OriginClient, ttl_s: float = 30.0) -> None:
         self.origin = origin
         self.ttl_s = ttl_s

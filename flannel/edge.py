@@ -1,67 +1,74 @@
-"""The running edge: cache, sessions and origin client wired together.
-
-``Edge`` holds the parts and the three flows between them: a change-log event applied by the
-cache is routed to the sessions that may see it (encoded once); a cache resync closes the
-workspace's sessions so their clients resume or resync; a revoked token or a deactivated
-user closes its sessions and drops its cached token checks.
-"""
+"""The running edge: the workspace cache, the sessions it feeds, and the flows between them."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Collection, Mapping
+from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
 
-from changelog import ChangeLog, LogReader, MemoryLog, RedisLog
+from changelog import LogReader, TailableLog
+from flannel.access import WorkspaceAccess
 from flannel.auth import EdgeCaller, TokenAuth
-from flannel.cache import CacheError, Workspace, WorkspaceCache
-from flannel.nonces import RedisNonceStore
+from flannel.cache import Workspace, WorkspaceCache
+from flannel.methods import LOCAL, Who, answer
 from flannel.origin_client import OriginClient
-from flannel.regional import RegionalSnapshots, redis_cache
-from flannel.rtm import Drainer, Fanout, MemoryNonceStore, NonceStore, Session
+from flannel.regional import RegionalSnapshots
+from flannel.rtm import admission, frames
+from flannel.rtm.admission import Admit, Refuse
+from flannel.rtm.drain import Drainer
+from flannel.rtm.fanout import Fanout
+from flannel.rtm.hello import build_hello
+from flannel.rtm.ratelimit import RateLimit
+from flannel.rtm.sendqueue import SendQueue
+from flannel.rtm.session import Session
 from flannel.settings import EdgeSettings
+from wire import closecodes
+from wire.args import Args
+from wire.errors import SlackError
+from wire.tickets import NonceStore, Ticket, TicketError, verify
 
-CLOSE_RESYNC = 4010
-
-
-class WorkspaceAccess:
-    """The fanout's view of one workspace (``flannel.rtm.Access``)."""
-
-    def __init__(self, ws: Workspace) -> None:
-        self.ws = ws
-
-    def can_see(self, user_id: str, channel_id: str) -> bool:
-        return self.ws.can_see(user_id, channel_id)
-
-    def members_of(self, channel_id: str) -> Collection[str]:
-        return self.ws._state.members.get(channel_id, frozenset())
-
-    def user(self, user_id: str) -> Mapping[str, Any] | None:
-        try:
-            return self.ws.user(user_id)
-        except CacheError:
-            return None
+JSON = dict[str, Any]
+#: How long a connection or a call waits for the cache to catch up (a fresh snapshot behind
+#: the client's offset, a brand-new user whose ``team_join`` is still on its way).
+CATCH_UP_S = 2.0
+#: How long a revoked token hash is remembered (longer than any ticket lives).
+REVOKED_TTL_S = 300.0
 
 
 class Edge:
-    def __init__(self, settings: EdgeSettings, changelog: ChangeLog | None = None) -> None:
+    """One edge: a regional cache of workspaces that answers reads and pushes events.
+
+    Clients' reads are answered from :class:`WorkspaceCache`, kept current by the change log;
+    writes and everything else go to the origin. Three flows join the parts: an event the cache
+    applied is routed to the sessions that may see it (encoded once); a cache reload closes the
+    workspace's sessions so their clients resume or resync; a revoked token or a deactivated
+    user closes its sessions and drops its cached token checks.
+
+    Its I/O (the origin client, the change log, the ticket nonce store, the regional snapshot
+    copies) is injected: the composition root (``flannel_cli.edge.build_edge``) builds it from
+    the settings, and closes it; tests hand in in-process parts. The edge builds and closes only
+    its own logic: the cache, the log reader, the fanout, the token checks.
+    """
+
+    def __init__(
+        self,
+        settings: EdgeSettings,
+        *,
+        origin: OriginClient,
+        changelog: TailableLog,
+        nonces: NonceStore,
+        regional: RegionalSnapshots,
+    ) -> None:
         self.settings = settings
-        self.own_log = changelog is None
-        self.changelog: ChangeLog = changelog or (
-            RedisLog(settings.redis_url, settings.redis_prefix) if settings.redis_url else MemoryLog()
-        )
-        self.origin = OriginClient(settings.origin_url, settings.secret)
-        self.auth = TokenAuth(self.origin, settings.token_ttl_s)
-        cache = (
-            redis_cache(settings.redis_url, f"{settings.redis_prefix}snap:{settings.region}:")
-            if (settings.redis_url)
-            else None
-        )
-        self.regional = RegionalSnapshots(cache, self.origin.snapshot, settings.regional_snapshot_ttl_s)
-        self.reader = LogReader(self.changelog)  # type: ignore[arg-type]
+        self.origin = origin
+        self.changelog = changelog
+        self.nonces = nonces
+        self.regional = regional
+        self.auth = TokenAuth(origin, settings.token_ttl_s)
+        self.reader = LogReader(changelog)
         self.loaded_once: set[str] = set()
         self.cache = WorkspaceCache(
             self._load,
@@ -71,19 +78,19 @@ class Edge:
             on_resync=self._on_resync,
         )
         self.fanout = Fanout()
-        self.nonces: NonceStore = (
-            RedisNonceStore(settings.redis_url, settings.redis_prefix, settings.edge_id)
-            if settings.redis_url
-            else MemoryNonceStore()
-        )
         self.wakers: dict[int, asyncio.Event] = {}
         self.draining = False
-        self.started = time.time()
         # Token hashes revoked lately: a ticket signed (by a router whose token cache had not
         # heard yet) just before a revocation must not open a session after it.
         self.revoked: dict[str, float] = {}
 
-    async def _load(self, team_id: str) -> AsyncIterator[dict[str, Any]]:
+    @property
+    def connections(self) -> int:
+        return len(self.fanout)
+
+    # -- the cache and the log -----------------------------------------------------------
+
+    async def _load(self, team_id: str) -> AsyncIterator[JSON]:
         """A first load may come from the regional snapshot; a reload (after "too old") must
         come from the origin, since the regional copy may be what was too old."""
         source = self.origin.snapshot if team_id in self.loaded_once else self.regional.pages
@@ -100,18 +107,19 @@ class Edge:
         return WorkspaceAccess(ws) if ws is not None else None
 
     def wake(self, sessions: list[Session]) -> None:
+        """Tell the connections of ``sessions`` that they have frames to write."""
         for session in sessions:
             waker = self.wakers.get(session.id)
             if waker is not None:
                 waker.set()
 
-    async def _on_event(self, team_id: str, event: dict[str, Any]) -> None:
+    async def _on_event(self, team_id: str, event: JSON) -> None:
         kind = event.get("type")
         if kind == "token_revoked":
             hashed = str(event.get("token_hash", ""))
             await self.auth.revoke(hashed)
             now = time.time()
-            self.revoked = {h: t for h, t in self.revoked.items() if now - t < 300}
+            self.revoked = {h: t for h, t in self.revoked.items() if now - t < REVOKED_TTL_S}
             self.revoked[hashed] = now
         elif kind == "user_change" and event.get("user", {}).get("deleted"):
             await self.auth.forget_user(team_id, str(event["user"]["id"]))
@@ -128,22 +136,16 @@ class Edge:
         resume (or are told to resync) through the ordinary path."""
         sessions = self.fanout.sessions(team_id)
         for session in sessions:
-            session.queue.put(orjson.dumps({"type": "resync", "reason": "edge_reloaded"}))
-            session.close(CLOSE_RESYNC, "resync")
+            session.queue.put(frames.resync("edge_reloaded"))
+            session.close(closecodes.RESYNC, "resync")
         self.wake(sessions)
 
-    async def drain(self) -> None:
-        """Stop new sessions; send ``goodbye`` to the connected ones, spread over the window."""
-        self.draining = True
-        t0 = time.monotonic()
-        schedule = sorted(
-            Drainer(self.settings.drain_window_s).schedule(self.fanout.sessions()), key=lambda item: item[0]
-        )
-        for delay, session in schedule:
-            await asyncio.sleep(max(0.0, t0 + delay - time.monotonic()))
-            session.queue.put(orjson.dumps({"type": "goodbye", "source": "drain"}))
-            session.close(1001, "draining")
-            self.wake([session])
+    async def read_after(self, team_id: str, after: int) -> list[JSON]:
+        """A page of the log after ``after``, for a resuming session."""
+        entries = await self.changelog.read(team_id, after, 500)
+        return [orjson.loads(payload) for _, payload in entries]
+
+    # -- callers -------------------------------------------------------------------------
 
     async def authenticate(self, token: str | None) -> EdgeCaller:
         """The token's caller. A cached check is only trusted while the workspace is loaded
@@ -153,26 +155,95 @@ class Edge:
             caller = await self.auth.check(token, fresh=True)
         return caller
 
-    async def user_of(self, team_id: str, user_id: str, wait_s: float = 2.0) -> dict[str, Any] | None:
-        """The user from the cache, waiting briefly for a brand-new one (its ``team_join`` may
-        still be on its way through the log)."""
-        deadline = time.monotonic() + wait_s
-        while True:
-            ws = await self.cache.get(team_id)
-            try:
-                return ws.user(user_id)
-            except CacheError:
-                if time.monotonic() >= deadline:
-                    return None
-                await asyncio.sleep(0.05)
+    async def user_of(self, team_id: str, user_id: str, wait_s: float = CATCH_UP_S) -> JSON | None:
+        """The user from the cache, waiting briefly for a brand-new one."""
+        ws = await self.cache.wait_until(team_id, lambda ws: ws.find_user(user_id) is not None, wait_s)
+        return ws.find_user(user_id)
+
+    async def call_as(self, who: Who, method: str, args: JSON) -> JSON:
+        """A Web API call made over the WebSocket, answered as Slack would (``{"ok": ...}``):
+        from memory when the edge holds the method, else by the origin acting for ``who``."""
+        local = LOCAL.get(method)
+        try:
+            if local is not None:
+                ws = await self.cache.get(who.team_id)
+                return {"ok": True, **answer(local, ws, who, Args(args))}
+            return await self.origin.call(method, None, args, acting=f"{who.team_id}:{who.user_id}")
+        except SlackError as exc:
+            return {"ok": False, "error": exc.code, **({"detail": exc.detail} if exc.detail else {})}
+        except Exception as exc:  # the origin is unreachable: say so, keep the connection
+            return {"ok": False, "error": getattr(exc, "code", "internal_error")}
+
+    # -- sessions ------------------------------------------------------------------------
+
+    async def redeem(self, ticket: str) -> Ticket | TicketError:
+        """The ticket of a connection, checked and spent (or why not)."""
+        s = self.settings
+        try:
+            return await verify(s.secret, ticket, s.edge_id, time.time(), self.nonces)
+        except TicketError as exc:
+            return exc
+
+    def new_session(self, admit: Admit) -> Session:
+        s = self.settings
+        rate = RateLimit(per_s=s.client_frames_per_s, burst=int(s.client_frames_per_s * 2))
+        queue = SendQueue(s.send_queue)
+        return Session(
+            admit.user_id, admit.team_id, admit.token_hash, queue=queue, rate=rate, now=time.monotonic()
+        )
+
+    async def open(self, session: Session, resume_from: int | None, waker: asyncio.Event) -> Refuse | None:
+        """Start ``session``: hello, the events after ``resume_from``, then live; or why not.
+
+        Pins the workspace until :meth:`leave`. A freshly loaded snapshot (a regional copy) may
+        still be catching up on the log: a client resuming from a newer offset waits briefly
+        rather than resyncing.
+        """
+        team_id, user_id = session.team_id, session.user_id
+        self.wakers[session.id] = waker
+        self.cache.pin(team_id)
+        if resume_from is not None:
+            await self.cache.wait_until(team_id, lambda ws: ws.offset >= resume_from, CATCH_UP_S)
+        ws: Workspace = await self.cache.wait_until(
+            team_id, lambda ws: ws.find_user(user_id) is not None, CATCH_UP_S
+        )
+        # From here to the fanout's registration there is no await: a deactivation or a
+        # revocation applied before this point refuses the session, one after it closes it.
+        refusal = admission.on_workspace(session.token_hash, self.revoked, ws.find_user(user_id))
+        if refusal is not None:
+            return refusal
+        hello = build_hello(ws.user(user_id), ws.team, ws.hello_channels(user_id), 0)
+
+        async def read_after(after: int) -> list[JSON]:
+            return await self.read_after(team_id, after)
+
+        await self.fanout.open(session, WorkspaceAccess(ws), hello, ws.offset, resume_from, read_after)
+        return None
+
+    def leave(self, session: Session) -> None:
+        """The connection of ``session`` is gone (after :meth:`open`, whatever it answered)."""
+        self.fanout.remove(session)
+        self.wakers.pop(session.id, None)
+        self.cache.unpin(session.team_id)
+
+    def typing(self, session: Session, channel_id: str) -> None:
+        access = self.access(session.team_id)
+        if access is not None:
+            self.fanout.typing(session, channel_id, access)
+            self.wake(self.fanout.sessions(session.team_id))
+
+    async def drain(self) -> None:
+        """Stop new sessions; send ``goodbye`` to the connected ones, spread over the window."""
+        self.draining = True
+        t0 = time.monotonic()
+        schedule = Drainer(self.settings.drain_window_s).schedule(self.fanout.sessions())
+        for delay, session in schedule:
+            await asyncio.sleep(max(0.0, t0 + delay - time.monotonic()))
+            session.queue.put(frames.goodbye("drain"))
+            session.close(closecodes.GOING_AWAY, "draining")
+            self.wake([session])
 
     async def close(self) -> None:
-        closer = getattr(self.nonces, "close", None)
-        if closer is not None:
-            await closer()
+        """Stop the cache and the log reader (the injected parts are the composition root's)."""
         await self.cache.close()
         await self.reader.close()
-        await self.regional.close()
-        await self.origin.close()
-        if self.own_log:
-            await self.changelog.close()

@@ -6,7 +6,7 @@ origin's (``wire.cursors``), so a client may page at the edge and continue at th
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,13 +15,15 @@ from wire import cursors
 from wire.args import Args
 from wire.cursors import metadata, page
 from wire.errors import SlackError, invalid_arguments
+from wire.visibility import CONVERSATION_TYPES
 
 JSON = dict[str, Any]
-CONVERSATION_TYPES = ("public_channel", "private_channel", "mpim", "im")
 
 
 @dataclass(frozen=True)
 class Who:
+    """The caller a method answers for: their workspace and user."""
+
     team_id: str
     user_id: str
 
@@ -123,6 +125,3 @@ def answer(method: Local, ws: Workspace, who: Who, args: Args) -> JSON:
     except CacheError as exc:
         code = "invalid_arguments" if exc.code == "invalid_types" else exc.code
         raise SlackError(code) from None
-
-
-Forward = Callable[[str, JSON], Awaitable[JSON]]

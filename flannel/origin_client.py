@@ -14,8 +14,7 @@ from typing import Any
 import httpx
 import orjson
 
-SERVICE_HEADER = "x-flannel-service-secret"
-ACTING_HEADER = "x-flannel-as-user"
+from wire.http import ACTING_HEADER, JSON_TYPE, SERVICE_HEADER
 
 
 class OriginError(Exception):
@@ -35,6 +34,13 @@ class Forwarded:
 
 
 class OriginClient:
+    """Everything the edge asks of the origin: snapshots, token checks, forwarded calls.
+
+    One pooled HTTP client per edge, so a reconnect storm queues for connections instead of
+    opening thousands. ``transport`` is httpx's: production uses a retrying pool, tests an
+    ``httpx.MockTransport`` or an ``httpx.ASGITransport`` over an in-process origin app.
+    """
+
     def __init__(
         self,
         base_url: str,
@@ -103,7 +109,7 @@ class OriginClient:
             resp = await self._http.post(
                 f"/api/{method}",
                 content=orjson.dumps(args),
-                headers={**headers, "content-type": "application/json"},
+                headers={**headers, "content-type": JSON_TYPE},
             )
         except httpx.HTTPError as exc:
             raise OriginError("origin_unreachable", repr(exc)) from exc

@@ -5,25 +5,10 @@ partitioned) must vanish by itself: each heartbeat rewrites the record with a TT
 intervals, and a stopping edge deletes its record at once so that no new session is sent to it
 while it drains.
 
-Key layout in Redis (``P`` is the deployment's key prefix, ``flannel:`` by default). The router
-(``router/registry.py``) reads the same layout; it may not import this package, so this docstring
-is the contract and ``tests/router/test_registry.py`` checks both sides agree.
-
-``P edge:{edge_id}``
-    String, an orjson object (see :meth:`EdgeRegistration.record`): ``id``, ``region``,
-    ``ws_url`` (public WebSocket URL, ``.../rtm``), ``http_url`` (public HTTP base, without
-    ``/api/``), ``connections`` (live sessions), ``capacity`` (most sessions it takes),
-    ``draining``, ``started`` (process start, Unix seconds: a restarted edge is cold),
-    ``updated`` (this heartbeat, Unix seconds), ``heartbeat_s``. ``PX`` = 3 heartbeats.
-``P edges``
-    Sorted set: edge id -> Unix ms of its last heartbeat. An index so that readers need no
-    ``SCAN``; members whose record expired are skipped by readers and pruned by writers.
-``P warm:{team_id}``
-    Sorted set written by routers: edge id -> Unix ms of the last connection of the team a
-    router sent there. Refreshed with a TTL on every write (see ``router/registry.py``).
-
-Without Redis the record goes to an in-process :class:`RegistryStore` shared with a router in
-the same process (``flannel up``): pass it to ``create_app(..., registry=...)``.
+The key layout (``P edge:{edge_id}``, the ``P edges`` index) is the wire contract's
+(:mod:`wire.keys`), read by the routers. Without Redis the record goes to an in-process
+:class:`RegistryStore` shared with a router in the same process (``flannel up``); the
+composition root (``flannel_cli.edge.build_edge``) picks the store.
 """
 
 from __future__ import annotations
@@ -38,24 +23,12 @@ from typing import Any, Protocol
 import orjson
 
 from flannel.settings import EdgeSettings
+from wire.keys import DEFAULT_PREFIX, TTL_HEARTBEATS, edge_key, index_key
 
 log = logging.getLogger("flannel.registry")
 
-TTL_HEARTBEATS = 3
 DRAIN_WATCH_S = 0.05
 Record = dict[str, Any]
-
-
-def edge_key(prefix: str, edge_id: str) -> str:
-    return f"{prefix}edge:{edge_id}"
-
-
-def index_key(prefix: str) -> str:
-    return f"{prefix}edges"
-
-
-def warm_key(prefix: str, team_id: str) -> str:
-    return f"{prefix}warm:{team_id}"
 
 
 class RegistryStore(Protocol):
@@ -71,7 +44,7 @@ class RegistryStore(Protocol):
 class RedisRegistryStore:
     """The record as a key with a TTL plus an entry in the index (one round trip)."""
 
-    def __init__(self, redis_url: str, prefix: str = "flannel:") -> None:
+    def __init__(self, redis_url: str, prefix: str = DEFAULT_PREFIX) -> None:
         import redis.asyncio as redis
 
         self.prefix = prefix
@@ -121,6 +94,8 @@ class MemoryRegistryStore:
 class EdgeRegistration:
     """Heartbeats this edge's record every ``settings.heartbeat_s`` until :meth:`stop`.
 
+    The ``store`` is given (and closed by whoever built it).
+
     ``connections`` and ``draining`` are read at every beat, so the record follows the edge;
     the switch to draining is published at once.
     A failed beat is logged and retried at the next interval: the registry being down must not
@@ -132,17 +107,12 @@ class EdgeRegistration:
         settings: EdgeSettings,
         connections: Callable[[], int],
         draining: Callable[[], bool],
-        store: RegistryStore | None = None,
+        store: RegistryStore,
     ) -> None:
         self.settings = settings
         self._connections = connections
         self._draining = draining
-        self.store: RegistryStore = store or (
-            RedisRegistryStore(settings.redis_url, settings.redis_prefix)
-            if settings.redis_url
-            else MemoryRegistryStore()
-        )
-        self._own_store = store is None
+        self.store = store
         self.started = time.time()
         self._task: asyncio.Task[None] | None = None
         self._stopped = False
@@ -209,5 +179,3 @@ class EdgeRegistration:
             await self.store.remove(self.settings.edge_id)
         except Exception as exc:  # the TTL removes it anyway
             log.warning("edge %s: deregistering failed: %s", self.settings.edge_id, exc)
-        if self._own_store:
-            await self.store.close()

@@ -1,12 +1,27 @@
-"""``flannel edge``: run one regional edge cache."""
+"""``flannel edge``: run one regional edge cache; and the edge's composition root.
+
+:func:`build_edge` is where an edge's I/O is chosen and built from its settings: the origin
+client, the change log, the ticket nonce store, the regional snapshot cache and the registry
+store (Redis when ``redis_url`` is set, in-process otherwise). ``flannel up`` and the embedded
+benchmark call it with a change log and a registry shared with the processes' other parts.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from flannel_cli.options import add_listen, add_redis, add_secret, env
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
+
+    from changelog import TailableLog
+    from flannel.edge import Edge
+    from flannel.registry import EdgeRegistration, RegistryStore
+    from flannel.settings import EdgeSettings
 
 
 def add_parser(sub: Any) -> None:
@@ -51,7 +66,7 @@ def add_parser(sub: Any) -> None:
     )
 
 
-def settings_from(args: argparse.Namespace) -> Any:
+def settings_from(args: argparse.Namespace) -> EdgeSettings:
     from flannel.settings import EdgeSettings
 
     return EdgeSettings(
@@ -74,25 +89,72 @@ def settings_from(args: argparse.Namespace) -> Any:
     )
 
 
-def run(args: argparse.Namespace) -> int:
+@dataclass
+class BuiltEdge:
+    """An edge, ready to serve: its app, and what a graceful stop needs."""
+
+    app: Starlette
+    edge: Edge
+    registration: EdgeRegistration
+
+    async def stop_then_drain(self) -> None:
+        """Leave the registry first (routers stop sending sessions here), give routers a
+        moment to notice, then spread the goodbyes."""
+        await self.registration.stop()
+        await asyncio.sleep(0.3)
+        await self.edge.drain()
+
+
+def build_edge(
+    settings: EdgeSettings, changelog: TailableLog | None = None, registry: RegistryStore | None = None
+) -> BuiltEdge:
+    """The edge of ``settings``, with its I/O built here. A ``changelog`` or ``registry``
+    given is shared with others in this process, and left open; what is built here is closed
+    by the app's lifespan."""
+    from changelog import MemoryLog, RedisLog
     from flannel.app import create_app
+    from flannel.edge import Edge
+    from flannel.nonces import RedisNonceStore
+    from flannel.origin_client import OriginClient
+    from flannel.regional import RegionalSnapshots, redis_cache
+    from flannel.registry import EdgeRegistration, MemoryRegistryStore, RedisRegistryStore
+    from wire.keys import snapshot_namespace
+    from wire.tickets import MemoryNonceStore, NonceStore
+
+    url, prefix = settings.redis_url, settings.redis_prefix
+    origin = OriginClient(settings.origin_url, settings.secret)
+    closers = [origin.close]
+    if changelog is None:
+        changelog = RedisLog(url, prefix) if url else MemoryLog()
+        closers.append(changelog.close)
+    nonces: NonceStore = MemoryNonceStore()
+    if url:
+        redis_nonces = RedisNonceStore(url, prefix, settings.edge_id)
+        closers.append(redis_nonces.close)
+        nonces = redis_nonces
+    cache = redis_cache(url, snapshot_namespace(prefix, settings.region)) if url else None
+    regional = RegionalSnapshots(cache, origin.snapshot, settings.regional_snapshot_ttl_s)
+    closers.append(regional.close)
+    if registry is None:
+        registry = RedisRegistryStore(url, prefix) if url else MemoryRegistryStore()
+        closers.append(registry.close)
+    edge = Edge(
+        settings,
+        origin=origin,
+        changelog=changelog,
+        nonces=nonces,
+        regional=regional,
+    )
+    registration = EdgeRegistration(settings, lambda: edge.connections, lambda: edge.draining, registry)
+    return BuiltEdge(create_app(edge, registration, closers), edge, registration)
+
+
+def run(args: argparse.Namespace) -> int:
     from flannel_cli.serve import config, serve_all
 
-    settings = settings_from(args)
-    app = create_app(settings)
-    cfg = config(app, settings.host, settings.port, args.log_level, "edge")
+    built = build_edge(settings_from(args))
+    settings = built.edge.settings
+    cfg = config(built.app, settings.host, settings.port, args.log_level, "edge")
     cfg.ws_per_message_deflate = settings.deflate
-
-    async def drain() -> None:
-        await stop_then_drain(app)
-
-    asyncio.run(serve_all([cfg], before_exit=[drain]))
+    asyncio.run(serve_all([cfg], before_exit=[built.stop_then_drain]))
     return 0
-
-
-async def stop_then_drain(app: Any) -> None:
-    """Leave the registry first (routers stop sending sessions here), give routers a moment
-    to notice, then spread the goodbyes."""
-    await app.state.registration.stop()
-    await asyncio.sleep(0.3)
-    await app.state.edge.drain()

@@ -3,13 +3,16 @@
 ``AccessLog`` wraps any ASGI app (the CLI wraps each service's): it gives every HTTP request
 and WebSocket connection an id, keeps it in a context variable so that every log line written
 while serving it carries it, and logs one line when it ends. It logs paths without query
-strings and never a header, so no token or ticket reaches the logs.
+strings and never a header. Other loggers (uvicorn's own "WebSocket /rtm?ticket=..." lines,
+libraries) pass through :class:`Redact`, so no token or ticket reaches the logs from anywhere.
 """
 
 from __future__ import annotations
 
 import contextvars
+import itertools
 import logging
+import re
 import secrets
 import sys
 import time
@@ -25,6 +28,30 @@ _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
     "asctime",
     "color_message",
 }
+
+
+_SECRET = re.compile(
+    r"((?:ticket|token|secret|password|code)=)[^&\s\"']+|\bxox[abposr]-[A-Za-z0-9-]+|"
+    r"(Bearer\s+)[^\s\"']+",
+    re.IGNORECASE,
+)
+
+
+def redact(text: str) -> str:
+    """``text`` with every ticket, token, secret or bearer credential replaced."""
+    return _SECRET.sub(lambda m: (m.group(1) or m.group(2) or "") + "[redacted]", text)
+
+
+class Redact(logging.Filter):
+    """Rewrites a record whose message would carry a credential (a query string with
+    ``ticket=`` or ``token=``, a Slack-style token, a bearer header) before any handler sees it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = redact(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        return True
 
 
 class JsonFormatter(logging.Formatter):
@@ -54,6 +81,7 @@ class JsonFormatter(logging.Formatter):
 
 def configure(service: str, level: str = "info", fmt: str = "json") -> None:
     handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(Redact())
     if fmt == "json":
         handler.setFormatter(JsonFormatter(service))
     else:
@@ -68,12 +96,18 @@ def configure(service: str, level: str = "info", fmt: str = "json") -> None:
 
 
 class AccessLog:
-    """ASGI middleware: ids, and one structured line per request or connection."""
+    """ASGI middleware: ids, and one structured line per request or connection.
+
+    Ids are a per-process random prefix and a counter (12 hex digits): unique, and far cheaper
+    than random bytes per request. When the access logger's level is off, only the id is set.
+    """
 
     def __init__(self, app: Any, service: str) -> None:
         self.app = app
         self.service = service
         self.log = logging.getLogger(f"flannel.{service}.access")
+        self._prefix = secrets.token_hex(3)
+        self._counter = itertools.count(1)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.app, name)  # e.g. ``app.state`` of the wrapped Starlette app
@@ -83,9 +117,15 @@ class AccessLog:
         if kind not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        ident = secrets.token_hex(6)
+        ident = f"{self._prefix}{next(self._counter) & 0xFFFFFF:06x}"
         var = request_id if kind == "http" else connection_id
         token = var.set(ident)
+        if not self.log.isEnabledFor(logging.INFO):
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                var.reset(token)
+            return
         started = time.perf_counter()
         status: list[int] = []
 

@@ -7,7 +7,15 @@ import asyncio
 import sys
 
 from flannel_cli import admin, edge, router, seed, up
-from flannel_cli.options import add_database, add_listen, add_redis, add_secret, env, origin_settings
+from flannel_cli.options import (
+    add_database,
+    add_listen,
+    add_redis,
+    add_secret,
+    env,
+    insecure_secret,
+    origin_settings,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,6 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    refused = insecure_secret(getattr(args, "host", None), getattr(args, "secret", None))
+    if refused is not None and args.command in ("origin", "edge", "router", "up"):
+        print(f"flannel {args.command}: {refused}", file=sys.stderr)
+        return 2
     if args.command in ("origin", "edge", "router", "up"):
         from flannel_cli.logs import configure
 

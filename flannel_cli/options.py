@@ -40,8 +40,28 @@ def add_redis(parser: argparse.ArgumentParser) -> None:
 def add_secret(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--secret",
-        default=env("FLANNEL_SECRET", "dev-secret-change-me"),
+        default=env("FLANNEL_SECRET", DEFAULT_SECRET),
         help="service-to-service and ticket signing secret (env FLANNEL_SECRET)",
+    )
+
+
+DEFAULT_SECRET = "dev-secret-change-me"
+#: Secrets that ship in this repository (the CLI's default, docker-compose's old default).
+KNOWN_SECRETS = frozenset({DEFAULT_SECRET, "change-me-in-production", ""})
+LOOPBACK = ("127.", "::1", "localhost")
+
+
+def insecure_secret(host: str | None, secret: str | None) -> str | None:
+    """Why serving on ``host`` with ``secret`` is refused, or None when it is fine.
+
+    The secret signs tickets and lets a service act as any user: a known one on an address
+    others can reach forges both. On loopback (development, tests) the default is fine.
+    """
+    if host is None or host.startswith(LOOPBACK) or secret not in KNOWN_SECRETS:
+        return None
+    return (
+        f"refusing to listen on {host} with the default secret: set FLANNEL_SECRET (or --secret) "
+        "to a long random value shared by origin, edges and router"
     )
 
 
@@ -66,7 +86,7 @@ def origin_settings(args: argparse.Namespace) -> OriginSettings:
         database_urls=database_urls(args),
         redis_url=getattr(args, "redis_url", None),
         redis_prefix=getattr(args, "redis_prefix", "flannel:"),
-        secret=getattr(args, "secret", "dev-secret-change-me"),
+        secret=getattr(args, "secret", DEFAULT_SECRET),
         host=getattr(args, "host", "127.0.0.1"),
         port=getattr(args, "port", 8000),
     )

@@ -39,6 +39,29 @@ def add_parser(sub: Any) -> None:
         default=_float("FLANNEL_ROUTER_C", 1.25),
         help="load bound factor: no edge above ceil(c x mean) (env FLANNEL_ROUTER_C)",
     )
+    p.add_argument(
+        "--region-order",
+        default=env("FLANNEL_REGION_ORDER", ""),
+        help='nearness, tried after a region\'s preference, e.g. "us,eu,ap"; every other '
+        "live region follows, least loaded first (env FLANNEL_REGION_ORDER)",
+    )
+    p.add_argument(
+        "--load-floor",
+        type=float,
+        default=_float("FLANNEL_ROUTER_LOAD_FLOOR", 0.02),
+        help="fraction of an edge's capacity below which it is never over the load bound, so "
+        "idle edges do not split a workspace (env FLANNEL_ROUTER_LOAD_FLOOR)",
+    )
+    p.add_argument(
+        "--failed-edge-reporters",
+        type=int,
+        default=3,
+        help="distinct clients reporting an edge unreachable that take it out until it "
+        "heartbeats again (one suffices when its heartbeat is late)",
+    )
+    p.add_argument(
+        "--failed-edge-window", type=float, default=10.0, help="seconds a failed-edge report counts"
+    )
     p.add_argument("--spill-k", type=int, default=3, help="edges a big workspace may spill over to")
     p.add_argument("--vnodes", type=int, default=160, help="virtual nodes per edge on the ring")
     p.add_argument("--token-ttl", type=float, default=10.0, help="seconds a token check is cached")
@@ -66,7 +89,7 @@ def add_parser(sub: Any) -> None:
 
 
 def settings_from(args: argparse.Namespace) -> Any:
-    from router.settings import RouterSettings, parse_region_preference
+    from router.settings import RouterSettings, parse_region_preference, parse_regions
 
     return RouterSettings(
         host=args.host,
@@ -77,7 +100,11 @@ def settings_from(args: argparse.Namespace) -> Any:
         secret=args.secret,
         default_region=args.default_region,
         region_preference=parse_region_preference(args.region_preference),
+        region_order=parse_regions(args.region_order),
         c=args.c,
+        load_floor=args.load_floor,
+        failed_edge_reporters=args.failed_edge_reporters,
+        failed_edge_window_s=args.failed_edge_window,
         vnodes=args.vnodes,
         spill_k=args.spill_k,
         ticket_ttl_s=args.ticket_ttl,
@@ -93,11 +120,12 @@ def settings_from(args: argparse.Namespace) -> Any:
 def run(args: argparse.Namespace) -> int:
     from flannel_cli.serve import config, serve_all
     from router.app import create_app
+    from router.registry import open_registry
 
     try:
         settings = settings_from(args)
     except ValueError as exc:
         raise SystemExit(f"flannel router: {exc}") from None
-    app = create_app(settings)
+    app = create_app(settings, open_registry(settings))
     asyncio.run(serve_all([config(app, settings.host, settings.port, args.log_level, "router")]))
     return 0

@@ -12,13 +12,13 @@ import argparse
 import asyncio
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
-from flannel.app import create_app as create_edge
+from changelog import TailableLog
 from flannel.settings import EdgeSettings
-from flannel_cli.edge import stop_then_drain
+from flannel_cli.edge import build_edge
 from flannel_cli.options import add_database, add_redis, add_secret, database_urls, env, origin_settings
 from flannel_cli.serve import config, serve_all
 from origin.app import create_app, open_changelog
@@ -119,8 +119,9 @@ async def _main(args: argparse.Namespace) -> None:
             for i, region in enumerate(REGIONS)
         ]
         registry = None if settings.redis_url else MemoryRegistry()
-        edge_apps = [create_edge(e, changelog=log, registry=registry) for e in edges]
-        apps += [(app, e.port, f"edge-{e.region}") for app, e in zip(edge_apps, edges, strict=True)]
+        # The origin's log is Redis or in-process, and both can be followed (tailed).
+        built = [build_edge(e, changelog=cast(TailableLog, log), registry=registry) for e in edges]
+        apps += [(b.app, e.port, f"edge-{e.region}") for b, e in zip(built, edges, strict=True)]
         router = RouterSettings(
             host=settings.host,
             port=settings.port + 1 + len(REGIONS),
@@ -134,7 +135,7 @@ async def _main(args: argparse.Namespace) -> None:
         apps.append((create_router(router, registry=registry), router.port, "router"))
 
         async def drain() -> None:
-            await asyncio.gather(*(stop_then_drain(app) for app in edge_apps))
+            await asyncio.gather(*(b.stop_then_drain() for b in built))
 
         router_url = f"http://{router.host}:{router.port}"
         print(banner(settings.base_url, router_url, edges, demo), flush=True)

@@ -15,8 +15,8 @@ import argparse
 import asyncio
 
 from changelog import MemoryLog
-from flannel.app import create_app as create_edge
 from flannel.settings import EdgeSettings
+from flannel_cli.edge import build_edge
 from flannel_cli.serve import config, serve_all
 from origin.api.ratelimit import parse_tiers
 from origin.app import create_app as create_origin
@@ -73,9 +73,8 @@ def main(argv: list[str] | None = None) -> None:
             secret=args.secret,
             drain_window_s=1.0,
         )
-        configs.append(
-            config(create_edge(edge, changelog=log, registry=registry), host, port, args.log_level)
-        )
+        built = build_edge(edge, changelog=log, registry=registry)
+        configs.append(config(built.app, host, port, args.log_level))
     asyncio.run(serve_all(configs))
 
 

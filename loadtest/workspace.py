@@ -14,9 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from origin.seed import seed_workspace
-from origin.service.auth import hash_token
 from origin.store.shards import Store
 from wire.ids import now_us
+from wire.tokens import token_hash as hash_token
 
 
 @dataclass

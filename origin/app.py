@@ -15,7 +15,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from changelog import ChangeLog, MemoryLog, RedisLog
-from origin.api.http import ApiEndpoint, json_response
+from origin.api.http import ApiEndpoint, error_response, json_response
 from origin.api.ratelimit import RateLimiter
 from origin.api.registry import load_methods
 from origin.internal import SnapshotEndpoint, check_service
@@ -23,6 +23,7 @@ from origin.metrics import OriginMetrics
 from origin.relay import Fault, Relay, no_fault
 from origin.settings import OriginSettings
 from origin.store.shards import Store
+from wire.errors import SlackError
 
 log = logging.getLogger("flannel.origin")
 
@@ -108,7 +109,10 @@ def create_app(
 
     async def stats(request: Request) -> Response:
         origin = holder[0]
-        check_service(request, settings.secret)
+        try:
+            check_service(request, settings.secret)
+        except SlackError as exc:
+            return error_response(exc)
         return json_response(
             {
                 "ok": True,

@@ -9,13 +9,15 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from origin.api.http import SERVICE_HEADER, error_response
+from origin.api.http import error_response
 from origin.snapshot.stream import pages
 from origin.store.shards import Store
 from wire.errors import SlackError
+from wire.http import SERVICE_HEADER
 
 
 def check_service(request: Request, secret: str) -> None:
+    """The caller is a Flannel service: it sent the shared secret (401 otherwise)."""
     given = request.headers.get(SERVICE_HEADER, "")
     if not given:
         raise SlackError("not_authed", "service secret required", 401)

@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 
 from wire.ids import ts_str
+from wire.visibility import is_public_kind
 
 JSON = dict[str, Any]
 
@@ -97,7 +98,8 @@ def conversation_from_row(row: tuple[Any, ...]) -> JSON:
         "is_group": False,
         "is_im": kind == "im",
         "is_mpim": kind == "mpim",
-        "is_private": bool(is_private),
+        # The rendered flag and the stored one agree under wire.visibility (DMs are private).
+        "is_private": not is_public_kind(kind, bool(is_private)),
         "is_general": name == "general",
         "num_members": int(num_members),
     }

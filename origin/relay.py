@@ -35,6 +35,15 @@ def no_fault(point: str) -> None:
 
 
 class Relay:
+    """Moves committed outbox rows into the change log: the one writer of every workspace's log.
+
+    Why a relay and not a publish inside each write: the event is committed with the data in one
+    transaction (so a crash can never keep one without the other), and publishing happens after,
+    at least once, in offset order. A commit wakes it (``store.on_commit``); otherwise it polls
+    every ``poll_s``. It also prunes published rows older than ``outbox_keep_s`` and, when the
+    log lost its data (epoch changed), republishes up to ``republish_max`` rows from the outbox.
+    """
+
     def __init__(
         self,
         store: Store,

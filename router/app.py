@@ -1,15 +1,18 @@
 """The router's ASGI application: ``/api/rtm.connect``, ``/api/auth.test``, health and stats.
 
-Requests follow Slack's conventions, as at the origin and the edges (GET query, POST form or
-JSON; ``Authorization: Bearer`` or a ``token`` argument), so ``slack_sdk`` with ``base_url`` at
-the router works: its ``RTMClient`` calls ``auth.test`` then ``rtm.connect`` and follows the URL.
-Every other method lives at the edge whose ``api_url`` the connect answer gives.
+Requests follow Slack's conventions, read and answered by :mod:`wire.http` exactly as at the
+origin and the edges (GET query, POST form or JSON; ``Authorization: Bearer`` or a ``token``
+argument; Slack's errors with HTTP 200, ``ratelimited`` with 429 and ``Retry-After``, and the
+router's own trouble, no edge or an unreachable origin or registry, with 503), so
+``slack_sdk`` with ``base_url`` at the router works: its ``RTMClient`` calls ``auth.test`` then
+``rtm.connect`` and follows the URL. Every other method lives at the edge whose ``api_url`` the
+connect answer gives. This module only moves bytes between starlette and those functions.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -20,68 +23,37 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from router.errors import RouterError
 from router.metrics import RouterMetrics
-from router.registry import MemoryRegistry, RedisRegistry, Registry
+from router.registry import Registry, open_registry
 from router.service import Router
 from router.settings import RouterSettings
 from router.tokens import TokenChecker
+from wire.errors import SlackError
+from wire.http import INTERNAL_ERROR, JSON_TYPE, bearer, error_answer, ok_body, parse_args, read_body
 
-MAX_BODY = 64 * 1024
 log = logging.getLogger("flannel.router")
+#: The only methods answered here; the rest are the edge's.
+METHODS = ("rtm.connect", "auth.test")
 
 
-def json_response(body: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(orjson.dumps(body), status, headers, media_type="application/json")
+def json_response(body: dict[str, Any], status: int = 200) -> Response:
+    return Response(orjson.dumps(body), status, media_type=JSON_TYPE)
 
 
-def error_response(exc: RouterError) -> Response:
-    body: dict[str, Any] = {"ok": False, "error": exc.code}
-    if exc.detail:
-        body["response_metadata"] = {"messages": [f"[ERROR] {exc.detail}"]}
-    headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
-    return json_response(body, exc.status, headers)
+def ok_response(result: Mapping[str, Any]) -> Response:
+    return Response(ok_body(result), media_type=JSON_TYPE)
+
+
+def error_response(exc: SlackError) -> Response:
+    body, status, headers = error_answer(exc)
+    return Response(body, status, headers, media_type=JSON_TYPE)
 
 
 async def read_args(request: Request) -> dict[str, Any]:
-    values: dict[str, Any] = dict(request.query_params)
-    if request.method != "POST":
-        return values
-    body = await request.body()
-    if len(body) > MAX_BODY:
-        raise RouterError("request_too_large", 413, f"bodies are at most {MAX_BODY} bytes")
-    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if ctype == "application/json":
-        if body.strip():
-            try:
-                data = orjson.loads(body)
-            except orjson.JSONDecodeError:
-                raise RouterError("invalid_json", detail="malformed JSON body") from None
-            if not isinstance(data, dict):
-                raise RouterError("invalid_json", detail="the JSON body must be an object")
-            values.update(data)
-    elif ctype in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        form = await request.form()
-        values.update({k: v for k, v in form.items() if isinstance(v, str)})
-    elif body.strip():
-        raise RouterError("invalid_form_data", detail=f"unsupported content type {ctype!r}")
-    return values
-
-
-def bearer(request: Request, values: dict[str, Any]) -> str | None:
-    header = request.headers.get("authorization", "")
-    if header.lower().startswith("bearer "):
-        return header[7:].strip() or None
-    token = values.pop("token", None)
-    return token if isinstance(token, str) and token else None
-
-
-def open_registry(settings: RouterSettings) -> Registry:
-    if settings.redis_url:
-        return RedisRegistry(
-            settings.redis_url, settings.redis_prefix, settings.warm_ttl_s, settings.edges_refresh_s
-        )
-    return MemoryRegistry(settings.warm_ttl_s)
+    """Every argument of the request (query string, then a POST body's fields over it)."""
+    body = await read_body(request.stream()) if request.method == "POST" else b""
+    query: bytes = request.scope.get("query_string", b"")
+    return parse_args(request.method, query, request.headers.get("content-type", ""), body)
 
 
 def create_app(
@@ -109,21 +81,20 @@ def create_app(
         address = request.client.host if request.client else "unknown"
         try:
             values = await read_args(request)
-            token = bearer(request, values)
+            token = bearer(request.headers.get("authorization"), values)
             if name == "rtm.connect":
-                return json_response({"ok": True, **await router.connect(token, address, values)})
+                return ok_response(await router.connect(token, address, values))
             if name == "auth.test":
-                return json_response({"ok": True, **await router.auth_test(token, address)})
-            raise RouterError(
+                return ok_response(await router.auth_test(token, address))
+            raise SlackError(
                 "unknown_method",
-                404,
-                f"the router answers rtm.connect and auth.test; call {name} at the api_url rtm.connect gives",
+                f"the router answers {' and '.join(METHODS)}; call {name} at the api_url rtm.connect gives",
             )
-        except RouterError as exc:
+        except SlackError as exc:
             return error_response(exc)
         except Exception:
             log.exception("%s failed", name)
-            return json_response({"ok": False, "error": "internal_error"}, 500)
+            return Response(INTERNAL_ERROR, 500, media_type=JSON_TYPE)
 
     async def healthz(request: Request) -> Response:
         return json_response({"ok": True})
@@ -136,7 +107,7 @@ def create_app(
         return json_response({"ok": True})
 
     async def stats(request: Request) -> Response:
-        return json_response({"ok": True, **await router.stats()})
+        return ok_response(await router.stats())
 
     async def metrics_endpoint(request: Request) -> Response:
         return Response(await metrics.render(), media_type="text/plain; version=0.0.4")

@@ -23,6 +23,11 @@ class RouterCollector(Collector):
             ("warm_hits", c.warm_hits, "placements on an edge already warm for the workspace"),
             ("spill_overs", c.spill_overs, "placements beyond a workspace's preferred edge"),
             ("failovers", c.failovers, "placements in another region than the client's"),
+            (
+                "failed_edge_reports",
+                c.failed_edge_reports,
+                "connects naming an edge the client could not reach",
+            ),
         ):
             yield CounterMetricFamily(f"flannel_router_{name}", doc, value=value)
         rejected = CounterMetricFamily(

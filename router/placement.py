@@ -5,15 +5,24 @@ with Bounded Loads", SODA 2018), keyed by workspace and made warm-aware. Pure: t
 the edges with their current loads and what the shared registry says is warm; nothing here does
 I/O, so every router instance that sees the same inputs makes the same decision.
 
-How one decision is made, for the first region of the client's preference list that can take it:
+How one decision is made, for the first region (see *Failover* below) that can take it:
 
-1. Candidates are the region's healthy, non-draining edges below their hard capacity.
+1. Candidates are the region's healthy, non-draining edges below their hard capacity (and not
+   the one the client just failed to reach).
 2. Every candidate gets the same bound ``ceil(c * (total + 1) / n)``: the mean counts the
    connection being placed, so some edge is always under it (for ``c >= 1``) and no edge ever
-   goes above ``ceil(c * mean)``.
+   goes above ``ceil(c * mean)``. An edge below its *load floor* (``load_floor`` x its capacity)
+   is never over the bound: at tiny loads the bound is 1 or 2 and would split a workspace over
+   idle edges, doubling snapshot loads and memory for no protection at all. So no edge goes
+   above ``max(ceil(c * mean), ceil(load_floor * capacity))``.
 3. The workspace's ring order (virtual nodes, blake2b) is split into its *spill set*, the first
    ``spill_k`` edges, and the rest. The edge taken is the first under the bound in this order:
    warm edges of the spill set, cold edges of the spill set, warm edges beyond, cold edges beyond.
+
+*Failover*: a connection is placed whenever any eligible edge is alive anywhere. Regions are
+tried in this order (:func:`region_order`): the client's own, its declared preference; when it
+declares none, the default region and the default's preference; the declared global nearness
+order; then every other region with an eligible edge, least utilised first.
 
 So a warm edge is kept while it is under its bound even when an edge joins ahead of it on the ring
 (it moves back one place and stays in the spill set for ``spill_k >= 2``); a big workspace fills
@@ -36,6 +45,7 @@ from functools import lru_cache
 
 __all__ = [
     "DEFAULT_C",
+    "DEFAULT_LOAD_FLOOR",
     "DEFAULT_SPILL_K",
     "DEFAULT_VNODES",
     "Edge",
@@ -44,6 +54,7 @@ __all__ = [
     "Placer",
     "Reason",
     "WarmRegistry",
+    "region_order",
     "ring_order",
     "stable_hash",
 ]
@@ -51,6 +62,9 @@ __all__ = [
 DEFAULT_C = 1.25
 DEFAULT_VNODES = 160
 DEFAULT_SPILL_K = 3
+#: The router's default load floor: 2% of an edge's capacity (200 sessions of the edge's default
+#: 10,000). A ``Placer`` built without one has none (the published algorithm, exactly).
+DEFAULT_LOAD_FLOOR = 0.02
 
 #: Either the whole registry (team id -> ids of the edges warm for it) or one team's warm set.
 WarmRegistry = Mapping[str, AbstractSet[str]] | AbstractSet[str]
@@ -119,7 +133,7 @@ class Placement:
 
 
 class NoEdgeAvailable(Exception):
-    """No region of the client's preference list has an edge that can take the connection."""
+    """No edge anywhere can take the connection (none alive, or all full, draining or avoided)."""
 
     def __init__(self, team_id: str, region: str, regions_tried: tuple[str, ...]) -> None:
         self.team_id = team_id
@@ -175,15 +189,61 @@ def _warm_for(team_id: str, warm: WarmRegistry) -> AbstractSet[str]:
     return warm
 
 
-class Placer:
-    """Bounded-load, warm-aware placement of workspaces on edges, with regional failover.
+def _fraction(value: float) -> Fraction:
+    return Fraction(value).limit_denominator(1_000_000)
 
-    ``c`` (>= 1) is taken as the nearest fraction with denominator <= 10**6, so that 1.1 means
-    exactly 11/10 and bounds never drift by float rounding. ``region_preference`` maps a region
-    to the regions to try, in order; the client's own region is always tried first.
+
+def region_order(
+    region: str,
+    edges: Sequence[Edge],
+    preference: Mapping[str, Sequence[str]] | None = None,
+    default_region: str | None = None,
+    nearness: Sequence[str] = (),
+) -> tuple[str, ...]:
+    """Every region a client of ``region`` may be placed in, best first, without duplicates.
+
+    The client's own region and its declared preference; when it declares none (an unknown
+    region, or one nobody configured), the default region and the default's preference; then
+    the declared ``nearness`` order; then every other region that has an eligible edge, the
+    least utilised (eligible load over eligible capacity) first, by name on ties.
+    """
+    prefs = preference or {}
+    declared: list[str] = [region, *prefs.get(region, ())]
+    if region not in prefs and default_region:
+        declared += [default_region, *prefs.get(default_region, ())]
+    declared += nearness
+    load: dict[str, int] = {}
+    room: dict[str, int] = {}
+    for edge in edges:
+        if edge.eligible:
+            load[edge.region] = load.get(edge.region, 0) + edge.load
+            room[edge.region] = room.get(edge.region, 0) + edge.capacity
+    known = set(declared)
+    rest = sorted((r for r in room if r not in known), key=lambda r: (Fraction(load[r], room[r] or 1), r))
+    return tuple(dict.fromkeys((*declared, *rest)))
+
+
+class Placer:
+    """Bounded-load, warm-aware placement of workspaces on edges, with failover across regions.
+
+    ``c`` (>= 1) and ``load_floor`` (in [0, 1]) are taken as the nearest fraction with
+    denominator <= 10**6, so that 1.1 means exactly 11/10 and bounds never drift by float
+    rounding. ``region_preference`` maps a region to the regions to try, in order, after it;
+    ``default_region`` stands in for a region that declares none; ``nearness`` is the declared
+    order tried after those (see :func:`region_order`).
     """
 
-    __slots__ = ("_c", "_preference", "c", "spill_k", "vnodes")
+    __slots__ = (
+        "_c",
+        "_floor",
+        "_preference",
+        "c",
+        "default_region",
+        "load_floor",
+        "nearness",
+        "spill_k",
+        "vnodes",
+    )
 
     def __init__(
         self,
@@ -191,15 +251,25 @@ class Placer:
         vnodes: int = DEFAULT_VNODES,
         spill_k: int = DEFAULT_SPILL_K,
         region_preference: Mapping[str, Sequence[str]] | None = None,
+        *,
+        load_floor: float = 0.0,
+        default_region: str | None = None,
+        nearness: Sequence[str] = (),
     ) -> None:
         if c < 1:
             raise ValueError("c must be >= 1: below that the bounds cannot hold every connection")
         if vnodes < 1 or spill_k < 1:
             raise ValueError("vnodes and spill_k must be >= 1")
+        if not 0 <= load_floor <= 1:
+            raise ValueError("load_floor is a fraction of an edge's capacity, in [0, 1]")
         self.c = c
         self.vnodes = vnodes
         self.spill_k = spill_k
-        self._c = Fraction(c).limit_denominator(1_000_000)
+        self.load_floor = load_floor
+        self.default_region = default_region
+        self.nearness = tuple(nearness)
+        self._c = _fraction(c)
+        self._floor = _fraction(load_floor)
         self._preference = {r: tuple(rs) for r, rs in (region_preference or {}).items()}
 
     def bound(self, total_load: int, edges: int) -> int:
@@ -208,9 +278,13 @@ class Placer:
             raise ValueError("a bound needs at least one edge")
         return -(-self._c.numerator * (total_load + 1) // (self._c.denominator * edges))
 
-    def regions_for(self, region: str) -> tuple[str, ...]:
-        """The regions tried for a client of ``region``, own region first, no duplicates."""
-        return tuple(dict.fromkeys((region, *self._preference.get(region, ()))))
+    def under_floor(self, edge: Edge) -> bool:
+        """Whether ``edge`` is below its load floor, where the bound does not apply."""
+        return edge.load * self._floor.denominator < self._floor.numerator * edge.capacity
+
+    def regions_for(self, region: str, edges: Sequence[Edge] = ()) -> tuple[str, ...]:
+        """The regions tried for a client of ``region``, best first (:func:`region_order`)."""
+        return region_order(region, edges, self._preference, self.default_region, self.nearness)
 
     def preference(
         self, team_id: str, edge_ids: Iterable[str], warm: WarmRegistry = frozenset()
@@ -232,29 +306,33 @@ class Placer:
         region: str,
         edges: Sequence[Edge],
         warm: WarmRegistry = frozenset(),
+        avoid: AbstractSet[str] = frozenset(),
     ) -> Placement:
         """Choose the edge for one new connection of ``team_id`` from a client in ``region``.
 
-        Raises ``NoEdgeAvailable`` when no region of the preference list has an eligible edge
-        (a region whose edges are all at their hard capacity counts as unavailable too).
+        ``avoid``: edges this client could not reach (never given back to it). Raises
+        ``NoEdgeAvailable`` only when no region has an eligible edge left.
         """
         hot = _warm_for(team_id, warm)
-        tried = self.regions_for(region)
+        by_region: dict[str, dict[str, Edge]] = {}
+        seen: set[str] = set()
+        for edge in edges:
+            if edge.id in seen:
+                raise ValueError(f"duplicate edge id {edge.id!r}")
+            seen.add(edge.id)
+            if edge.eligible and edge.id not in avoid:
+                by_region.setdefault(edge.region, {})[edge.id] = edge
+        usable = [e for region_edges in by_region.values() for e in region_edges.values()]
+        tried = self.regions_for(region, usable)
         for candidate_region in tried:
-            by_id: dict[str, Edge] = {}
-            for edge in edges:
-                if edge.region != candidate_region:
-                    continue
-                if edge.id in by_id:
-                    raise ValueError(f"duplicate edge id {edge.id!r}")
-                by_id[edge.id] = edge
-            candidates = {eid: e for eid, e in by_id.items() if e.eligible}
+            candidates = by_region.get(candidate_region)
             if not candidates:
                 continue
             limit = self.bound(sum(e.load for e in candidates.values()), len(candidates))
             order = self.preference(team_id, candidates, hot)
             for rank, eid in enumerate(order):
-                if candidates[eid].load < limit:
+                edge = candidates[eid]
+                if edge.load < limit or self.under_floor(edge):
                     return Placement(
                         edge_id=eid,
                         region=candidate_region,

@@ -1,10 +1,10 @@
 """The edge registry, router side: which edges are alive, and where each workspace is warm.
 
-Edges heartbeat their records (``flannel/registry.py`` writes them and documents the Redis key
-layout: ``P edge:{id}`` with a TTL of three heartbeats, the ``P edges`` index, ``P warm:{team}``).
-The router may not import the edge, so the layout is read again here; a test checks both sides
-agree. Routers write the warm sets: every router instance sees what the others assigned, so a
-workspace stays warm on its edges whichever router a client reaches.
+Edges heartbeat their records; routers read them. The Redis key layout both sides use is the
+wire contract's (:mod:`wire.keys`: ``P edge:{id}`` with a TTL of three heartbeats, the
+``P edges`` index, ``P warm:{team}``). Routers write the warm sets: every router instance sees
+what the others assigned, so a workspace stays warm on its edges whichever router a client
+reaches.
 
 An assignment counts as warm while it is younger than ``warm_ttl_s`` and younger than the
 edge's process (a restarted edge starts cold, whatever was assigned to it before).
@@ -21,19 +21,10 @@ from typing import Any, Protocol
 
 import orjson
 
+from router.settings import RouterSettings
+from wire.keys import DEFAULT_PREFIX, edge_key, index_key, warm_key
+
 log = logging.getLogger("flannel.router.registry")
-
-
-def edge_key(prefix: str, edge_id: str) -> str:
-    return f"{prefix}edge:{edge_id}"
-
-
-def index_key(prefix: str) -> str:
-    return f"{prefix}edges"
-
-
-def warm_key(prefix: str, team_id: str) -> str:
-    return f"{prefix}warm:{team_id}"
 
 
 class RegistryUnavailable(Exception):
@@ -53,6 +44,7 @@ class EdgeRecord:
     draining: bool
     started: float
     updated: float
+    heartbeat_s: float = 0.0  # the edge's heartbeat interval (0: not said)
 
     @classmethod
     def parse(cls, data: Any) -> EdgeRecord | None:
@@ -69,6 +61,7 @@ class EdgeRecord:
                 draining=bool(data.get("draining", False)),
                 started=float(data.get("started", 0.0)),
                 updated=float(data.get("updated", 0.0)),
+                heartbeat_s=max(0.0, float(data.get("heartbeat_s", 0.0))),
             )
         except (KeyError, TypeError, ValueError) as exc:
             log.warning("ignoring a malformed edge record %r: %s", data, exc)
@@ -109,7 +102,8 @@ class Registry(Protocol):
 
 class MemoryRegistry:
     """Both sides in one process (``flannel up`` without Redis): edges write their records
-    with :meth:`heartbeat` and :meth:`remove` (``flannel.registry.RegistryStore``), routers read."""
+    with :meth:`heartbeat` and :meth:`remove` (the edge's registry store protocol), routers
+    read."""
 
     def __init__(self, warm_ttl_s: float = 900.0, clock: Callable[[], float] = time.time) -> None:
         self.warm_ttl_s = warm_ttl_s
@@ -157,7 +151,7 @@ class RedisRegistry:
     def __init__(
         self,
         redis_url: str,
-        prefix: str = "flannel:",
+        prefix: str = DEFAULT_PREFIX,
         warm_ttl_s: float = 900.0,
         refresh_s: float = 0.25,
         stale_s: float = 10.0,
@@ -231,3 +225,12 @@ class RedisRegistry:
 
     async def close(self) -> None:
         await self._redis.aclose()
+
+
+def open_registry(settings: RouterSettings) -> Registry:
+    """The registry ``settings`` name: Redis when a URL is given, else in-process."""
+    if settings.redis_url:
+        return RedisRegistry(
+            settings.redis_url, settings.redis_prefix, settings.warm_ttl_s, settings.edges_refresh_s
+        )
+    return MemoryRegistry(settings.warm_ttl_s)

@@ -2,27 +2,31 @@
 
 The order matters: limits first (cheap, and they shield the origin), then the token (placement
 is keyed by its workspace), then placement over the registry's live edges with the warm set
-the routers share, and last the signed ticket for the one edge chosen.
+the routers share, and last the signed ticket for the one edge chosen. A client that could not
+reach its last edge names it (``failed_edge``): it is not sent back there, and the report
+counts towards leaving that edge out for everyone (:mod:`router.reports`).
 """
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
-from router.errors import RouterError, ratelimited
 from router.loads import PendingLoads
 from router.placement import Edge, NoEdgeAvailable, Placement, Placer
 from router.ratelimit import RateLimiter
 from router.registry import EdgeRecord, Registry, RegistryUnavailable, warm_edges
+from router.reports import EdgeReports, ReportPolicy
 from router.settings import RouterSettings, valid_region
-from router.tickets import issue
-from router.tokens import Identity, TokenChecker, token_hash
+from router.tokens import Identity, TokenChecker
+from wire.errors import RateLimited, SlackError
+from wire.offsets import parse_offset
+from wire.tickets import issue
+from wire.tokens import token_hash
 
-_OFFSET = re.compile(r"\d{1,18}")
+MAX_EDGE_ID = 255
 
 
 @dataclass
@@ -33,6 +37,7 @@ class Counters:
     warm_hits: int = 0
     spill_overs: int = 0
     failovers: int = 0
+    failed_edge_reports: int = 0
     rejections: int = 0
     rejected: dict[str, int] = field(default_factory=dict)
 
@@ -47,18 +52,16 @@ class Counters:
         self.rejected[code] = self.rejected.get(code, 0) + 1
 
 
-def resume_offset(value: Any) -> int | None:
-    """``resume_from`` as given by a client: absent, or a non-negative integer."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 10**18:
-        return value
-    if isinstance(value, str) and _OFFSET.fullmatch(value):
-        return int(value)
-    raise RouterError("invalid_arguments", detail="resume_from must be a non-negative integer offset")
-
-
 class Router:
+    """The router's decisions for ``rtm.connect`` and ``auth.test``, without HTTP.
+
+    Placement is the point: every connection of a workspace should land on an edge that
+    already holds it (a cold edge costs the origin a snapshot load), without overloading any
+    edge. So the router checks the token (its workspace keys placement), places over the live
+    edges of the registry and the warm sets all routers share, records the choice, and signs
+    a short-lived ticket for that one edge. Refusals are :class:`SlackError` and counted.
+    """
+
     def __init__(
         self,
         settings: RouterSettings,
@@ -70,8 +73,20 @@ class Router:
         self.registry = registry
         self.tokens = tokens
         self._clock = clock
-        self.placer = Placer(settings.c, settings.vnodes, settings.spill_k, settings.region_preference)
+        self.placer = Placer(
+            settings.c,
+            settings.vnodes,
+            settings.spill_k,
+            settings.region_preference,
+            load_floor=settings.load_floor,
+            default_region=settings.default_region,
+            nearness=settings.region_order,
+        )
         self.pending = PendingLoads(clock=clock)
+        policy = ReportPolicy(
+            settings.failed_edge_reporters, settings.failed_edge_window_s, settings.heartbeat_late_beats
+        )
+        self.reports = EdgeReports(policy, clock=clock)
         self.by_token = RateLimiter(settings.connects_per_token, settings.connect_burst_per_token)
         self.by_address = RateLimiter(settings.calls_per_address, settings.call_burst_per_address)
         self.counters = Counters()
@@ -85,17 +100,17 @@ class Router:
     def _limit(self, limiter: RateLimiter, key: str) -> None:
         wait = limiter.check(key)
         if wait:
-            raise ratelimited(wait)
+            raise RateLimited(wait, f"retry after {wait}s")
 
     async def auth_test(self, token: str | None, address: str) -> dict[str, Any]:
         self._limit(self.by_address, address)
         return dict((await self.tokens.check(token)).body)
 
     async def connect(self, token: str | None, address: str, args: Mapping[str, Any]) -> dict[str, Any]:
-        """``rtm.connect``: the answer's fields after ``ok``; ``RouterError`` when refused."""
+        """``rtm.connect``: the answer's fields after ``ok``; :class:`SlackError` when refused."""
         try:
             return await self._connect(token, address, args)
-        except RouterError as exc:
+        except SlackError as exc:
             self.counters.reject(exc.code)
             raise
 
@@ -103,12 +118,15 @@ class Router:
         self._limit(self.by_address, address)
         if token:
             self._limit(self.by_token, token_hash(token))
-        resume_from = resume_offset(args.get("resume_from"))
+        resume_from = parse_offset(args.get("resume_from"))
         region = args.get("region") or self.settings.default_region
         if not isinstance(region, str) or not valid_region(region):
-            raise RouterError("invalid_arguments", detail="region must be a short region name")
+            raise SlackError("invalid_arguments", "region must be a short region name")
+        failed = args.get("failed_edge") or None
+        if failed is not None and (not isinstance(failed, str) or len(failed) > MAX_EDGE_ID):
+            raise SlackError("invalid_arguments", "failed_edge must be the id of an edge")
         who = await self.tokens.check(token)
-        record, placement = await self.place(who.team_id, region)
+        record, placement = await self.place(who.team_id, region, failed, f"{who.team_id}:{who.user_id}")
         ticket = issue(
             self.settings.secret,
             who.user_id,
@@ -120,26 +138,28 @@ class Router:
         )
         return answer(who, record, placement, ticket)
 
-    async def place(self, team_id: str, region: str) -> tuple[EdgeRecord, Placement]:
-        """Choose and record the edge for one connection of ``team_id`` from ``region``."""
+    async def place(
+        self, team_id: str, region: str, failed: str | None = None, reporter: str = ""
+    ) -> tuple[EdgeRecord, Placement]:
+        """Choose and record the edge for one connection of ``team_id`` from ``region``;
+        ``failed`` is the edge ``reporter`` could not reach (never chosen for it)."""
         try:
             records = {r.id: r for r in await self.registry.edges()}
         except RegistryUnavailable as exc:
-            raise RouterError("service_unavailable", 503, "the edge registry is unreachable") from exc
+            raise SlackError("service_unavailable", "the edge registry is unreachable", 503) from exc
         self.pending.forget(set(records))
+        self.reports.forget(set(records))
+        if failed in records:
+            self.reports.report(failed, reporter)
+            self.counters.failed_edge_reports += 1
         assignments = await self.registry.warm(team_id)
         warm = warm_edges(assignments, records)
         edges = [self._edge(r) for r in records.values()]
+        avoid = frozenset({failed}) if failed else frozenset()
         try:
-            placement = self.placer.place(team_id, region, edges, warm)
+            placement = self.placer.place(team_id, region, edges, warm, avoid)
         except NoEdgeAvailable as exc:
-            fallback = self.settings.default_region
-            if region == fallback or fallback in exc.regions_tried:
-                raise RouterError("no_edge_available", 503, str(exc)) from exc
-            try:  # an unknown or empty region with no preference of its own: the default's list
-                placement = replace(self.placer.place(team_id, fallback, edges, warm), failover=True)
-            except NoEdgeAvailable as again:
-                raise RouterError("no_edge_available", 503, str(again)) from again
+            raise SlackError("no_edge_available", str(exc), 503) from exc
         chosen = records[placement.edge_id]
         self.pending.add(chosen.id)
         self.counters.count(placement)
@@ -149,7 +169,8 @@ class Router:
 
     def _edge(self, r: EdgeRecord) -> Edge:
         load = r.connections + self.pending.since(r.id, r.updated)
-        return Edge(r.id, r.region, load, r.capacity, draining=r.draining)
+        healthy = not self.reports.suspended(r.id, r.updated, r.heartbeat_s)
+        return Edge(r.id, r.region, load, r.capacity, draining=r.draining, healthy=healthy)
 
     async def stats(self) -> dict[str, Any]:
         c = self.counters
@@ -162,6 +183,7 @@ class Router:
             "warm_hits": c.warm_hits,
             "spill_overs": c.spill_overs,
             "failovers": c.failovers,
+            "failed_edge_reports": c.failed_edge_reports,
             "rejections": c.rejections,
             "rejected": dict(c.rejected),
             "token_cache": {"hits": self.tokens.hits, "misses": self.tokens.misses},
@@ -172,6 +194,7 @@ class Router:
                     "connections": e.connections,
                     "capacity": e.capacity,
                     "draining": e.draining,
+                    "suspended": self.reports.suspended(e.id, e.updated, e.heartbeat_s),
                 }
                 for e in edges
             ],
@@ -179,11 +202,14 @@ class Router:
 
 
 def answer(who: Identity, edge: EdgeRecord, placement: Placement, ticket: str) -> dict[str, Any]:
-    """Slack's ``rtm.connect`` answer, plus the edge's Web API base and where it is."""
+    """Slack's ``rtm.connect`` answer, plus the edge's Web API base, which edge it is (a client
+    that cannot reach it names it as ``failed_edge`` next time), and whether the client's own
+    region could not take it (``failover``)."""
     return {
         "url": f"{edge.ws_url}?ticket={ticket}",
         "self": {"id": who.user_id, "name": who.user_name},
         "team": {"id": who.team_id, "name": who.team_name, "domain": who.domain},
         "api_url": f"{edge.http_url}/api/",
         "edge": {"id": edge.id, "region": placement.region},
+        "failover": placement.failover,
     }

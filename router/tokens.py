@@ -11,7 +11,6 @@ dead token does not hammer the origin. Trouble at the origin itself is never cac
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,17 +19,14 @@ import httpx
 import orjson
 from aiocache import SimpleMemoryCache
 
-from router.errors import RouterError, ratelimited
+from wire.errors import RateLimited, SlackError
+from wire.tokens import token_hash
 
 #: ``auth.test`` errors that are the token's fault: final, cached as refusals.
 REFUSALS = frozenset(
     {"not_authed", "invalid_auth", "token_revoked", "token_expired", "account_inactive", "no_permission"}
 )
 MAX_TOKEN_CHARS = 256
-
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def well_formed(token: str) -> bool:
@@ -76,6 +72,14 @@ class Refusal:
 
 
 class TokenChecker:
+    """Who a token is, answered by the origin's ``auth.test`` and cached briefly.
+
+    The router needs the workspace before it can place a connection, but must not turn a
+    reconnect storm into an ``auth.test`` storm: answers are cached by token hash, concurrent
+    misses of one token share one call, and refusals are cached too (more briefly). Trouble
+    at the origin is never cached; it is ``service_unavailable`` (503) or ``ratelimited``.
+    """
+
     def __init__(
         self,
         origin_url: str,
@@ -113,11 +117,11 @@ class TokenChecker:
         await self._cache.close()
 
     async def check(self, token: str | None) -> Identity:
-        """The token's identity, or ``RouterError`` with Slack's code (``not_authed``, ...)."""
+        """The token's identity, or :class:`SlackError` with Slack's code (``not_authed``, ...)."""
         if not token:
-            raise RouterError("not_authed")
+            raise SlackError("not_authed")
         if not well_formed(token):
-            raise RouterError("invalid_auth")
+            raise SlackError("invalid_auth")
         key = token_hash(token)
         cached: Identity | Refusal | None = await self._cache.get(key)
         if cached is not None:
@@ -126,7 +130,7 @@ class TokenChecker:
             self.misses += 1
             cached = await self._single_flight(key, token)
         if isinstance(cached, Refusal):
-            raise RouterError(cached.code)
+            raise SlackError(cached.code)
         return cached
 
     async def _single_flight(self, key: str, token: str) -> Identity | Refusal:
@@ -154,15 +158,16 @@ class TokenChecker:
         try:
             resp = await self._http.post("/api/auth.test", headers={"Authorization": f"Bearer {token}"})
         except httpx.HTTPError as exc:
-            raise RouterError("service_unavailable", 503, f"origin unreachable: {exc!r}") from exc
+            raise SlackError("service_unavailable", f"origin unreachable: {exc!r}", 503) from exc
         if resp.status_code == 429:
-            raise ratelimited(int(resp.headers.get("retry-after", "1") or 1))
+            wait = int(resp.headers.get("retry-after", "1") or 1)
+            raise RateLimited(wait, f"retry after {wait}s")
         try:
             body = orjson.loads(resp.content)
         except orjson.JSONDecodeError:
             body = None
         if not isinstance(body, dict):
-            raise RouterError("service_unavailable", 503, f"origin answered HTTP {resp.status_code}")
+            raise SlackError("service_unavailable", f"origin answered HTTP {resp.status_code}", 503)
         if body.get("ok") is True and body.get("team_id") and body.get("user_id"):
             answer = {k: v for k, v in body.items() if k != "ok"}
             return Identity(
@@ -177,4 +182,4 @@ class TokenChecker:
         code = str(body.get("error", ""))
         if code in REFUSALS:
             return Refusal(code)
-        raise RouterError("service_unavailable", 503, f"origin auth.test failed: {code or resp.status_code}")
+        raise SlackError("service_unavailable", f"origin auth.test failed: {code or resp.status_code}", 503)

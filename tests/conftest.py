@@ -3,11 +3,16 @@ server processes on free loopback ports.
 
 ``.ci/run`` sets ``FLANNEL_REQUIRE_SERVICES=1``: then an unreachable MariaDB or Redis fails
 the run instead of skipping its tests.
+
+Every test that starts processes (servers, the CLI, a throwaway Redis) is marked ``e2e`` here
+at collection, so ``pytest -m "not e2e"`` is the fast inner loop; CI runs everything.
 """
 
 from __future__ import annotations
 
+import inspect
 import os
+import re
 import secrets
 import socket
 import subprocess
@@ -27,6 +32,39 @@ REQUIRE = os.environ.get("FLANNEL_REQUIRE_SERVICES") == "1"
 MYSQL_SERVER = os.environ.get("FLANNEL_TEST_MYSQL", "mysql://root@127.0.0.1:3306")
 REDIS_URL = os.environ.get("FLANNEL_TEST_REDIS", "redis://127.0.0.1:6379/0")
 ROOT = Path(__file__).resolve().parent.parent
+
+#: Fixtures that start processes. ``origin``, ``stack`` and ``fleet`` start theirs through
+#: ``start_server``, and pytest's fixture closure is transitive, so they need no entry here.
+E2E_FIXTURES = frozenset({"start_server", "spare_redis", "own_redis", "stack_config"})
+#: Modules whose tests start processes through helpers of their own.
+E2E_MODULES = frozenset(
+    {"tests/test_cli.py", "tests/loadtest/test_bench_quick.py", "tests/loadtest/test_locust.py"}
+)
+_SPAWNS = re.compile(r"\bsubprocess\.|create_subprocess_|\bPopen\(")
+
+
+def starts_processes(item: pytest.Item) -> bool:
+    """Whether ``item`` starts processes: by its fixtures, its module, or its own code."""
+    if E2E_FIXTURES & set(getattr(item, "fixturenames", ())):
+        return True
+    try:
+        module = Path(str(item.path)).resolve().relative_to(ROOT).as_posix()
+    except ValueError:
+        module = ""
+    if module in E2E_MODULES:
+        return True
+    function = getattr(item, "function", None)
+    try:
+        source = inspect.getsource(function) if function is not None else ""
+    except (OSError, TypeError):
+        source = ""
+    return _SPAWNS.search(source) is not None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if starts_processes(item):
+            item.add_marker(pytest.mark.e2e)
 
 
 def unavailable(what: str, exc: BaseException) -> None:

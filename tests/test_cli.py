@@ -11,7 +11,9 @@ import time
 from pathlib import Path
 
 import httpx
+import orjson
 import pytest
+from websockets.sync.client import connect as connect_ws
 
 from tests.conftest import ROOT, free_port
 
@@ -91,6 +93,8 @@ def test_flannel_up_serves_a_demo_workspace(
             str(tmp_path),
             "--demo-users",
             "50",
+            "--log-level",
+            "info",  # uvicorn's own WebSocket lines are logged: none may carry the ticket
             *extra,
         ],
         cwd=ROOT,
@@ -130,6 +134,15 @@ def test_flannel_up_serves_a_demo_workspace(
                 router, data={"region": region}, headers={"Authorization": f"Bearer {token[1]}"}
             )
             assert placed.json()["url"].startswith(f"ws://127.0.0.1:{edge_port}/rtm?ticket="), placed.text
+        ticket_url = placed.json()["url"]
+        with connect_ws(ticket_url, open_timeout=10) as ws:  # a real session: hello, then goodbye
+            assert orjson.loads(ws.recv(timeout=10))["type"] == "hello"
     finally:
         proc.terminate()
         assert proc.wait(30) == 0  # SIGTERM: drain, stop, exit 0
+    assert proc.stdout is not None
+    text += proc.stdout.read().decode()
+    ticket = ticket_url.split("ticket=", 1)[1]
+    logs = [line for line in text.splitlines() if line.startswith("{")]
+    assert any('"WebSocket' in line or "/rtm" in line for line in logs), "the session was logged"
+    assert not [line for line in logs if ticket in line or token[1] in line]  # no credential, anywhere

@@ -3,6 +3,7 @@ line the ``flannel`` CLI itself accepts (the same subcommands the tests start)."
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -23,8 +24,14 @@ def test_docker_compose_accepts_the_file() -> None:
         if REQUIRE:
             pytest.fail(message)
         pytest.skip(message)
-    out = subprocess.run([exe, "-f", str(COMPOSE), "config", "-q"], capture_output=True, timeout=60)
+    env = {**os.environ, "FLANNEL_SECRET": "a-long-random-test-secret"}
+    out = subprocess.run([exe, "-f", str(COMPOSE), "config", "-q"], capture_output=True, timeout=60, env=env)
     assert out.returncode == 0, out.stderr.decode()
+    unset = {k: v for k, v in os.environ.items() if k != "FLANNEL_SECRET"}
+    refused = subprocess.run(
+        [exe, "-f", str(COMPOSE), "config", "-q"], capture_output=True, timeout=60, env=unset
+    )
+    assert refused.returncode != 0 and b"FLANNEL_SECRET" in refused.stderr  # no default secret to forget
 
 
 def test_every_service_command_parses_with_the_flannel_cli() -> None:

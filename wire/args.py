@@ -20,6 +20,13 @@ _FALSE = {"0", "false", "no", "off", ""}
 
 
 class Args:
+    """A method's arguments, read with the type each method expects.
+
+    Methods never touch the raw mapping: every read says its type, default and bounds, so a
+    wrong value is refused the same way by every method, at the origin and at the edge (over
+    HTTP and over the WebSocket alike), with an error that names the argument.
+    """
+
     def __init__(self, values: Mapping[str, Any]) -> None:
         self.values = dict(values)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 NORMAL = 1000  # the client said goodbye, or the edge drained after a ``goodbye`` frame
 GOING_AWAY = 1001
+INTERNAL_ERROR = 1011  # the edge failed serving this session: connect again
 TOKEN_REVOKED = 4001  # the token was revoked: reconnecting needs a new token
 ACCOUNT_INACTIVE = 4002  # the user was deactivated
 BAD_TICKET = 4003  # the ticket (or the request opening the socket) was refused: connect again

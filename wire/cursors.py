@@ -29,7 +29,7 @@ def decode(kind: str, cursor: str) -> str:
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise SlackError("invalid_cursor") from None
     prefix, sep, key = raw.partition(":")
-    if not sep or prefix != kind or not key:
+    if not sep or prefix != kind or not key or not (key.isascii() and key.isprintable()):
         raise SlackError("invalid_cursor")
     return key
 

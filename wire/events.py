@@ -22,7 +22,8 @@ Types, and the fields each carries beyond Slack's own:
 ``channel_topic``             ``channel``, ``topic`` {value, creator, last_set}
 ``channel_purpose``           ``channel``, ``purpose`` {value, creator, last_set}
 ``member_joined_channel``     ``channel``, ``user``, ``channel_type`` (C public, G private,
-                              D im, G mpim), ``inviter`` when invited
+                              D im, G mpim: ``wire.visibility.channel_type``), ``inviter``
+                              when invited
 ``member_left_channel``       ``channel``, ``user``, ``channel_type``
 ``message``                   ``channel``, ``channel_type``, ``message`` fields inlined as
                               Slack does (``user``, ``text``, ``ts``, ``thread_ts``...)
@@ -52,16 +53,6 @@ from __future__ import annotations
 from typing import Any
 
 Event = dict[str, Any]
-
-CHANNEL_TYPES = {"channel": "C", "private": "G", "im": "D", "mpim": "G"}
-
-
-def channel_type(kind: str, is_private: bool) -> str:
-    """Slack's one-letter ``channel_type`` for events."""
-    if kind == "channel":
-        return "G" if is_private else "C"
-    return CHANNEL_TYPES[kind]
-
 
 EVENT_TYPES = (
     "team_join",

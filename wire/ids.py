@@ -12,7 +12,7 @@ import secrets
 import time
 
 _ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
-_TS = re.compile(r"^\d{1,12}(\.\d{1,6})?$")
+_TS = re.compile(r"[0-9]{1,12}(\.[0-9]{1,6})?")  # ASCII digits only: no "²"
 
 
 def new_id(kind: str) -> str:
@@ -30,7 +30,7 @@ def ts_str(us: int) -> str:
 
 def parse_ts(value: str) -> int:
     """``"1700000000.000100"`` -> microseconds; ValueError when it is not a ts."""
-    if not _TS.match(value):
+    if not _TS.fullmatch(value):
         raise ValueError(f"{value!r} is not a timestamp")
     secs, _, frac = value.partition(".")
     return int(secs) * 1_000_000 + int((frac + "000000")[:6])

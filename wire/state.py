@@ -15,6 +15,15 @@ JSON = dict[str, Any]
 
 @dataclass
 class WorkspaceState:
+    """One workspace's users, channels and memberships at change-log ``offset``, as plain data.
+
+    It is what the event schema *means*: the origin's snapshot, folded page by page with
+    :meth:`add_page`, plus every later event through :meth:`apply`, must equal the snapshot taken
+    now. Tests hold the origin to that, and the edge's cache is checked against it, so the two
+    can never disagree about an event. :meth:`apply` refuses a gap (the caller resyncs) and
+    ignores a duplicate (the log delivers at least once).
+    """
+
     team: JSON
     offset: int
     users: dict[str, JSON] = field(default_factory=dict)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import heapq
 import hmac
+import re
 import secrets
 import time
 from collections.abc import Callable
@@ -36,6 +37,9 @@ MAX_TICKET_CHARS = 2048
 ALGORITHM = "HS256"
 _KEY_LABEL = b"flannel/rtm-ticket/v2"
 _REQUIRED = ["sub", "team", "aud", "iat", "exp", "jti"]
+#: A compact JWS as we issue it: three unpadded base64url segments. Decoders are lenient (padding,
+#: stray characters), so anything else is refused up front: one ticket, one spelling.
+_COMPACT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 
 
 class TicketError(Exception):
@@ -156,7 +160,7 @@ def check(
     secret: str | bytes, ticket: str, edge_id: str, now: float, skew_s: float = DEFAULT_SKEW_S
 ) -> Ticket:
     """Signature, audience and expiry, without redeeming the nonce (see :func:`verify`)."""
-    if not isinstance(ticket, str) or len(ticket) > MAX_TICKET_CHARS or not ticket.isascii():
+    if not isinstance(ticket, str) or len(ticket) > MAX_TICKET_CHARS or not _COMPACT.fullmatch(ticket):
         raise TicketError("invalid_auth", "malformed ticket")
     try:
         claims = jwt.decode(

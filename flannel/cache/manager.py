@@ -7,6 +7,10 @@ the two. When the log can no longer continue the cache (``TooOld``, a gap, an ev
 apply) the task reloads a snapshot, swaps it in, and tells the RTM layer through ``on_resync``
 so connected clients drop theirs; until the swap the previous copy keeps answering.
 
+Waiting for the cache to catch up (a client resuming from an offset a fresh snapshot has not
+reached yet, a brand-new user whose ``team_join`` is still on its way) is :meth:`wait_until`:
+the follower sets an event each time the workspace moves, so waiters wake at once, never poll.
+
 I/O is injected: ``load_snapshot(team_id)`` yields snapshot pages (the adapter picks a regional
 copy or the origin) and ``subscribe(team_id, after)`` is :meth:`changelog.LogReader.subscribe`
 or anything shaped like it.
@@ -65,13 +69,19 @@ class CacheStats:
 class _Slot:
     """One workspace: loading, then loaded and followed."""
 
-    __slots__ = ("follower", "loading", "team_id", "workspace")
+    __slots__ = ("follower", "loading", "moved", "team_id", "workspace")
 
     def __init__(self, team_id: str) -> None:
         self.team_id = team_id
         self.workspace: Workspace | None = None
         self.loading: asyncio.Task[Workspace] | None = None
         self.follower: asyncio.Task[None] | None = None
+        self.moved = asyncio.Event()  # set (then replaced) whenever the workspace moves
+
+    def advance(self) -> None:
+        """Wake whoever waits for this workspace to move (see :meth:`WorkspaceCache.wait_until`)."""
+        self.moved.set()
+        self.moved = asyncio.Event()
 
 
 class WorkspaceCache:
@@ -124,6 +134,27 @@ class WorkspaceCache:
         # A waiter that gives up (client gone) must not cancel the load the others share.
         return await asyncio.shield(slot.loading)
 
+    async def wait_until(
+        self, team_id: str, ready: Callable[[Workspace], bool], timeout_s: float
+    ) -> Workspace:
+        """The workspace once ``ready(workspace)`` holds, or as it is after ``timeout_s``.
+
+        Woken by every applied event and every reload, so it returns as soon as the cache
+        has caught up.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while True:
+            workspace = await self.get(team_id)
+            remaining = deadline - loop.time()
+            slot = self._slots.get(team_id)
+            if ready(workspace) or remaining <= 0 or slot is None:
+                return workspace
+            try:
+                await asyncio.wait_for(slot.moved.wait(), remaining)
+            except TimeoutError:
+                return await self.get(team_id)
+
     def peek(self, team_id: str) -> Workspace | None:
         """The workspace if loaded, without loading it or touching the LRU order."""
         slot = self._slots.get(team_id)
@@ -162,6 +193,7 @@ class WorkspaceCache:
         tasks: list[asyncio.Task[Any]] = [*self._stopping]
         for slot in self._slots.values():
             tasks.extend(t for t in (slot.loading, slot.follower) if t is not None)
+            slot.advance()
         self._slots.clear()
         for task in tasks:
             task.cancel()
@@ -227,7 +259,7 @@ class WorkspaceCache:
                 continue
             else:
                 try:
-                    reason = await self._apply_stream(slot.team_id, workspace, stream)
+                    reason = await self._apply_stream(slot, workspace, stream)
                 except TooOld as e:
                     reason = str(e)
                 except Exception as e:
@@ -249,7 +281,7 @@ class WorkspaceCache:
             logger.info("resyncing workspace %s at offset %d: %s", slot.team_id, workspace.offset, reason)
             await self._resync(slot)
 
-    async def _apply_stream(self, team_id: str, workspace: Workspace, stream: EventStream) -> str | None:
+    async def _apply_stream(self, slot: _Slot, workspace: Workspace, stream: EventStream) -> str | None:
         """Apply events until the stream ends (None) or cannot continue (the reason)."""
         async for offset, payload in stream:
             event = orjson.loads(payload)
@@ -258,7 +290,8 @@ class WorkspaceCache:
             if not workspace.apply(event):
                 return f"gap: offset {event['offset']} after {before}"
             if workspace.offset != before:
-                await _notify(self._on_event, team_id, event)
+                await _notify(self._on_event, slot.team_id, event)
+                slot.advance()
         return None
 
     async def _resync(self, slot: _Slot) -> None:
@@ -273,6 +306,7 @@ class WorkspaceCache:
                 delay = min(2 * delay, self._retry_cap_s)
         slot.workspace = workspace
         self.stats.resyncs += 1
+        slot.advance()
         await _notify(self._on_resync, slot.team_id)
         self._enforce_budget(keep=slot.team_id)
 
@@ -297,6 +331,7 @@ class WorkspaceCache:
     def _forget(self, slot: _Slot) -> None:
         if self._slots.get(slot.team_id) is slot:
             del self._slots[slot.team_id]
+        slot.advance()  # waiters load it again
         task = slot.follower
         slot.follower = None
         if task is not None and task is not asyncio.current_task():

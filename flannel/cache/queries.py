@@ -1,9 +1,10 @@
 """The read side of a cached workspace: every answer passes the same visibility rule as the origin.
 
 Public channels are visible to every user of the workspace; private channels, DMs and group DMs
-only to their members; anything else is ``channel_not_found`` (``origin/service/access.py``), so a
-non-member cannot even learn that a private conversation exists. Pagination keys are plain ids:
-the HTTP layer wraps them into Slack's opaque cursors.
+only to their members; anything else is ``channel_not_found``, so a non-member cannot even learn
+that a private conversation exists. "Public" is :func:`wire.visibility.is_public`, the rule the
+origin uses too: a channel that does not say ``is_private: false`` is private (fails closed).
+Pagination keys are plain ids: the HTTP layer wraps them into Slack's opaque cursors.
 
 Returned user objects are the cache's own (serialise them, do not mutate them); conversation
 objects are fresh shallow copies carrying the caller's ``is_member`` (and ``user`` for DMs).
@@ -16,11 +17,13 @@ from collections.abc import Iterable, Sequence, Set
 from typing import Any
 
 from flannel.prefix_index import PrefixIndex
+from wire import visibility
 from wire.state import WorkspaceState
+from wire.visibility import is_public, kind_of, type_of
 
 JSON = dict[str, Any]
 
-CONVERSATION_TYPES = frozenset({"public_channel", "private_channel", "mpim", "im"})
+CONVERSATION_TYPES = frozenset(visibility.CONVERSATION_TYPES)
 
 
 class CacheError(Exception):
@@ -29,27 +32,6 @@ class CacheError(Exception):
     def __init__(self, code: str) -> None:
         super().__init__(code)
         self.code = code
-
-
-def kind_of(channel: JSON) -> str:
-    """``channel``, ``im`` or ``mpim``: what the origin stores as the conversation's kind."""
-    if channel.get("is_im"):
-        return "im"
-    if channel.get("is_mpim"):
-        return "mpim"
-    return "channel"
-
-
-def type_of(channel: JSON) -> str:
-    """The ``conversations.list`` type the conversation belongs to."""
-    kind = kind_of(channel)
-    if kind == "channel":
-        return "private_channel" if channel.get("is_private") else "public_channel"
-    return kind
-
-
-def is_public(channel: JSON) -> bool:
-    return kind_of(channel) == "channel" and not channel.get("is_private")
 
 
 def _check_limit(limit: int) -> None:
@@ -83,6 +65,10 @@ class Queries:
         if user is None:
             raise CacheError("user_not_found")
         return user
+
+    def find_user(self, user_id: str) -> JSON | None:
+        """The user, or None: :meth:`user` without the error."""
+        return self._state.users.get(user_id)
 
     def users(self, user_ids: Iterable[str]) -> tuple[list[JSON], list[str]]:
         """Batch lookup in request order, each id once: (found users, missing ids)."""
@@ -125,6 +111,10 @@ class Queries:
         if is_public(channel):
             return True
         return channel_id in self._channels_of.get(user_id, ())
+
+    def members_of(self, channel_id: str) -> Set[str]:
+        """The conversation's member ids (a live read-only view: copy to keep)."""
+        return self._state.members.get(channel_id, frozenset())
 
     def channels_of(self, user_id: str) -> Set[str]:
         """The ids of the user's own conversations (a live read-only view: copy to keep)."""
@@ -195,7 +185,8 @@ class Queries:
             item: JSON = {"id": channel_id}
             if channel.get("name"):
                 item["name"] = channel["name"]
-            item["is_private"] = bool(channel.get("is_private"))
+            # A channel that is not public is private, whatever its object says (fails closed).
+            item["is_private"] = bool(channel.get("is_private")) or type_of(channel) == "private_channel"
             item["is_im"] = bool(channel.get("is_im"))
             item["is_mpim"] = bool(channel.get("is_mpim"))
             item["is_archived"] = bool(channel.get("is_archived"))

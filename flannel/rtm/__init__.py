@@ -1,70 +1,14 @@
-"""The edge's real-time sessions, sans I/O: tickets, client frames, per-connection state,
-event fanout and send queues. The WebSocket adapter wires these to sockets."""
+"""The edge's real-time sessions, sans I/O; ``flannel.connection`` wires them to sockets.
 
-from flannel.rtm.fanout import Access, Fanout, Routed
-from flannel.rtm.frames import (
-    CLOSE_ACCOUNT_INACTIVE,
-    CLOSE_GOING_AWAY,
-    CLOSE_RATE_LIMITED,
-    CLOSE_TOKEN_REVOKED,
-    CLOSE_TOO_SLOW,
-    GOODBYE,
-    BadFrame,
-    ClientFrame,
-    Ping,
-    Query,
-    Send,
-    Typing,
-    error_frame,
-    parse,
-    reply_error,
-    reply_ok,
-)
-from flannel.rtm.sendqueue import Drainer, SendQueue
-from flannel.rtm.session import (
-    Admission,
-    Delivery,
-    RateLimit,
-    Resumed,
-    Session,
-    build_hello,
-    resume,
-)
-from flannel.rtm.tickets import MemoryNonceStore, NonceStore, Ticket, TicketError, issue, verify
-
-__all__ = [
-    "CLOSE_ACCOUNT_INACTIVE",
-    "CLOSE_GOING_AWAY",
-    "CLOSE_RATE_LIMITED",
-    "CLOSE_TOKEN_REVOKED",
-    "CLOSE_TOO_SLOW",
-    "GOODBYE",
-    "Access",
-    "Admission",
-    "BadFrame",
-    "ClientFrame",
-    "Delivery",
-    "Drainer",
-    "Fanout",
-    "MemoryNonceStore",
-    "NonceStore",
-    "Ping",
-    "Query",
-    "RateLimit",
-    "Resumed",
-    "Routed",
-    "Send",
-    "SendQueue",
-    "Session",
-    "Ticket",
-    "TicketError",
-    "Typing",
-    "build_hello",
-    "error_frame",
-    "issue",
-    "parse",
-    "reply_error",
-    "reply_ok",
-    "resume",
-    "verify",
-]
+``frames``     client frames in (parsed, validated), server frames out
+``admission``  who may open a connection (Admit / Refuse)
+``dispatch``   what to do with each client frame (reply, call, typing)
+``session``    one connection's state: what it was sent, where it is
+``delivery``   a frame encoded once for many connections; just-in-time users
+``hello``      the thin hello
+``resume``     starting a connection: hello, missed events, then live
+``fanout``     which connections an event reaches
+``ratelimit``  the client's frame budget
+``sendqueue``  what a connection has yet to send, bounded
+``drain``      spreading goodbyes when the edge drains
+"""

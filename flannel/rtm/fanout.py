@@ -23,8 +23,11 @@ so ``members_of`` and ``can_see`` describe the workspace as of that event.
 
 Encode once. The event is serialised once and the same bytes object goes to every target. Users
 a connection has not been sent travel in a separate ``user_info`` frame just before the event
-(see ``session.py``), encoded once per distinct set of missing users, rather than as a ``users``
-field that would make the event's bytes differ per connection.
+(see ``delivery.py``), encoded once per distinct set of missing users, rather than as a
+``users`` field that would make the event's bytes differ per connection.
+
+A ``channel_created`` reaches everyone only for a public channel by :func:`wire.visibility.is_public`:
+a channel object that does not say ``is_private: false`` is private, the rule failing closed.
 """
 
 from __future__ import annotations
@@ -33,17 +36,11 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from flannel.rtm.frames import carried_user, encode, referenced_users, wire_event
-from flannel.rtm.session import (
-    Delivery,
-    Event,
-    ReadAfter,
-    Resumed,
-    Session,
-    UserInfo,
-    close_for,
-    resume,
-)
+from flannel.rtm import frames
+from flannel.rtm.delivery import Delivery, UserInfo
+from flannel.rtm.resume import ReadAfter, Resumed, resume
+from flannel.rtm.session import Event, Session, close_for
+from wire.visibility import is_public
 
 
 class Access(Protocol):
@@ -86,15 +83,9 @@ def _channel(event: Event) -> str | None:
 
 
 def _is_public(event: Event) -> bool:
-    """A ``channel_created`` for a public channel (not private, not a DM or group DM)."""
+    """A ``channel_created`` for a public channel (the one visibility rule: fails closed)."""
     channel = event.get("channel")
-    return (
-        isinstance(channel, Mapping)
-        and channel.get("is_channel") is True
-        and not channel.get("is_private", True)
-        and not channel.get("is_im")
-        and not channel.get("is_mpim")
-    )
+    return isinstance(channel, Mapping) and is_public(channel)
 
 
 def _subject(event: Event) -> str | None:
@@ -105,8 +96,8 @@ def _subject(event: Event) -> str | None:
 class Fanout:
     """The connections of this edge, by workspace, user and token; routes events to them."""
 
-    def __init__(self, encode_: Callable[[Any], bytes] = encode) -> None:
-        self._encode = encode_
+    def __init__(self, encode: Callable[[Any], bytes] = frames.encode) -> None:
+        self._encode = encode
         self._teams: dict[str, dict[str, set[Session]]] = {}
         self._tokens: dict[str, set[Session]] = {}
 
@@ -143,12 +134,12 @@ class Fanout:
 
     def prepare(self, event: Event, access: Access) -> Delivery:
         """The event in Slack's shape, encoded once, with what JIT users it needs and carries."""
-        needs = referenced_users(event)
-        carried = carried_user(event)
+        needs = frames.referenced_users(event)
+        carried = frames.carried_user(event)
         offset = event.get("offset")
         return Delivery(
             offset=offset if isinstance(offset, int) else None,
-            frame=self._encode(wire_event(event)),
+            frame=self._encode(frames.wire_event(event)),
             needs=needs,
             carries=(carried,) if carried else (),
             user_info=UserInfo(access.user, self._encode) if needs else None,
@@ -211,7 +202,7 @@ class Fanout:
             return None
         routed = Routed()
         users = self._teams.get(session.team_id, {})
-        frame = self._encode({"type": "user_typing", "channel": channel_id, "user": uid})
+        frame = frames.user_typing(channel_id, uid, self._encode)
         delivery = Delivery(offset=None, frame=frame, ephemeral=True)
         for member in self._present(users, access.members_of(channel_id)):
             if member == uid or not access.can_see(member, channel_id):
@@ -234,7 +225,7 @@ class Fanout:
         """Register ``session`` and start it: hello, missed events if resuming, then live.
 
         Registration happens before the first await, so with ``head`` read just before this
-        call no event can fall between the replay and the live feed (see ``session.resume``).
+        call no event can fall between the replay and the live feed (see ``resume.py``).
         """
         self.add(session)
         return await resume(

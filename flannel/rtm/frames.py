@@ -5,34 +5,29 @@ Client frames are untrusted: :func:`parse` never raises, it returns either a typ
 ``reply_to`` when the frame's ``id`` could be read. Size is checked before any parsing, so an
 oversized frame costs nothing but its length.
 
-Outgoing change-log events are shaped here too (:func:`wire_event`), so the live fanout and the
-resume replay put exactly the same bytes on the wire.
+Every server frame is built here: replies, error frames and refusals, pongs, ``goodbye``,
+``resync``, ``user_typing``, ``user_info``; and change-log events are shaped here too
+(:func:`wire_event`), so the live fanout and the resume replay put exactly the same bytes on the
+wire. (The hello's shape is :mod:`flannel.rtm.hello`'s.)
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+
+from wire.mentions import mentioned_users
 
 JSON = dict[str, Any]
 
 DEFAULT_MAX_FRAME_BYTES = 16 * 1024
 """Slack rejects RTM frames over 16 KB; a message's text is bounded again by the origin."""
 
-# Close codes (4000-4999 are the application's). Clients reconnect through the router, with
-# ``resume_from`` = the offset of the last event they received, after every one of them.
-CLOSE_GOING_AWAY = 1001  # draining: a ``goodbye`` frame was sent first
-CLOSE_TOKEN_REVOKED = 4001  # the token was revoked: reconnecting needs a new token
-CLOSE_ACCOUNT_INACTIVE = 4002  # the user was deactivated
-CLOSE_TOO_SLOW = 4008  # too slow, resume: the send queue overflowed
-CLOSE_RATE_LIMITED = 4029  # kept sending while rate limited
-
 _METHOD = re.compile(r"^[A-Za-z][A-Za-z0-9_.]{0,99}$")
-_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 _REWRITTEN = frozenset({"message_changed", "message_deleted"})
 
 
@@ -185,7 +180,40 @@ def error_frame(code: str, msg: str, reply_to: int | None = None, **extra: Any) 
     return encode(out)
 
 
-GOODBYE = encode({"type": "goodbye"})
+def reply(reply_to: int, body: Mapping[str, Any]) -> bytes:
+    """A Web API answer (``{"ok": ..., ...}``) as the reply to query ``reply_to``."""
+    if body.get("ok"):
+        return reply_ok(reply_to, {k: v for k, v in body.items() if k != "ok"})
+    error = str(body.get("error", "internal_error"))
+    return reply_error(reply_to, error, {k: v for k, v in body.items() if k not in ("ok", "error")})
+
+
+def refusal(code: str, msg: str) -> bytes:
+    """The error frame sent just before closing a connection that was refused or ended."""
+    return error_frame(code, msg)
+
+
+def rate_limited(reply_to: int | None, retry_after: float) -> bytes:
+    return error_frame("ratelimited", f"retry after {retry_after:.1f}s", reply_to)
+
+
+def goodbye(source: str) -> bytes:
+    """Slack's ``goodbye``: the edge is going away, reconnect (and resume) elsewhere."""
+    return encode({"type": "goodbye", "source": source})
+
+
+def resync(reason: str) -> bytes:
+    """The edge reloaded the workspace: the client must drop its cache (then reconnect)."""
+    return encode({"type": "resync", "reason": reason})
+
+
+def user_typing(channel: str, user: str, encode: Callable[[Any], bytes] = encode) -> bytes:
+    return encode({"type": "user_typing", "channel": channel, "user": user})
+
+
+def user_info(users: Iterable[Mapping[str, Any]], encode: Callable[[Any], bytes] = encode) -> bytes:
+    """Users a client is sent just in time, before the event that needs them."""
+    return encode({"type": "user_info", "users": list(users)})
 
 
 def wire_event(event: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -217,10 +245,7 @@ def referenced_users(event: Mapping[str, Any]) -> tuple[str, ...]:
     sender = body.get("user")
     if isinstance(sender, str) and sender:
         found[sender] = None
-    text = body.get("text")
-    if isinstance(text, str) and "<@" in text:
-        for match in _MENTION.finditer(text):
-            found[match.group(1)] = None
+    found.update(dict.fromkeys(mentioned_users(body.get("text"))))
     return tuple(found)
 
 

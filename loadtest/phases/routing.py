@@ -1,11 +1,11 @@
-"""Routing: the placement simulation (``router.simulation``), per strategy."""
+"""Routing: the placement simulation (``loadtest.routing_sim``), per strategy."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
 
-from router.simulation import simulate
+from loadtest.routing_sim import simulate
 
 
 async def run(workspaces: int, edges: int) -> dict[str, Any]:

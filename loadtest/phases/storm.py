@@ -28,12 +28,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flannel.rtm import issue
 from loadtest.phases import Context
 from loadtest.phases.listeners import Listeners
 from loadtest.stack import STORM_REGION, EdgeProc
 from loadtest.stats import percentile
-from origin.service.auth import hash_token
+from wire.tickets import issue
+from wire.tokens import token_hash as hash_token
 
 KEYS = ("storm.clients", "storm.origin_snapshot_loads", "storm.all_connected_s")
 

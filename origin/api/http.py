@@ -1,8 +1,10 @@
-"""The HTTP transport: parse a Slack-style request, authenticate, rate-limit, dispatch.
+"""The origin's HTTP transport: a thin starlette adapter over :mod:`wire.http`.
 
-GET query strings, POST forms and POST JSON bodies are all accepted (a parameterless POST
-may arrive as ``application/json`` with an empty body); the token comes as
-``Authorization: Bearer`` or as a ``token`` argument.
+Slack's conventions (where arguments and the token come from, the body limits, the shapes
+and statuses of answers) are decided once in :mod:`wire.http`; this module only moves bytes
+between starlette and those functions, then authenticates, rate-limits and dispatches to the
+method registry. Every Slack error is answered with HTTP 200, rate limits with 429 and
+``Retry-After``; a crash is a 500 ``internal_error``.
 """
 
 from __future__ import annotations
@@ -14,19 +16,28 @@ from collections.abc import Callable
 from typing import Any
 
 import orjson
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from origin.api.ratelimit import RateLimiter
 from origin.api.registry import Context, Method
 from origin.service.auth import Caller, authenticate, authenticate_as
 from origin.store.shards import Store
+from wire import http
 from wire.args import Args
 from wire.errors import RateLimited, SlackError
+from wire.http import ACTING_HEADER, SERVICE_HEADER
 
-MAX_BODY = 1_000_000
-SERVICE_HEADER = "x-flannel-service-secret"
-ACTING_HEADER = "x-flannel-as-user"
+__all__ = [
+    "ACTING_HEADER",
+    "SERVICE_HEADER",
+    "ApiEndpoint",
+    "bearer",
+    "error_response",
+    "json_response",
+    "read_args",
+]
+
 log = logging.getLogger("flannel.origin.api")
 
 
@@ -35,47 +46,21 @@ def json_response(body: dict[str, Any], status: int = 200, headers: dict[str, st
 
 
 def error_response(exc: SlackError) -> Response:
-    body: dict[str, Any] = {"ok": False, "error": exc.code}
-    if exc.detail:
-        body["detail"] = exc.detail
-        body["response_metadata"] = {"messages": [f"[ERROR] {exc.detail}"]}
-    headers = {}
-    if isinstance(exc, RateLimited):
-        headers["Retry-After"] = str(exc.retry_after)
-    return json_response(body, exc.status, headers)
+    body, status, headers = http.error_answer(exc)
+    return Response(body, status, headers, media_type=http.JSON_TYPE)
 
 
 async def read_args(request: Request) -> dict[str, Any]:
-    values: dict[str, Any] = dict(request.query_params)
-    if request.method != "POST":
-        return values
-    body = await request.body()
-    if len(body) > MAX_BODY:
-        raise SlackError("request_too_large", f"bodies are at most {MAX_BODY} bytes", 413)
-    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if ctype == "application/json":
-        if body.strip():
-            try:
-                data = orjson.loads(body)
-            except orjson.JSONDecodeError as exc:
-                raise SlackError("invalid_json", f"malformed JSON body: {exc}") from None
-            if not isinstance(data, dict):
-                raise SlackError("invalid_json", "the JSON body must be an object")
-            values.update(data)
-    elif ctype in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        form = await request.form()
-        values.update({k: v for k, v in form.items() if isinstance(v, str)})
-    elif body.strip():
-        raise SlackError("invalid_form_data", f"unsupported content type {ctype!r}")
-    return values
+    """Every argument of the request (query string, then the body's fields over it)."""
+    body = await http.read_body(request.stream()) if request.method == "POST" else b""
+    return http.parse_args(
+        request.method, request.scope.get("query_string", b""), request.headers.get("content-type", ""), body
+    )
 
 
 def bearer(request: Request, values: dict[str, Any]) -> str | None:
-    header = request.headers.get("authorization", "")
-    if header.lower().startswith("bearer "):
-        return header[7:].strip() or None
-    token = values.pop("token", None)
-    return token if isinstance(token, str) and token else None
+    """The token (``Authorization: Bearer`` first, else the ``token`` argument, removed)."""
+    return http.bearer(request.headers.get("authorization"), values)
 
 
 class ApiEndpoint:
@@ -105,7 +90,7 @@ class ApiEndpoint:
             raise SlackError("invalid_auth", "wrong service secret")
         team_id, _, user_id = acting.partition(":")
         if not team_id or not user_id:
-            raise SlackError("invalid_auth", "x-flannel-as-user is TEAM:USER")
+            raise SlackError("invalid_auth", f"{ACTING_HEADER} is TEAM:USER")
         return await authenticate_as(self.store, team_id, user_id)
 
     async def __call__(self, request: Request) -> Response:
@@ -120,7 +105,7 @@ class ApiEndpoint:
         try:
             method = self.methods.get(name)
             if method is None:
-                raise SlackError("unknown_method", f"{name} is not a method here", 404)
+                raise SlackError("unknown_method", f"{name} is not a method here")
             values = await read_args(request)
             acting = request.headers.get(ACTING_HEADER)
             if acting and self.secret is not None:
@@ -138,7 +123,10 @@ class ApiEndpoint:
             result = await method.handler(ctx, Args(values))
         except SlackError as exc:
             return error_response(exc), exc.code
+        except ClientDisconnect:
+            log.debug("client hung up during %s", name)  # nobody is left to answer
+            return Response(status_code=400), "client_disconnected"
         except Exception:
             log.exception("method %s failed", name)
-            return json_response({"ok": False, "error": "internal_error"}, 500), "internal_error"
-        return json_response({"ok": True, **result}), None
+            return Response(http.INTERNAL_ERROR, 500, media_type=http.JSON_TYPE), "internal_error"
+        return Response(http.ok_body(result), media_type=http.JSON_TYPE), None

@@ -1,8 +1,9 @@
 """Who may see a conversation: the one rule every read and write goes through.
 
 Public channels are visible to everyone in their workspace; private channels, DMs and
-group DMs only to their members. Anything else is ``channel_not_found``, never the data,
-so a non-member cannot even learn that a private channel exists.
+group DMs only to their members (:mod:`wire.visibility` decides, for origin and edge alike).
+Anything else is ``channel_not_found``, never the data, so a non-member cannot even learn
+that a private channel exists.
 """
 
 from __future__ import annotations
@@ -15,6 +16,11 @@ from origin.service.auth import Caller
 from origin.store.db import Conn, Row
 from wire.errors import SlackError
 from wire.ids import ts_str
+from wire.visibility import is_public_kind
+
+#: :func:`wire.visibility.is_public_kind` as SQL over a ``conversations`` row aliased ``c``
+#: (for queries that select the visible set at once, like search's scope).
+PUBLIC_SQL = "(c.kind = 'channel' AND c.is_private = 0)"
 
 
 @dataclass
@@ -52,10 +58,6 @@ class Visible:
         return o
 
 
-def is_private_kind(kind: str, is_private: bool) -> bool:
-    return kind != "channel" or is_private
-
-
 async def visible(conn: Conn, caller: Caller, channel_id: str, lock: str = "") -> Visible:
     """The conversation if ``caller`` may see it, else ``channel_not_found``."""
     row = await conn.fetchone(
@@ -68,7 +70,7 @@ async def visible(conn: Conn, caller: Caller, channel_id: str, lock: str = "") -
         "SELECT last_read FROM members WHERE channel_id = ? AND user_id = ?",
         [channel_id, caller.user_id],
     )
-    if member is None and is_private_kind(str(row[3]), bool(row[4])):
+    if member is None and not is_public_kind(str(row[3]), bool(row[4])):
         raise SlackError("channel_not_found")
     return Visible(row, member is not None, int(member[0]) if member else 0)
 

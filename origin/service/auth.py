@@ -1,30 +1,34 @@
-"""Tokens: issued bound to one user of one workspace, stored hashed, revocable.
+"""Tokens: issued bound to one user of one workspace, stored hashed, revocable; and the
+origin's token checker, which turns a token into the :class:`Caller` every method acts for.
 
 A token reads ``xoxp-<team>-<user>-<secret>``: the team part routes the lookup to the
-workspace's shard without a global table. Only the SHA-256 of a token is ever stored.
+workspace's shard without a global table. Only the SHA-256 of a token is ever stored
+(:func:`wire.tokens.token_hash`, the same hash edges, routers and ``token_revoked`` events use).
 """
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
 
 from origin.store.shards import Store
 from wire.errors import SlackError
 from wire.ids import now_us
+from wire.tokens import token_hash
 
 
 @dataclass(frozen=True)
 class Caller:
+    """Who a request acts for, as the checker established it: a user of one workspace.
+
+    Methods take it instead of a token so that they never see the token itself; ``token_hash``
+    keys the per-token rate limits (``service:T:U`` when an edge acts for its user).
+    """
+
     team_id: str
     user_id: str
     token_hash: str
     is_admin: bool = False
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def token_team(token: str) -> str | None:
@@ -44,24 +48,32 @@ async def issue_token(store: Store, team_id: str, user_id: str, bot: bool = Fals
             raise SlackError("user_not_found")
         await tx.conn.execute(
             "INSERT INTO tokens (token_hash, team_id, user_id, created) VALUES (?, ?, ?, ?)",
-            [hash_token(token), team_id, user_id, now_us()],
+            [token_hash(token), team_id, user_id, now_us()],
         )
     return token
 
 
 async def authenticate(store: Store, token: str | None) -> Caller:
+    """The origin's token checker: the :class:`Caller` of a live token of a live user.
+
+    ``not_authed`` without a token; ``invalid_auth`` for a token that is malformed, unknown or
+    names a workspace that does not exist (the same answer, so a guess learns nothing);
+    ``token_revoked`` and ``account_inactive`` for a token that was good once. One indexed read
+    on the workspace's own shard, by hash.
+    """
     if not token:
         raise SlackError("not_authed")
     team_id = token_team(token)
     if team_id is None:
         raise SlackError("invalid_auth")
+    hashed = token_hash(token)
     try:
         conn_ctx = store.read(team_id)
         async with conn_ctx as conn:
             row = await conn.fetchone(
                 "SELECT t.user_id, t.revoked, u.deleted, u.is_admin FROM tokens t "
                 "JOIN users u ON u.id = t.user_id WHERE t.token_hash = ? AND t.team_id = ?",
-                [hash_token(token), team_id],
+                [hashed, team_id],
             )
     except SlackError as exc:
         if exc.code == "team_not_found":
@@ -74,7 +86,7 @@ async def authenticate(store: Store, token: str | None) -> Caller:
         raise SlackError("token_revoked")
     if deleted:
         raise SlackError("account_inactive")
-    return Caller(team_id, str(user_id), hash_token(token), bool(is_admin))
+    return Caller(team_id, str(user_id), hashed, bool(is_admin))
 
 
 async def revoke_token(store: Store, token: str) -> Caller:
@@ -82,28 +94,28 @@ async def revoke_token(store: Store, token: str) -> Caller:
     team_id = token_team(token)
     if team_id is None:
         raise SlackError("invalid_auth")
-    token_hash = hash_token(token)
+    hashed = token_hash(token)
     async with store.write(team_id) as tx:
         row = await tx.conn.fetchone(
             "SELECT user_id, revoked FROM tokens WHERE token_hash = ? AND team_id = ?",
-            [token_hash, team_id],
+            [hashed, team_id],
         )
         if row is None:
             raise SlackError("invalid_auth")
         user_id = str(row[0])
         if not row[1]:
             await tx.conn.execute(
-                "UPDATE tokens SET revoked = 1, revoked_at = ? WHERE token_hash = ?", [now_us(), token_hash]
+                "UPDATE tokens SET revoked = 1, revoked_at = ? WHERE token_hash = ?", [now_us(), hashed]
             )
             await tx.emit(
                 {
                     "type": "token_revoked",
                     "user": user_id,
-                    "token_hash": token_hash,
+                    "token_hash": hashed,
                     "tokens": {"oauth": [user_id], "bot": []},
                 }
             )
-    return Caller(team_id, user_id, token_hash)
+    return Caller(team_id, user_id, hashed)
 
 
 async def authenticate_as(store: Store, team_id: str, user_id: str) -> Caller:

@@ -10,6 +10,7 @@ from origin.models import CONVERSATION_COLUMNS, JSON, USER_COLUMNS, user_from_ro
 from origin.service.access import Visible
 from origin.service.auth import Caller
 from origin.store.shards import Store
+from wire.visibility import is_public_kind
 
 
 async def fat_boot(store: Store, caller: Caller) -> JSON:
@@ -43,7 +44,8 @@ async def fat_boot(store: Store, caller: Caller) -> JSON:
     out: dict[str, list[JSON]] = {"channels": [], "groups": [], "ims": [], "mpims": []}
     for row in rows:
         cid, kind, private = str(row[0]), str(row[3]), bool(row[4])
-        if (kind != "channel" or private) and cid not in mine:
+        public = is_public_kind(kind, private)
+        if not public and cid not in mine:
             continue
         obj = Visible(row, cid in mine, mine.get(cid, 0)).obj()
         ids = members.get(cid, [])
@@ -52,7 +54,7 @@ async def fat_boot(store: Store, caller: Caller) -> JSON:
             out["ims"].append(obj)
             continue
         obj["members"] = ids
-        bucket = "channels" if not private else ("mpims" if kind == "mpim" else "groups")
+        bucket = "channels" if public else ("mpims" if kind == "mpim" else "groups")
         out[bucket].append(obj)
     me = next((u for u in users if u["id"] == caller.user_id), None)
     assert team is not None

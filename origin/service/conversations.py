@@ -12,11 +12,10 @@ from origin.store.db import Conn
 from origin.store.shards import Store, WriteTx
 from wire import cursors
 from wire.errors import SlackError, invalid_arguments
-from wire.events import channel_type
-from wire.ids import new_id, now_us
+from wire.ids import new_id, now_us, ts_str
+from wire.visibility import CONVERSATION_TYPES, channel_type, is_public_kind, type_of_kind
 
 _CHANNEL_NAME = re.compile(r"^[\w-]{1,80}$")
-CONVERSATION_TYPES = ("public_channel", "private_channel", "mpim", "im")
 
 
 def validate_name(name: str) -> str:
@@ -149,12 +148,6 @@ def parse_types(types: str | None) -> set[str]:
     return wanted
 
 
-def _type_of(kind: str, is_private: bool) -> str:
-    if kind == "channel":
-        return "private_channel" if is_private else "public_channel"
-    return kind
-
-
 async def list_conversations(
     store: Store,
     caller: Caller,
@@ -186,9 +179,9 @@ async def list_conversations(
                 last = str(row[0])
                 kind, is_private, archived = str(row[3]), bool(row[4]), bool(row[5])
                 member = last in mine
-                if _type_of(kind, is_private) not in types:
+                if type_of_kind(kind, is_private) not in types:
                     continue
-                if (kind != "channel" or is_private) and not member:
+                if not is_public_kind(kind, is_private) and not member:
                     continue
                 if exclude_archived and archived:
                     continue
@@ -362,8 +355,7 @@ async def set_archived(store: Store, caller: Caller, channel_id: str, archived: 
         _channels_only(conv)
         if conv.name == "general" and archived:
             raise SlackError("cant_archive_general")
-        if archived:
-            require_member(conv)
+        require_member(conv)  # Slack's rule, both ways: only a member archives or unarchives
         if conv.is_archived == archived:
             raise SlackError("already_archived" if archived else "not_archived")
         await tx.conn.execute(
@@ -386,8 +378,6 @@ async def mark(store: Store, caller: Caller, channel_id: str, ts: int) -> None:
             "UPDATE members SET last_read = ? WHERE channel_id = ? AND user_id = ?",
             [ts, conv.id, caller.user_id],
         )
-        from wire.ids import ts_str
-
         await tx.emit(
             {"type": "channel_marked", "channel": conv.id, "user": caller.user_id, "ts": ts_str(ts)}
         )

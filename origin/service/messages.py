@@ -3,6 +3,11 @@
 A message's ``ts`` is unique and strictly increasing per channel even under concurrent
 posts: the workspace row is locked for the write (``Store.write``), and the new ts is
 ``max(now, channel.last_ts + 1µs)``.
+
+A post may carry Slack's ``client_msg_id``: the poster's idempotency key. A client whose edge
+died before the answer came sends the post again with the same id; the origin finds the first
+one by (workspace, user, id) and answers with it instead of posting twice (a unique index backs
+the look-up, which the workspace lock already serializes).
 """
 
 from __future__ import annotations
@@ -17,10 +22,12 @@ from origin.store.db import Conn, Row
 from origin.store.shards import Store, WriteTx
 from wire import cursors
 from wire.errors import SlackError
-from wire.events import channel_type
 from wire.ids import now_us, ts_str
+from wire.visibility import channel_type
 
 MAX_TEXT = 40_000
+#: The columns a message is read with: the shared ones, then its client_msg_id.
+MESSAGE_READ = f"{MESSAGE_COLUMNS}, client_msg_id"
 
 
 def check_text(text: str) -> str:
@@ -39,12 +46,44 @@ def _event_base(conv: Visible, kind: str) -> JSON:
     }
 
 
+def _message(row: Row, reactions: list[JSON] | None = None) -> JSON:
+    """A message read with ``MESSAGE_READ``: Slack's object, with its client_msg_id if it has one."""
+    message = message_from_row(tuple(row[:-1]), reactions)
+    if row[-1] is not None:
+        message["client_msg_id"] = str(row[-1])
+    return message
+
+
+async def posted_before(conn: Conn, caller: Caller, client_msg_id: str) -> Row | None:
+    """The message ``caller`` already posted with ``client_msg_id`` (``MESSAGE_READ``), if any."""
+    return await conn.fetchone(
+        f"SELECT {MESSAGE_READ} FROM messages WHERE team_id = ? AND user_id = ? AND client_msg_id = ?",
+        [caller.team_id, caller.user_id, client_msg_id],
+    )
+
+
 async def post(
-    store: Store, caller: Caller, channel_id: str, text: str, thread_ts: int | None = None
+    store: Store,
+    caller: Caller,
+    channel_id: str,
+    text: str,
+    thread_ts: int | None = None,
+    client_msg_id: str | None = None,
 ) -> tuple[JSON, int]:
-    """``chat.postMessage``: returns the message and the event offset it was logged at."""
+    """``chat.postMessage``: returns the message and the event offset it was logged at.
+
+    With a ``client_msg_id`` the caller posted before, nothing is written: the original message
+    is returned (its reactions included), with offset 0. Reusing an id for another channel is
+    ``invalid_arguments``: the answer could not name the channel asked for.
+    """
     check_text(text)
     async with store.write(caller.team_id) as tx:
+        if client_msg_id is not None:
+            first = await posted_before(tx.conn, caller, client_msg_id)
+            if first is not None:
+                if first[0] != channel_id:
+                    raise SlackError("invalid_arguments", "client_msg_id was used for another channel")
+                return _message(first, await reactions_for(tx.conn, str(first[0]), int(first[1]))), 0
         conv = await visible(tx.conn, caller, channel_id)
         require_member(conv)
         require_open(conv)
@@ -59,12 +98,14 @@ async def post(
         ts = max(now_us(), int(last[0]) + 1 if last else 0)
         await tx.conn.execute("UPDATE conversations SET last_ts = ? WHERE id = ?", [ts, conv.id])
         row = (conv.id, ts, caller.team_id, caller.user_id, text, None, thread_ts, 0, None, None, None, None)
-        await tx.conn.execute(
-            f"INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            list(row),
-        )
+        if client_msg_id is None:  # the columns every schema version has
+            columns, values = MESSAGE_COLUMNS, list(row)
+        else:
+            columns, values = MESSAGE_READ, [*row, client_msg_id]
+        marks = ", ".join("?" * len(values))
+        await tx.conn.execute(f"INSERT INTO messages ({columns}) VALUES ({marks})", values)
         event = _event_base(conv, "message")
-        message = message_from_row(row)
+        message = _message((*row, client_msg_id))
         if parent is not None:
             event["parent"] = await _bump_thread(tx, conv.id, parent, caller.user_id, ts)
         event.update(message)
@@ -159,7 +200,7 @@ async def _shrink_thread(conn: Conn, channel_id: str, thread_ts: int) -> None:
 async def _with_reactions(conn: Conn, channel_id: str, rows: list[Row]) -> list[JSON]:
     out = []
     for row in rows:
-        out.append(message_from_row(row, await reactions_for(conn, channel_id, int(row[1]))))
+        out.append(_message(row, await reactions_for(conn, channel_id, int(row[1]))))
     return out
 
 
@@ -185,7 +226,7 @@ async def history(
     async with store.read(caller.team_id) as conn:
         await visible(conn, caller, channel_id)
         rows = await conn.fetchall(
-            f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE channel_id = ? AND ts {lower_op} ?"
+            f"SELECT {MESSAGE_READ} FROM messages WHERE channel_id = ? AND ts {lower_op} ?"
             f"{cond} AND (thread_ts IS NULL OR thread_ts = ts) ORDER BY ts DESC LIMIT ?",
             [*params, limit + 1],
         )
@@ -219,7 +260,7 @@ async def replies(
             cond = " AND ts <= ?" if inclusive else " AND ts < ?"
             params.append(latest)
         rows = await conn.fetchall(
-            f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE channel_id = ? "
+            f"SELECT {MESSAGE_READ} FROM messages WHERE channel_id = ? "
             f"AND (ts = ? OR thread_ts = ?) AND ts {lower_op} ?{cond} ORDER BY ts LIMIT ?",
             [*params, limit + 1],
         )

@@ -10,8 +10,8 @@ from origin.service.auth import Caller
 from origin.store.db import Conn
 from origin.store.shards import Store
 from wire.errors import SlackError
-from wire.events import channel_type
 from wire.ids import now_us, ts_str
+from wire.visibility import channel_type
 
 _NAME = re.compile(r"^[a-z0-9_+'-]{1,100}(::skin-tone-[2-6])?$")
 

@@ -175,6 +175,24 @@ MIGRATIONS: list[tuple[int, str, Statements]] = [
             "CREATE INDEX tokens_revoked ON tokens (team_id, revoked_at)",
         ],
     ),
+    (
+        4,
+        "client_msg_id: a post sent again after its answer was lost is found, not posted twice",
+        # NULL for messages posted without one (both dialects let a unique index hold many
+        # NULLs). MariaDB: ASCII with a binary collation, so ids differing in case or trailing
+        # spaces stay distinct (the table's default collation is case- and pad-insensitive).
+        {
+            "sqlite": [
+                "ALTER TABLE messages ADD COLUMN client_msg_id VARCHAR(64)",
+                "CREATE UNIQUE INDEX messages_client_msg ON messages (team_id, user_id, client_msg_id)",
+            ],
+            "mysql": [
+                "ALTER TABLE messages ADD COLUMN client_msg_id VARCHAR(64) CHARACTER SET ascii "
+                "COLLATE ascii_bin NULL",
+                "CREATE UNIQUE INDEX messages_client_msg ON messages (team_id, user_id, client_msg_id)",
+            ],
+        },
+    ),
 ]
 
 

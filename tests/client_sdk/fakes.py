@@ -82,27 +82,31 @@ class FakeEdge:
 
     def __init__(self) -> None:
         self.discovery: list[httpx.Response] = []
-        self.sockets: list[ScriptedSocket] = []
+        self.sockets: list[ScriptedSocket | Exception] = []  # an exception: the connect fails
         self.connects: list[JSON] = []
         self.http_calls: list[tuple[str, JSON]] = []
+        self.http_hosts: list[str] = []
+        self.dead_hosts: set[str] = set()  # HTTP calls there fail to connect
+        self.http_called = asyncio.Event()
         self.sleeps: list[float] = []
         self.opened: list[ScriptedSocket] = []
-        self.api: dict[str, JSON] = {}
+        self.api: dict[str, JSON | list[JSON]] = {}
 
-    def ok(self, n: int = 1) -> None:
-        for i in range(n):
-            self.discovery.append(
-                httpx.Response(
-                    200,
-                    json={
-                        "ok": True,
-                        "url": f"ws://edge/rtm?ticket={i}",
-                        "api_url": "http://edge/api/",
-                        "self": {"id": "UME", "name": "me"},
-                        "team": {"id": "T1"},
-                    },
-                )
-            )
+    def ok(self, n: int = 1, edges: list[str] | None = None) -> None:
+        """``n`` placements on the edge ``edge``, or one on each of ``edges`` (answers naming
+        the edge, as the router's do, at ``http://<edge id>/api/``)."""
+        for i, edge_id in enumerate(edges or [None] * n):
+            host = edge_id or "edge"
+            body: JSON = {
+                "ok": True,
+                "url": f"ws://{host}/rtm?ticket={i}",
+                "api_url": f"http://{host}/api/",
+                "self": {"id": "UME", "name": "me"},
+                "team": {"id": "T1"},
+            }
+            if edge_id:
+                body["edge"] = {"id": edge_id, "region": "eu"}
+            self.discovery.append(httpx.Response(200, json=body))
 
     def handler(self, request: httpx.Request) -> httpx.Response:
         method = request.url.path.rsplit("/", 1)[-1]
@@ -113,10 +117,19 @@ class FakeEdge:
                 return httpx.Response(503, json={"ok": False, "error": "service_unavailable"})
             return self.discovery.pop(0)
         self.http_calls.append((method, args))
-        return httpx.Response(200, json=self.api.get(method, {"ok": True}))
+        self.http_hosts.append(request.url.host)
+        self.http_called.set()
+        if request.url.host in self.dead_hosts:
+            raise httpx.ConnectError("connection refused", request=request)
+        answer = self.api.get(method, {"ok": True})
+        if isinstance(answer, list):  # one answer per call, the last one kept
+            answer = answer.pop(0) if len(answer) > 1 else answer[0]
+        return httpx.Response(200, json=answer)
 
     async def connector(self, url: str) -> RtmSocket:
         socket = self.sockets.pop(0)
+        if isinstance(socket, Exception):
+            raise socket
         self.opened.append(socket)
         return socket
 

@@ -60,6 +60,13 @@ def test_messages_edits_and_deletions_in_slacks_shapes() -> None:
     assert referenced_users(deleted.raw) == ()
 
 
+def test_referenced_users_are_the_sender_then_each_mention_once() -> None:
+    frame = {"type": "message", "user": "U2", "text": "<@U2> <@W3|x> <@U3> <@W3> <!here> <@u4>"}
+    assert referenced_users(frame) == ("U2", "W3", "U3")
+    edited = {"type": "message", "subtype": "message_changed", "message": {"user": "U1", "text": 7}}
+    assert referenced_users(edited) == ("U1",)
+
+
 def test_other_events() -> None:
     item = {"type": "message", "channel": "C1", "ts": "1.0"}
     added = parse_event(

@@ -75,8 +75,10 @@ async def test_unreachable_is_connection_lost_and_discovery_parses() -> None:
         await web.call("http://e/api/", "users.info")
     await web.aclose()
 
+    asked: list[bytes] = []
+
     def router(request: httpx.Request) -> httpx.Response:
-        assert request.content == b'{"region":"eu","resume_from":7}'
+        asked.append(request.content)
         return httpx.Response(
             200,
             json={
@@ -85,6 +87,8 @@ async def test_unreachable_is_connection_lost_and_discovery_parses() -> None:
                 "api_url": "http://edge/api",
                 "self": {"id": "U1", "name": "a"},
                 "team": {"id": "T1"},
+                "edge": {"id": "edge-eu-1", "region": "eu"},
+                "failover": True,
             },
         )
 
@@ -95,4 +99,7 @@ async def test_unreachable_is_connection_lost_and_discovery_parses() -> None:
         "http://edge/api/",
         "U1",
     )
+    assert (found.edge_id, found.failover) == ("edge-eu-1", True)
+    await web.rtm_connect("http://router", None, None, failed_edge="edge-eu-0")
+    assert asked == [b'{"region":"eu","resume_from":7}', b'{"failed_edge":"edge-eu-0"}']
     await web.aclose()

@@ -36,7 +36,9 @@ class Fleet:
     def shared(self) -> list[str]:
         return ["--log-level", "warning", "--redis-url", self.redis_url, "--redis-prefix", self.prefix]
 
-    def start_edge(self, region: str) -> str:
+    def start_edge(self, region: str, heartbeat: float = HEARTBEAT_S) -> str:
+        """An edge of ``region``; ``heartbeat`` 2 is the edge's default (its record outlives a
+        kill -9 by up to three of them)."""
         port = free_port()
         edge_id = f"edge-{region}-{port}"
         self.edges[edge_id] = self.start(
@@ -50,7 +52,7 @@ class Fleet:
                 "--edge-id",
                 edge_id,
                 "--heartbeat",
-                str(HEARTBEAT_S),
+                str(heartbeat),
                 "--drain-window",
                 "1",
             ],

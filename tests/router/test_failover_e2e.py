@@ -175,8 +175,9 @@ def assert_exactly_once(clients: list[Client], posted: list[str]) -> None:
 async def test_clients_of_a_killed_edge_resume_on_the_survivors_of_their_region(fleet: Fleet) -> None:
     first, second = fleet.start_edge("us"), fleet.start_edge("us")
     fleet.start_edge("eu")
-    fleet.start_router()
-    # nine connects of one workspace over two edges: the load bound puts clients on both
+    fleet.start_router("--load-floor", "0")
+    # nine connects of one workspace over two edges: without a load floor the bound puts
+    # clients on both
     clients, posted = await run_through_kills(fleet, [first])
     assert_exactly_once(clients, posted)
     moved = [c for c in clients if first in c.edges]
@@ -205,7 +206,7 @@ async def test_a_region_with_no_edges_left_fails_over_to_the_next(fleet: Fleet) 
 
 async def test_a_draining_edge_gets_no_new_sessions(fleet: Fleet) -> None:
     leaving, staying = fleet.start_edge("us"), fleet.start_edge("us")
-    fleet.start_router()
+    fleet.start_router("--load-floor", "0")  # clients on both edges
     clients, posted = await run_through_kills(fleet, [leaving], graceful=True)
     assert_exactly_once(clients, posted)
     moved = [c for c in clients if leaving in c.edges]

@@ -201,36 +201,64 @@ random_edges = st.lists(
 )
 
 
+def eligible(edge: Edge) -> bool:
+    return edge.healthy and not edge.draining and edge.load < edge.capacity
+
+
 @FAST
-@given(team=team_ids, region=st.sampled_from(REGIONS), edges=random_edges)
-def test_only_eligible_edges_and_failover_in_preference_order(
+@given(team=team_ids, region=st.sampled_from([*REGIONS, "local"]), edges=random_edges)
+def test_placed_whenever_any_edge_is_eligible_preference_order_first(
     team: str, region: str, edges: list[Edge]
 ) -> None:
     placer = Placer(region_preference=PREFERENCE)
-    usable = [
-        r
-        for r in placer.regions_for(region)
-        if any(e.region == r and e.healthy and not e.draining and e.load < e.capacity for e in edges)
-    ]
-    if not usable:
-        with pytest.raises(NoEdgeAvailable) as error:
+    alive = [e for e in edges if eligible(e)]
+    if not alive:
+        with pytest.raises(NoEdgeAvailable):
             placer.place(team, region, edges)
-        assert error.value.regions_tried == tuple(PREFERENCE[region])
         return
     placement = placer.place(team, region, edges)
     chosen = next(e for e in edges if e.id == placement.edge_id)
-    assert chosen.healthy and not chosen.draining and chosen.load < chosen.capacity
-    assert placement.region == chosen.region == usable[0]
-    assert placement.failover == (usable[0] != region)
+    assert eligible(chosen)
+    declared = [r for r in (region, *PREFERENCE.get(region, ())) if any(e.region == r for e in alive)]
+    if declared:  # the first region of the preference that has an eligible edge
+        assert placement.region == chosen.region == declared[0]
+    assert placement.failover == (chosen.region != region)
     assert (placement.reason is Reason.FAILOVER) == placement.failover
 
 
-def test_region_without_preference_tries_only_itself() -> None:
-    placer = Placer(region_preference={"us": ["eu", "us"]})
-    assert placer.regions_for("us") == ("us", "eu")
-    assert placer.regions_for("sa") == ("sa",)
-    with pytest.raises(NoEdgeAvailable, match="'sa'"):
-        placer.place("T1", "sa", edges_of(["a", "b"], region="us"))
+def test_a_region_with_no_edges_fails_over_to_any_region_with_one() -> None:
+    """The bug: a router with defaults (region ``local``), edges only in ``us``."""
+    placement = Placer(default_region="local").place("T1", "local", edges_of(["a", "b"], region="us"))
+    assert placement.region == "us" and placement.failover and placement.reason is Reason.FAILOVER
+    with pytest.raises(NoEdgeAvailable, match="'sa'"):  # none alive at all
+        Placer().place("T1", "sa", [Edge("a", "us", 0, 5, draining=True), Edge("b", "eu", 5, 5)])
+
+
+def test_failover_order_preference_then_default_then_declared_then_least_utilised() -> None:
+    edges = [
+        Edge("us-1", "us", 50, 100),
+        Edge("eu-1", "eu", 10, 100),
+        Edge("ap-1", "ap", 90, 100),
+        Edge("sa-1", "sa", 30, 100),
+        Edge("af-1", "af", 20, 100),
+        Edge("af-2", "af", 0, 0),  # full: not counted in af's utilisation
+    ]
+    placer = Placer(region_preference={"us": ["ap"], "xx": []}, default_region="us", nearness=["sa"])
+    assert placer.regions_for("us", edges) == ("us", "ap", "sa", "eu", "af")
+    assert placer.regions_for("mars", edges) == ("mars", "us", "ap", "sa", "eu", "af")
+    assert placer.regions_for("xx", edges) == ("xx", "sa", "eu", "af", "us", "ap")  # declared empty
+    gone = [e for e in edges if e.region not in ("us", "ap", "sa")]
+    assert placer.place("T1", "us", gone).region == "eu"  # 10% before af's 20%
+    assert placer.place("T1", "mars", [*gone, edges[3]]).region == "sa"
+
+
+def test_an_avoided_edge_is_never_chosen_even_if_it_is_the_only_one() -> None:
+    edges = edges_of(["a", "b"])
+    first = Placer().place("T1", "us", edges).edge_id
+    other = Placer().place("T1", "us", edges, avoid={first})
+    assert other.edge_id != first and other.spilled is False
+    with pytest.raises(NoEdgeAvailable):
+        Placer().place("T1", "us", edges_of([first]), avoid={first})
 
 
 def test_region_full_at_capacity_fails_over() -> None:
@@ -324,6 +352,8 @@ def test_invalid_inputs_are_rejected() -> None:
         Placer(c=0.9)
     with pytest.raises(ValueError):
         Placer(spill_k=0)
+    with pytest.raises(ValueError):
+        Placer(load_floor=1.5)
     with pytest.raises(ValueError):
         Edge("", "us", 0, 1)
     with pytest.raises(ValueError):

@@ -1,5 +1,7 @@
-"""The edge registry: the edge's writer (flannel.registry) and the router's reader agree,
-on Redis and in-process; records expire, drains and stops show at once, warm sets are shared."""
+"""The edge registry, router side, over the key layout of ``wire.keys``: on Redis and
+in-process, what the edge's writer (``flannel.registry``) publishes is read back; records
+expire, drains and stops show at once, malformed or expired records are skipped, warm sets are
+shared between routers."""
 
 from __future__ import annotations
 
@@ -7,13 +9,21 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 
+import orjson
 import pytest
 import redis.asyncio as aioredis
 
 from flannel import registry as edge_side
 from flannel.settings import EdgeSettings
-from router import registry as router_side
-from router.registry import EdgeRecord, MemoryRegistry, RedisRegistry, Registry, warm_edges
+from router.registry import (
+    EdgeRecord,
+    MemoryRegistry,
+    RedisRegistry,
+    Registry,
+    RegistryUnavailable,
+    warm_edges,
+)
+from wire.keys import edge_key, index_key, warm_key
 
 BEAT = 0.2
 
@@ -41,25 +51,40 @@ class Live:
 @pytest.fixture(params=["redis", "memory"])
 async def sides(
     request: pytest.FixtureRequest,
-) -> AsyncIterator[tuple[EdgeSettings, Registry, edge_side.RegistryStore | None]]:
-    """(edge settings, the router's reader, the store to give the edge: None = its own Redis)."""
+) -> AsyncIterator[tuple[EdgeSettings, Registry, edge_side.RegistryStore]]:
+    """(edge settings, the router's reader, the store the edge writes its record to)."""
     if request.param == "redis":
         url: str = request.getfixturevalue("redis_url")
         prefix: str = request.getfixturevalue("redis_prefix")
         reader = RedisRegistry(url, prefix, warm_ttl_s=60, refresh_s=0)
+        writer = edge_side.RedisRegistryStore(url, prefix)
         try:
-            yield settings(redis_url=url, prefix=prefix), reader, None
+            yield settings(redis_url=url, prefix=prefix), reader, writer
         finally:
+            await writer.close()
             await reader.close()
     else:
         memory = MemoryRegistry(warm_ttl_s=60)
         yield settings(), memory, memory
 
 
-def test_both_sides_name_the_same_keys() -> None:
-    for name in ("edge_key", "warm_key"):
-        assert getattr(edge_side, name)("p:", "x") == getattr(router_side, name)("p:", "x")
-    assert edge_side.index_key("p:") == router_side.index_key("p:") == "p:edges"
+async def publish(
+    client: aioredis.Redis, prefix: str, record: dict[str, object], ttl_ms: int = 60_000
+) -> None:
+    """Write one edge record as ``wire.keys`` lays it out (what any edge writer must do)."""
+    await client.set(edge_key(prefix, str(record["id"])), orjson.dumps(record), px=ttl_ms)
+    await client.zadd(index_key(prefix), {str(record["id"]): int(time.time() * 1000)})
+
+
+def record(edge_id: str, **extra: object) -> dict[str, object]:
+    return {
+        "id": edge_id,
+        "region": "us",
+        "ws_url": f"ws://{edge_id}/rtm",
+        "http_url": f"http://{edge_id}/",
+        "capacity": 3,
+        **extra,
+    }
 
 
 async def only(reader: Registry) -> EdgeRecord:
@@ -69,7 +94,7 @@ async def only(reader: Registry) -> EdgeRecord:
 
 
 async def test_heartbeat_publishes_the_record_and_follows_the_edge(
-    sides: tuple[EdgeSettings, Registry, edge_side.RegistryStore | None],
+    sides: tuple[EdgeSettings, Registry, edge_side.RegistryStore],
 ) -> None:
     s, reader, store = sides
     live = Live()
@@ -98,7 +123,7 @@ async def test_heartbeat_publishes_the_record_and_follows_the_edge(
 
 
 async def test_an_edge_that_stops_beating_disappears_within_three_intervals(
-    sides: tuple[EdgeSettings, Registry, edge_side.RegistryStore | None],
+    sides: tuple[EdgeSettings, Registry, edge_side.RegistryStore],
 ) -> None:
     s, reader, store = sides
     reg = edge_side.EdgeRegistration(s, lambda: 0, lambda: False, store)
@@ -115,7 +140,7 @@ async def test_an_edge_that_stops_beating_disappears_within_three_intervals(
 
 
 async def test_warm_sets_are_shared_and_expire(
-    sides: tuple[EdgeSettings, Registry, edge_side.RegistryStore | None],
+    sides: tuple[EdgeSettings, Registry, edge_side.RegistryStore],
 ) -> None:
     _, reader, _ = sides
     await reader.mark_warm("T1", "edge-a")
@@ -136,8 +161,8 @@ async def test_warm_is_shared_between_router_instances(redis_url: str, redis_pre
     assert await two.warm("T1") == {}  # older than the warm TTL
     await two.mark_warm("T1", "edge-b")
     client = aioredis.Redis.from_url(redis_url)
-    assert await client.zrange(router_side.warm_key(redis_prefix, "T1"), 0, -1) == [b"edge-b"]
-    assert 0 < await client.pttl(router_side.warm_key(redis_prefix, "T1")) <= 60_000
+    assert await client.zrange(warm_key(redis_prefix, "T1"), 0, -1) == [b"edge-b"]
+    assert 0 < await client.pttl(warm_key(redis_prefix, "T1")) <= 60_000
     await client.aclose()
     await one.close()
     await two.close()
@@ -151,18 +176,15 @@ def test_a_restarted_edge_is_cold() -> None:
     assert warm_edges({"edge-gone": 150.0}, edges) == set()
 
 
-async def test_malformed_records_are_skipped(redis_url: str, redis_prefix: str) -> None:
+async def test_malformed_and_expired_records_are_skipped(redis_url: str, redis_prefix: str) -> None:
     client = aioredis.Redis.from_url(redis_url)
-    await client.zadd(router_side.index_key(redis_prefix), {"bad": 1, "worse": 1, "good": 1})
-    await client.set(router_side.edge_key(redis_prefix, "bad"), b"{not json")
-    await client.set(router_side.edge_key(redis_prefix, "worse"), b'{"id": "worse"}')
-    await client.set(
-        router_side.edge_key(redis_prefix, "good"),
-        b'{"id": "good", "region": "us", "ws_url": "ws://g/rtm", "http_url": "http://g/", "capacity": 3}',
-    )
+    await client.zadd(index_key(redis_prefix), {"bad": 1, "worse": 1, "gone": 1})
+    await client.set(edge_key(redis_prefix, "bad"), b"{not json")
+    await client.set(edge_key(redis_prefix, "worse"), b'{"id": "worse"}')
+    await publish(client, redis_prefix, record("good"))  # "gone": indexed, its record expired
     reader = RedisRegistry(redis_url, redis_prefix, refresh_s=0)
     [good] = await reader.edges()
-    assert (good.id, good.http_url, good.connections, good.draining) == ("good", "http://g", 0, False)
+    assert (good.id, good.http_url, good.connections, good.draining) == ("good", "http://good", 0, False)
     await client.aclose()
     await reader.close()
 
@@ -170,10 +192,9 @@ async def test_malformed_records_are_skipped(redis_url: str, redis_prefix: str) 
 async def test_an_unreachable_registry_serves_the_last_list_for_a_while(
     redis_url: str, redis_prefix: str
 ) -> None:
-    reg = edge_side.EdgeRegistration(
-        settings(redis_url=redis_url, prefix=redis_prefix), lambda: 0, lambda: False
-    )
-    await reg.start()
+    client = aioredis.Redis.from_url(redis_url)
+    await publish(client, redis_prefix, record("edge-a"))
+    await client.aclose()
     reader = RedisRegistry(redis_url, redis_prefix, refresh_s=0, stale_s=0.3)
     assert len(await reader.edges()) == 1
     await reader._redis.aclose()
@@ -181,7 +202,6 @@ async def test_an_unreachable_registry_serves_the_last_list_for_a_while(
     assert len(await reader.edges()) == 1
     assert await reader.ping() is False
     await asyncio.sleep(0.35)
-    with pytest.raises(router_side.RegistryUnavailable):
+    with pytest.raises(RegistryUnavailable):
         await reader.edges()
     await reader.close()
-    await reg.stop()

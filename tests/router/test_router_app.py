@@ -11,10 +11,11 @@ import httpx
 import orjson
 import pytest
 
-from flannel.rtm.tickets import check
 from router.app import create_app
 from router.registry import MemoryRegistry
 from router.settings import RouterSettings, parse_region_preference
+from wire.http import MAX_BODY
+from wire.tickets import check
 
 SECRET = "router-test-secret"
 ALICE = "xoxp-T1-U1-alice"
@@ -74,6 +75,7 @@ class Env:
         capacity: int = 1000,
         draining: bool = False,
         started: float | None = None,
+        updated: float | None = None,
     ) -> None:
         now = time.time()
         await self.registry.heartbeat(
@@ -86,7 +88,7 @@ class Env:
                 "capacity": capacity,
                 "draining": draining,
                 "started": now - 60 if started is None else started,
-                "updated": now,
+                "updated": now if updated is None else updated,
                 "heartbeat_s": 1.0,
             },
             ttl_s=30,
@@ -140,13 +142,27 @@ async def test_a_workspace_sticks_to_its_edge_and_is_recorded_warm(env: Env) -> 
     assert (stats["placements"], stats["warm_hits"], stats["failovers"]) == (2, 1, 0)
 
 
-async def test_bounded_loads_spill_a_busy_workspace_over(env: Env) -> None:
+async def test_bounded_loads_spill_a_busy_workspace_over() -> None:
+    env = Env(load_floor=0.0)
     await env.edge("us-1")
     await env.edge("us-2")
     seen = [edge_of((await env.connect(ALICE)).json()) for _ in range(20)]
     counts = sorted(seen.count(e) for e in set(seen))
     assert counts == [7, 13]  # ceil(1.25 * 20 / 2) = 13: the first edge stops at its bound
     assert (await env.stats())["spill_overs"] == 7
+    await env.http.aclose()
+
+
+async def test_idle_edges_keep_a_workspace_together_up_to_the_load_floor(env: Env) -> None:
+    """Ten connects onto two idle edges used to land on both (bounds of 1 or 2 at tiny loads)."""
+    await env.edge("us-1", capacity=10_000)
+    await env.edge("us-2", capacity=10_000)
+    seen = {edge_of((await env.connect(token)).json()) for token in [ALICE, BOB] * 5}
+    assert len(seen) == 1 and (await env.stats())["spill_overs"] == 0
+    # over the floor (2% of 100) the bound applies again: 3 > ceil(1.25 * 3 / 2) = 2
+    await env.edge("eu-1", region="eu", capacity=100, connections=2)
+    await env.edge("eu-2", region="eu", capacity=100)
+    assert {edge_of((await env.connect(DAVE, region="eu")).json()) for _ in range(6)} == {"eu-1", "eu-2"}
 
 
 async def test_draining_full_and_gone_edges_get_no_sessions(env: Env) -> None:
@@ -170,6 +186,66 @@ async def test_a_region_without_edges_fails_over_along_the_preference(env: Env) 
     assert edge_of(body) == "us-1"
     stats = await env.stats()
     assert stats["failovers"] == 2 and stats["placements"] == 4
+
+
+async def test_a_router_with_defaults_places_on_edges_of_any_region() -> None:
+    """The defect: default region ``local``, no preference, edges in ``us``: no_edge_available."""
+    env = Env(default_region="local", region_preference={})
+    await env.edge("us-1")
+    await env.edge("eu-1", region="eu", connections=500)
+    body = (await env.connect(ALICE)).json()
+    assert body["ok"] and (edge_of(body), body["failover"]) == ("us-1", True)  # the least loaded
+    body = (await env.connect(ALICE, region="eu")).json()
+    assert (edge_of(body), body["failover"]) == ("eu-1", False)
+    await env.registry.remove("us-1")
+    await env.registry.remove("eu-1")
+    resp = await env.connect(ALICE)
+    assert resp.status_code == 503 and resp.json()["error"] == "no_edge_available"
+    await env.http.aclose()
+
+
+async def test_a_client_is_never_sent_back_to_the_edge_it_reports(env: Env) -> None:
+    await env.edge("us-1")
+    await env.edge("us-2")
+    first = edge_of((await env.connect(ALICE)).json())
+    other = ({"us-1", "us-2"} - {first}).pop()
+    assert {edge_of((await env.connect(ALICE, failed_edge=first)).json()) for _ in range(3)} == {other}
+    assert edge_of((await env.connect(BOB)).json()) == first  # one user's reports: still placed
+    await env.registry.remove(other)
+    resp = await env.connect(ALICE, failed_edge=first)  # the only edge left is the one it failed
+    assert resp.status_code == 503 and resp.json()["error"] == "no_edge_available"
+    assert (await env.connect(ALICE)).json()["ok"]
+    assert (await env.stats())["failed_edge_reports"] == 4
+    for bad in (["a", "b"], "x" * 300):
+        refused = (await env.http.post("/api/rtm.connect", json={"token": ALICE, "failed_edge": bad})).json()
+        assert refused["error"] == "invalid_arguments"
+
+
+async def test_an_edge_several_clients_report_is_left_out_until_it_heartbeats(env: Env) -> None:
+    await env.edge("us-1")
+    await env.edge("us-2")
+    dead = edge_of((await env.connect(ALICE)).json())
+    await env.connect(ALICE, failed_edge=dead)
+    await env.connect(BOB, failed_edge=dead)
+    assert edge_of((await env.connect(ALICE)).json()) == dead  # two clients are not enough
+    await env.connect(BOT, failed_edge=dead)
+    assert {edge_of((await env.connect(t)).json()) for t in (ALICE, BOB, DAVE) * 3} == {"us-1", "us-2"} - {
+        dead
+    }
+    assert [e["suspended"] for e in (await env.stats())["edges"] if e["id"] == dead] == [True]
+    await env.edge(dead)  # a newer heartbeat: it is alive after all
+    assert edge_of((await env.connect(ALICE)).json()) == dead
+
+
+async def test_one_report_suffices_when_the_heartbeat_is_late(env: Env) -> None:
+    await env.edge("us-1", updated=time.time() - 5)  # beats every 1 s: 5 s is late
+    await env.edge("us-2", updated=time.time() - 5)
+    dead = edge_of((await env.connect(ALICE)).json())
+    assert edge_of((await env.connect(BOB)).json()) == dead  # late alone is not enough
+    await env.connect(ALICE, failed_edge=dead)
+    assert {edge_of((await env.connect(t)).json()) for t in (BOB, DAVE) * 3} == {"us-1", "us-2"} - {dead}
+    await env.connect(ALICE, failed_edge="no-such-edge")  # unknown edges are ignored
+    assert (await env.stats())["failed_edge_reports"] == 1
 
 
 async def test_a_restarted_edge_is_not_counted_warm(env: Env) -> None:
@@ -208,15 +284,40 @@ async def test_other_request_shapes(env: Env) -> None:
     by_json = await env.http.post(
         "/api/rtm.connect", json={"resume_from": 3}, headers={"Authorization": f"Bearer {ALICE}"}
     )
-    assert by_get.json()["ok"] and by_json.json()["ok"]
+    by_multipart = await env.http.post(
+        "/api/rtm.connect", data={"token": ALICE, "resume_from": "5"}, files={"f": ("a.txt", b"x")}
+    )
+    assert by_get.json()["ok"] and by_json.json()["ok"] and by_multipart.json()["ok"]
     bad_json = await env.http.post(
         "/api/rtm.connect",
         content=b"[1]",
         headers={"content-type": "application/json", "Authorization": f"Bearer {ALICE}"},
     )
-    assert bad_json.json()["error"] == "invalid_json"
+    assert (bad_json.status_code, bad_json.json()["error"]) == (200, "invalid_json")
+
+
+async def test_errors_carry_their_detail_like_the_origins(env: Env) -> None:
+    await env.edge("us-1")
+    body = (await env.connect(ALICE, resume_from="abc")).json()
+    assert body["error"] == "invalid_arguments" and "resume_from" in body["detail"]
+    assert body["response_metadata"] == {"messages": [f"[ERROR] {body['detail']}"]}
+
+
+async def test_unknown_methods_are_a_slack_error_with_http_200(env: Env) -> None:
+    """Slack answers every error with 200; SDKs would retry any other status as a failure."""
     unknown = await env.http.post("/api/users.list", headers={"Authorization": f"Bearer {ALICE}"})
-    assert (unknown.status_code, unknown.json()["error"]) == (404, "unknown_method")
+    body = unknown.json()
+    assert (unknown.status_code, body["ok"], body["error"]) == (200, False, "unknown_method")
+    assert "api_url" in body["detail"]
+
+
+async def test_a_body_over_the_shared_limit_is_request_too_large_with_http_200(env: Env) -> None:
+    await env.edge("us-1")
+    headers = {"Authorization": f"Bearer {ALICE}", "content-type": "application/json"}
+    big = await env.http.post("/api/rtm.connect", content=b" " * (MAX_BODY + 1), headers=headers)
+    assert (big.status_code, big.json()["error"]) == (200, "request_too_large")
+    under = await env.http.post("/api/rtm.connect", content=b" " * (MAX_BODY - 10), headers=headers)
+    assert under.json()["ok"] is True  # the limit is wire's, the same at origin and edges
 
 
 async def test_auth_test_is_answered(env: Env) -> None:
@@ -233,6 +334,7 @@ async def test_connects_are_rate_limited_per_token() -> None:
     limited = await env.connect(ALICE)
     assert limited.status_code == 429 and limited.headers["Retry-After"] == "1"
     assert limited.json()["ok"] is False and limited.json()["error"] == "ratelimited"
+    assert limited.json()["detail"] == "retry after 1s"
     assert (await env.connect(BOB)).status_code == 200  # another token, same address
     assert (await env.stats())["rejected"] == {"ratelimited": 1}
     await env.http.aclose()
@@ -254,6 +356,13 @@ async def test_health_readiness_and_stats(env: Env) -> None:
     assert (await env.http.get("/readyz")).json() == {"ok": True}
     stats = await env.stats()
     assert stats["edges"] == [
-        {"id": "us-1", "region": "us", "connections": 3, "capacity": 1000, "draining": False}
+        {
+            "id": "us-1",
+            "region": "us",
+            "connections": 3,
+            "capacity": 1000,
+            "draining": False,
+            "suspended": False,
+        }
     ]
     assert {"placements", "warm_hits", "spill_overs", "failovers", "rejections"} <= set(stats)

@@ -9,8 +9,8 @@ import httpx
 import orjson
 import pytest
 
-from router.errors import RouterError
 from router.tokens import TokenChecker, domain_of, well_formed
+from wire.errors import SlackError
 
 GOOD = "xoxp-T1-U1-secret"
 BOT = "xoxb-T1-U2-secret"
@@ -85,7 +85,7 @@ async def test_revocation_is_honoured_after_the_short_ttl() -> None:
     origin.answers[GOOD] = (200, {"ok": False, "error": "token_revoked"})
     await asyncio.sleep(0.15)
     for _ in range(3):
-        with pytest.raises(RouterError) as refused:
+        with pytest.raises(SlackError) as refused:
             await tokens.check(GOOD)
         assert refused.value.code == "token_revoked"
     assert origin.calls == 2  # the refusal is cached too
@@ -97,7 +97,7 @@ async def test_refusals_are_cached_briefly() -> None:
     origin.answers[BOT] = (200, {"ok": False, "error": "invalid_auth"})
     tokens = checker(origin, failure_ttl_s=0.1)
     for _ in range(2):
-        with pytest.raises(RouterError, match="invalid_auth"):
+        with pytest.raises(SlackError, match="invalid_auth"):
             await tokens.check(BOT)
     assert origin.calls == 1
     await asyncio.sleep(0.15)
@@ -119,7 +119,7 @@ async def test_refusals_are_cached_briefly() -> None:
 async def test_malformed_tokens_never_reach_the_origin(token: str | None, code: str) -> None:
     origin = Origin()
     tokens = checker(origin)
-    with pytest.raises(RouterError) as refused:
+    with pytest.raises(SlackError) as refused:
         await tokens.check(token)
     assert refused.value.code == code and origin.calls == 0
     await tokens.close()
@@ -129,11 +129,11 @@ async def test_origin_trouble_is_not_cached() -> None:
     origin = Origin()
     origin.answers[GOOD] = (500, {"ok": False, "error": "internal_error"})
     tokens = checker(origin)
-    with pytest.raises(RouterError) as failed:
+    with pytest.raises(SlackError) as failed:
         await tokens.check(GOOD)
     assert (failed.value.code, failed.value.status) == ("service_unavailable", 503)
     origin.answers[GOOD] = (429, {"ok": False, "error": "ratelimited"})
-    with pytest.raises(RouterError) as limited:
+    with pytest.raises(SlackError) as limited:
         await tokens.check(GOOD)
     assert (limited.value.code, limited.value.status, limited.value.retry_after) == ("ratelimited", 429, 7)
     del origin.answers[GOOD]
@@ -146,7 +146,7 @@ async def test_unreachable_origin() -> None:
         raise httpx.ConnectError("refused")
 
     tokens = TokenChecker("http://origin", transport=httpx.MockTransport(refuse))
-    with pytest.raises(RouterError, match="service_unavailable"):
+    with pytest.raises(SlackError, match="service_unavailable"):
         await tokens.check(GOOD)
     await tokens.close()
 

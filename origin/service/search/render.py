@@ -11,6 +11,7 @@ from origin.service.auth import Caller
 from origin.service.search.scope import Channel
 from origin.store.db import Conn, Row
 from wire.ids import ts_str
+from wire.visibility import is_public_kind
 
 _IID = uuid.UUID("5c0d6f1e-8f3a-4b7e-9a51-3d2f0c1b7e44")
 
@@ -91,7 +92,7 @@ def _channel(channel: Channel, partner: str) -> JSON:
         "is_group": False,
         "is_im": channel.kind == "im",
         "is_mpim": channel.kind == "mpim",
-        "is_private": channel.kind != "channel" or channel.is_private,
+        "is_private": not is_public_kind(channel.kind, channel.is_private),
         "is_shared": False,
         "is_org_shared": False,
         "is_ext_shared": False,

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from origin.search import FROM_ME, SearchQuery
+from origin.service.access import PUBLIC_SQL
 from origin.service.auth import Caller
 from origin.store.db import Conn
 
@@ -28,12 +29,12 @@ class Channel:
 async def visible(conn: Conn, caller: Caller) -> dict[str, Channel]:
     cols = "c.id, c.name, c.kind, c.is_private, c.created, c.last_ts"
     rows = await conn.fetchall(
-        f"SELECT {cols} FROM conversations c WHERE c.team_id = ? AND c.kind = 'channel' AND c.is_private = 0",
+        f"SELECT {cols} FROM conversations c WHERE c.team_id = ? AND {PUBLIC_SQL}",
         [caller.team_id],
     )
     rows += await conn.fetchall(
         f"SELECT {cols} FROM members mb JOIN conversations c ON c.id = mb.channel_id "
-        "WHERE mb.user_id = ? AND c.team_id = ? AND (c.kind <> 'channel' OR c.is_private = 1)",
+        f"WHERE mb.user_id = ? AND c.team_id = ? AND NOT {PUBLIC_SQL}",
         [caller.user_id, caller.team_id],
     )
     return {

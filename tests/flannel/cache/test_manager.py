@@ -195,6 +195,32 @@ async def test_incomplete_or_foreign_snapshots_are_refused() -> None:
     await cache.close()
 
 
+async def test_wait_until_wakes_when_the_workspace_moves_and_gives_up_at_the_deadline() -> None:
+    _, origin, cache = setup("T1")
+    assert (await cache.wait_until("T1", lambda ws: ws.offset >= 10, 0.0)).offset == 10
+    waiter = asyncio.create_task(cache.wait_until("T1", lambda ws: ws.offset >= 12, 30.0))
+    await asyncio.sleep(0.01)
+    origin.publish("T1", "message", channel="C1", user="U1", text="one", ts="1700000000.000011")
+    await asyncio.sleep(0.01)
+    assert not waiter.done()  # 11 is not enough
+    origin.publish("T1", "message", channel="C1", user="U1", text="two", ts="1700000000.000012")
+    assert (await asyncio.wait_for(waiter, 1.0)).offset == 12  # woken by the event, long before 30 s
+    late = await cache.wait_until("T1", lambda ws: ws.offset >= 99, 0.05)
+    assert late.offset == 12  # as it is at the deadline
+    await cache.close()
+
+
+async def test_wait_until_follows_a_reload() -> None:
+    log, origin, cache = setup("T1")
+    await cache.get("T1")
+    waiter = asyncio.create_task(cache.wait_until("T1", lambda ws: ws.offset >= 11, 30.0))
+    await asyncio.sleep(0.01)
+    origin.publish("T1", "message", to_log=False, channel="C1", user="U1", text="x", ts="1700000000.000011")
+    log.trim("T1", 12)  # the log can no longer continue the cache: it reloads the snapshot at 11
+    assert (await asyncio.wait_for(waiter, 5.0)).offset == 11
+    await cache.close()
+
+
 async def test_large_snapshots_build_off_the_event_loop(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(manager_module, "INLINE_BUILD", 0)
     _, _, cache = setup("T1")

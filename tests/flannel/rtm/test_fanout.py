@@ -10,8 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from flannel.rtm.fanout import Fanout
-from flannel.rtm.frames import CLOSE_ACCOUNT_INACTIVE, CLOSE_TOKEN_REVOKED, CLOSE_TOO_SLOW
-from flannel.rtm.session import Session, build_hello
+from flannel.rtm.hello import build_hello
+from flannel.rtm.session import Session
+from wire.closecodes import ACCOUNT_INACTIVE, TOKEN_REVOKED, TOO_SLOW
 
 from . import FakeWorkspace, drain, message, new_session
 
@@ -174,7 +175,7 @@ def test_workspace_wide_and_personal_events(ws: FakeWorkspace) -> None:
 
 def test_encode_once_for_every_connection(ws: FakeWorkspace) -> None:
     spy = Spy()
-    fanout = Fanout(encode_=spy)
+    fanout = Fanout(encode=spy)
     members = [f"M{i}" for i in range(200)]
     for uid in members:
         ws.add_user(uid)
@@ -198,7 +199,7 @@ def test_encode_once_for_every_connection(ws: FakeWorkspace) -> None:
 
 def test_no_encode_when_nobody_listens(ws: FakeWorkspace) -> None:
     spy = Spy()
-    fanout = Fanout(encode_=spy)
+    fanout = Fanout(encode=spy)
     connect(fanout, ws, "U4")
     spy.calls.clear()
     fanout.route("T1", message(1, "G1", "U1"), ws)
@@ -221,7 +222,7 @@ def test_token_revocation_closes_that_tokens_connections_only(ws: FakeWorkspace)
     }
     routed = fanout.route("T1", revoked, ws)
     assert set(routed.closing) == {web, phone}
-    assert web.close_code == phone.close_code == CLOSE_TOKEN_REVOKED
+    assert web.close_code == phone.close_code == TOKEN_REVOKED
     assert other.close_code is None and elsewhere.close_code is None and bystander.close_code is None
     assert all(not drain(s) for s in (web, phone, other, bystander))  # the event itself goes nowhere
     assert fanout.route("T1", message(2, "C1", "U2"), ws).delivered == 2  # closing sessions skipped
@@ -236,7 +237,7 @@ def test_deactivation_closes_the_users_connections(ws: FakeWorkspace) -> None:
     sessions = everyone(fanout, ws)
     gone = {**ws.users["U3"], "deleted": True}
     routed = fanout.route("T1", {"type": "user_change", "offset": 1, "user": gone}, ws)
-    assert routed.closing == [sessions["U3"]] and sessions["U3"].close_code == CLOSE_ACCOUNT_INACTIVE
+    assert routed.closing == [sessions["U3"]] and sessions["U3"].close_code == ACCOUNT_INACTIVE
     assert receivers(sessions) == set(USERS)
 
 
@@ -248,7 +249,7 @@ def test_slow_consumer_is_closed_for_resume(ws: FakeWorkspace) -> None:
     fast = connect(fanout, ws, "U2")
     closing = [fanout.route("T1", message(i, "C1", "U1"), ws).closing for i in range(1, 5)]
     assert closing == [[], [], [slow], []]
-    assert slow.close_code == CLOSE_TOO_SLOW
+    assert slow.close_code == TOO_SLOW
     assert [f["type"] for f in drain(fast)] == ["user_info"] + ["message"] * 4
 
 

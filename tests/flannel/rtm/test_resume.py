@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 
 from changelog.log import TooOld
 from flannel.rtm.fanout import Fanout
-from flannel.rtm.frames import CLOSE_TOKEN_REVOKED
-from flannel.rtm.session import Event, Session, build_hello
+from flannel.rtm.hello import build_hello
+from flannel.rtm.session import Event, Session
+from wire.closecodes import TOKEN_REVOKED
 
 from . import FakeWorkspace, drain, message, new_session
 
@@ -168,7 +169,7 @@ async def test_revoked_while_away_closes_instead_of_replaying() -> None:
     w.emit("C1")
     session, got = await w.connect(resume_from=0)
     assert got.reason == "token_revoked"
-    assert session.close_code == CLOSE_TOKEN_REVOKED
+    assert session.close_code == TOKEN_REVOKED
     assert len(session.queue) == 0
 
 

@@ -1,4 +1,4 @@
-"""Send queue policy (ephemeral first, then close 4008) and the drain schedule."""
+"""Send queue policy: ephemeral frames go first, then the connection must close (4008)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from flannel.rtm.sendqueue import CLOSE_TOO_SLOW, Drainer, SendQueue
+from flannel.rtm.sendqueue import SendQueue
+from wire.closecodes import TOO_SLOW
 
 
 def test_fifo_and_counters() -> None:
@@ -33,7 +34,7 @@ def test_full_of_real_frames_means_close_too_slow() -> None:
     assert q.put(b"typing", ephemeral=True)  # dropped, not a failure
     assert q.dropped_ephemeral == 1 and len(q) == 2
     assert not q.put(b"e3")
-    assert q.overflowed and CLOSE_TOO_SLOW == 4008
+    assert q.overflowed and TOO_SLOW == 4008
     q.pop()
     assert not q.put(b"e4")  # doomed: the client resumes from the log instead
     assert not q.put(b"typing", ephemeral=True)
@@ -64,27 +65,3 @@ def test_never_over_bounds_and_real_frames_kept_in_order(puts: list[tuple[bytes,
         assert q.nbytes == sum(len(f) for f, _ in q._frames)
     queued_real = [f for f, e in q._frames if not e]
     assert queued_real == accepted_real  # no real frame is ever dropped once accepted
-
-
-def test_drainer_spreads_goodbyes_over_the_window() -> None:
-    drainer = Drainer(window_s=10.0, seed=7)
-    delays = drainer.delays(1000)
-    assert all(0 <= d < 10.0 for d in delays)
-    slots = sorted(int(d / 0.01) for d in delays)  # one connection per 10 ms slot
-    assert slots == list(range(1000))
-    assert delays == Drainer(window_s=10.0, seed=7).delays(1000)  # deterministic
-    assert delays != Drainer(window_s=10.0, seed=8).delays(1000)
-    assert drainer.delay(3, 1000) == delays[3]
-    assert delays[:10] != sorted(delays[:10])  # neighbours are scattered, not in index order
-
-
-def test_drainer_schedule_and_edges() -> None:
-    drainer = Drainer(window_s=2.0)
-    plan = drainer.schedule(["a", "b", "c"])
-    assert sorted(c for _, c in plan) == ["a", "b", "c"]
-    assert [d for d, _ in plan] == sorted(d for d, _ in plan)
-    assert drainer.delays(0) == [] and drainer.schedule([]) == []
-    assert 0 <= drainer.delay(0, 1) < 2.0
-    assert Drainer(window_s=0).delays(3) == [0.0, 0.0, 0.0]
-    with pytest.raises(IndexError):
-        drainer.delay(3, 3)

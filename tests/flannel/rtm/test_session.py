@@ -7,10 +7,13 @@ from typing import Any
 import orjson
 import pytest
 
+from flannel.rtm.delivery import Delivery
 from flannel.rtm.fanout import Fanout
-from flannel.rtm.frames import CLOSE_RATE_LIMITED, CLOSE_TOO_SLOW
+from flannel.rtm.hello import build_hello
+from flannel.rtm.ratelimit import RateLimit
 from flannel.rtm.sendqueue import SendQueue
-from flannel.rtm.session import Delivery, RateLimit, Session, build_hello
+from flannel.rtm.session import Session
+from wire.closecodes import RATE_LIMITED, TOO_SLOW
 
 from . import FakeWorkspace, drain, message, new_session
 
@@ -160,24 +163,24 @@ def test_holding_too_much_before_start_closes() -> None:
     for offset in range(1, 4):
         assert session.deliver(Delivery(offset, b"{}"))
     assert not session.deliver(Delivery(4, b"{}"))
-    assert session.close_code == CLOSE_TOO_SLOW
+    assert session.close_code == TOO_SLOW
     assert not session.start({"type": "hello"}, 0)
 
 
 def test_rate_limit_burst_refill_and_close() -> None:
     session = Session("U1", "T1", rate=RateLimit(per_s=10, burst=5, close_debt=3), now=0.0)
-    assert all(session.admit(0.0).ok for _ in range(5))
-    refused = session.admit(0.0)
+    assert all(session.allow(0.0).ok for _ in range(5))
+    refused = session.allow(0.0)
     assert not refused.ok and refused.retry_after == pytest.approx(0.1) and refused.close_code is None
-    assert session.admit(0.25).ok  # 2.5 tokens came back, minus the debt of the refused frame
+    assert session.allow(0.25).ok  # 2.5 tokens came back, minus the debt of the refused frame
     # Flooding while limited digs the debt deeper, then closes.
-    results = [session.admit(0.25) for _ in range(5)]
+    results = [session.allow(0.25) for _ in range(5)]
     assert [r.ok for r in results] == [False] * 5
-    assert results[-1].close_code == CLOSE_RATE_LIMITED
+    assert results[-1].close_code == RATE_LIMITED
     assert results[-2].retry_after < results[-1].retry_after
-    assert session.close_code == CLOSE_RATE_LIMITED
+    assert session.close_code == RATE_LIMITED
 
 
 def test_rate_limit_sustained_at_the_rate_is_fine() -> None:
     session = Session("U1", "T1", rate=RateLimit(per_s=10, burst=2, close_debt=2), now=0.0)
-    assert all(session.admit(i * 0.1).ok for i in range(1000))
+    assert all(session.allow(i * 0.1).ok for i in range(1000))

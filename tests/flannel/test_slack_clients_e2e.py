@@ -14,8 +14,10 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from tests.flannel.conftest import Stack
+from wire import closecodes
+from wire.http import SERVICE_HEADER
 
-SECRET = {"x-flannel-service-secret": "dev-secret-change-me"}
+SECRET = {SERVICE_HEADER: "dev-secret-change-me"}
 
 
 async def connect(stack: Stack, token: str, edge: int = 0, resume_from: int | None = None) -> Any:
@@ -180,7 +182,7 @@ async def test_revoked_token_closes_its_connections(stack: Stack) -> None:
         )
     with pytest.raises(websockets.ConnectionClosed) as closed:
         await asyncio.wait_for(next_of(carol, "never"), 5)
-    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4001
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == closecodes.TOKEN_REVOKED
 
 
 async def test_ticket_issued_before_a_revocation_is_refused_after_it(stack: Stack) -> None:
@@ -198,4 +200,4 @@ async def test_ticket_issued_before_a_revocation_is_refused_after_it(stack: Stac
     assert error["error"]["code"] == "token_revoked"
     with pytest.raises(websockets.ConnectionClosed) as closed:
         await late.recv()
-    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4001
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == closecodes.TOKEN_REVOKED

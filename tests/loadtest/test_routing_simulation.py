@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from router.simulation import METRICS, STRATEGIES, format_table, main, simulate, zipf_sizes
+from loadtest.routing_sim import METRICS, STRATEGIES, format_table, idle_spread, main, simulate, zipf_sizes
 
 W, N = 300, 8
 
@@ -27,8 +27,22 @@ def test_bounded_strategies_respect_the_bound(results: dict[str, dict[str, float
     total = sum(zipf_sizes(W, 2 * W))
     limit = math.ceil(1.25 * total / N) / (total / N)  # ceil(c * mean) / mean
     for name in ("bounded", "bounded_warm"):
-        assert results[name]["max_over_mean"] <= limit
+        assert results[name]["max_over_mean"] <= min(limit, 1.25)  # the load floor changes nothing
     assert results["hash"]["max_over_mean"] > 1.5 > results["random"]["max_over_mean"]
+
+
+def test_a_workspaces_first_connections_on_idle_edges_stay_on_one_edge() -> None:
+    assert idle_spread(connections=50, edges=N) == 1
+    assert idle_spread(connections=50, edges=2) == 1
+    assert idle_spread(connections=50, edges=N, load_floor=0.0) > 1  # the bound alone splits it
+    assert idle_spread(connections=10, edges=2, load_floor=0.0) == 2
+
+
+def test_the_load_floor_costs_nothing_at_real_loads(results: dict[str, dict[str, float]]) -> None:
+    without = simulate(["bounded_warm"], workspaces=W, edges=N, seed=0, load_floor=0.0)["bounded_warm"]
+    floored = results["bounded_warm"]
+    assert floored["max_over_mean"] <= 1.25 and floored["warm_share"] >= without["warm_share"] - 0.01
+    assert floored["edges_per_workspace"] <= without["edges_per_workspace"]
 
 
 def test_consistent_hashing_moves_about_one_nth(results: dict[str, dict[str, float]]) -> None:
@@ -62,5 +76,6 @@ def test_main_prints_a_table(capsys: pytest.CaptureFixture[str]) -> None:
     main(["--workspaces", "40", "--edges", "4", "--strategies", "hash", "bounded_warm"])
     out = capsys.readouterr().out.splitlines()
     assert out[0].split() == ["strategy", *METRICS]
-    assert [line.split()[0] for line in out[1:]] == ["hash", "bounded_warm"]
+    assert [line.split()[0] for line in out[1:3]] == ["hash", "bounded_warm"]
+    assert out[3].endswith("on idle edges: 1")
     assert format_table({}) == out[0]

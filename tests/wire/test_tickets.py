@@ -1,19 +1,22 @@
-"""Tickets: round trip, expiry and clock skew, tampering, wrong edge, single use."""
+"""Tickets (PyJWT, HS256 under a derived key): round trip, expiry and clock skew, tampering,
+wrong edge, single use, the nonce store's bounds and epoch."""
 
 from __future__ import annotations
 
 import re
+from typing import Any
 
-import orjson
+import jwt
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from flannel.rtm import tickets
-from flannel.rtm.tickets import MemoryNonceStore, NonceStoreFull, TicketError, check, issue, verify
+from wire import tickets
+from wire.tickets import MemoryNonceStore, NonceStoreFull, TicketError, check, issue, verify
 
 SECRET = "s3cret"
 NOW = 1_700_000_000.0
+GOOD: dict[str, Any] = {"sub": "U1", "team": "T1", "aud": "E1", "iat": NOW, "exp": NOW + 30, "jti": "n" * 16}
 
 
 def code_of(secret: str, ticket: str, edge: str = "E1", now: float = NOW) -> str:
@@ -22,14 +25,30 @@ def code_of(secret: str, ticket: str, edge: str = "E1", now: float = NOW) -> str
     return info.value.code
 
 
+def forge(claims: Any, key: bytes | None = None, algorithm: str = "HS256") -> str:
+    """Signed with the ticket key (``tickets._key``) unless told otherwise: a valid signature
+    over whatever payload, so that only the claim checks stand in the way."""
+    key = tickets._key(SECRET) if key is None else key
+    if isinstance(claims, dict):
+        return jwt.encode(claims, key, algorithm=algorithm)
+    return jwt.PyJWS().encode(claims, key, algorithm=algorithm)
+
+
 async def test_round_trip_carries_everything() -> None:
-    t = issue(SECRET, "U1", "T1", "E1", now=NOW, resume_from=42)
-    assert re.fullmatch(r"[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+", t)  # URL-safe, no padding
+    t = issue(SECRET, "U1", "T1", "E1", now=NOW, resume_from=42, token_hash="ab" * 32)
+    assert re.fullmatch(r"[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+", t)  # URL-safe, no padding
     got = await verify(SECRET, t, "E1", NOW + 1, MemoryNonceStore())
-    assert (got.user, got.team, got.edge, got.resume_from) == ("U1", "T1", "E1", 42)
+    assert (got.user, got.team, got.edge, got.resume_from, got.token_hash) == (
+        "U1",
+        "T1",
+        "E1",
+        42,
+        "ab" * 32,
+    )
     assert got.issued_at == NOW and got.expires_at == NOW + 30
     assert len(got.nonce) >= 16
-    assert check(SECRET, issue(SECRET, "U1", "T1", "E1", now=NOW), "E1", NOW).resume_from is None
+    plain = check(SECRET, issue(SECRET, "U1", "T1", "E1", now=NOW), "E1", NOW)
+    assert plain.resume_from is None and plain.token_hash is None
 
 
 def test_nonces_differ() -> None:
@@ -59,11 +78,39 @@ def test_tampering_anywhere_is_invalid_auth() -> None:
         assert code_of(SECRET, forged) == "invalid_auth", i
 
 
+@pytest.mark.parametrize("junk", ["=", "==", " ", "\n", "!", "+", "/"])
+def test_one_ticket_has_one_spelling(junk: str) -> None:
+    """Base64 decoders skip padding and stray characters; a ticket does not."""
+    t = issue(SECRET, "U1", "T1", "E1", now=NOW)
+    head, payload, signature = t.split(".")
+    for forged in (t + junk, f"{head}{junk}.{payload}.{signature}", f"{head}.{payload}{junk}.{signature}"):
+        assert code_of(SECRET, forged) == "invalid_auth", forged
+
+
 def test_payload_swapped_or_resigned_elsewhere() -> None:
     mine = issue(SECRET, "U1", "T1", "E1", now=NOW)
     theirs = issue(SECRET, "U2", "T1", "E1", now=NOW)
-    assert code_of(SECRET, theirs.split(".")[0] + "." + mine.split(".")[1]) == "invalid_auth"
+    head, _, signature = mine.split(".")
+    payload = theirs.split(".")[1]
+    assert code_of(SECRET, f"{head}.{payload}.{signature}") == "invalid_auth"
     assert code_of("other-secret", mine) == "invalid_auth"
+
+
+WEAK_KEY_OK = pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
+
+
+@WEAK_KEY_OK
+def test_the_key_is_derived_for_tickets_alone() -> None:
+    """A token signed with the raw shared secret (any other use of it) is no ticket."""
+    assert code_of(SECRET, forge(GOOD, key=SECRET.encode())) == "invalid_auth"
+    assert check(SECRET, forge(GOOD), "E1", NOW).user == "U1"
+
+
+@WEAK_KEY_OK
+def test_only_hs256_is_accepted() -> None:
+    assert code_of(SECRET, forge(GOOD, algorithm="HS512")) == "invalid_auth"
+    unsigned = jwt.encode(GOOD, None, algorithm="none")
+    assert code_of(SECRET, unsigned) == "invalid_auth"
 
 
 def test_bytes_and_str_secrets_agree() -> None:
@@ -71,25 +118,43 @@ def test_bytes_and_str_secrets_agree() -> None:
     assert check(SECRET, t, "E1", NOW).user == "U1"
 
 
-@pytest.mark.parametrize("bad", ["", ".", "abc", "a.", ".b", "a.b.c", "é.é", "x" * 5000])
+@pytest.mark.parametrize(
+    "bad", ["", ".", "..", "abc", "a.", ".b", "a.b", "a.b.c", "a.b.c.d", "é.é.é", "x" * 5000]
+)
 def test_malformed(bad: str) -> None:
     assert code_of(SECRET, bad) == "invalid_auth"
 
 
-def test_signed_but_malformed_payload_is_refused() -> None:
+def without(name: str) -> dict[str, Any]:
+    return {k: v for k, v in GOOD.items() if k != name}
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        *(without(name) for name in ("sub", "team", "aud", "iat", "exp", "jti")),
+        {**GOOD, "sub": ""},
+        {**GOOD, "sub": 7},
+        {**GOOD, "team": None},
+        {**GOOD, "jti": ""},
+        {**GOOD, "exp": "2"},
+        {**GOOD, "iat": True},
+        {**GOOD, "aud": ["E1", "E2"]},  # PyJWT would accept a list naming us: we do not
+        {**GOOD, "r": -1},
+        {**GOOD, "r": True},
+        {**GOOD, "r": "5"},
+        {**GOOD, "r": 1.5},
+        {**GOOD, "h": 5},
+    ],
+)
+def test_signed_but_malformed_claims_are_refused(claims: dict[str, Any]) -> None:
     """Even a correctly signed payload must match the schema (e.g. a future version)."""
-    for payload in (
-        {"v": 2, "u": "U", "t": "T", "e": "E1", "i": 1, "x": 2, "n": "n"},
-        {"v": 1, "u": "U", "t": "T", "e": "E1", "i": 1, "x": "2", "n": "n"},
-        {"v": 1, "u": "", "t": "T", "e": "E1", "i": 1, "x": 2, "n": "n"},
-        {"v": 1, "u": "U", "t": "T", "e": "E1", "i": 1, "x": 2, "n": "n", "r": -1},
-        [1, 2],
-    ):
-        segment = tickets._b64(orjson.dumps(payload))
-        forged = (segment + b"." + tickets._sign(SECRET, segment)).decode()
-        assert code_of(SECRET, forged, now=0) == "invalid_auth"
-    segment = b"not-base64-json!"
-    assert code_of(SECRET, (segment + b"." + tickets._sign(SECRET, segment)).decode()) == "invalid_auth"
+    assert code_of(SECRET, forge(claims)) == "invalid_auth"
+
+
+@pytest.mark.parametrize("payload", [b"[1, 2]", b'"text"', b"not-json!", b""])
+def test_signed_payloads_that_are_not_claims_are_refused(payload: bytes) -> None:
+    assert code_of(SECRET, forge(payload)) == "invalid_auth"
 
 
 def test_wrong_edge() -> None:
@@ -114,6 +179,18 @@ async def test_a_refused_ticket_does_not_burn_its_nonce() -> None:
         await verify(SECRET, t, "E2", NOW, store)
     assert len(store) == 0
     await verify(SECRET, t, "E1", NOW, store)
+
+
+async def test_a_ticket_issued_before_the_stores_epoch_is_used() -> None:
+    """A store that started (or lost its memory) after the ticket was issued cannot know whether
+    it was redeemed before: it refuses it, and a ticket issued since passes."""
+    store = MemoryNonceStore(clock=lambda: NOW + 10, epoch=NOW + 5)
+    before = issue(SECRET, "U1", "T1", "E1", now=NOW)
+    with pytest.raises(TicketError) as info:
+        await verify(SECRET, before, "E1", NOW + 10, store)
+    assert info.value.code == "ticket_used"
+    after = issue(SECRET, "U1", "T1", "E1", now=NOW + 6)
+    assert (await verify(SECRET, after, "E1", NOW + 10, store)).user == "U1"
 
 
 async def test_nonce_store_purges_and_is_bounded() -> None:
@@ -171,3 +248,5 @@ def test_issue_validates() -> None:
         issue(SECRET, "", "T1", "E1")
     with pytest.raises(ValueError):
         issue(SECRET, "U1", "T1", "E1", resume_from=-1)
+    with pytest.raises(ValueError):
+        issue(SECRET, "U1", "T1", "E1", resume_from=True)  # type: ignore[arg-type]

@@ -9,9 +9,11 @@ from typing import Any
 
 import orjson
 
+from flannel.access import WorkspaceAccess
 from flannel.cache.workspace import Workspace
-from flannel.edge import WorkspaceAccess
-from flannel.rtm import Fanout, Session, build_hello
+from flannel.rtm.fanout import Fanout
+from flannel.rtm.hello import build_hello
+from flannel.rtm.session import Session
 from tests.flannel.cache import base_state, event, pages_of
 
 

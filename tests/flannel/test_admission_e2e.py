@@ -1,6 +1,7 @@
-"""Regressions from a review of the edge: sessions refused to deactivated users and revoked
-tokens, eviction does not extend a revoked token, new users are not refused, bad resume
-offsets get clear errors, and tickets stay single-use across edge restarts."""
+"""Who may connect, across real processes: sessions refused to deactivated users and revoked
+tokens (also on an edge that was cold), eviction does not extend a revoked token, new users are
+not refused, bad resume offsets get clear errors, and tickets stay single-use across edge
+restarts (the nonces live in Redis)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from origin.service import users
 from origin.service.auth import issue_token
 from tests.conftest import ServerProcess
 from tests.flannel.conftest import Stack
+from wire import closecodes
 
 
 async def call(url: str, token: str, **data: Any) -> Any:
@@ -44,12 +46,12 @@ async def test_a_deactivated_user_with_a_still_cached_token_is_refused(stack: St
         while True:
             await asyncio.wait_for(bob.recv(), 10)
     except websockets.ConnectionClosed:
-        assert bob.close_code == 4002
+        assert bob.close_code == closecodes.ACCOUNT_INACTIVE
     again = await call(stack.router_api() + "rtm.connect", team.bob.token)  # the router's cache is stale
     assert again["ok"]
     frames, code = await first_frames(again["url"])
     assert [f.get("type") for f in frames] == ["error"], frames
-    assert frames[0]["error"]["code"] == "account_inactive" and code == 4002
+    assert frames[0]["error"]["code"] == "account_inactive" and code == closecodes.ACCOUNT_INACTIVE
 
 
 async def test_an_evicted_workspace_does_not_keep_a_revoked_token_alive(
@@ -83,7 +85,7 @@ async def test_bad_resume_offsets_get_clear_errors(stack: Stack) -> None:
         assert answer["error"] == "invalid_arguments", (bad, answer)
     good = await call(stack.edge_api() + "rtm.connect", team.bob.token)
     frames, code = await first_frames(good["url"] + "&resume_from=abc", 1.0)
-    assert frames[0]["error"]["code"] == "invalid_arguments" and code == 4003
+    assert frames[0]["error"]["code"] == "invalid_arguments" and code == closecodes.BAD_TICKET
 
 
 async def test_a_ticket_stays_single_use_across_an_edge_restart(
@@ -96,7 +98,7 @@ async def test_a_ticket_stays_single_use_across_an_edge_restart(
     stack.edges.pop(0).stop()
     stack.start_edge(start_server, "local", port)
     frames, code = await first_frames(url, 1.0)
-    assert frames[0]["error"]["code"] == "ticket_used" and code == 4003
+    assert frames[0]["error"]["code"] == "ticket_used" and code == closecodes.BAD_TICKET
 
 
 async def test_a_revoked_token_cannot_open_a_session_on_an_edge_that_was_cold(
@@ -110,5 +112,5 @@ async def test_a_revoked_token_cannot_open_a_session_on_an_edge_that_was_cold(
     again = await call(stack.router_api() + "rtm.connect", team.bob.token, region="eu")
     assert again["ok"], again  # the router's cache has not heard yet
     frames, code = await first_frames(again["url"])
-    assert frames[0]["error"]["code"] == "token_revoked" and code == 4001
+    assert frames[0]["error"]["code"] == "token_revoked" and code == closecodes.TOKEN_REVOKED
     await bob.close()

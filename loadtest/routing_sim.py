@@ -1,5 +1,9 @@
 """Deterministic simulation of placement strategies, for the router benchmark.
 
+It drives the router's pure placement (``router.placement``) with no I/O; it lives with the
+load tests, not in the production ``router`` package, because only benchmarks run it
+(``loadtest/phases/routing.py``, or ``python -m loadtest.routing_sim``).
+
 W workspaces with Zipf-like sizes (in connections) connect, one connection at a time in a seeded
 random interleaving, to N edges of one region. Each strategy is scored on:
 
@@ -15,8 +19,14 @@ random interleaving, to N edges of one region. Each strategy is scored on:
   what a workspace costs in cache memory and snapshot loads.
 
 Strategies: ``random`` (any edge), ``hash`` (plain consistent hashing), ``bounded`` (bounded loads,
-ignoring the registry) and ``bounded_warm`` (``Placer`` with the registry). Everything is seeded:
-the same arguments give the same numbers on every run and machine.
+ignoring the registry) and ``bounded_warm`` (``Placer`` with the registry). Both bounded ones use
+the router's load floor, on edges whose capacity is twice the final mean (the fleet half full:
+"real loads"). Everything is seeded: the same arguments give the same numbers on every run and
+machine.
+
+:func:`idle_spread` is the other end of the scale: how many edges one workspace's first
+connections take on idle edges (the floor keeps them on one; without it the bound, 1 or 2 at
+tiny loads, splits them).
 """
 
 from __future__ import annotations
@@ -27,9 +37,17 @@ from collections.abc import Callable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
 
-from router.placement import DEFAULT_C, DEFAULT_SPILL_K, DEFAULT_VNODES, Edge, Placer, ring_order
+from router.placement import (
+    DEFAULT_C,
+    DEFAULT_LOAD_FLOOR,
+    DEFAULT_SPILL_K,
+    DEFAULT_VNODES,
+    Edge,
+    Placer,
+    ring_order,
+)
 
-__all__ = ["METRICS", "STRATEGIES", "format_table", "main", "simulate", "zipf_sizes"]
+__all__ = ["METRICS", "STRATEGIES", "format_table", "idle_spread", "main", "simulate", "zipf_sizes"]
 
 STRATEGIES = ("random", "hash", "bounded", "bounded_warm")
 METRICS = ("max_over_mean", "moved_per_change_x_n", "warm_share", "edges_per_workspace")
@@ -76,9 +94,9 @@ def _run(
     edge_ids: Sequence[str],
     registry: Mapping[str, AbstractSet[str]],
     rng: random.Random,
+    capacity: int,
 ) -> _Run:
     """Connect everyone from zero load; the registry starts as given and records each choice."""
-    capacity = len(connects) + 1  # never binding: the bound is what is being measured
     edges = [Edge(eid, _REGION, 0, capacity) for eid in edge_ids]
     index = {eid: i for i, eid in enumerate(edge_ids)}
     run = _Run(
@@ -117,15 +135,19 @@ def simulate(
     vnodes: int = DEFAULT_VNODES,
     largest: int | None = None,
     exponent: float = 1.1,
+    load_floor: float = DEFAULT_LOAD_FLOOR,
+    capacity: int | None = None,
 ) -> dict[str, dict[str, float]]:
     """Score each strategy (see the module docstring).
 
     ``largest`` (connections of the biggest workspace) defaults to ``2 * workspaces``, which with
     the default exponent gives it roughly a fifth of all connections: more than one edge's bound.
+    ``capacity`` (per edge) defaults to twice the mean load once everyone connected; it never
+    binds (the bound is below it) but sets where the load floor lies.
     """
     if workspaces < 1 or edges < 2:
         raise ValueError("need at least one workspace and two edges")
-    table = _strategies(Placer(c=c, vnodes=vnodes, spill_k=spill_k))
+    table = _strategies(Placer(c=c, vnodes=vnodes, spill_k=spill_k, load_floor=load_floor))
     unknown = [name for name in strategies if name not in table]
     if unknown:
         raise ValueError(f"unknown strategies {unknown}; known: {', '.join(STRATEGIES)}")
@@ -135,6 +157,7 @@ def simulate(
     sizes = zipf_sizes(workspaces, largest or 2 * workspaces, exponent)
     connects = [team for team, size in zip(teams, sizes, strict=True) for _ in range(size)]
     rng.shuffle(connects)
+    room = capacity or -(-2 * len(connects) // edges)
     edge_ids = [f"edge-{i:03d}" for i in range(edges)]
     joined = [*edge_ids, f"edge-{edges:03d}"]
     gone = rng.choice(edge_ids)
@@ -143,9 +166,9 @@ def simulate(
     results: dict[str, dict[str, float]] = {}
     for name in strategies:
         strategy = table[name]
-        base = _run(strategy, connects, edge_ids, {}, _wave_rng(seed, name, "base"))
-        join = _run(strategy, connects, joined, base.registry, _wave_rng(seed, name, "join"))
-        leave = _run(strategy, connects, left, base.registry, _wave_rng(seed, name, "leave"))
+        base = _run(strategy, connects, edge_ids, {}, _wave_rng(seed, name, "base"), room)
+        join = _run(strategy, connects, joined, base.registry, _wave_rng(seed, name, "join"), room)
+        leave = _run(strategy, connects, left, base.registry, _wave_rng(seed, name, "leave"), room)
         loads = base.loads.values()
         moved_join = _moved(base.homes, join.homes) * len(joined)
         moved_leave = _moved(base.homes, leave.homes) * len(edge_ids)
@@ -158,6 +181,26 @@ def simulate(
     return results
 
 
+def idle_spread(
+    connections: int = 50,
+    edges: int = 10,
+    capacity: int = 10_000,
+    *,
+    c: float = DEFAULT_C,
+    load_floor: float = DEFAULT_LOAD_FLOOR,
+) -> int:
+    """Edges holding one workspace after its first ``connections`` on ``edges`` idle edges of
+    ``capacity`` each (the edge's default), placed by ``Placer`` with the registry."""
+    placer = Placer(c=c, load_floor=load_floor)
+    fleet = [Edge(f"edge-{i:03d}", _REGION, 0, capacity) for i in range(edges)]
+    held: set[str] = set()
+    for _ in range(connections):
+        eid = placer.place("T-first", _REGION, fleet, held).edge_id
+        held.add(eid)
+        fleet = [replace(e, load=e.load + 1) if e.id == eid else e for e in fleet]
+    return len(held)
+
+
 def format_table(results: Mapping[str, Mapping[str, float]]) -> str:
     """A fixed-width table, one row per strategy."""
     header = f"{'strategy':<14}" + "".join(f"{m:>22}" for m in METRICS)
@@ -168,7 +211,7 @@ def format_table(results: Mapping[str, Mapping[str, float]]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """``python -m router.simulation [--workspaces W] [--edges N] [--seed S] ...``"""
+    """``python -m loadtest.routing_sim [--workspaces W] [--edges N] [--seed S] ...``"""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--workspaces", type=int, default=1000)
     parser.add_argument("--edges", type=int, default=10)
@@ -178,6 +221,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--vnodes", type=int, default=DEFAULT_VNODES)
     parser.add_argument("--largest", type=int, default=None, help="connections of the biggest")
     parser.add_argument("--exponent", type=float, default=1.1, help="Zipf exponent of sizes")
+    parser.add_argument("--load-floor", type=float, default=DEFAULT_LOAD_FLOOR)
     parser.add_argument("--strategies", nargs="+", default=list(STRATEGIES), choices=STRATEGIES)
     args = parser.parse_args(argv)
     results = simulate(
@@ -190,8 +234,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         vnodes=args.vnodes,
         largest=args.largest,
         exponent=args.exponent,
+        load_floor=args.load_floor,
     )
     print(format_table(results))
+    spread = idle_spread(edges=args.edges, load_floor=args.load_floor)
+    print(f"edges holding a workspace after its first 50 connections on idle edges: {spread}")
 
 
 if __name__ == "__main__":

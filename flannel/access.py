@@ -1,0 +1,24 @@
+"""The fanout's view of one cached workspace (:class:`flannel.rtm.fanout.Access`)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from typing import Any
+
+from flannel.cache import Workspace
+
+
+class WorkspaceAccess:
+    """Visibility, membership and users of ``ws``, as routing events needs them."""
+
+    def __init__(self, ws: Workspace) -> None:
+        self.ws = ws
+
+    def can_see(self, user_id: str, channel_id: str) -> bool:
+        return self.ws.can_see(user_id, channel_id)
+
+    def members_of(self, channel_id: str) -> Collection[str]:
+        return self.ws.members_of(channel_id)
+
+    def user(self, user_id: str) -> Mapping[str, Any] | None:
+        return self.ws.find_user(user_id)

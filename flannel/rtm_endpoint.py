@@ -1,0 +1,38 @@
+"""``/rtm``: the WebSocket endpoint. Redeems the ticket, asks admission, runs the connection."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+from starlette.websockets import WebSocket
+
+from flannel.connection import Connection
+from flannel.edge import Edge
+from flannel.rtm import admission
+from flannel.rtm.admission import Refuse
+from wire import closecodes
+
+log = logging.getLogger("flannel.edge")
+
+
+async def rtm(socket: WebSocket) -> None:
+    edge: Edge = socket.state.edge
+    gated = admission.gate(edge.draining)
+    if gated is not None:
+        await socket.close(gated.close_code, gated.error)  # before accepting: the ticket is kept
+        return
+    ticket = await edge.redeem(socket.query_params.get("ticket", ""))
+    decision = admission.on_ticket(ticket, edge.revoked, socket.query_params.get("resume_from"))
+    await socket.accept()
+    if isinstance(decision, Refuse):
+        await socket.send_text(decision.frame().decode())
+        await socket.close(decision.close_code, decision.error)
+        return
+    session = edge.new_session(decision)
+    try:
+        await Connection(edge, socket, session).run(decision.resume_from)
+    except Exception:
+        log.exception("session %s failed", session.id)
+        with contextlib.suppress(Exception):
+            await socket.close(closecodes.INTERNAL_ERROR, "internal_error")

@@ -1,0 +1,118 @@
+"""``/api/<method>``: the edge's Web API, a thin starlette adapter over :mod:`wire.http`.
+
+Slack's conventions (arguments, the token, answers and statuses) are the wire contract's; this
+module moves bytes between starlette and those functions. Methods the edge holds
+(:data:`flannel.methods.LOCAL`) are answered from memory; ``rtm.connect`` by the edge for itself;
+every other method is forwarded to the origin and its answer passed back verbatim.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from flannel.edge import Edge
+from flannel.methods import LOCAL, Who, answer
+from flannel.metrics import EdgeMetrics
+from flannel.origin_client import OriginError
+from wire import http
+from wire.args import Args
+from wire.errors import SlackError
+from wire.offsets import parse_offset
+from wire.tickets import issue
+
+log = logging.getLogger("flannel.edge")
+
+
+def ok(result: dict[str, Any]) -> Response:
+    return Response(http.ok_body(result), media_type=http.JSON_TYPE)
+
+
+def failed(exc: SlackError) -> Response:
+    body, status, headers = http.error_answer(exc)
+    return Response(body, status, headers, media_type=http.JSON_TYPE)
+
+
+async def read_args(request: Request) -> dict[str, Any]:
+    """Every argument of the request (query string, then the body's fields over it)."""
+    body = await http.read_body(request.stream()) if request.method == "POST" else b""
+    query = request.scope.get("query_string", b"")
+    return http.parse_args(request.method, query, request.headers.get("content-type", ""), body)
+
+
+async def api(request: Request) -> Response:
+    name = request.path_params["method"]
+    metrics: EdgeMetrics = request.state.metrics
+    started = time.perf_counter()
+    response, error = await _dispatch(request.state.edge, request, name)
+    metrics.observe(name, error, time.perf_counter() - started)
+    return response
+
+
+async def _dispatch(edge: Edge, request: Request, name: str) -> tuple[Response, str | None]:
+    try:
+        values = await read_args(request)
+        token = http.bearer(request.headers.get("authorization"), values)
+        if name == "rtm.connect":
+            return ok(await rtm_connect(edge, token, values)), None
+        local = LOCAL.get(name)
+        if local is None:
+            forwarded = await edge.origin.forward(name, token, values)
+            headers = {"Retry-After": forwarded.retry_after} if forwarded.retry_after else None
+            error = None if b'"ok":true' in forwarded.body[:20] else _error_of(forwarded.body)
+            return Response(forwarded.body, forwarded.status, headers, media_type=http.JSON_TYPE), error
+        caller = await edge.authenticate(token)
+        if name == "auth.test":
+            await edge.user_of(caller.team_id, caller.user_id)
+        ws = await edge.cache.get(caller.team_id)
+        result = answer(local, ws, Who(caller.team_id, caller.user_id), Args(values))
+    except SlackError as exc:
+        return failed(exc), exc.code
+    except OriginError as exc:
+        return failed(SlackError(exc.code, exc.detail, 502)), exc.code
+    except Exception:
+        log.exception("edge method %s failed", name)
+        return Response(http.INTERNAL_ERROR, 500, media_type=http.JSON_TYPE), "internal_error"
+    return ok(result), None
+
+
+def _error_of(body: bytes) -> str | None:
+    try:
+        decoded = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return "origin_error"
+    return str(decoded.get("error")) if isinstance(decoded, dict) and not decoded.get("ok") else None
+
+
+async def rtm_connect(edge: Edge, token: str | None, values: dict[str, Any]) -> dict[str, Any]:
+    """Slack's ``rtm.connect`` answered by this edge for itself (the router does it for a
+    fleet): the URL carries a short-lived, single-use signed ticket."""
+    if edge.draining:
+        raise SlackError("service_unavailable", "this edge is draining", 503)
+    caller = await edge.authenticate(token)
+    resume_from = parse_offset(values.get("resume_from"))
+    me = await edge.user_of(caller.team_id, caller.user_id)
+    if me is None or me.get("deleted"):
+        raise SlackError("account_inactive" if me else "user_not_found")
+    ws = await edge.cache.get(caller.team_id)
+    settings = edge.settings
+    ticket = issue(
+        settings.secret,
+        caller.user_id,
+        caller.team_id,
+        settings.edge_id,
+        resume_from=resume_from,
+        token_hash=caller.token_hash,
+    )
+    team = ws.team
+    return {
+        "url": f"{settings.ws_url}?ticket={ticket}",
+        "self": {"id": me["id"], "name": me["name"]},
+        "team": {"id": team["id"], "name": team.get("name"), "domain": team.get("domain")},
+        "api_url": f"{settings.http_url}/api/",
+    }
