@@ -34,7 +34,6 @@ from client_sdk.events import (
     _UserEvent,
 )
 from client_sdk.models import JSON, Channel, User
-from wire.mentions import mentioned_users
 
 
 def _str(obj: Mapping[str, Any], key: str) -> str:
@@ -57,21 +56,6 @@ def _channel_id(obj: Mapping[str, Any]) -> str:
     if isinstance(channel, Mapping):
         return _str(channel, "id")
     return channel if isinstance(channel, str) else ""
-
-
-def referenced_users(frame: Mapping[str, Any]) -> tuple[str, ...]:
-    """The users a message needs to be shown: its sender and the ``<@U..>`` it mentions."""
-    body: Mapping[str, Any] = frame
-    if frame.get("subtype") == "message_changed" and isinstance(frame.get("message"), Mapping):
-        body = frame["message"]
-    elif frame.get("type") != "message" or frame.get("subtype") == "message_deleted":
-        return ()
-    found: dict[str, None] = {}
-    sender = body.get("user")
-    if isinstance(sender, str) and sender:
-        found[sender] = None
-    found.update(dict.fromkeys(mentioned_users(body.get("text"))))
-    return tuple(found)
 
 
 def _message(frame: JSON, users: Mapping[str, User]) -> Event:

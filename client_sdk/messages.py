@@ -17,11 +17,11 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from client_sdk.cache import Directory
-from client_sdk.decode import referenced_users
 from client_sdk.events import Message
 from client_sdk.models import JSON, Posted, SearchMatch, User
 from client_sdk.paging import cursor_items, page_items
 from client_sdk.session import Session
+from wire.mentions import referenced_users
 
 
 class Messages:

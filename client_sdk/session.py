@@ -32,7 +32,7 @@ from typing import Any
 import orjson
 
 from client_sdk.cache import Directory
-from client_sdk.decode import parse_event, referenced_users
+from client_sdk.decode import parse_event
 from client_sdk.dispatch import EventBus
 from client_sdk.errors import (
     ApiError,
@@ -49,6 +49,7 @@ from client_sdk.models import JSON, Channel, Team, User
 from client_sdk.policy import RETRYABLE_CODES, Backoff, Next, WriteRetry, after_close, done_by_earlier_attempt
 from client_sdk.rtm import RtmConnection
 from client_sdk.sockets import Connector, RtmSocket, SocketClosed
+from wire.mentions import referenced_users
 
 logger = logging.getLogger("client_sdk")
 Sleep = Callable[[float], Awaitable[None]]
@@ -341,6 +342,9 @@ class Session:
     async def write(self, method: str, args: Mapping[str, Any]) -> JSON:
         """A write over HTTP that survives its edge: sent again (after rediscovery, when the
         connection is down) until ``write_deadline``, then its last error is raised."""
+        self.check_open()
+        if self.api_url is None:
+            raise ConnectionLost("not connected: call connect() first")
         retry = WriteRetry(self.write_deadline)
         loop = asyncio.get_running_loop()
         began = loop.time()
@@ -353,7 +357,7 @@ class Session:
                 if done_by_earlier_attempt(method, exc, attempt):
                     return {"ok": True}
                 delay = retry.delay(exc, loop.time() - began)
-                if delay is None or isinstance(exc, ClientClosed):
+                if delay is None:
                     raise
                 logger.info("%s failed (%s), again in %.2fs", method, exc, delay)
             attempt += 1

@@ -8,7 +8,9 @@ know which users a message needs.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 _USER = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 _SPECIAL = re.compile(r"<!(here|channel|everyone)(?:\|[^>]*)?>")
@@ -41,3 +43,27 @@ class Mentions:
 
 def parse(text: object) -> Mentions:
     return Mentions(tuple(mentioned_users(text)), specials(text))
+
+
+def referenced_users(event: Mapping[str, Any]) -> tuple[str, ...]:
+    """Users a client needs to render a message event: its sender and the ``<@U..>`` mentions.
+
+    Takes both shapes of an edit: the log's ``type: message_changed`` and Slack's
+    ``type: message, subtype: message_changed`` (the new message is inside). Deletions and
+    other events need none: they either carry the user object (user_change, team_join) or name
+    users the client can look up on demand.
+    """
+    kind, subtype = event.get("type"), event.get("subtype")
+    if kind == "message_changed" or (kind == "message" and subtype == "message_changed"):
+        inner = event.get("message")
+        body: Mapping[str, Any] = inner if isinstance(inner, Mapping) else {}
+    elif kind == "message" and subtype != "message_deleted":
+        body = event
+    else:
+        return ()
+    found: dict[str, None] = {}
+    sender = body.get("user")
+    if isinstance(sender, str) and sender:
+        found[sender] = None
+    found.update(dict.fromkeys(mentioned_users(body.get("text"))))
+    return tuple(found)

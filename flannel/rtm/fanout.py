@@ -40,6 +40,7 @@ from flannel.rtm import frames
 from flannel.rtm.delivery import Delivery, UserInfo
 from flannel.rtm.resume import ReadAfter, Resumed, resume
 from flannel.rtm.session import Event, Session, close_for
+from wire import mentions
 from wire.visibility import is_public
 
 
@@ -134,7 +135,7 @@ class Fanout:
 
     def prepare(self, event: Event, access: Access) -> Delivery:
         """The event in Slack's shape, encoded once, with what JIT users it needs and carries."""
-        needs = frames.referenced_users(event)
+        needs = mentions.referenced_users(event)
         carried = frames.carried_user(event)
         offset = event.get("offset")
         return Delivery(

@@ -20,8 +20,6 @@ from typing import Any
 
 import orjson
 
-from wire.mentions import mentioned_users
-
 JSON = dict[str, Any]
 
 DEFAULT_MAX_FRAME_BYTES = 16 * 1024
@@ -225,28 +223,6 @@ def wire_event(event: Mapping[str, Any]) -> Mapping[str, Any]:
     if kind in _REWRITTEN:
         return {**event, "type": "message", "subtype": kind}
     return event
-
-
-def referenced_users(event: Mapping[str, Any]) -> tuple[str, ...]:
-    """Users a client needs to render a message event: its sender and the ``<@U..>`` mentions.
-
-    Other events either carry the user object (user_change, team_join) or name users the
-    client can look up on demand; attaching objects is about messages, which arrive unasked.
-    """
-    kind = event.get("type")
-    if kind == "message_changed":
-        inner = event.get("message")
-        body: Mapping[str, Any] = inner if isinstance(inner, Mapping) else {}
-    elif kind == "message":
-        body = event
-    else:
-        return ()
-    found: dict[str, None] = {}
-    sender = body.get("user")
-    if isinstance(sender, str) and sender:
-        found[sender] = None
-    found.update(dict.fromkeys(mentioned_users(body.get("text"))))
-    return tuple(found)
 
 
 def carried_user(event: Mapping[str, Any]) -> str | None:

@@ -15,7 +15,8 @@ from client_sdk import (
     User,
     UserChange,
 )
-from client_sdk.decode import parse_event, referenced_users
+from client_sdk.decode import parse_event
+from wire.mentions import referenced_users
 
 
 def test_messages_edits_and_deletions_in_slacks_shapes() -> None:

@@ -32,3 +32,18 @@ def test_pending_loads_count_sessions_sent_after_the_last_report() -> None:
     loads.add("c")
     loads.forget({"a"})
     assert loads.since("c", reported_at=0.0) == 0
+
+
+def test_router_flags_reach_the_settings() -> None:
+    from flannel_cli.main import build_parser
+    from flannel_cli.router import settings_from
+
+    defaults = settings_from(build_parser().parse_args(["router"]))
+    assert (defaults.load_floor, defaults.failed_edge_reporters, defaults.region_order) == (0.02, 3, ())
+    args = ["router", "--load-floor", "0.1", "--region-order", "eu, ap", "--failed-edge-reporters", "2"]
+    settings = settings_from(build_parser().parse_args([*args, "--failed-edge-window", "4"]))
+    assert (settings.load_floor, settings.region_order) == (0.1, ("eu", "ap"))
+    assert (settings.failed_edge_reporters, settings.failed_edge_window_s) == (2, 4.0)
+    for bad in (["--load-floor", "2"], ["--region-order", "b@d"], ["--failed-edge-reporters", "0"]):
+        with pytest.raises(ValueError):
+            settings_from(build_parser().parse_args(["router", *bad]))

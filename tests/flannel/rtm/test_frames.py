@@ -18,11 +18,11 @@ from flannel.rtm.frames import (
     carried_user,
     error_frame,
     parse,
-    referenced_users,
     reply_error,
     reply_ok,
     wire_event,
 )
+from wire.mentions import referenced_users
 
 
 def bad(frame: Any) -> BadFrame:
