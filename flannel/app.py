@@ -8,6 +8,7 @@ shutdown leaves the registry, drains, closes the edge and then the injected part
 
 from __future__ import annotations
 
+import hmac
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -20,11 +21,12 @@ from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
 
 from flannel.edge import Edge
+from flannel.methods import LOCAL
 from flannel.metrics import EdgeMetrics
 from flannel.registry import EdgeRegistration
 from flannel.rtm_endpoint import rtm
 from flannel.webapi import api
-from wire.http import JSON_TYPE
+from wire.http import JSON_TYPE, SERVICE_HEADER
 
 Closer = Callable[[], Awaitable[None]]
 log = logging.getLogger("flannel.edge")
@@ -63,8 +65,21 @@ async def metrics_endpoint(request: Request) -> Response:
     return Response(await metrics.render(), media_type="text/plain; version=0.0.4")
 
 
+def service_refusal(request: Request, secret: str) -> Response | None:
+    """None when the caller is a Flannel service (it sent the shared secret), else the 401."""
+    given = request.headers.get(SERVICE_HEADER, "")
+    if not given:
+        return _json({"ok": False, "error": "not_authed", "detail": "service secret required"}, 401)
+    if not hmac.compare_digest(given.encode(), secret.encode()):
+        return _json({"ok": False, "error": "invalid_auth", "detail": "wrong service secret"}, 401)
+    return None
+
+
 async def stats(request: Request) -> Response:
     edge: Edge = request.state.edge
+    refused = service_refusal(request, edge.settings.secret)
+    if refused is not None:
+        return refused
     s = edge.cache.stats
     return _json(
         {
@@ -86,14 +101,20 @@ async def stats(request: Request) -> Response:
 
 
 def create_app(
-    edge: Edge, registration: EdgeRegistration | None = None, closers: Sequence[Closer] = ()
+    edge: Edge,
+    registration: EdgeRegistration | None = None,
+    closers: Sequence[Closer] = (),
+    starters: Sequence[Closer] = (),
 ) -> Starlette:
     """The app over ``edge``; ``registration`` announces it to routers (None: nobody routes
-    here), ``closers`` close the injected parts after the edge, in order."""
-    metrics = EdgeMetrics(edge)
+    here), ``starters`` start the injected parts first (the nonce store's epoch), ``closers``
+    close them after the edge, in order."""
+    metrics = EdgeMetrics(edge, known_methods=(*LOCAL, "rtm.connect"))
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[State]:
+        for start in starters:
+            await start()
         if registration is not None:
             await registration.start()
         try:

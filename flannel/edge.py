@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
-from collections.abc import AsyncIterator
+import weakref
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import orjson
@@ -31,6 +33,7 @@ from wire.errors import SlackError
 from wire.tickets import NonceStore, Ticket, TicketError, verify
 
 JSON = dict[str, Any]
+log = logging.getLogger("flannel.edge")
 #: How long a connection or a call waits for the cache to catch up (a fresh snapshot behind
 #: the client's offset, a brand-new user whose ``team_join`` is still on its way).
 CATCH_UP_S = 2.0
@@ -79,10 +82,14 @@ class Edge:
         )
         self.fanout = Fanout()
         self.wakers: dict[int, asyncio.Event] = {}
+        self.hang_ups: dict[int, Callable[[], None]] = {}  # a session's connection, told to go
+        self._sweeper: asyncio.Task[None] | None = None
         self.draining = False
         # Token hashes revoked lately: a ticket signed (by a router whose token cache had not
         # heard yet) just before a revocation must not open a session after it.
         self.revoked: dict[str, float] = {}
+        # Loaded copies seen caught up with the log's head (see :meth:`caught_up`).
+        self._at_head: weakref.WeakSet[Workspace] = weakref.WeakSet()
 
     @property
     def connections(self) -> int:
@@ -128,8 +135,11 @@ class Edge:
             return
         routed = self.fanout.route(team_id, event, access)
         self.wake(self.fanout.sessions(team_id))
-        if routed.closing:
-            self.wake(routed.closing)
+        for session in routed.closing:
+            if session.stalled(time.monotonic(), self.settings.write_stall_s):
+                self.evict(session)  # its queue overflowed: out now, not once its writer returns
+            else:
+                self.wake([session])
 
     async def _on_resync(self, team_id: str) -> None:
         """The cache had to reload: its clients may have missed events, so they reconnect and
@@ -183,6 +193,9 @@ class Edge:
             return await verify(s.secret, ticket, s.edge_id, time.time(), self.nonces)
         except TicketError as exc:
             return exc
+        except Exception as exc:  # the nonce store is unreachable: nobody can vouch for it
+            log.warning("redeeming a ticket failed: %r", exc)
+            return TicketError(admission.STORE_DOWN, "the ticket store is unreachable; connect again")
 
     def new_session(self, admit: Admit) -> Session:
         s = self.settings
@@ -192,21 +205,29 @@ class Edge:
             admit.user_id, admit.team_id, admit.token_hash, queue=queue, rate=rate, now=time.monotonic()
         )
 
-    async def open(self, session: Session, resume_from: int | None, waker: asyncio.Event) -> Refuse | None:
+    async def open(
+        self,
+        session: Session,
+        resume_from: int | None,
+        waker: asyncio.Event,
+        hang_up: Callable[[], None] | None = None,
+    ) -> Refuse | None:
         """Start ``session``: hello, the events after ``resume_from``, then live; or why not.
 
-        Pins the workspace until :meth:`leave`. A freshly loaded snapshot (a regional copy) may
-        still be catching up on the log: a client resuming from a newer offset waits briefly
-        rather than resyncing.
+        ``waker`` is set when the session has frames to write; ``hang_up`` ends its
+        connection at once (see :meth:`evict`). Pins the workspace until :meth:`leave`. A freshly
+        loaded snapshot (a regional copy) may still be catching up on the log: admission waits
+        briefly for it (see :meth:`caught_up`), and so does a client resuming from a newer
+        offset, rather than resyncing.
         """
         team_id, user_id = session.team_id, session.user_id
         self.wakers[session.id] = waker
+        if hang_up is not None:
+            self.hang_ups[session.id] = hang_up
+        if self._sweeper is None:
+            self._sweeper = asyncio.create_task(self._sweep(), name="flannel-stalled-writers")
         self.cache.pin(team_id)
-        if resume_from is not None:
-            await self.cache.wait_until(team_id, lambda ws: ws.offset >= resume_from, CATCH_UP_S)
-        ws: Workspace = await self.cache.wait_until(
-            team_id, lambda ws: ws.find_user(user_id) is not None, CATCH_UP_S
-        )
+        ws = await self.caught_up(team_id, user_id, resume_from or 0)
         # From here to the fanout's registration there is no await: a deactivation or a
         # revocation applied before this point refuses the session, one after it closes it.
         refusal = admission.on_workspace(session.token_hash, self.revoked, ws.find_user(user_id))
@@ -220,11 +241,57 @@ class Edge:
         await self.fanout.open(session, WorkspaceAccess(ws), hello, ws.offset, resume_from, read_after)
         return None
 
+    async def caught_up(self, team_id: str, user_id: str, offset: int = 0) -> Workspace:
+        """The workspace once it applied the log up to its head (and ``offset``) and knows
+        ``user_id``, or as it is after :data:`CATCH_UP_S`.
+
+        A cold edge may have loaded an older regional snapshot: admission must not decide on
+        it, or a client whose token was revoked (or whose user was deactivated) since would
+        get a hello before its refusal. Once a loaded copy reached the head, later sessions
+        skip the read: it is followed live from then on.
+        """
+        head: int | None = None
+        ws = self.cache.peek(team_id)
+        if ws is None or ws not in self._at_head:
+            try:
+                head = await self.changelog.last_offset(team_id)
+            except Exception as exc:  # the log is unreachable: decide on what the cache has
+                log.debug("reading the log head of %s failed: %r", team_id, exc)
+        target = max(head or 0, offset)
+        ws = await self.cache.wait_until(
+            team_id, lambda ws: ws.offset >= target and ws.find_user(user_id) is not None, CATCH_UP_S
+        )
+        if head is not None and ws.offset >= head:
+            self._at_head.add(ws)
+        return ws
+
     def leave(self, session: Session) -> None:
         """The connection of ``session`` is gone (after :meth:`open`, whatever it answered)."""
         self.fanout.remove(session)
         self.wakers.pop(session.id, None)
+        self.hang_ups.pop(session.id, None)
         self.cache.unpin(session.team_id)
+
+    def evict(self, session: Session) -> None:
+        """Stop serving ``session`` now, without waiting for its writer (which may never
+        return): out of the fanout and the edge's load at once, its connection told to hang
+        up (4008 if the socket still carries it). Its client resumes from its last offset."""
+        session.close(closecodes.TOO_SLOW, "too slow, resume")
+        self.fanout.remove(session)
+        hang_up = self.hang_ups.pop(session.id, None)
+        if hang_up is not None:
+            hang_up()
+
+    async def _sweep(self) -> None:
+        """Evict the sessions whose writes stalled: a client that stopped reading."""
+        stall_s = self.settings.write_stall_s
+        while True:
+            await asyncio.sleep(min(1.0, stall_s / 4))
+            now = time.monotonic()
+            for session in self.fanout.sessions():
+                if session.stalled(now, stall_s):
+                    log.info("session %s stopped reading; dropping it", session.id)
+                    self.evict(session)
 
     def typing(self, session: Session, channel_id: str) -> None:
         access = self.access(session.team_id)
@@ -245,5 +312,8 @@ class Edge:
 
     async def close(self) -> None:
         """Stop the cache and the log reader (the injected parts are the composition root's)."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            await asyncio.gather(self._sweeper, return_exceptions=True)
         await self.cache.close()
         await self.reader.close()

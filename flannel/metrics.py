@@ -1,9 +1,17 @@
 """The edge's Prometheus metrics (own registry): Web API calls, and cache, connection and
-log figures read from the running edge at scrape time."""
+log figures read from the running edge at scrape time.
+
+Labels never come straight from a request: a method name is a label only when the edge holds
+the method or the origin answered it as one of its own (anything but ``unknown_method``), and
+the names learned that way are bounded. Every other name is counted as ``unknown``, so a
+client calling ``/api/<random>`` cannot grow the metrics (each label set is a series kept
+forever).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -49,8 +57,32 @@ class EdgeCollector(Collector):
         )
 
 
+UNKNOWN = "unknown"
+#: At most this many method names learned from the origin's answers (it has fewer methods).
+MAX_LEARNED = 512
+
+
+class MethodLabels:
+    """The label a called method name is counted under: bounded whatever clients send."""
+
+    def __init__(self, known: Iterable[str], max_learned: int = MAX_LEARNED) -> None:
+        self._known = set(known)
+        self._room = max_learned
+
+    def __call__(self, name: str, recognized: bool) -> str:
+        """``recognized``: the origin answered ``name`` as a method of its own."""
+        if name in self._known:
+            return name
+        if recognized and self._room > 0:
+            self._room -= 1
+            self._known.add(name)
+            return name
+        return UNKNOWN
+
+
 class EdgeMetrics:
-    def __init__(self, edge: Edge) -> None:
+    def __init__(self, edge: Edge, known_methods: Iterable[str] = ()) -> None:
+        known = tuple(known_methods)
         self.registry = CollectorRegistry()
         self.collector = EdgeCollector(edge)
         self.registry.register(self.collector)
@@ -67,10 +99,27 @@ class EdgeMetrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self.label = MethodLabels(known)
+        # Children bound once per label set: a request costs two dict lookups, not labels().
+        self._counts: dict[tuple[str, str], Any] = {}
+        self._latencies: dict[str, Any] = {}
+        for method in known:
+            self._child(method, "")
 
-    def observe(self, method: str, error: str | None, seconds: float) -> None:
-        self.requests.labels(method, error or "").inc()
-        self.latency.labels(method).observe(seconds)
+    def _child(self, method: str, error: str) -> tuple[Any, Any]:
+        count = self._counts.get((method, error))
+        if count is None:
+            count = self._counts[(method, error)] = self.requests.labels(method, error)
+        latency = self._latencies.get(method)
+        if latency is None:
+            latency = self._latencies[method] = self.latency.labels(method)
+        return count, latency
+
+    def observe(self, method: str, error: str | None, seconds: float, recognized: bool = False) -> None:
+        """One call of ``method`` (as the client named it) that failed with ``error``."""
+        count, latency = self._child(self.label(method, recognized), error or "")
+        count.inc()
+        latency.observe(seconds)
 
     async def render(self) -> bytes:
         edge = self.collector.edge

@@ -11,6 +11,7 @@ from flannel.connection import Connection
 from flannel.edge import Edge
 from flannel.rtm import admission
 from flannel.rtm.admission import Refuse
+from flannel.transport import drop_of
 from wire import closecodes
 
 log = logging.getLogger("flannel.edge")
@@ -31,7 +32,7 @@ async def rtm(socket: WebSocket) -> None:
         return
     session = edge.new_session(decision)
     try:
-        await Connection(edge, socket, session).run(decision.resume_from)
+        await Connection(edge, socket, session, drop_of(socket.scope)).run(decision.resume_from)
     except Exception:
         log.exception("session %s failed", session.id)
         with contextlib.suppress(Exception):

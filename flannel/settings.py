@@ -20,6 +20,7 @@ class EdgeSettings:
     regional_snapshot_ttl_s: int = 300
     max_frame_bytes: int = 64 * 1024
     send_queue: int = 1000
+    write_stall_s: float = 5.0  # a write pending this long drops the connection (4008)
     client_frames_per_s: float = 20.0
     ping_interval_s: float = 20.0
     drain_window_s: float = 10.0

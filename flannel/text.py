@@ -1,7 +1,9 @@
 """Name normalisation shared by indexing and querying, so both sides fold text the same way.
 
-Folding is accent stripping (NFKD, combining marks dropped), case folding and whitespace
-collapsing: "  José  NÚÑEZ" folds to "jose nunez". Words split on whitespace, punctuation and
+Folding is accent stripping (NFKD, combining marks dropped), transliteration of the Latin
+letters that do not decompose (ł, ø, đ, æ, œ, þ, ß: anyascii), case folding and whitespace
+collapsing: "  José  NÚÑEZ" folds to "jose nunez", "Łódź" to "lodz", "Søren" to "soren".
+Other scripts keep their letters (a CJK name is searched in CJK). Words split on whitespace, punctuation and
 symbols (dots, dashes, underscores...) and on camel-case boundaries ("johnSmith", "HTTPServer"),
 so a quick-switcher query can match the start of any word of a name.
 """
@@ -12,6 +14,8 @@ import re
 import unicodedata
 from collections.abc import Callable
 from itertools import accumulate
+
+from anyascii import anyascii
 
 Span = tuple[int, int]
 """A word as [start, end) offsets into the folded text."""
@@ -62,7 +66,14 @@ def _word_spans(shape: str) -> list[Span]:
 
 def _strip_marks(text: str) -> str:
     decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
+    return "".join(_latin(c) for c in decomposed if not unicodedata.combining(c))
+
+
+def _latin(ch: str) -> str:
+    """A Latin letter without a decomposition (ł, ø, æ...) as the ASCII letters it is read as."""
+    if ch.isascii() or not ch.isalpha() or not unicodedata.name(ch, "").startswith("LATIN "):
+        return ch
+    return anyascii(ch) or ch
 
 
 def _shape(ch: str) -> str:

@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 import orjson
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from flannel.edge import Edge
@@ -42,43 +42,51 @@ async def read_args(request: Request) -> dict[str, Any]:
     """Every argument of the request (query string, then the body's fields over it)."""
     body = await http.read_body(request.stream()) if request.method == "POST" else b""
     query = request.scope.get("query_string", b"")
-    return http.parse_args(request.method, query, request.headers.get("content-type", ""), body)
+    try:
+        return http.parse_args(request.method, query, request.headers.get("content-type", ""), body)
+    except (ValueError, LookupError):  # a body the parser chokes on is still just a bad form
+        raise SlackError("invalid_form_data", "malformed body") from None
 
 
 async def api(request: Request) -> Response:
     name = request.path_params["method"]
     metrics: EdgeMetrics = request.state.metrics
     started = time.perf_counter()
-    response, error = await _dispatch(request.state.edge, request, name)
-    metrics.observe(name, error, time.perf_counter() - started)
+    response, error, recognized = await _dispatch(request.state.edge, request, name)
+    metrics.observe(name, error, time.perf_counter() - started, recognized)
     return response
 
 
-async def _dispatch(edge: Edge, request: Request, name: str) -> tuple[Response, str | None]:
+async def _dispatch(edge: Edge, request: Request, name: str) -> tuple[Response, str | None, bool]:
+    """The answer, its error code, and whether the origin answered ``name`` as its own method."""
     try:
         values = await read_args(request)
         token = http.bearer(request.headers.get("authorization"), values)
         if name == "rtm.connect":
-            return ok(await rtm_connect(edge, token, values)), None
+            return ok(await rtm_connect(edge, token, values)), None, False
         local = LOCAL.get(name)
         if local is None:
             forwarded = await edge.origin.forward(name, token, values)
             headers = {"Retry-After": forwarded.retry_after} if forwarded.retry_after else None
             error = None if b'"ok":true' in forwarded.body[:20] else _error_of(forwarded.body)
-            return Response(forwarded.body, forwarded.status, headers, media_type=http.JSON_TYPE), error
+            response = Response(forwarded.body, forwarded.status, headers, media_type=http.JSON_TYPE)
+            return response, error, forwarded.status < 500 and error != "unknown_method"
         caller = await edge.authenticate(token)
         if name == "auth.test":
             await edge.user_of(caller.team_id, caller.user_id)
         ws = await edge.cache.get(caller.team_id)
         result = answer(local, ws, Who(caller.team_id, caller.user_id), Args(values))
     except SlackError as exc:
-        return failed(exc), exc.code
+        return failed(exc), exc.code, False
     except OriginError as exc:
-        return failed(SlackError(exc.code, exc.detail, 502)), exc.code
+        return failed(SlackError(exc.code, exc.detail, 502)), exc.code, False
+    except ClientDisconnect:
+        log.debug("client hung up during %s", name)  # nobody is left to answer
+        return Response(status_code=400), "client_disconnected", False
     except Exception:
         log.exception("edge method %s failed", name)
-        return Response(http.INTERNAL_ERROR, 500, media_type=http.JSON_TYPE), "internal_error"
-    return ok(result), None
+        return Response(http.INTERNAL_ERROR, 500, media_type=http.JSON_TYPE), "internal_error", False
+    return ok(result), None, False
 
 
 def _error_of(body: bytes) -> str | None:

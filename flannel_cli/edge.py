@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +19,7 @@ from flannel_cli.options import add_listen, add_redis, add_secret, env
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
+    from uvicorn import Config
 
     from changelog import TailableLog
     from flannel.edge import Edge
@@ -45,6 +48,13 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument("--max-frame-bytes", type=int, default=64 * 1024)
     p.add_argument("--send-queue", type=int, default=1000, help="frames queued per connection")
+    p.add_argument(
+        "--write-stall",
+        type=float,
+        default=float(env("FLANNEL_WRITE_STALL_S", "5") or 5),
+        help="seconds a write may stay pending before the connection is dropped, 4008 "
+        "(env FLANNEL_WRITE_STALL_S)",
+    )
     p.add_argument("--drain-window", type=float, default=10.0, help="seconds to spread goodbyes over")
     p.add_argument("--deflate", action="store_true", help="per-message deflate (costs memory)")
     p.add_argument(
@@ -81,6 +91,7 @@ def settings_from(args: argparse.Namespace) -> EdgeSettings:
         cache_mb=args.cache_mb,
         max_frame_bytes=args.max_frame_bytes,
         send_queue=args.send_queue,
+        write_stall_s=args.write_stall,
         drain_window_s=args.drain_window,
         deflate=args.deflate,
         public_url=args.public_url,
@@ -127,9 +138,12 @@ def build_edge(
     if changelog is None:
         changelog = RedisLog(url, prefix) if url else MemoryLog()
         closers.append(changelog.close)
-    nonces: NonceStore = MemoryNonceStore()
+    # In memory, nonces die with the process: tickets issued before it started are refused.
+    nonces: NonceStore = MemoryNonceStore(epoch=time.time())
+    starters: list[Callable[[], Awaitable[None]]] = []
     if url:
         redis_nonces = RedisNonceStore(url, prefix, settings.edge_id)
+        starters.append(redis_nonces.start)
         closers.append(redis_nonces.close)
         nonces = redis_nonces
     cache = redis_cache(url, snapshot_namespace(prefix, settings.region)) if url else None
@@ -146,15 +160,27 @@ def build_edge(
         regional=regional,
     )
     registration = EdgeRegistration(settings, lambda: edge.connections, lambda: edge.draining, registry)
-    return BuiltEdge(create_app(edge, registration, closers), edge, registration)
+    return BuiltEdge(create_app(edge, registration, closers, starters), edge, registration)
+
+
+def server_config(
+    app: Any, settings: EdgeSettings, log_level: str = "info", service: str | None = "edge"
+) -> Config:
+    """uvicorn's settings for an edge: its WebSocket protocol can drop a connection whose
+    client stopped reading (:mod:`flannel.transport`), and deflate as configured."""
+    from flannel.transport import DroppableWebSockets
+    from flannel_cli.serve import config
+
+    cfg = config(app, settings.host, settings.port, log_level, service)
+    cfg.ws = DroppableWebSockets
+    cfg.ws_per_message_deflate = settings.deflate
+    return cfg
 
 
 def run(args: argparse.Namespace) -> int:
-    from flannel_cli.serve import config, serve_all
+    from flannel_cli.serve import serve_all
 
     built = build_edge(settings_from(args))
-    settings = built.edge.settings
-    cfg = config(built.app, settings.host, settings.port, args.log_level, "edge")
-    cfg.ws_per_message_deflate = settings.deflate
+    cfg = server_config(built.app, built.edge.settings, args.log_level)
     asyncio.run(serve_all([cfg], before_exit=[built.stop_then_drain]))
     return 0

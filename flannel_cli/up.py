@@ -18,7 +18,7 @@ import orjson
 
 from changelog import TailableLog
 from flannel.settings import EdgeSettings
-from flannel_cli.edge import build_edge
+from flannel_cli.edge import build_edge, server_config
 from flannel_cli.options import add_database, add_redis, add_secret, database_urls, env, origin_settings
 from flannel_cli.serve import config, serve_all
 from origin.app import create_app, open_changelog
@@ -104,7 +104,7 @@ async def _main(args: argparse.Namespace) -> None:
     log = open_changelog(settings)
     try:
         demo = await ensure_demo(store, Path(args.data_dir) / "demo.json", args.demo_users)
-        apps = [(create_app(settings, store=store, changelog=log), settings.port, "origin")]
+        origin = create_app(settings, store=store, changelog=log)
         edges = [
             EdgeSettings(
                 edge_id=f"edge-{region}-1",
@@ -121,7 +121,6 @@ async def _main(args: argparse.Namespace) -> None:
         registry = None if settings.redis_url else MemoryRegistry()
         # The origin's log is Redis or in-process, and both can be followed (tailed).
         built = [build_edge(e, changelog=cast(TailableLog, log), registry=registry) for e in edges]
-        apps += [(b.app, e.port, f"edge-{e.region}") for b, e in zip(built, edges, strict=True)]
         router = RouterSettings(
             host=settings.host,
             port=settings.port + 1 + len(REGIONS),
@@ -132,14 +131,18 @@ async def _main(args: argparse.Namespace) -> None:
             default_region=REGIONS[0],
             region_preference=parse_region_preference("us:us,eu;eu:eu,us"),
         )
-        apps.append((create_router(router, registry=registry), router.port, "router"))
 
         async def drain() -> None:
             await asyncio.gather(*(b.stop_then_drain() for b in built))
 
         router_url = f"http://{router.host}:{router.port}"
         print(banner(settings.base_url, router_url, edges, demo), flush=True)
-        configs = [config(app, settings.host, port, args.log_level, name) for app, port, name in apps]
+        level = args.log_level
+        configs = [config(origin, settings.host, settings.port, level, "origin")]
+        for b, e in zip(built, edges, strict=True):
+            configs.append(server_config(b.app, e, level, f"edge-{e.region}"))
+        routing = create_router(router, registry=registry)
+        configs.append(config(routing, router.host, router.port, level, "router"))
         await serve_all(configs, [drain])
     finally:
         await log.close()

@@ -16,7 +16,7 @@ import asyncio
 
 from changelog import MemoryLog
 from flannel.settings import EdgeSettings
-from flannel_cli.edge import build_edge
+from flannel_cli.edge import build_edge, server_config
 from flannel_cli.serve import config, serve_all
 from origin.api.ratelimit import parse_tiers
 from origin.app import create_app as create_origin
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> None:
             drain_window_s=1.0,
         )
         built = build_edge(edge, changelog=log, registry=registry)
-        configs.append(config(built.app, host, port, args.log_level))
+        configs.append(server_config(built.app, edge, args.log_level, service=None))
     asyncio.run(serve_all(configs))
 
 

@@ -1,4 +1,5 @@
-"""The router's ASGI application: ``/api/rtm.connect``, ``/api/auth.test``, health and stats.
+"""The router's ASGI application: ``/api/rtm.connect``, ``/api/auth.test``, health and stats
+(``/internal/stats`` for Flannel services only: it needs the shared secret).
 
 Requests follow Slack's conventions, read and answered by :mod:`wire.http` exactly as at the
 origin and the edges (GET query, POST form or JSON; ``Authorization: Bearer`` or a ``token``
@@ -11,6 +12,7 @@ connect answer gives. This module only moves bytes between starlette and those f
 
 from __future__ import annotations
 
+import hmac
 import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -19,7 +21,7 @@ from typing import Any
 import httpx
 import orjson
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -29,7 +31,16 @@ from router.service import Router
 from router.settings import RouterSettings
 from router.tokens import TokenChecker
 from wire.errors import SlackError
-from wire.http import INTERNAL_ERROR, JSON_TYPE, bearer, error_answer, ok_body, parse_args, read_body
+from wire.http import (
+    INTERNAL_ERROR,
+    JSON_TYPE,
+    SERVICE_HEADER,
+    bearer,
+    error_answer,
+    ok_body,
+    parse_args,
+    read_body,
+)
 
 log = logging.getLogger("flannel.router")
 #: The only methods answered here; the rest are the edge's.
@@ -53,7 +64,20 @@ async def read_args(request: Request) -> dict[str, Any]:
     """Every argument of the request (query string, then a POST body's fields over it)."""
     body = await read_body(request.stream()) if request.method == "POST" else b""
     query: bytes = request.scope.get("query_string", b"")
-    return parse_args(request.method, query, request.headers.get("content-type", ""), body)
+    try:
+        return parse_args(request.method, query, request.headers.get("content-type", ""), body)
+    except (ValueError, LookupError):  # a body the parser chokes on is still just a bad form
+        raise SlackError("invalid_form_data", "malformed body") from None
+
+
+def service_refusal(request: Request, secret: str) -> Response | None:
+    """None when the caller is a Flannel service (it sent the shared secret), else the 401."""
+    given = request.headers.get(SERVICE_HEADER, "")
+    if not given:
+        return json_response({"ok": False, "error": "not_authed", "detail": "service secret required"}, 401)
+    if not hmac.compare_digest(given.encode(), secret.encode()):
+        return json_response({"ok": False, "error": "invalid_auth", "detail": "wrong service secret"}, 401)
+    return None
 
 
 def create_app(
@@ -92,6 +116,9 @@ def create_app(
             )
         except SlackError as exc:
             return error_response(exc)
+        except ClientDisconnect:
+            log.debug("client hung up during %s", name)  # nobody is left to answer
+            return Response(status_code=400)
         except Exception:
             log.exception("%s failed", name)
             return Response(INTERNAL_ERROR, 500, media_type=JSON_TYPE)
@@ -107,7 +134,8 @@ def create_app(
         return json_response({"ok": True})
 
     async def stats(request: Request) -> Response:
-        return ok_response(await router.stats())
+        refused = service_refusal(request, settings.secret)
+        return refused if refused is not None else ok_response(await router.stats())
 
     async def metrics_endpoint(request: Request) -> Response:
         return Response(await metrics.render(), media_type="text/plain; version=0.0.4")

@@ -82,7 +82,7 @@ def _parse_multipart(content_type: str, body: bytes, max_fields: int) -> dict[st
         charset = part.get_content_charset() or "utf-8"
         try:
             values[name] = payload.decode(charset)
-        except (LookupError, UnicodeDecodeError):
+        except (LookupError, ValueError):
             raise SlackError("invalid_form_data", f"field {name!r} is not {charset} text") from None
     return values
 

@@ -16,6 +16,10 @@
     router sent there, refreshed with a TTL on every write.
 ``P nonce:{edge_id}:{nonce}``
     A redeemed ticket nonce, until the ticket expires (``SET NX EXAT``).
+``P nonce_epoch:{edge_id}``
+    String, Unix seconds: since when the nonces above are complete. Set (``NX``, no TTL) when
+    the edge starts, and reset to "now" when it is found missing (Redis lost its data): a
+    ticket issued before it is refused, since its nonce may have been forgotten.
 ``P snap:{region}:...``
     The regional copies of workspace snapshots that edges of ``region`` stored (aiocache keys).
 """
@@ -41,6 +45,10 @@ def warm_key(prefix: str, team_id: str) -> str:
 
 def nonce_prefix(prefix: str, edge_id: str) -> str:
     return f"{prefix}nonce:{edge_id}:"
+
+
+def nonce_epoch_key(prefix: str, edge_id: str) -> str:
+    return f"{prefix}nonce_epoch:{edge_id}"
 
 
 def snapshot_namespace(prefix: str, region: str) -> str:

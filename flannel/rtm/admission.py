@@ -3,10 +3,12 @@
 The ``/rtm`` handler asks at two moments. Before it touches the ticket (:func:`gate`): a
 draining edge refuses at once, without accepting the socket, so the ticket is not spent.
 Once the ticket was redeemed (:func:`on_ticket`): a refused ticket, a token revoked since the
-ticket was signed, or a malformed ``resume_from`` is refused. Then, once the workspace is
-loaded (:func:`on_workspace`), a token revoked or a user deactivated meanwhile, or a user the
-workspace does not know, is refused too. A refusal after accepting sends an error frame, then
-closes with a code of :mod:`wire.closecodes`, so the client knows whether to come back.
+ticket was signed, or a malformed ``resume_from`` is refused; a ticket nobody could redeem
+(the nonce store is down) is refused as unavailable, so the client connects again. Then, once
+the workspace caught up with the log (:func:`on_workspace`), a token revoked or a user
+deactivated meanwhile, or a user the workspace does not know, is refused too. A refusal after
+accepting sends an error frame, then closes with a code of :mod:`wire.closecodes`, so the
+client knows whether to come back.
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ from wire import closecodes
 from wire.errors import SlackError
 from wire.offsets import parse_offset
 from wire.tickets import Ticket, TicketError
+
+#: The code of a ticket that could not be redeemed because the nonce store is unreachable.
+STORE_DOWN = "service_unavailable"
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +61,8 @@ def on_ticket(ticket: Ticket | TicketError, revoked: Container[str], resume_from
     """After redeeming the ticket: who connects and from where; ``resume_from`` (the query's,
     else the ticket's) is absent or a non-negative integer."""
     if isinstance(ticket, TicketError):
+        if ticket.code == STORE_DOWN:  # the ticket was not spent: the client may come back
+            return Refuse(closecodes.UNAVAILABLE, ticket.code, ticket.detail)
         return Refuse(closecodes.BAD_TICKET, ticket.code, ticket.detail)
     if ticket.token_hash and ticket.token_hash in revoked:
         return Refuse(closecodes.TOKEN_REVOKED, "token_revoked")

@@ -50,6 +50,7 @@ class Session:
         self.duplicates = 0
         self.close_code: int | None = None
         self.close_reason = ""
+        self.writing_since: float | None = None  # when the write in flight began (the adapter's)
         self._held: list[Delivery] = []
         self._bucket = TokenBucket(rate or RateLimit(), now)
 
@@ -66,6 +67,14 @@ class Session:
             self.close_code, self.close_reason = code, reason
             self._held.clear()
         return False
+
+    def stalled(self, now: float, stall_s: float) -> bool:
+        """Whether to stop waiting for this connection's writer and drop it: its queue overflowed
+        (it is closing ``TOO_SLOW``), or a write has not completed for ``stall_s`` (a client
+        that stopped reading fills the TCP window, and the write never returns)."""
+        if self.close_code == closecodes.TOO_SLOW:
+            return True
+        return self.writing_since is not None and now - self.writing_since >= stall_s
 
     def allow(self, now: float) -> Allowance:
         """Spend a token for one client frame; closes the session when it asks to."""

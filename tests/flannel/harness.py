@@ -29,7 +29,7 @@ from flannel.regional import RegionalSnapshots
 from flannel.settings import EdgeSettings
 from tests.flannel.cache import base_state, pages_of
 from wire.state import WorkspaceState
-from wire.tickets import MemoryNonceStore, issue
+from wire.tickets import MemoryNonceStore, NonceStore, issue
 from wire.tokens import token_hash
 
 JSON = dict[str, Any]
@@ -170,7 +170,8 @@ class Call:
 class FakeOrigin:
     """The origin, as an ``httpx.MockTransport`` handler over one workspace's state.
 
-    ``answers`` overrides a method's answer: ``(status, body, headers)``.
+    ``answers`` overrides a method's answer: ``(status, body, headers)``. With ``methods``
+    given, any other name is answered ``unknown_method``, as the origin does.
     """
 
     state: WorkspaceState = field(default_factory=base_state)
@@ -178,6 +179,7 @@ class FakeOrigin:
     answers: dict[str, tuple[int, JSON, dict[str, str]]] = field(default_factory=dict)
     revoked_tokens: list[str] = field(default_factory=list)
     calls: list[Call] = field(default_factory=list)
+    methods: frozenset[str] | None = None
     snapshots: int = 0
     down: bool = False
 
@@ -208,6 +210,8 @@ class FakeOrigin:
             if user is None:
                 return httpx.Response(200, json={"ok": False, "error": "invalid_auth"})
             return httpx.Response(200, json={"ok": True, "team_id": self.team_id, "user_id": user})
+        if self.methods is not None and method not in self.methods and method != "auth.test":
+            return httpx.Response(200, json={"ok": False, "error": "unknown_method"})
         if method in self.answers:
             status, body, headers = self.answers[method]
             return httpx.Response(status, json=body, headers=headers)
@@ -223,15 +227,22 @@ def settings(**overrides: Any) -> EdgeSettings:
     return EdgeSettings(**{**values, **overrides})
 
 
-def edge_over(transport: httpx.AsyncBaseTransport, log: TailableLog | None = None, **overrides: Any) -> Edge:
-    """An edge whose origin is ``transport``, following ``log``, remembering nonces in memory."""
+def edge_over(
+    transport: httpx.AsyncBaseTransport,
+    log: TailableLog | None = None,
+    nonces: NonceStore | None = None,
+    regional: Any = None,
+    **overrides: Any,
+) -> Edge:
+    """An edge whose origin is ``transport``, following ``log``, remembering nonces in memory
+    (or in ``nonces``); ``regional`` stands in for the region's snapshot cache."""
     origin = OriginClient("http://origin.test", SECRET, transport=transport)
     return Edge(
         settings(**overrides),
         origin=origin,
         changelog=log if log is not None else MemoryLog(),
-        nonces=MemoryNonceStore(),
-        regional=RegionalSnapshots(None, origin.snapshot),
+        nonces=nonces if nonces is not None else MemoryNonceStore(),
+        regional=RegionalSnapshots(regional, origin.snapshot),
     )
 
 
@@ -273,10 +284,13 @@ class InProcess:
 
 
 @asynccontextmanager
-async def serve(origin: FakeOrigin | None = None, **overrides: Any) -> AsyncIterator[InProcess]:
-    """An edge app over a :class:`FakeOrigin` and a :class:`MemoryLog`, lifespan running."""
+async def serve(
+    origin: FakeOrigin | None = None, log: MemoryLog | None = None, **overrides: Any
+) -> AsyncIterator[InProcess]:
+    """An edge app over a :class:`FakeOrigin` and a :class:`MemoryLog`, lifespan running;
+    ``overrides``: settings, or :func:`edge_over`'s ``nonces`` and ``regional``."""
     origin = origin or FakeOrigin()
-    log = MemoryLog()
+    log = log if log is not None else MemoryLog()
     edge = edge_over(origin.transport(), log, **overrides)
     async with Lifespan(create_app(edge, closers=[edge.origin.close, log.close])) as app:
         yield InProcess(edge, app, origin, log)

@@ -11,6 +11,7 @@ from flannel.app import create_app
 from flannel.registry import EdgeRegistration, MemoryRegistryStore
 from tests.flannel.cache import event
 from tests.flannel.harness import EDGE_ID, SECRET, FakeOrigin, Lifespan, edge_over, serve, settings
+from wire.http import SERVICE_HEADER
 from wire.tickets import check
 from wire.tokens import token_hash
 
@@ -106,7 +107,7 @@ async def test_health_readiness_stats_and_metrics() -> None:
         assert (await http.get("/readyz")).status_code == 200
         await http.post("/api/users.info", data={"user": "U1"}, headers=BOB)
         await http.post("/api/users.info", data={"user": "U9"}, headers=BOB)
-        stats = (await http.get("/internal/stats")).json()
+        stats = (await http.get("/internal/stats", headers={SERVICE_HEADER: SECRET})).json()
         metrics = (await http.get("/metrics")).text
         env.origin.down = True
         down = await http.get("/readyz")

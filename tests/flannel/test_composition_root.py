@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import orjson
 import redis.asyncio as redis
 
@@ -10,7 +12,7 @@ from flannel.nonces import RedisNonceStore
 from flannel.registry import MemoryRegistryStore, RedisRegistryStore
 from flannel_cli.edge import build_edge
 from tests.flannel.harness import Lifespan, settings
-from wire.keys import edge_key
+from wire.keys import edge_key, nonce_epoch_key
 from wire.tickets import MemoryNonceStore
 
 
@@ -40,7 +42,10 @@ async def test_with_redis_the_parts_are_shared_and_a_given_log_is_left_open(
         async with Lifespan(built.app):
             record = orjson.loads(await client.get(edge_key(redis_prefix, "edge-test")))
             assert record["region"] == "eu"
-            assert await edge.nonces.claim("n1", 2e9, 0.0) and not await edge.nonces.claim("n1", 2e9, 0.0)
+            now = time.time()
+            assert await edge.nonces.claim("n1", 2e9, now) and not await edge.nonces.claim("n1", 2e9, now)
+            epoch = await client.get(nonce_epoch_key(redis_prefix, "edge-test"))
+            assert epoch is not None and float(epoch) <= now  # recorded as the edge started
         assert await client.get(edge_key(redis_prefix, "edge-test")) is None  # deregistered
         await shared.append("T1", [(1, b"{}")])  # still open: its owner closes it
     finally:

@@ -259,3 +259,12 @@ def test_matches_brute_force_oracle(
     assert index.estimate_bytes() == fresh.estimate_bytes()
     for prefix in ["a", "b", "é", "ab", "a b", "ss", ".", "-a", "_"]:
         assert index.search(prefix, 20) == oracle(model, prefix, 20, None)
+
+
+def test_letters_without_a_decomposition_are_found_by_their_ascii_reading() -> None:
+    index = index_of({"U1": ["Søren Kierkegaard"], "U2": ["Łódź Office"], "U3": ["Ægir"], "U4": ["Sorel"]})
+    assert set(index.search("Sor")) == {"U1", "U4"}
+    assert index.search("lodz") == ["U2"]
+    assert index.search("Łód") == ["U2"]
+    assert index.search("aeg") == ["U3"]
+    assert index.search("søren") == ["U1"]

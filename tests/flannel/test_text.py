@@ -21,6 +21,13 @@ from flannel.text import _tokenize_unicode, fold, split_words, tokenize
         ("e\u0301mile", "emile"),  # already decomposed
         ("Иван Петров", "иван петров"),
         ("日本", "日本"),
+        # Latin letters without a Unicode decomposition are transliterated, as readers read them
+        ("Søren Kierkegaard", "soren kierkegaard"),
+        ("Łódź", "lodz"),
+        ("Đorđe", "dorde"),
+        ("Ægir Œuvre", "aegir oeuvre"),
+        ("Þór", "thor"),
+        ("Weiß", "weiss"),
         ("", ""),
         (" \t\n", ""),
     ],
@@ -80,3 +87,8 @@ def test_tokenize_is_well_formed(text: str) -> None:
 @given(any_text)
 def test_fold_is_idempotent(text: str) -> None:
     assert fold(fold(text)) == fold(text)
+
+
+def test_transliterated_names_split_into_whole_words() -> None:
+    assert split_words("ÆgirSøren") == ["aegir", "soren"]
+    assert split_words("Łukasz Żółć") == ["lukasz", "zolc"]

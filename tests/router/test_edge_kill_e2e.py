@@ -16,9 +16,12 @@ import httpx
 
 from client_sdk import FlannelClient, Hello, Message
 from tests.router.conftest import Fleet
+from wire.http import SERVICE_HEADER
 
 HEARTBEAT_S = 2.0
 RECONNECT_GOAL_S = 2.0
+
+SERVICE = {SERVICE_HEADER: "dev-secret-change-me"}  # the fleet runs on the default secret
 
 
 @dataclass
@@ -81,7 +84,7 @@ async def history_texts(fleet: Fleet) -> list[str]:
 async def router_edges(fleet: Fleet) -> dict[str, dict[str, Any]]:
     assert fleet.router is not None
     async with httpx.AsyncClient() as http:
-        stats = (await http.get(fleet.router.url + "/internal/stats")).json()
+        stats = (await http.get(fleet.router.url + "/internal/stats", headers=SERVICE)).json()
     return {e["id"]: e for e in stats["edges"]}
 
 

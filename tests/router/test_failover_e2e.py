@@ -15,6 +15,9 @@ import websockets
 from slack_sdk import WebClient
 
 from tests.router.conftest import HEARTBEAT_S, Fleet
+from wire.http import SERVICE_HEADER
+
+SERVICE = {SERVICE_HEADER: "dev-secret-change-me"}  # the fleet runs on the default secret
 
 
 def test_slack_sdk_rtm_client_connects_through_the_router(fleet: Fleet) -> None:
@@ -160,7 +163,7 @@ async def run_through_kills(
 async def router_stats(fleet: Fleet) -> dict[str, Any]:
     assert fleet.router is not None
     async with httpx.AsyncClient() as http:
-        body: dict[str, Any] = (await http.get(fleet.router.url + "/internal/stats")).json()
+        body: dict[str, Any] = (await http.get(fleet.router.url + "/internal/stats", headers=SERVICE)).json()
     return body
 
 

@@ -14,7 +14,7 @@ import pytest
 from router.app import create_app
 from router.registry import MemoryRegistry
 from router.settings import RouterSettings, parse_region_preference
-from wire.http import MAX_BODY
+from wire.http import MAX_BODY, SERVICE_HEADER
 from wire.tickets import check
 
 SECRET = "router-test-secret"
@@ -99,7 +99,9 @@ class Env:
         return await self.http.post("/api/rtm.connect", data=args, headers=headers)
 
     async def stats(self) -> dict[str, Any]:
-        body: dict[str, Any] = (await self.http.get("/internal/stats")).json()
+        body: dict[str, Any] = (
+            await self.http.get("/internal/stats", headers={SERVICE_HEADER: SECRET})
+        ).json()
         return body
 
 
