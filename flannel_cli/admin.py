@@ -8,11 +8,14 @@ from typing import Any
 
 import orjson
 
-from flannel_cli.options import add_database, database_urls
+from flannel_cli.options import add_database, add_flag, database_urls
 from origin.service import conversations, teams, users
 from origin.service.auth import Caller, issue_token, revoke_token
 from origin.store.shards import Store
 from wire.errors import SlackError
+
+TEAM = "workspace id"
+USER = "user id"
 
 
 def add_parser(sub: Any) -> None:
@@ -20,39 +23,39 @@ def add_parser(sub: Any) -> None:
     cmds = admin.add_subparsers(dest="admin_command", required=True)
 
     p = cmds.add_parser("create-workspace", help="create a workspace")
-    p.add_argument("--name", required=True)
-    p.add_argument("--domain")
+    add_flag(p, "--name", required=True, help="workspace name")
+    add_flag(p, "--domain", help="workspace domain")
 
     p = cmds.add_parser("create-user", help="create a user in a workspace")
-    p.add_argument("--team", required=True)
-    p.add_argument("--name", required=True)
-    p.add_argument("--real-name", default="")
-    p.add_argument("--email")
-    p.add_argument("--admin", action="store_true")
-    p.add_argument("--bot", action="store_true")
+    add_flag(p, "--team", required=True, help=TEAM)
+    add_flag(p, "--name", required=True, help="username")
+    add_flag(p, "--real-name", default="", help="full name")
+    add_flag(p, "--email", help="email address")
+    add_flag(p, "--admin", action="store_true", help="a workspace admin")
+    add_flag(p, "--bot", action="store_true", help="a bot user")
 
     p = cmds.add_parser("create-channel", help="create a channel (the creator joins it)")
-    p.add_argument("--team", required=True)
-    p.add_argument("--creator", required=True, help="user id")
-    p.add_argument("--name", required=True)
-    p.add_argument("--private", action="store_true")
+    add_flag(p, "--team", required=True, help=TEAM)
+    add_flag(p, "--creator", required=True, help=USER)
+    add_flag(p, "--name", required=True, help="channel name")
+    add_flag(p, "--private", action="store_true", help="a private channel")
 
     p = cmds.add_parser("join", help="add a user to a channel")
-    p.add_argument("--team", required=True)
-    p.add_argument("--user", required=True)
-    p.add_argument("--channel", required=True)
+    add_flag(p, "--team", required=True, help=TEAM)
+    add_flag(p, "--user", required=True, help=USER)
+    add_flag(p, "--channel", required=True, help="channel id")
 
     p = cmds.add_parser("deactivate-user", help="deactivate a user (their tokens stop working)")
-    p.add_argument("--team", required=True)
-    p.add_argument("--user", required=True)
-    p.add_argument("--reactivate", action="store_true")
+    add_flag(p, "--team", required=True, help=TEAM)
+    add_flag(p, "--user", required=True, help=USER)
+    add_flag(p, "--reactivate", action="store_true", help="reactivate instead")
 
     p = cmds.add_parser("issue-token", help="issue a token for a user")
-    p.add_argument("--team", required=True)
-    p.add_argument("--user", required=True)
+    add_flag(p, "--team", required=True, help=TEAM)
+    add_flag(p, "--user", required=True, help=USER)
 
     p = cmds.add_parser("revoke-token", help="revoke a token")
-    p.add_argument("--token", required=True)
+    add_flag(p, "--token", required=True, help="the token to revoke")
 
     for parser in cmds.choices.values():
         add_database(parser)

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from flannel_cli.options import add_listen, add_redis, add_secret, env
+from flannel_cli.options import add_flag, add_listen, add_log_level, add_redis, add_secret
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -32,48 +32,35 @@ def add_parser(sub: Any) -> None:
     add_redis(p)
     add_secret(p)
     add_listen(p, 8100)
-    p.add_argument("--region", default=env("FLANNEL_REGION", "local"), help="env FLANNEL_REGION")
-    p.add_argument("--edge-id", default=env("FLANNEL_EDGE_ID"), help="default: edge-<region>-<port>")
-    p.add_argument(
-        "--origin-url",
-        default=env("FLANNEL_ORIGIN_URL", "http://127.0.0.1:8000"),
-        help="env FLANNEL_ORIGIN_URL",
+    add_flag(p, "--region", default="local", help="the region this edge serves")
+    add_flag(p, "--edge-id", shown="edge-<region>-<port>", help="this edge's name in the registry")
+    add_flag(p, "--origin-url", default="http://127.0.0.1:8000", help="where the origin is")
+    add_flag(p, "--public-url", help="how clients reach this edge")
+    add_flag(p, "--cache-mb", type=float, default=512.0, help="memory budget of the workspace cache")
+    add_flag(
+        p, "--max-frame-bytes", type=int, default=64 * 1024, help="largest frame a client may send, in bytes"
     )
-    p.add_argument("--public-url", default=env("FLANNEL_PUBLIC_URL"), help="how clients reach this edge")
-    p.add_argument(
-        "--cache-mb",
-        type=float,
-        default=float(env("FLANNEL_CACHE_MB", "512") or 512),
-        help="memory budget of the workspace cache (env FLANNEL_CACHE_MB)",
-    )
-    p.add_argument("--max-frame-bytes", type=int, default=64 * 1024)
-    p.add_argument("--send-queue", type=int, default=1000, help="frames queued per connection")
-    p.add_argument(
+    add_flag(p, "--send-queue", type=int, default=1000, help="frames queued per connection")
+    add_flag(
+        p,
         "--write-stall",
+        env="FLANNEL_WRITE_STALL_S",
         type=float,
-        default=float(env("FLANNEL_WRITE_STALL_S", "5") or 5),
-        help="seconds a write may stay pending before the connection is dropped, 4008 "
-        "(env FLANNEL_WRITE_STALL_S)",
+        default=5.0,
+        help="seconds a write may stay pending before the connection is dropped, 4008",
     )
-    p.add_argument("--drain-window", type=float, default=10.0, help="seconds to spread goodbyes over")
-    p.add_argument("--deflate", action="store_true", help="per-message deflate (costs memory)")
-    p.add_argument(
+    add_flag(p, "--drain-window", type=float, default=10.0, help="seconds to spread goodbyes over")
+    add_flag(p, "--deflate", action="store_true", help="per-message deflate (costs memory)")
+    add_flag(
+        p,
         "--capacity",
+        env="FLANNEL_EDGE_CAPACITY",
         type=int,
-        default=int(env("FLANNEL_EDGE_CAPACITY", "10000") or 10000),
-        help="most live sessions; routers send no more (env FLANNEL_EDGE_CAPACITY)",
+        default=10000,
+        help="most live sessions; routers send no more",
     )
-    p.add_argument(
-        "--heartbeat",
-        type=float,
-        default=float(env("FLANNEL_HEARTBEAT", "2") or 2),
-        help="seconds between registry heartbeats (env FLANNEL_HEARTBEAT)",
-    )
-    p.add_argument(
-        "--log-level",
-        default=env("FLANNEL_LOG_LEVEL", "info"),
-        help="debug, info, warning or error (env FLANNEL_LOG_LEVEL)",
-    )
+    add_flag(p, "--heartbeat", type=float, default=2.0, help="seconds between registry heartbeats")
+    add_log_level(p)
 
 
 def settings_from(args: argparse.Namespace) -> EdgeSettings:

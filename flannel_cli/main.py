@@ -8,8 +8,12 @@ import sys
 
 from flannel_cli import admin, edge, router, seed, up
 from flannel_cli.options import (
+    FlagParser,
     add_database,
+    add_flag,
     add_listen,
+    add_log_level,
+    add_rate_limits,
     add_redis,
     add_secret,
     env,
@@ -19,7 +23,7 @@ from flannel_cli.options import (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="flannel", description=__doc__)
+    parser = FlagParser(prog="flannel", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
     origin = sub.add_parser("origin", help="run the origin (Web API, persistence, change log)")
@@ -27,28 +31,21 @@ def build_parser() -> argparse.ArgumentParser:
     add_redis(origin)
     add_secret(origin)
     add_listen(origin, 8000)
-    origin.add_argument(
-        "--rate-limits",
-        default=env("FLANNEL_RATE_LIMITS"),
-        help='calls per minute per token for each tier, e.g. "1:20,2:600,3:3000,4:6000" '
-        "(env FLANNEL_RATE_LIMITS; default 1:20,2:600,3:3000,4:6000)",
-    )
-    origin.add_argument(
-        "--log-level",
-        default=env("FLANNEL_LOG_LEVEL", "info"),
-        help="debug, info, warning or error (env FLANNEL_LOG_LEVEL)",
-    )
-    origin.add_argument(
+    add_rate_limits(origin)
+    add_log_level(origin)
+    add_flag(
+        origin,
         "--log-max-events",
         type=int,
-        default=int(env("FLANNEL_LOG_MAX_EVENTS", "100000") or 100000),
-        help="change-log retention by count, per workspace (env FLANNEL_LOG_MAX_EVENTS)",
+        default=100000,
+        help="change-log retention by count, per workspace",
     )
-    origin.add_argument(
+    add_flag(
+        origin,
         "--log-max-age",
         type=float,
-        default=float(env("FLANNEL_LOG_MAX_AGE", "86400") or 86400),
-        help="change-log retention by age in seconds (env FLANNEL_LOG_MAX_AGE)",
+        default=86400.0,
+        help="change-log retention by age in seconds",
     )
 
     admin.add_parser(sub)

@@ -6,11 +6,7 @@ import argparse
 import asyncio
 from typing import Any
 
-from flannel_cli.options import add_listen, add_redis, add_secret, env
-
-
-def _float(name: str, default: float) -> float:
-    return float(env(name, str(default)) or default)
+from flannel_cli.options import add_flag, add_listen, add_log_level, add_redis, add_secret
 
 
 def add_parser(sub: Any) -> None:
@@ -18,74 +14,64 @@ def add_parser(sub: Any) -> None:
     add_redis(p)
     add_secret(p)
     add_listen(p, 8200)
-    p.add_argument(
-        "--origin-url",
-        default=env("FLANNEL_ORIGIN_URL", "http://127.0.0.1:8000"),
-        help="where tokens are checked (env FLANNEL_ORIGIN_URL)",
-    )
-    p.add_argument(
-        "--default-region",
-        default=env("FLANNEL_DEFAULT_REGION", "local"),
-        help="for clients that name none (env FLANNEL_DEFAULT_REGION)",
-    )
-    p.add_argument(
-        "--region-preference",
-        default=env("FLANNEL_REGION_PREFERENCE", ""),
-        help='failover, e.g. "us:us,eu;eu:eu,us" (env FLANNEL_REGION_PREFERENCE)',
-    )
-    p.add_argument(
+    add_flag(p, "--origin-url", default="http://127.0.0.1:8000", help="where tokens are checked")
+    add_flag(p, "--default-region", default="local", help="for clients that name none")
+    add_flag(p, "--region-preference", default="", help='failover, e.g. "us:us,eu;eu:eu,us"')
+    add_flag(
+        p,
         "--c",
+        env="FLANNEL_ROUTER_C",
         type=float,
-        default=_float("FLANNEL_ROUTER_C", 1.25),
-        help="load bound factor: no edge above ceil(c x mean) (env FLANNEL_ROUTER_C)",
+        default=1.25,
+        help="load bound factor: no edge above ceil(c x mean)",
     )
-    p.add_argument(
+    add_flag(
+        p,
         "--region-order",
-        default=env("FLANNEL_REGION_ORDER", ""),
+        default="",
         help='nearness, tried after a region\'s preference, e.g. "us,eu,ap"; every other '
-        "live region follows, least loaded first (env FLANNEL_REGION_ORDER)",
+        "live region follows, least loaded first",
     )
-    p.add_argument(
+    add_flag(
+        p,
         "--load-floor",
+        env="FLANNEL_ROUTER_LOAD_FLOOR",
         type=float,
-        default=_float("FLANNEL_ROUTER_LOAD_FLOOR", 0.02),
+        default=0.02,
         help="fraction of an edge's capacity below which it is never over the load bound, so "
-        "idle edges do not split a workspace (env FLANNEL_ROUTER_LOAD_FLOOR)",
+        "idle edges do not split a workspace",
     )
-    p.add_argument(
+    add_flag(
+        p,
         "--failed-edge-reporters",
         type=int,
         default=3,
         help="distinct clients reporting an edge unreachable that take it out until it "
         "heartbeats again (one suffices when its heartbeat is late)",
     )
-    p.add_argument(
-        "--failed-edge-window", type=float, default=10.0, help="seconds a failed-edge report counts"
-    )
-    p.add_argument("--spill-k", type=int, default=3, help="edges a big workspace may spill over to")
-    p.add_argument("--vnodes", type=int, default=160, help="virtual nodes per edge on the ring")
-    p.add_argument("--token-ttl", type=float, default=10.0, help="seconds a token check is cached")
-    p.add_argument("--warm-ttl", type=float, default=900.0, help="seconds an assignment counts as warm")
-    p.add_argument("--ticket-ttl", type=float, default=30.0, help="seconds a WebSocket ticket is valid")
-    p.add_argument(
+    add_flag(p, "--failed-edge-window", type=float, default=10.0, help="seconds a failed-edge report counts")
+    add_flag(p, "--spill-k", type=int, default=3, help="edges a big workspace may spill over to")
+    add_flag(p, "--vnodes", type=int, default=160, help="virtual nodes per edge on the ring")
+    add_flag(p, "--token-ttl", type=float, default=10.0, help="seconds a token check is cached")
+    add_flag(p, "--warm-ttl", type=float, default=900.0, help="seconds an assignment counts as warm")
+    add_flag(p, "--ticket-ttl", type=float, default=30.0, help="seconds a WebSocket ticket is valid")
+    add_flag(
+        p,
         "--connects-per-token",
         type=float,
-        default=_float("FLANNEL_CONNECTS_PER_TOKEN", 30),
-        help="per minute, after --connect-burst (env FLANNEL_CONNECTS_PER_TOKEN)",
+        default=30.0,
+        help="per minute, after --connect-burst",
     )
-    p.add_argument("--connect-burst", type=int, default=10)
-    p.add_argument(
+    add_flag(p, "--connect-burst", type=int, default=10, help="connects a token may make at once")
+    add_flag(
+        p,
         "--calls-per-address",
         type=float,
-        default=_float("FLANNEL_CALLS_PER_ADDRESS", 600),
+        default=600.0,
         help="per minute per client address, after a burst of --address-burst",
     )
-    p.add_argument("--address-burst", type=int, default=100)
-    p.add_argument(
-        "--log-level",
-        default=env("FLANNEL_LOG_LEVEL", "info"),
-        help="debug, info, warning or error (env FLANNEL_LOG_LEVEL)",
-    )
+    add_flag(p, "--address-burst", type=int, default=100, help="calls an address may make at once")
+    add_log_level(p)
 
 
 def settings_from(args: argparse.Namespace) -> Any:

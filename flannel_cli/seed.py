@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from flannel_cli.options import add_database, database_urls
+from flannel_cli.options import add_database, add_flag, database_urls
 from origin.seed import seed_workspace
 from origin.store.shards import Store
 from wire.errors import SlackError
@@ -21,11 +21,11 @@ def add_parser(sub: Any) -> None:
         description="Prints {ok, team_id, team, users, channels, messages, tokens, channel_ids, "
         "seconds} as one JSON object on stdout; progress goes to stderr.",
     )
-    p.add_argument("--users", type=int, default=1000, help="number of users (default 1000)")
-    p.add_argument("--channels", type=int, default=50, help="public and private channels (default 50)")
-    p.add_argument("--messages", type=int, default=2000, help="messages, replies included (default 2000)")
-    p.add_argument("--seed", type=int, default=1, help="same seed, same workspace content (default 1)")
-    p.add_argument("--team-name", default="Acme", help="workspace name (default Acme)")
+    add_flag(p, "--users", type=int, default=1000, help="number of users")
+    add_flag(p, "--channels", type=int, default=50, help="public and private channels")
+    add_flag(p, "--messages", type=int, default=2000, help="messages, replies included")
+    add_flag(p, "--seed", type=int, default=1, help="same seed, same workspace content")
+    add_flag(p, "--team-name", default="Acme", help="workspace name")
     add_database(p)
 
 

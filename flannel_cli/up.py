@@ -19,9 +19,19 @@ import orjson
 from changelog import TailableLog
 from flannel.settings import EdgeSettings
 from flannel_cli.edge import build_edge, server_config
-from flannel_cli.options import add_database, add_redis, add_secret, database_urls, env, origin_settings
+from flannel_cli.options import (
+    add_database,
+    add_flag,
+    add_listen,
+    add_log_level,
+    add_rate_limits,
+    add_redis,
+    add_secret,
+    origin_settings,
+)
 from flannel_cli.serve import config, serve_all
 from origin.app import create_app, open_changelog
+from origin.settings import OriginSettings
 from origin.store.shards import Store
 from router.app import create_app as create_router
 from router.registry import MemoryRegistry
@@ -32,19 +42,22 @@ REGIONS = ("us", "eu")
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("up", help="run the whole system on embedded defaults, with a demo workspace")
-    add_database(p)
+    add_database(p, shown="sqlite:///<data-dir>/flannel.db")
     add_redis(p)
     add_secret(p)
-    p.add_argument("--host", default=env("FLANNEL_HOST", "127.0.0.1"))
-    p.add_argument(
-        "--port",
-        type=int,
-        default=int(env("FLANNEL_PORT", "8000") or 8000),
-        help="origin port; edges, router take the next three (env FLANNEL_PORT)",
-    )
-    p.add_argument("--data-dir", default=env("FLANNEL_DATA_DIR", ".flannel"))
-    p.add_argument("--demo-users", type=int, default=300)
-    p.add_argument("--log-level", default="warning")
+    add_listen(p, 8000, port_help="origin port; edges, router take the next three")
+    add_rate_limits(p)
+    add_flag(p, "--data-dir", default=".flannel", help="the SQLite database and the demo's state")
+    add_flag(p, "--demo-users", type=int, default=300, help="users of the demo workspace, on first run")
+    add_log_level(p, "warning")
+
+
+def settings_from(args: argparse.Namespace) -> OriginSettings:
+    """The origin's settings: as ``flannel origin``'s, on SQLite under ``--data-dir`` unless
+    a database is given."""
+    if not args.database_url:
+        args.database_url = [f"sqlite:///{args.data_dir}/flannel.db"]
+    return origin_settings(args)
 
 
 async def ensure_demo(store: Store, state_file: Path, users: int) -> dict[str, Any]:
@@ -97,10 +110,8 @@ Press Ctrl-C to stop.
 
 
 async def _main(args: argparse.Namespace) -> None:
-    if not args.database_url and not env("FLANNEL_DATABASE_URL"):
-        args.database_url = [f"sqlite:///{args.data_dir}/flannel.db"]
-    settings = origin_settings(args)
-    store = await Store.open(database_urls(args))
+    settings = settings_from(args)
+    store = await Store.open(settings.database_urls)
     log = open_changelog(settings)
     try:
         demo = await ensure_demo(store, Path(args.data_dir) / "demo.json", args.demo_users)
