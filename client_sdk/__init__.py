@@ -59,6 +59,7 @@ from client_sdk.events import (
 )
 from client_sdk.models import Channel, Posted, Reaction, SearchMatch, Team, User
 from client_sdk.policy import Backoff
+from client_sdk.readstate import ReadState
 
 __all__ = [
     "ApiError",
@@ -92,6 +93,7 @@ __all__ = [
     "Reaction",
     "ReactionAdded",
     "ReactionRemoved",
+    "ReadState",
     "RequestTimeout",
     "Resync",
     "SearchMatch",

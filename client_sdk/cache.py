@@ -30,6 +30,7 @@ from client_sdk.events import (
     UserChange,
 )
 from client_sdk.models import Channel, User
+from client_sdk.readstate import Badges
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -99,6 +100,8 @@ class Directory:
         self.joined: set[str] = set()
         """Ids of the user's own conversations (from the hello): small, and never evicted."""
         self.self_id = ""
+        self.reads = Badges()
+        """Unread badges of the user's conversations (from the hello, then events)."""
 
     def clear(self) -> None:
         """Forget everything (a resync: what we hold may have missed changes)."""
@@ -128,11 +131,13 @@ class Directory:
         if stale:
             return
         self.joined = {c.id for c in hello.channels}
+        self.reads.start(hello.self_user.id, [c.raw for c in hello.channels])
         for channel in hello.channels:
             self.put_channel(channel)
 
     def apply(self, event: Event) -> None:
         """Keep the cache current with one event (unknown ones change nothing)."""
+        self.reads.apply(event)
         if isinstance(event, UserChange | TeamJoin):
             self.users.put(event.user.id, event.user)
         elif isinstance(event, ChannelCreated):

@@ -33,6 +33,7 @@ from client_sdk.messages import Messages
 from client_sdk.models import JSON, Posted, SearchMatch, Team, User
 from client_sdk.policy import Backoff
 from client_sdk.queries import Channels, Users
+from client_sdk.readstate import ReadState
 from client_sdk.session import Session
 from client_sdk.sockets import Connector, websockets_connector
 
@@ -268,6 +269,31 @@ class FlannelClient:
     async def mark_read(self, channel: str, ts: str) -> None:
         """Move the read marker of ``channel`` to ``ts`` (your other devices hear it)."""
         await self._messages.mark_read(channel, ts)
+
+    async def mark(self, channel: str, ts: str, *, unread: bool = False) -> None:
+        """``conversations.mark``: read up to ``ts``; ``unread=True`` may move it back ("mark
+        unread"), which a plain mark never does."""
+        args: dict[str, Any] = {"channel": channel, "ts": ts}
+        if unread:
+            args["mark_unread"] = True
+        await self._session.write("conversations.mark", args)
+
+    async def counts(self) -> dict[str, ReadState]:
+        """``client.counts`` at the edge: every conversation of yours with its read state
+        (also kept as :meth:`read_state`)."""
+        body = await self._session.call("client.counts", {})
+        states = [
+            ReadState.from_json(item)
+            for group in ("channels", "mpims", "ims")
+            for item in body.get(group) or ()
+            if isinstance(item, dict)
+        ]
+        self.cache.reads.put(states)
+        return {s.channel: s for s in states}
+
+    def read_state(self, channel: str) -> ReadState | None:
+        """The badge of one of your conversations, as the hello and later events left it."""
+        return self.cache.reads.get(channel)
 
     async def call(self, method: str, **args: Any) -> JSON:
         """Any Web API method over HTTP, for what this library does not wrap."""

@@ -149,12 +149,20 @@ _PARSERS: dict[str, Callable[[JSON], Event]] = {
         offset=_offset(f),
         raw=f,
     ),
-    "channel_marked": lambda f: ChannelMarked(
-        channel=_channel_id(f), ts=_str(f, "ts"), offset=_offset(f), raw=f
-    ),
+    "channel_marked": lambda f: _marked(f),
+    "group_marked": lambda f: _marked(f),
+    "im_marked": lambda f: _marked(f),
     "user_typing": lambda f: UserTyping(channel=_channel_id(f), user=_str(f, "user"), raw=f),
     "goodbye": lambda f: Goodbye(source=_str(f, "source"), raw=f),
 }
+
+
+def _marked(f: JSON) -> ChannelMarked:
+    counts = {k: f[k] for k in ("unread_count_display", "mention_count") if isinstance(f.get(k), int)}
+    kind = str(f.get("type") or "channel_marked")
+    return ChannelMarked(
+        channel=_channel_id(f), ts=_str(f, "ts"), kind=kind, offset=_offset(f), raw=f, **counts
+    )
 
 
 def parse_event(frame: JSON, users: Mapping[str, User] | None = None) -> Event:

@@ -223,6 +223,10 @@ class ChannelMarked(Event):
     type: ClassVar[str] = "channel_marked"
     channel: str
     ts: str
+    kind: str = "channel_marked"
+    """Slack's name for it: ``channel_marked``, ``group_marked`` (private, group DM) or ``im_marked``."""
+    unread_count_display: int = 0
+    mention_count: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -151,4 +151,9 @@ def _settle(future: asyncio.Future[JSON], frame: JSON) -> None:
         else:
             future.set_exception(ApiError(code, {**frame, "detail": err.get("msg")}))
         return
-    future.set_exception(api_error(str(frame.get("error") or "unknown_error"), frame))
+    error = frame.get("error")
+    if isinstance(error, Mapping):  # Slack's RTM reply: {"ok": false, "error": {"code", "msg"}}
+        code = str(error.get("code") or "unknown_error")
+        future.set_exception(api_error(code, {**frame, "error": code, "detail": error.get("msg")}))
+        return
+    future.set_exception(api_error(str(error or "unknown_error"), frame))

@@ -22,3 +22,7 @@ class WorkspaceAccess:
 
     def user(self, user_id: str) -> Mapping[str, Any] | None:
         return self.ws.find_user(user_id)
+
+    def marked_fields(self, channel_id: str, user_id: str) -> dict[str, Any]:
+        """The counts a ``channel_marked`` carries (read state lives here, not at the origin)."""
+        return self.ws.marked_fields(channel_id, user_id)

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 import weakref
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
 import orjson
@@ -16,7 +16,7 @@ from flannel.access import WorkspaceAccess
 from flannel.auth import EdgeCaller, TokenAuth
 from flannel.cache import Workspace, WorkspaceCache
 from flannel.methods import LOCAL, Who, answer
-from flannel.origin_client import OriginClient
+from flannel.origin_client import OriginClient, decoded
 from flannel.regional import RegionalSnapshots
 from flannel.rtm import admission, frames
 from flannel.rtm.admission import Admit, Refuse
@@ -27,9 +27,11 @@ from flannel.rtm.ratelimit import RateLimit
 from flannel.rtm.sendqueue import SendQueue
 from flannel.rtm.session import Session
 from flannel.settings import EdgeSettings
+from flannel.writes import WAIT_S, OwnWrites, user_key
 from wire import closecodes
 from wire.args import Args
 from wire.errors import SlackError
+from wire.ratelimit import RateLimiter, tier_of
 from wire.tickets import NonceStore, Ticket, TicketError, verify
 
 JSON = dict[str, Any]
@@ -81,6 +83,8 @@ class Edge:
             on_resync=self._on_resync,
         )
         self.fanout = Fanout()
+        self.writes = OwnWrites()  # read-your-writes: each caller's last committed offset
+        self.limits = RateLimiter(settings.rate_limits)  # the origin's tiers, per token
         self.wakers: dict[int, asyncio.Event] = {}
         self.hang_ups: dict[int, Callable[[], None]] = {}  # a session's connection, told to go
         self._sweeper: asyncio.Task[None] | None = None
@@ -173,16 +177,34 @@ class Edge:
     async def call_as(self, who: Who, method: str, args: JSON) -> JSON:
         """A Web API call made over the WebSocket, answered as Slack would (``{"ok": ...}``):
         from memory when the edge holds the method, else by the origin acting for ``who``."""
+        key = user_key(who.team_id, who.user_id)
+        wait = self.limits.check(key, tier_of(method))
+        if wait:
+            return {"ok": False, "error": "ratelimited", "retry_after": wait}
         local = LOCAL.get(method)
         try:
             if local is not None:
-                ws = await self.cache.get(who.team_id)
-                return {"ok": True, **answer(local, ws, who, Args(args))}
-            return await self.origin.call(method, None, args, acting=f"{who.team_id}:{who.user_id}")
+                ws = await self.fresh(who.team_id, (key,))
+                if ws is not None:
+                    return {"ok": True, **answer(local, ws, who, Args(args))}
+            forwarded = await self.origin.forward(method, None, args, acting=key)
+            self.writes.note(key, forwarded.offset)
+            return decoded(forwarded)
         except SlackError as exc:
             return {"ok": False, "error": exc.code, **({"detail": exc.detail} if exc.detail else {})}
         except Exception as exc:  # the origin is unreachable: say so, keep the connection
             return {"ok": False, "error": getattr(exc, "code", "internal_error")}
+
+    async def fresh(self, team_id: str, keys: Iterable[str], after: int = 0) -> Workspace | None:
+        """The workspace once it has applied the caller's own writes (``keys``: the caller's
+        ids in :attr:`writes`) and ``after``; None when it is still behind after
+        :data:`flannel.writes.WAIT_S`: then the origin answers (read-your-writes)."""
+        ws = await self.cache.get(team_id)
+        target = max(after, self.writes.target(keys, ws.offset))
+        if target <= ws.offset:
+            return ws
+        ws = await self.cache.wait_until(team_id, lambda ws: ws.offset >= target, WAIT_S)
+        return ws if ws.offset >= target else None
 
     # -- sessions ------------------------------------------------------------------------
 

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from flannel.cache import CacheError, Workspace
+from flannel.read_methods import READ_METHODS
+from flannel.user_conversations import users_conversations
 from wire import cursors
 from wire.args import Args
 from wire.cursors import metadata, page
@@ -115,6 +117,8 @@ LOCAL: dict[str, Local] = {
     "conversations.members": conversations_members,
     "conversations.search": conversations_search,
     "auth.test": auth_test,
+    "users.conversations": users_conversations,
+    **READ_METHODS,  # client.counts (flannel.read_methods)
 }
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import orjson
 
-from wire.http import ACTING_HEADER, JSON_TYPE, SERVICE_HEADER
+from wire.http import ACTING_HEADER, JSON_TYPE, OFFSET_HEADER, SERVICE_HEADER
 
 
 class OriginError(Exception):
@@ -31,6 +31,7 @@ class Forwarded:
     status: int
     body: bytes
     retry_after: str | None
+    offset: int | None = None  # the change-log offset a write committed (x-flannel-offset)
 
 
 class OriginClient:
@@ -113,15 +114,23 @@ class OriginClient:
             )
         except httpx.HTTPError as exc:
             raise OriginError("origin_unreachable", repr(exc)) from exc
-        return Forwarded(resp.status_code, resp.content, resp.headers.get("retry-after"))
+        committed = resp.headers.get(OFFSET_HEADER, "")
+        offset = int(committed) if committed.isdigit() else None
+        return Forwarded(resp.status_code, resp.content, resp.headers.get("retry-after"), offset)
 
     async def call(
         self, method: str, token: str | None, args: dict[str, Any], acting: str | None = None
     ) -> dict[str, Any]:
         """Call ``method`` and decode its JSON answer."""
-        answer = await self.forward(method, token, args, acting)
-        try:
-            body: dict[str, Any] = orjson.loads(answer.body)
-        except orjson.JSONDecodeError as exc:
-            raise OriginError("origin_error", f"HTTP {answer.status}") from exc
-        return body
+        return decoded(await self.forward(method, token, args, acting))
+
+
+def decoded(answer: Forwarded) -> dict[str, Any]:
+    """A forwarded answer's JSON body; OriginError when it is not JSON."""
+    try:
+        body = orjson.loads(answer.body)
+    except orjson.JSONDecodeError as exc:
+        raise OriginError("origin_error", f"HTTP {answer.status}") from exc
+    if not isinstance(body, dict):
+        raise OriginError("origin_error", f"HTTP {answer.status}")
+    return body

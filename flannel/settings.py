@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from wire.ratelimit import DEFAULT_TIERS
 
 
 @dataclass
@@ -28,6 +30,9 @@ class EdgeSettings:
     public_url: str | None = None
     capacity: int = 10_000  # live sessions at most; routers send no more
     heartbeat_s: float = 2.0  # registry heartbeat; the record expires after three
+    # Per-token calls per minute by tier, as at the origin (wire.ratelimit), for every method
+    # the edge answers or forwards.
+    rate_limits: dict[int, float] = field(default_factory=lambda: dict(DEFAULT_TIERS))
 
     @property
     def http_url(self) -> str:

@@ -20,11 +20,14 @@ from flannel.edge import Edge
 from flannel.methods import LOCAL, Who, answer
 from flannel.metrics import EdgeMetrics
 from flannel.origin_client import OriginError
+from flannel.writes import asked_after, user_key
 from wire import http
 from wire.args import Args
-from wire.errors import SlackError
+from wire.errors import RateLimited, SlackError
 from wire.offsets import parse_offset
+from wire.ratelimit import tier_of
 from wire.tickets import issue
+from wire.tokens import token_hash
 
 log = logging.getLogger("flannel.edge")
 
@@ -65,16 +68,18 @@ async def _dispatch(edge: Edge, request: Request, name: str) -> tuple[Response, 
         if name == "rtm.connect":
             return ok(await rtm_connect(edge, token, values)), None, False
         local = LOCAL.get(name)
+        key = token_hash(token) if token else ""
         if local is None:
-            forwarded = await edge.origin.forward(name, token, values)
-            headers = {"Retry-After": forwarded.retry_after} if forwarded.retry_after else None
-            error = None if b'"ok":true' in forwarded.body[:20] else _error_of(forwarded.body)
-            response = Response(forwarded.body, forwarded.status, headers, media_type=http.JSON_TYPE)
-            return response, error, forwarded.status < 500 and error != "unknown_method"
+            _limit(edge, key, name)
+            return await _forward(edge, name, token, values, key)
         caller = await edge.authenticate(token)
+        _limit(edge, caller.token_hash, name)
         if name == "auth.test":
             await edge.user_of(caller.team_id, caller.user_id)
-        ws = await edge.cache.get(caller.team_id)
+        keys = (caller.token_hash, user_key(caller.team_id, caller.user_id))
+        ws = await edge.fresh(caller.team_id, keys, asked_after(request.headers))
+        if ws is None:  # still behind the caller's own write: the origin answers
+            return await _forward(edge, name, token, values, key)
         result = answer(local, ws, Who(caller.team_id, caller.user_id), Args(values))
     except SlackError as exc:
         return failed(exc), exc.code, False
@@ -87,6 +92,30 @@ async def _dispatch(edge: Edge, request: Request, name: str) -> tuple[Response, 
         log.exception("edge method %s failed", name)
         return Response(http.INTERNAL_ERROR, 500, media_type=http.JSON_TYPE), "internal_error", False
     return ok(result), None, False
+
+
+def _limit(edge: Edge, key: str, name: str) -> None:
+    """The origin's per-token tiers, here too: an answer from memory is still a call."""
+    wait = edge.limits.check(key, tier_of(name)) if key else 0
+    if wait:
+        raise RateLimited(wait, f"retry after {wait}s")
+
+
+async def _forward(
+    edge: Edge, name: str, token: str | None, values: dict[str, Any], key: str
+) -> tuple[Response, str | None, bool]:
+    """``name`` answered by the origin, verbatim; the offset a write committed is noted for
+    the caller's next read and passed on (``x-flannel-offset``, for the router)."""
+    forwarded = await edge.origin.forward(name, token, values)
+    edge.writes.note(key, forwarded.offset)
+    headers: dict[str, str] = {}
+    if forwarded.retry_after:
+        headers["Retry-After"] = forwarded.retry_after
+    if forwarded.offset:
+        headers[http.OFFSET_HEADER] = str(forwarded.offset)
+    error = None if b'"ok":true' in forwarded.body[:20] else _error_of(forwarded.body)
+    response = Response(forwarded.body, forwarded.status, headers or None, media_type=http.JSON_TYPE)
+    return response, error, forwarded.status < 500 and error != "unknown_method"
 
 
 def _error_of(body: bytes) -> str | None:

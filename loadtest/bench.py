@@ -37,7 +37,7 @@ import orjson
 from loadtest.phases import Context, progress
 from loadtest.plan import FULL, QUICK, Plan
 
-STACK_PHASES = ("boot", "query", "connection", "fanout", "freshness", "storm")
+STACK_PHASES = ("boot", "query", "connection", "fanout", "freshness", "storm", "readstate")
 PHASES = (*STACK_PHASES, "changelog", "routing", "search")
 STRATEGIES = ("random", "hash", "bounded", "bounded_warm")
 ROUTING_METRICS = ("max_over_mean", "moved_per_change_x_n", "warm_share")
@@ -45,6 +45,10 @@ ROUTING_METRICS = ("max_over_mean", "moved_per_change_x_n", "warm_share")
 REQUIRED_KEYS = (
     *(f"boot.{k}_{n}" for n in (1500, 32000) for k in ("thin_bytes", "fat_bytes", "bytes_ratio")),
     "boot.time_ratio_32000",
+    "readstate.hello_bytes_32000",
+    "readstate.hello_ratio_32000",
+    "readstate.counts_edge_over_origin",
+    "readstate.post_cost",
     "query.edge_qps",
     "query.origin_qps",
     "query.edge_over_origin",
@@ -189,7 +193,7 @@ async def stack_phases(
     results: dict[str, Any],
 ) -> None:
     from loadtest import workspace
-    from loadtest.phases import boot, connection, fanout, freshness, query, storm
+    from loadtest.phases import boot, connection, fanout, freshness, query, readstate, storm
     from loadtest.stack import ExternalStack, Stack, StackConfig
     from origin.store.shards import Store
 
@@ -237,6 +241,7 @@ async def stack_phases(
             "fanout": fanout.run,
             "freshness": freshness.run,
             "storm": storm.run,
+            "readstate": readstate.run,
         }
         for name in STACK_PHASES:
             if name in chosen:

@@ -23,6 +23,9 @@ MESSAGE_COLUMNS = (
     "channel_id, ts, team_id, user_id, text, subtype, thread_ts, reply_count, reply_users, "
     "latest_reply, edited_ts, edited_user"
 )
+#: What a message is read with: ``MESSAGE_COLUMNS``, then what apps post besides text (schema
+#: version 5): the thread parent's author, and blocks, attachments and metadata as JSON.
+MESSAGE_FIELDS = f"{MESSAGE_COLUMNS}, parent_user_id, blocks, attachments, metadata"
 
 PROFILE_FIELDS = (
     "display_name",
@@ -114,6 +117,7 @@ def conversation_from_row(row: tuple[Any, ...]) -> JSON:
 
 
 def message_from_row(row: tuple[Any, ...], reactions: list[JSON] | None = None) -> JSON:
+    """A message read with ``MESSAGE_FIELDS`` as Slack's object."""
     (
         _channel_id,
         ts,
@@ -127,7 +131,11 @@ def message_from_row(row: tuple[Any, ...], reactions: list[JSON] | None = None) 
         latest_reply,
         edited_ts,
         edited_user,
-    ) = row
+        parent_user_id,
+        blocks,
+        attachments,
+        metadata,
+    ) = row[:16]
     msg: JSON = {
         "type": "message",
         "user": user_id,
@@ -146,11 +154,28 @@ def message_from_row(row: tuple[Any, ...], reactions: list[JSON] | None = None) 
             msg["reply_users_count"] = len(users)
             if latest_reply is not None:
                 msg["latest_reply"] = ts_str(latest_reply)
+        elif parent_user_id is not None:
+            msg["parent_user_id"] = parent_user_id
+    if blocks:
+        msg["blocks"] = orjson.loads(blocks)
+    if attachments:
+        msg["attachments"] = orjson.loads(attachments)
+    if metadata:
+        msg["metadata"] = orjson.loads(metadata)
     if edited_ts is not None:
         msg["edited"] = {"user": edited_user, "ts": ts_str(edited_ts)}
     if reactions:
         msg["reactions"] = reactions
     return msg
+
+
+def permalink(base_url: str, channel_id: str, ts: int, thread_ts: int | None = None) -> str:
+    """A message's permalink: ``<base>/archives/<channel>/p<ts digits>``, Slack's form, on the
+    origin's base URL; a reply's names its thread (``?thread_ts=...&cid=...``) as Slack's do."""
+    link = f"{base_url.rstrip('/')}/archives/{channel_id}/p{ts_str(ts).replace('.', '')}"
+    if thread_ts is not None and thread_ts != ts:
+        link += f"?thread_ts={ts_str(thread_ts)}&cid={channel_id}"
+    return link
 
 
 def text_object(value: str, creator: str | None, last_set: int) -> str:

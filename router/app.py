@@ -1,13 +1,14 @@
-"""The router's ASGI application: ``/api/rtm.connect``, ``/api/auth.test``, health and stats
+"""The router's ASGI application: the one base URL of the Web API, health and stats
 (``/internal/stats`` for Flannel services only: it needs the shared secret).
 
 Requests follow Slack's conventions, read and answered by :mod:`wire.http` exactly as at the
 origin and the edges (GET query, POST form or JSON; ``Authorization: Bearer`` or a ``token``
 argument; Slack's errors with HTTP 200, ``ratelimited`` with 429 and ``Retry-After``, and the
-router's own trouble, no edge or an unreachable origin or registry, with 503), so
-``slack_sdk`` with ``base_url`` at the router works: its ``RTMClient`` calls ``auth.test`` then
-``rtm.connect`` and follows the URL. Every other method lives at the edge whose ``api_url`` the
-connect answer gives. This module only moves bytes between starlette and those functions.
+router's own trouble, no edge or an unreachable origin or registry, with 503). The router
+answers ``rtm.connect``, ``auth.test`` and ``rtm.start`` (the origin's fat payload with a
+working ``url``); every other method goes to the caller's edge and its answer comes back
+unchanged (:mod:`router.forward`), so a client with one base URL (slack_sdk's RTMClient and
+WebClient, the Node SDK) works. This module only moves bytes between starlette and those.
 """
 
 from __future__ import annotations
@@ -22,13 +23,14 @@ import httpx
 import orjson
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
+from router.forward import EdgeClient, Forwarder
 from router.metrics import RouterMetrics
 from router.registry import Registry, open_registry
 from router.service import Router
-from router.settings import RouterSettings
+from router.settings import RouterSettings, valid_region
 from router.tokens import TokenChecker
 from wire.errors import SlackError
 from wire.http import (
@@ -43,8 +45,8 @@ from wire.http import (
 )
 
 log = logging.getLogger("flannel.router")
-#: The only methods answered here; the rest are the edge's.
-METHODS = ("rtm.connect", "auth.test")
+#: The methods answered here; every other one is forwarded to the caller's edge.
+METHODS = ("rtm.connect", "auth.test", "rtm.start")
 
 
 def json_response(body: dict[str, Any], status: int = 200) -> Response:
@@ -60,9 +62,14 @@ def error_response(exc: SlackError) -> Response:
     return Response(body, status, headers, media_type=JSON_TYPE)
 
 
-async def read_args(request: Request) -> dict[str, Any]:
-    """Every argument of the request (query string, then a POST body's fields over it)."""
+async def read_args(request: Request) -> tuple[dict[str, Any], bytes]:
+    """Every argument of the request (query string, then a POST body's fields over it), and
+    the raw body (forwarded as it came)."""
     body = await read_body(request.stream()) if request.method == "POST" else b""
+    return parse_request(request, body), body
+
+
+def parse_request(request: Request, body: bytes) -> dict[str, Any]:
     query: bytes = request.scope.get("query_string", b"")
     try:
         return parse_args(request.method, query, request.headers.get("content-type", ""), body)
@@ -84,14 +91,18 @@ def create_app(
     settings: RouterSettings,
     registry: Registry | None = None,
     origin_transport: httpx.AsyncBaseTransport | None = None,
+    edge_transport: httpx.AsyncBaseTransport | None = None,
 ) -> Starlette:
     """``registry``: shared with in-process edges when embedded; else Redis or in-process as
-    configured. ``origin_transport`` lets tests stand in for the origin."""
+    configured. ``origin_transport`` and ``edge_transport`` let tests stand in for the origin
+    and the edges (the latter also carries the origin's ``rtm.start``)."""
     tokens = TokenChecker(
         settings.origin_url, settings.token_ttl_s, settings.token_failure_ttl_s, transport=origin_transport
     )
     router = Router(settings, registry or open_registry(settings), tokens)
     metrics = RouterMetrics(router)
+    edges = EdgeClient(edge_transport)
+    forwarder = Forwarder(router, edges, settings.origin_url)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -99,21 +110,27 @@ def create_app(
             yield
         finally:
             await router.close()
+            await edges.close()
 
     async def api(request: Request) -> Response:
         name = request.path_params["method"]
         address = request.client.host if request.client else "unknown"
         try:
-            values = await read_args(request)
+            values, body = await read_args(request)
             token = bearer(request.headers.get("authorization"), values)
             if name == "rtm.connect":
                 return ok_response(await router.connect(token, address, values))
             if name == "auth.test":
                 return ok_response(await router.auth_test(token, address))
-            raise SlackError(
-                "unknown_method",
-                f"the router answers {' and '.join(METHODS)}; call {name} at the api_url rtm.connect gives",
-            )
+            if name == "rtm.start":
+                return ok_response(await forwarder.rtm_start(token, address, values))
+            region = values.get("region")
+            if not isinstance(region, str) or not valid_region(region):
+                region = settings.default_region
+            query: bytes = request.scope.get("query_string", b"")
+            verb, headers = request.method, request.headers
+            answer = await forwarder.forward(name, verb, query, headers, body, token, region)
+            return StreamingResponse(answer.chunks(), answer.status, answer.headers)
         except SlackError as exc:
             return error_response(exc)
         except ClientDisconnect:

@@ -143,29 +143,50 @@ class Router:
     ) -> tuple[EdgeRecord, Placement]:
         """Choose and record the edge for one connection of ``team_id`` from ``region``;
         ``failed`` is the edge ``reporter`` could not reach (never chosen for it)."""
-        try:
-            records = {r.id: r for r in await self.registry.edges()}
-        except RegistryUnavailable as exc:
-            raise SlackError("service_unavailable", "the edge registry is unreachable", 503) from exc
-        self.pending.forget(set(records))
-        self.reports.forget(set(records))
+        records = await self._records()
         if failed in records:
-            self.reports.report(failed, reporter)
-            self.counters.failed_edge_reports += 1
-        assignments = await self.registry.warm(team_id)
-        warm = warm_edges(assignments, records)
-        edges = [self._edge(r) for r in records.values()]
+            self.report(failed, reporter)
         avoid = frozenset({failed}) if failed else frozenset()
-        try:
-            placement = self.placer.place(team_id, region, edges, warm, avoid)
-        except NoEdgeAvailable as exc:
-            raise SlackError("no_edge_available", str(exc), 503) from exc
+        placement, assignments = await self._decide(team_id, region, records, avoid)
         chosen = records[placement.edge_id]
         self.pending.add(chosen.id)
         self.counters.count(placement)
         if not placement.warm or self._clock() - assignments.get(chosen.id, 0.0) >= self.mark_every_s:
             await self.registry.mark_warm(team_id, chosen.id)
         return chosen, placement
+
+    async def edge_for(self, team_id: str, region: str, avoid: frozenset[str] = frozenset()) -> EdgeRecord:
+        """The edge a connection of ``team_id`` would be placed on, for a Web API call the
+        router forwards: the same choice as :meth:`place`, recorded nowhere (a call is not a
+        connection: no pending load, no warm mark, no placement counted)."""
+        records = await self._records()
+        placement, _ = await self._decide(team_id, region, records, avoid)
+        return records[placement.edge_id]
+
+    def report(self, edge_id: str, reporter: str) -> None:
+        """``reporter`` could not reach ``edge_id``: it counts towards leaving the edge out."""
+        self.reports.report(edge_id, reporter)
+        self.counters.failed_edge_reports += 1
+
+    async def _records(self) -> dict[str, EdgeRecord]:
+        try:
+            records = {r.id: r for r in await self.registry.edges()}
+        except RegistryUnavailable as exc:
+            raise SlackError("service_unavailable", "the edge registry is unreachable", 503) from exc
+        self.pending.forget(set(records))
+        self.reports.forget(set(records))
+        return records
+
+    async def _decide(
+        self, team_id: str, region: str, records: dict[str, EdgeRecord], avoid: frozenset[str]
+    ) -> tuple[Placement, dict[str, float]]:
+        assignments = await self.registry.warm(team_id)
+        warm = warm_edges(assignments, records)
+        edges = [self._edge(r) for r in records.values()]
+        try:
+            return self.placer.place(team_id, region, edges, warm, avoid), assignments
+        except NoEdgeAvailable as exc:
+            raise SlackError("no_edge_available", str(exc), 503) from exc
 
     def _edge(self, r: EdgeRecord) -> Edge:
         load = r.connections + self.pending.since(r.id, r.updated)

@@ -17,4 +17,5 @@ another part. Modules, one concept each:
 ``tickets``      the signed, single-use WebSocket tickets the router issues and edges redeem
 ``tokens``       token hashing (a raw token is never a key, a log field or an event field)
 ``keys``         the Redis key layout shared by edges and routers (registry, warm sets)
+``ratelimit``    Slack's per-token rate-limit tiers, each method's tier, the token buckets
 """

@@ -1,7 +1,9 @@
 """The change-log event schema: the published contract between the origin and every edge.
 
 Every mutation at the origin writes exactly one event, in the same transaction as the data
-(see ``origin.store.shards.WriteTx.emit``). Events use Slack's RTM shapes, plus:
+(see ``origin.store.shards.WriteTx.emit``); a post to a user id whose DM does not exist yet
+logs two, the DM's ``channel_created`` and then the ``message``. Events use Slack's RTM
+shapes, plus:
 
 - ``offset``: per-workspace, strictly increasing, gapless integer (the outbox id);
 - ``team``: the workspace id;
@@ -26,14 +28,31 @@ Types, and the fields each carries beyond Slack's own:
                               when invited
 ``member_left_channel``       ``channel``, ``user``, ``channel_type``
 ``message``                   ``channel``, ``channel_type``, ``message`` fields inlined as
-                              Slack does (``user``, ``text``, ``ts``, ``thread_ts``...)
-``message_changed``           ``channel``, ``channel_type``, ``message`` (new),
-                              ``previous_message``; subtype ``message_changed``
+                              Slack does (``user``, ``text``, ``ts``, ``thread_ts``...), and
+                              what apps post: ``blocks``, ``attachments`` (JSON arrays) and
+                              ``metadata`` {event_type, event_payload}, each only when set;
+                              a reply carries ``parent_user_id`` (its thread parent's author).
+                              ``subtype`` ``me_message`` (chat.meMessage) or
+                              ``thread_broadcast``: a reply also shown in the channel; one
+                              message, in the thread (counted in the parent's reply fields)
+                              and in the channel's history alike, so treat it as a channel
+                              message that also has ``thread_ts`` (latest, unread). A message
+                              in a DM or group DM reopens it for members who closed it
+``ephemeral_message``         ``user`` (the ONE recipient), ``channel``, ``channel_type``,
+                              ``message`` {type: message, user (the poster), text, ts, team,
+                              is_ephemeral: true, blocks?, attachments?, thread_ts?}: from
+                              chat.postEphemeral, never stored. Edges deliver it ONLY to the
+                              connections of ``user`` (if ``user`` may still see ``channel``),
+                              never to the channel's other members, as Slack's ``message``
+                              with the inner fields inlined, ``channel`` and ``is_ephemeral``
+``message_changed``           ``channel``, ``channel_type``, ``message`` (new, with its
+                              blocks, attachments, metadata), ``previous_message``; subtype
+                              ``message_changed``
                               (Slack sends it as type ``message`` with that subtype; the log
                               keeps the subtype name as ``type`` for routing, and edges
                               rewrite it to Slack's shape when delivering)
 ``message_deleted``           ``channel``, ``channel_type``, ``deleted_ts``,
-                              ``previous_message``
+                              ``previous_message``; the message's reactions and pin go with it
 ``message_replied``           not emitted separately: a reply is a ``message`` with
                               ``thread_ts``; the parent's new reply fields arrive with it
                               as ``parent`` {ts, reply_count, reply_users, latest_reply}
@@ -42,6 +61,21 @@ Types, and the fields each carries beyond Slack's own:
 ``reaction_removed``          same as reaction_added
 ``channel_marked``            ``channel``, ``user``, ``ts``: last_read moved (sent to that
                               user only)
+``pin_added``                 ``user`` (who pinned), ``channel_id`` (Slack's name) and
+                              ``channel`` (the same id, for routing), ``channel_type``,
+                              ``item`` {type: message, channel, message, created,
+                              created_by}: for the channel's members
+``pin_removed``               same as pin_added, plus ``has_pins`` (any pin left)
+``im_open``                   ``user``, ``channel``: that user opened a DM it had closed
+                              (conversations.open); to that user only
+``im_close``                  ``user``, ``channel``: that user closed a DM
+                              (conversations.close); to that user only
+``mpim_open``                 same as im_open, for a group DM
+``mpim_close``                same as im_close, for a group DM
+``emoji_changed``             ``subtype`` add, ``name``, ``value`` (the image URL or
+                              ``alias:<name>``): for every connection of the workspace
+``subteam_created``           ``subteam`` (the user group object of usergroups.list, with
+                              ``users``): for every connection of the workspace
 ``token_revoked``             ``user``, ``tokens`` {oauth: [], bot: []} and ``token_hash``
                               (the sha256 of the revoked token, so edges can close its
                               connections without ever seeing the token)
@@ -72,4 +106,13 @@ EVENT_TYPES = (
     "reaction_removed",
     "channel_marked",
     "token_revoked",
+    "ephemeral_message",
+    "pin_added",
+    "pin_removed",
+    "im_open",
+    "im_close",
+    "mpim_open",
+    "mpim_close",
+    "emoji_changed",
+    "subteam_created",
 )

@@ -32,6 +32,10 @@ SERVICE_HEADER = "x-flannel-service-secret"
 #: ... and names the ``TEAM:USER`` it acts for in this one.
 ACTING_HEADER = "x-flannel-as-user"
 JSON_TYPE = "application/json"
+#: On a write's answer: the change-log offset it committed (origin -> edge -> router -> client).
+OFFSET_HEADER = "x-flannel-offset"
+#: On a call: answer it only from a copy that has applied this offset (read-your-writes).
+AFTER_HEADER = "x-flannel-after"
 
 
 async def read_body(chunks: AsyncIterable[bytes], limit: int = MAX_BODY) -> bytes:

@@ -2,13 +2,17 @@
 
 This is the reference meaning of the event schema (``wire/events.py``): applying the
 events after offset X to ``snapshot(X)`` gives ``snapshot(now)``. The edge's cache applies
-events with the same rules.
+events with the same rules. Events about messages (ephemeral ones too), reactions, pins,
+marks, a member's open or closed DMs, custom emoji and user groups leave this state as it is:
+they have no handler here.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+
+from wire.readstate import ReadState
 
 JSON = dict[str, Any]
 
@@ -29,10 +33,15 @@ class WorkspaceState:
     users: dict[str, JSON] = field(default_factory=dict)
     channels: dict[str, JSON] = field(default_factory=dict)
     members: dict[str, set[str]] = field(default_factory=dict)
+    #: Read state (``wire.readstate``): windows of recent messages and ``last_read`` cursors.
+    #: Not compared: a window that lost messages to deletions holds fewer than a fresh snapshot.
+    reads: ReadState = field(default_factory=ReadState, compare=False, repr=False)
 
     def add_page(self, page: JSON) -> None:
         """Fold one page of a snapshot stream into the state."""
         kind = page["type"]
+        if self.reads.add_page(page):
+            return
         if kind == "users":
             for user in page["items"]:
                 self.users[user["id"]] = user
@@ -52,6 +61,7 @@ class WorkspaceState:
         if offset != self.offset + 1:
             return False
         self.offset = offset
+        self.reads.apply(event)
         handler = _HANDLERS.get(event["type"])
         if handler is not None:
             handler(self, event)

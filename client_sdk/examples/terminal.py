@@ -4,7 +4,8 @@
 
 Lines read from stdin are posted to the current channel; commands start with ``/``:
 ``/channel NAME`` switch (a prefix search), ``/who PREFIX`` find people, ``/history [N]`` the
-last N messages, ``/thread TS TEXT`` reply in a thread, ``/quit``. Incoming messages of the
+last N messages, ``/thread TS TEXT`` reply in a thread, ``/unread`` the unread badges
+(also shown at connect; switching to a channel marks it read), ``/quit``. Incoming messages of the
 current channel print as ``[#general] bob: text``. It shows the ``events()`` iterator style,
 lookups through the cache, and history paging.
 """
@@ -56,6 +57,19 @@ class Terminal:
             elif isinstance(event, Resync):
                 say(f"* resync: {event.reason}")
 
+    def badges(self) -> list[str]:
+        """Unread badges of your conversations: ``#general 3 (@1)``; ``+`` when at least."""
+        lines = []
+        for channel_id, state in sorted(self.client.cache.reads.by_channel.items()):
+            if not state.has_unreads:
+                continue
+            known = self.client.cache.channels.get(channel_id)
+            name = known.name if known and known.name else channel_id
+            more = "+" if state.is_floor else ""
+            mentions = f" (@{state.mention_count}{more})" if state.mention_count else ""
+            lines.append(f"#{name} {state.unread_count_display}{more}{mentions}")
+        return lines
+
     async def switch(self, name: str) -> None:
         found = await self.client.channels.search(name.lstrip("#"), limit=1)
         if not found:
@@ -63,6 +77,9 @@ class Terminal:
             return
         self.channel = found[0]
         say(f"* now in #{self.channel.name}")
+        state = self.client.read_state(self.channel.id)
+        if state is not None and state.latest and state.has_unreads:
+            await self.client.mark(self.channel.id, state.latest)  # read: the badge clears
 
     async def command(self, line: str) -> bool:
         """Run one input line; False to quit."""
@@ -71,6 +88,10 @@ class Terminal:
             return False
         if verb == "/channel":
             await self.switch(rest)
+        elif verb == "/unread":
+            await self.client.counts()
+            for line_ in self.badges() or ["nothing unread"]:
+                say(f"* {line_}")
         elif verb == "/who":
             for user in await self.client.users.search(rest.strip(), limit=10):
                 say(f"* {user.name} ({user.real_name}) {user.id}")
@@ -102,6 +123,8 @@ async def run(url: str, token: str, region: str | None, channel: str | None) -> 
         async with FlannelClient(url, token, region) as client:
             say(f"* connected as {client.self_user.name} to {client.team.name}")
             term = Terminal(client)
+            for badge in term.badges():
+                say(f"* unread: {badge}")
             if channel:
                 await term.switch(channel)
             listener = asyncio.create_task(term.listen())

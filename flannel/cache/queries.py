@@ -16,8 +16,10 @@ from bisect import bisect_right
 from collections.abc import Iterable, Sequence, Set
 from typing import Any
 
+from flannel.cache import reads
 from flannel.prefix_index import PrefixIndex
 from wire import visibility
+from wire.ids import ts_str
 from wire.state import WorkspaceState
 from wire.visibility import is_public, kind_of, type_of
 
@@ -121,8 +123,25 @@ class Queries:
         return self._channels_of.get(user_id, frozenset())
 
     def conversation(self, caller: str, channel_id: str) -> JSON:
-        """``conversations.info``: the object with ``is_member``; ``user`` for a DM."""
-        return self._object(caller, self._visible(caller, channel_id))
+        """``conversations.info``: the object with ``is_member``; ``user`` for a DM; for a
+        member, its read state (``last_read``, ``unread_count``, ``unread_count_display``,
+        ``latest``...)."""
+        obj = self._object(caller, self._visible(caller, channel_id))
+        if channel_id in self._channels_of.get(caller, ()):
+            obj.update(reads.member_fields(self._state.reads, channel_id, caller))
+        else:
+            obj["latest"] = reads.latest_object(self._state.reads.latest(channel_id))
+        return obj
+
+    def client_counts(self, caller: str) -> JSON:
+        """``client.counts``: the caller's conversations with their read state, from memory."""
+        return reads.client_counts(
+            self._state.reads, self._state.channels, self._channels_of.get(caller, ()), caller
+        )
+
+    def marked_fields(self, channel_id: str, user_id: str) -> JSON:
+        """The counts a ``channel_marked`` event carries to ``user_id`` (Slack's fields)."""
+        return reads.marked_fields(self._state.reads, channel_id, user_id)
 
     def list_conversations(
         self,
@@ -156,7 +175,10 @@ class Queries:
             if len(out) == limit:
                 more = True
                 break
-            out.append(self._object(caller, channel))
+            obj = self._object(caller, channel)
+            if channel_id in self._channels_of.get(caller, ()):
+                obj["last_read"] = ts_str(self._state.reads.cursor(channel_id, caller))
+            out.append(obj)
         return out, (out[-1]["id"] if more and out else None)
 
     def members(
@@ -192,6 +214,7 @@ class Queries:
             item["is_archived"] = bool(channel.get("is_archived"))
             if item["is_im"]:
                 item["user"] = self._dm_partner(channel_id, user_id)
+            item.update(reads.member_fields(self._state.reads, channel_id, user_id))
             out.append(item)
         return out
 

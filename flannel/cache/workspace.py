@@ -33,6 +33,7 @@ _CHANNEL_EVENTS = frozenset(
     {"channel_rename", "channel_archive", "channel_unarchive", "channel_topic", "channel_purpose"}
 )
 _MEMBER_EVENTS = frozenset({"member_joined_channel", "member_left_channel"})
+_READ_PAGES = frozenset({"reads", "last_read"})
 
 
 class SnapshotError(ValueError):
@@ -68,6 +69,8 @@ class WorkspaceBuilder:
             items = page["items"]
             self._counts[str(kind)] += len(items)
             self._state.add_page({"type": kind, "items": _interned(str(kind), items)})
+        elif kind in _READ_PAGES:
+            self._state.add_page(page)  # read state: windows and last_read (wire.readstate)
         # unknown page types are skipped: a newer origin may add some
 
     @property

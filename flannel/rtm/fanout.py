@@ -12,7 +12,10 @@ channel_rename/archive/unarchive/topic/purpose         whoever can see the chann
 channel_created                                        everyone for a public channel; the
                                                        event's ``members`` otherwise
 team_join, user_change                                 every connection of the workspace
-channel_marked                                         that user's connections only
+ephemeral_message                                      ``user``'s connections only (the one
+                                                       recipient), if it may see the channel
+channel_marked                                         that user's connections only (as
+                                                       channel/group/im_marked, with counts)
 token_revoked                                          nobody: that token's connections close
 anything else                                          nobody (fail closed)
 =====================================================  ====================================
@@ -89,6 +92,16 @@ def _is_public(event: Event) -> bool:
     return isinstance(channel, Mapping) and is_public(channel)
 
 
+def _with_counts(event: Event, access: Access) -> Event:
+    """A mark as Slack sends it: with the user's counts after it, which the edge holds (an
+    access without read state leaves the event as it is). One recipient: encoded once still."""
+    counted = getattr(access, "marked_fields", None)
+    channel, user = event.get("channel"), event.get("user")
+    if counted is None or not isinstance(channel, str) or not isinstance(user, str):
+        return event
+    return {**event, **counted(channel, user)}
+
+
 def _subject(event: Event) -> str | None:
     user = event.get("user")
     return user if isinstance(user, str) else None
@@ -135,6 +148,8 @@ class Fanout:
 
     def prepare(self, event: Event, access: Access) -> Delivery:
         """The event in Slack's shape, encoded once, with what JIT users it needs and carries."""
+        if event.get("type") == "channel_marked":
+            event = _with_counts(event, access)
         needs = mentions.referenced_users(event)
         carried = frames.carried_user(event)
         offset = event.get("offset")
@@ -153,6 +168,9 @@ class Fanout:
             return True
         if kind == "channel_marked":
             return _subject(event) == user_id
+        if kind == "ephemeral_message":
+            channel = _channel(event)
+            return _subject(event) == user_id and channel is not None and access.can_see(user_id, channel)
         if kind == "channel_created":
             if _is_public(event):
                 return True
@@ -249,6 +267,11 @@ class Fanout:
         if kind == "channel_marked":
             subject = _subject(event)
             return list(users.get(subject, ())) if subject else []
+        if kind == "ephemeral_message":  # one recipient, never the channel's other members
+            subject, channel = _subject(event), _channel(event)
+            if subject is None or channel is None or not access.can_see(subject, channel):
+                return []
+            return list(users.get(subject, ()))
         if kind == "channel_created":
             members = event.get("members")
             ids: Iterable[str] = members if isinstance(members, list) else ()

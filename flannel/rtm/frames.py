@@ -165,9 +165,23 @@ def reply_ok(reply_to: int, fields: Mapping[str, Any] | None = None) -> bytes:
     return encode({"ok": True, "reply_to": reply_to, **(fields or {})})
 
 
-def reply_error(reply_to: int, error: str, fields: Mapping[str, Any] | None = None) -> bytes:
-    """``{"ok": false, "reply_to": 7, "error": "channel_not_found"}``, as the Web API says it."""
-    return encode({**(fields or {}), "ok": False, "reply_to": reply_to, "error": error})
+def reply_error(reply_to: int, error: str, fields: Mapping[str, Any] | None = None, msg: str = "") -> bytes:
+    """``{"ok": false, "reply_to": 7, "error": {"code": "channel_not_found", "msg": ".."}}``:
+    Slack's RTM shape for a failed reply (the Node RTM client reads ``error.msg`` and keeps
+    ``error`` as the failure's data); ``code`` is the Web API's error name."""
+    return encode(
+        {**(fields or {}), "ok": False, "reply_to": reply_to, "error": {"code": error, "msg": msg or error}}
+    )
+
+
+def reply(reply_to: int, body: Mapping[str, Any]) -> bytes:
+    """A Web API answer (``{"ok": ..., ...}``) as the reply to query ``reply_to``."""
+    if body.get("ok"):
+        return reply_ok(reply_to, {k: v for k, v in body.items() if k != "ok"})
+    error = str(body.get("error", "internal_error"))
+    detail = body.get("detail")
+    rest = {k: v for k, v in body.items() if k not in ("ok", "error", "detail")}
+    return reply_error(reply_to, error, rest, detail if isinstance(detail, str) else "")
 
 
 def error_frame(code: str, msg: str, reply_to: int | None = None, **extra: Any) -> bytes:
@@ -176,14 +190,6 @@ def error_frame(code: str, msg: str, reply_to: int | None = None, **extra: Any) 
     if reply_to is not None:
         out["reply_to"] = reply_to
     return encode(out)
-
-
-def reply(reply_to: int, body: Mapping[str, Any]) -> bytes:
-    """A Web API answer (``{"ok": ..., ...}``) as the reply to query ``reply_to``."""
-    if body.get("ok"):
-        return reply_ok(reply_to, {k: v for k, v in body.items() if k != "ok"})
-    error = str(body.get("error", "internal_error"))
-    return reply_error(reply_to, error, {k: v for k, v in body.items() if k not in ("ok", "error")})
 
 
 def refusal(code: str, msg: str) -> bytes:
@@ -214,6 +220,9 @@ def user_info(users: Iterable[Mapping[str, Any]], encode: Callable[[Any], bytes]
     return encode({"type": "user_info", "users": list(users)})
 
 
+_MARKED = {"G": "group_marked", "D": "im_marked"}
+
+
 def wire_event(event: Mapping[str, Any]) -> Mapping[str, Any]:
     """A change-log event in Slack's shape: edits and deletions are ``message`` + subtype.
 
@@ -222,7 +231,21 @@ def wire_event(event: Mapping[str, Any]) -> Mapping[str, Any]:
     kind = event.get("type")
     if kind in _REWRITTEN:
         return {**event, "type": "message", "subtype": kind}
+    if kind == "channel_marked":  # Slack names a mark by the conversation's kind
+        return {**event, "type": _MARKED.get(str(event.get("channel_type")), "channel_marked")}
+    if kind == "ephemeral_message":
+        return ephemeral(event)
     return event
+
+
+def ephemeral(event: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``chat.postEphemeral``'s event as Slack's RTM delivers it: a ``message`` with the inner
+    message's fields inlined (``user`` is then the poster, not the recipient), its channel,
+    and ``is_ephemeral: true``; the log's offset and timestamps kept."""
+    inner = event.get("message")
+    fields = {k: v for k, v in inner.items() if k != "type"} if isinstance(inner, Mapping) else {}
+    kept = {k: event[k] for k in ("offset", "team", "event_ts", "channel_type") if k in event}
+    return {"type": "message", **fields, "channel": event.get("channel"), **kept, "is_ephemeral": True}
 
 
 def carried_user(event: Mapping[str, Any]) -> str | None:

@@ -12,8 +12,9 @@ from __future__ import annotations
 import hmac
 import logging
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any, cast
 
 import orjson
 from starlette.requests import ClientDisconnect, Request
@@ -22,11 +23,11 @@ from starlette.responses import Response
 from origin.api.ratelimit import RateLimiter
 from origin.api.registry import Context, Method
 from origin.service.auth import Caller, authenticate, authenticate_as
-from origin.store.shards import Store
+from origin.store.shards import Store, WriteTx
 from wire import http
 from wire.args import Args
 from wire.errors import RateLimited, SlackError
-from wire.http import ACTING_HEADER, SERVICE_HEADER
+from wire.http import ACTING_HEADER, OFFSET_HEADER, SERVICE_HEADER
 
 __all__ = [
     "ACTING_HEADER",
@@ -61,6 +62,26 @@ async def read_args(request: Request) -> dict[str, Any]:
 def bearer(request: Request, values: dict[str, Any]) -> str | None:
     """The token (``Authorization: Bearer`` first, else the ``token`` argument, removed)."""
     return http.bearer(request.headers.get("authorization"), values)
+
+
+class CommittedOffset:
+    """The store as one call sees it, noting the last change-log offset its writes committed:
+    answered as ``x-flannel-offset``, so an edge can wait until its copy has applied the
+    caller's own write before answering the caller's next read (read-your-writes)."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self.offset = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    @asynccontextmanager
+    async def write(self, team_id: str) -> AsyncIterator[WriteTx]:
+        async with self._store.write(team_id) as tx:
+            yield tx
+        if tx.events:  # committed
+            self.offset = max(self.offset, int(tx.events[-1]["offset"]))
 
 
 class ApiEndpoint:
@@ -119,7 +140,8 @@ class ApiEndpoint:
             wait = self.limiter.check(caller.token_hash, method.tier)
             if wait:
                 raise RateLimited(wait)
-            ctx = Context(self.store, caller, token, self.base_url)
+            committed = CommittedOffset(self.store)
+            ctx = Context(cast(Store, committed), caller, token, self.base_url)
             result = await method.handler(ctx, Args(values))
         except SlackError as exc:
             return error_response(exc), exc.code
@@ -129,4 +151,5 @@ class ApiEndpoint:
         except Exception:
             log.exception("method %s failed", name)
             return Response(http.INTERNAL_ERROR, 500, media_type=http.JSON_TYPE), "internal_error"
-        return Response(http.ok_body(result), media_type=http.JSON_TYPE), None
+        headers = {OFFSET_HEADER: str(committed.offset)} if committed.offset else None
+        return Response(http.ok_body(result), headers=headers, media_type=http.JSON_TYPE), None

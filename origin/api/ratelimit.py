@@ -1,58 +1,8 @@
-"""Per-token, per-tier rate limits (token buckets), pure and clock-injected.
-
-Slack groups methods into tiers by cost; each tier allows a number of calls per minute per
-token, with bursts up to that number. ``check`` says how many seconds to wait, or 0.
-"""
+"""Per-token, per-tier rate limits: the pure logic is the wire contract's (the edges enforce
+the same tiers), re-exported here for the origin's callers."""
 
 from __future__ import annotations
 
-import math
-import time
-from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from wire.ratelimit import DEFAULT_TIERS, RateLimiter, parse_tiers
 
-DEFAULT_TIERS: dict[int, float] = {1: 20, 2: 600, 3: 3000, 4: 6000}
-
-
-def parse_tiers(spec: str) -> dict[int, float]:
-    """``"1:20,2:600,3:3000,4:6000"`` (calls per minute) -> {tier: per_minute}."""
-    tiers = dict(DEFAULT_TIERS)
-    for part in spec.split(","):
-        if part.strip():
-            tier, _, rate = part.partition(":")
-            tiers[int(tier)] = float(rate)
-    return tiers
-
-
-class RateLimiter:
-    def __init__(
-        self,
-        per_minute: Mapping[int, float],
-        clock: Callable[[], float] = time.monotonic,
-        max_keys: int = 100_000,
-    ) -> None:
-        self.per_minute = dict(per_minute)
-        self.clock = clock
-        self.max_keys = max_keys
-        self._buckets: OrderedDict[tuple[str, int], tuple[float, float]] = OrderedDict()
-
-    def check(self, key: str, tier: int) -> int:
-        """Take one call from ``key``'s bucket for ``tier``; 0 if allowed, else Retry-After."""
-        rate = self.per_minute.get(tier)
-        if rate is None or rate <= 0:
-            return 0
-        capacity = max(rate, 1.0)
-        per_sec = rate / 60.0
-        now = self.clock()
-        tokens, last = self._buckets.pop((key, tier), (capacity, now))
-        tokens = min(capacity, tokens + (now - last) * per_sec)
-        if tokens >= 1.0:
-            self._buckets[(key, tier)] = (tokens - 1.0, now)
-            self._evict()
-            return 0
-        self._buckets[(key, tier)] = (tokens, now)
-        return max(1, math.ceil((1.0 - tokens) / per_sec))
-
-    def _evict(self) -> None:
-        while len(self._buckets) > self.max_keys:
-            self._buckets.popitem(last=False)
+__all__ = ["DEFAULT_TIERS", "RateLimiter", "parse_tiers"]

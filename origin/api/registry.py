@@ -46,6 +46,16 @@ def method(name: str, tier: int = 3) -> Callable[[Handler], Handler]:
 
 def load_methods() -> dict[str, Method]:
     """Import the method modules (which register themselves) and return the table."""
-    from origin.api.methods import auth, chat, conversations, reactions, rtm, search, users  # noqa: F401
+    from origin.api.methods import (  # noqa: F401
+        auth,
+        chat,
+        conversations,
+        pins,
+        reactions,
+        rtm,
+        search,
+        users,
+        workspace,
+    )
 
     return METHODS

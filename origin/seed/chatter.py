@@ -80,9 +80,10 @@ class _Message:
     reply_count: int = 0
     reply_users: list[str] = field(default_factory=list)
     latest_reply: int | None = None
+    parent_user: str | None = None
 
     def row(self, team_id: str) -> Row:
-        """``MESSAGE_COLUMNS``; only a parent with replies carries reply_users."""
+        """``MESSAGE_COLUMNS`` and parent_user_id; only a parent with replies carries reply_users."""
         users = orjson.dumps(self.reply_users).decode() if self.reply_count else None
         return (
             self.conv.id,
@@ -97,6 +98,7 @@ class _Message:
             self.latest_reply,
             None,
             None,
+            self.parent_user,
         )
 
 
@@ -123,6 +125,7 @@ def make_messages(seed: int, ws: Workspace, count: int) -> None:
             del roots[:-10]
         else:
             msg.thread_ts = parent.thread_ts = parent.ts
+            msg.parent_user = parent.user
             parent.reply_count += 1
             if msg.user not in parent.reply_users:
                 parent.reply_users.append(msg.user)

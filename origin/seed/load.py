@@ -26,7 +26,7 @@ def _insert(table: str, columns: str) -> str:
 USERS_SQL = _insert("users", f"{USER_COLUMNS}, email")
 CONVERSATIONS_SQL = _insert("conversations", f"{CONVERSATION_COLUMNS}, last_ts")
 MEMBERS_SQL = _insert("members", "channel_id, user_id, team_id, last_read, joined")
-MESSAGES_SQL = _insert("messages", MESSAGE_COLUMNS)
+MESSAGES_SQL = _insert("messages", f"{MESSAGE_COLUMNS}, parent_user_id")
 REACTIONS_SQL = _insert("reactions", "channel_id, ts, name, user_id, added")
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from origin.models import CONVERSATION_COLUMNS, MESSAGE_COLUMNS, conversation_from_row
+from origin.models import CONVERSATION_COLUMNS, MESSAGE_FIELDS, conversation_from_row
 from origin.service.auth import Caller
 from origin.store.db import Conn, Row
 from wire.errors import SlackError
@@ -28,6 +28,7 @@ class Visible:
     row: tuple[Any, ...]
     is_member: bool
     last_read: int
+    is_open: bool = True  # a DM or group DM this member has not closed (see with_open_state)
 
     @property
     def id(self) -> str:
@@ -55,6 +56,8 @@ class Visible:
             o["is_member"] = self.is_member
         if self.is_member:
             o["last_read"] = ts_str(self.last_read)
+            if self.kind in ("im", "mpim"):
+                o["is_open"] = self.is_open
         return o
 
 
@@ -75,6 +78,16 @@ async def visible(conn: Conn, caller: Caller, channel_id: str, lock: str = "") -
     return Visible(row, member is not None, int(member[0]) if member else 0)
 
 
+async def with_open_state(conn: Conn, conv: Visible, user_id: str) -> Visible:
+    """``conv`` with whether ``user_id`` has it open (DMs and group DMs: ``members.is_open``)."""
+    if conv.is_member and conv.kind in ("im", "mpim"):
+        row = await conn.fetchone(
+            "SELECT is_open FROM members WHERE channel_id = ? AND user_id = ?", [conv.id, user_id]
+        )
+        conv.is_open = bool(row[0]) if row else True
+    return conv
+
+
 def require_member(conv: Visible) -> None:
     if not conv.is_member:
         raise SlackError("not_in_channel")
@@ -86,8 +99,9 @@ def require_open(conv: Visible) -> None:
 
 
 async def fetch_message(conn: Conn, channel_id: str, ts: int, lock: str = "") -> Row:
+    """The message's row (``MESSAGE_FIELDS``), else ``message_not_found``."""
     row = await conn.fetchone(
-        f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE channel_id = ? AND ts = ?{lock}",
+        f"SELECT {MESSAGE_FIELDS} FROM messages WHERE channel_id = ? AND ts = ?{lock}",
         [channel_id, ts],
     )
     if row is None:

@@ -32,9 +32,9 @@ async def fat_boot(store: Store, caller: Caller) -> JSON:
         ):
             members.setdefault(str(channel_id), []).append(str(user_id))
         mine = {
-            str(r[0]): int(r[1])
+            str(r[0]): (int(r[1]), bool(r[2]))
             for r in await conn.fetchall(
-                "SELECT channel_id, last_read FROM members WHERE user_id = ?", [caller.user_id]
+                "SELECT channel_id, last_read, is_open FROM members WHERE user_id = ?", [caller.user_id]
             )
         }
         rows = await conn.fetchall(
@@ -47,7 +47,7 @@ async def fat_boot(store: Store, caller: Caller) -> JSON:
         public = is_public_kind(kind, private)
         if not public and cid not in mine:
             continue
-        obj = Visible(row, cid in mine, mine.get(cid, 0)).obj()
+        obj = Visible(row, cid in mine, *mine.get(cid, (0, True))).obj()
         ids = members.get(cid, [])
         if kind == "im":
             obj["user"] = next((u for u in ids if u != caller.user_id), caller.user_id)

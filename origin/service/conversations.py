@@ -1,4 +1,8 @@
-"""Conversations: public and private channels, DMs and group DMs, and their members."""
+"""Conversations: public and private channels, DMs and group DMs, and their members.
+
+Opening and closing DMs is :mod:`origin.service.dms`; listing conversations
+:mod:`origin.service.listing`.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +10,14 @@ import re
 from collections.abc import Sequence
 
 from origin.models import CONVERSATION_COLUMNS, JSON, conversation_from_row, text_object
-from origin.service.access import Visible, require_member, require_open, visible
+from origin.service.access import Visible, require_member, require_open, visible, with_open_state
 from origin.service.auth import Caller
 from origin.store.db import Conn
 from origin.store.shards import Store, WriteTx
 from wire import cursors
 from wire.errors import SlackError, invalid_arguments
-from wire.ids import new_id, now_us, ts_str
-from wire.visibility import CONVERSATION_TYPES, channel_type, is_public_kind, type_of_kind
+from wire.ids import new_id, now_us
+from wire.visibility import channel_type
 
 _CHANNEL_NAME = re.compile(r"^[\w-]{1,80}$")
 
@@ -36,7 +40,8 @@ async def _add_members(tx: WriteTx, conv_id: str, user_ids: Sequence[str]) -> No
     )
 
 
-async def _check_users(conn: Conn, team_id: str, user_ids: Sequence[str]) -> None:
+async def check_users(conn: Conn, team_id: str, user_ids: Sequence[str]) -> None:
+    """``user_not_found`` (naming them) unless every id is a live user of the workspace."""
     if not user_ids:
         return
     marks = ",".join("?" * len(user_ids))
@@ -50,7 +55,7 @@ async def _check_users(conn: Conn, team_id: str, user_ids: Sequence[str]) -> Non
         raise SlackError("user_not_found", ",".join(missing))
 
 
-async def _insert_conversation(
+async def insert_conversation(
     tx: WriteTx,
     conv_id: str,
     name: str | None,
@@ -81,122 +86,29 @@ async def create(store: Store, caller: Caller, name: str, is_private: bool) -> J
         )
         if taken:
             raise SlackError("name_taken")
-        obj = await _insert_conversation(
+        obj = await insert_conversation(
             tx, new_id("C"), name, "channel", is_private, caller.user_id, [caller.user_id]
         )
     obj["is_member"] = True
     return obj
 
 
-async def open_dm(store: Store, caller: Caller, user_ids: Sequence[str]) -> tuple[JSON, bool]:
-    """``conversations.open``: the DM (one other user) or group DM (several); returns
-    (conversation, already_open)."""
-    others = sorted(set(user_ids) - {caller.user_id}) or [caller.user_id]
-    if len(others) > 8:
-        raise invalid_arguments("users", "a group DM has at most 8 other members")
-    members = sorted({caller.user_id, *others})
-    kind = "im" if len(others) == 1 else "mpim"
-    key = ",".join(members)
-    async with store.write(caller.team_id) as tx:
-        await _check_users(tx.conn, caller.team_id, others)
-        row = await tx.conn.fetchone(
-            f"SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE team_id = ? AND dm_key = ?",
-            [caller.team_id, key],
-        )
-        if row is not None:
-            return conversation_from_row(row), True
-        name = None
-        if kind == "mpim":
-            name = "mpdm-" + "--".join(members) + "-1"
-        obj = await _insert_conversation(
-            tx,
-            new_id("D" if kind == "im" else "G"),
-            name,
-            kind,
-            True,
-            caller.user_id,
-            members,
-            key,
-        )
-    if kind == "im":
-        obj["user"] = others[0]
-    return obj, False
-
-
 async def info(store: Store, caller: Caller, channel_id: str) -> JSON:
     async with store.read(caller.team_id) as conn:
-        conv = await visible(conn, caller, channel_id)
+        conv = await with_open_state(conn, await visible(conn, caller, channel_id), caller.user_id)
         obj = conv.obj()
         if conv.kind == "im":
-            obj["user"] = await _dm_partner(conn, conv.id, caller.user_id)
+            obj["user"] = await dm_partner(conn, conv.id, caller.user_id)
     return obj
 
 
-async def _dm_partner(conn: Conn, channel_id: str, user_id: str) -> str:
+async def dm_partner(conn: Conn, channel_id: str, user_id: str) -> str:
+    """The other member of a DM (Slack names a DM by its partner's id); the user, for a self-DM."""
     row = await conn.fetchone(
         "SELECT user_id FROM members WHERE channel_id = ? AND user_id <> ? LIMIT 1",
         [channel_id, user_id],
     )
     return str(row[0]) if row else user_id
-
-
-def parse_types(types: str | None) -> set[str]:
-    wanted = {t.strip() for t in (types or "public_channel").split(",") if t.strip()}
-    unknown = wanted - set(CONVERSATION_TYPES)
-    if unknown or not wanted:
-        raise invalid_arguments("types", f"unknown type(s) {sorted(unknown)}; use {CONVERSATION_TYPES}")
-    return wanted
-
-
-async def list_conversations(
-    store: Store,
-    caller: Caller,
-    types: set[str],
-    exclude_archived: bool,
-    limit: int,
-    after: str | None,
-) -> tuple[list[JSON], str | None]:
-    """Visible conversations of the requested types, paged by id."""
-    out: list[JSON] = []
-    last = after or ""
-    async with store.read(caller.team_id) as conn:
-        mine = {
-            str(r[0]): int(r[1])
-            for r in await conn.fetchall(
-                "SELECT channel_id, last_read FROM members WHERE user_id = ?", [caller.user_id]
-            )
-        }
-        more = False
-        while len(out) < limit:
-            rows = await conn.fetchall(
-                f"SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE team_id = ? AND id > ? "
-                "ORDER BY id LIMIT ?",
-                [caller.team_id, last, 500],
-            )
-            if not rows:
-                break
-            for row in rows:
-                last = str(row[0])
-                kind, is_private, archived = str(row[3]), bool(row[4]), bool(row[5])
-                member = last in mine
-                if type_of_kind(kind, is_private) not in types:
-                    continue
-                if not is_public_kind(kind, is_private) and not member:
-                    continue
-                if exclude_archived and archived:
-                    continue
-                if len(out) == limit:
-                    more = True
-                    break
-                conv = Visible(row, member, mine.get(last, 0))
-                obj = conv.obj()
-                if kind == "im":
-                    obj["user"] = await _dm_partner(conn, last, caller.user_id)
-                out.append(obj)
-            if more or len(rows) < 500:
-                break
-    next_cursor = cursors.encode("conv", out[-1]["id"]) if more and out else None
-    return out, next_cursor
 
 
 async def members(
@@ -273,7 +185,7 @@ async def invite(store: Store, caller: Caller, channel_id: str, user_ids: Sequen
         wanted = list(dict.fromkeys(user_ids))
         if caller.user_id in wanted:
             raise SlackError("cant_invite_self")
-        await _check_users(tx.conn, caller.team_id, wanted)
+        await check_users(tx.conn, caller.team_id, wanted)
         marks = ",".join("?" * len(wanted))
         present = {
             str(r[0])
@@ -299,7 +211,7 @@ async def kick(store: Store, caller: Caller, channel_id: str, user_id: str) -> N
         require_member(conv)
         if user_id == caller.user_id:
             raise SlackError("cant_kick_self")
-        await _check_users(tx.conn, caller.team_id, [user_id])
+        await check_users(tx.conn, caller.team_id, [user_id])
         row = await tx.conn.fetchone(
             "SELECT 1 FROM members WHERE channel_id = ? AND user_id = ?", [conv.id, user_id]
         )
@@ -367,19 +279,6 @@ async def set_archived(store: Store, caller: Caller, channel_id: str, archived: 
                 "channel": conv.id,
                 "user": caller.user_id,
             }
-        )
-
-
-async def mark(store: Store, caller: Caller, channel_id: str, ts: int) -> None:
-    async with store.write(caller.team_id) as tx:
-        conv = await visible(tx.conn, caller, channel_id)
-        require_member(conv)
-        await tx.conn.execute(
-            "UPDATE members SET last_read = ? WHERE channel_id = ? AND user_id = ?",
-            [ts, conv.id, caller.user_id],
-        )
-        await tx.emit(
-            {"type": "channel_marked", "channel": conv.id, "user": caller.user_id, "ts": ts_str(ts)}
         )
 
 

@@ -17,6 +17,18 @@ def team_object(row: tuple[object, ...]) -> JSON:
     return {"id": team_id, "name": name, "domain": domain}
 
 
+ICON_SIZES = (34, 44, 68, 88, 102, 132, 230)
+
+
+def team_info(team: JSON) -> JSON:
+    """Slack's ``team.info`` object: the team, its email domain (none) and default icons."""
+    icon: JSON = {
+        f"image_{n}": f"https://avatars.flannel.invalid/team/{team['domain']}_{n}.png" for n in ICON_SIZES
+    }
+    icon["image_default"] = True
+    return {**team, "email_domain": "", "icon": icon, "avatar_base_url": "https://avatars.flannel.invalid/"}
+
+
 async def create_workspace(store: Store, name: str, domain: str | None = None) -> JSON:
     name = name.strip()
     if not name or len(name) > 255:

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from origin.models import CONVERSATION_COLUMNS, USER_COLUMNS, conversation_from_row, user_from_row
+from origin.snapshot import readstate
 from origin.store.shards import Store
 from wire.errors import SlackError
 from wire.ids import now_us
@@ -77,4 +78,6 @@ async def pages(store: Store, team_id: str, page: int = PAGE) -> AsyncIterator[d
                 yield {"type": "members", "items": [[str(c), str(u)] for c, u in rows]}
             if len(rows) < page * 10:
                 break
+        async for read_page in readstate.pages(conn, team_id):
+            yield read_page
         yield {"type": "end", **counts}

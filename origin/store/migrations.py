@@ -193,6 +193,134 @@ MIGRATIONS: list[tuple[int, str, Statements]] = [
             ],
         },
     ),
+    (
+        5,
+        "messages as apps post them: blocks, attachments, metadata, parent_user_id; their text searchable",
+        # blocks, attachments and metadata are stored as the JSON the poster sent (validated by
+        # origin.service.content); extra_text is the searchable text of blocks and attachments
+        # (NULL when there is none), indexed with text: FTS5 over both columns (rebuilt, same
+        # tokenizer), one MariaDB FULLTEXT over (text, extra_text) replacing the one over text,
+        # dropped and re-added in one ALTER so the rows already there are indexed. A reply names
+        # the author of its thread's parent (parent_user_id), filled here for replies already
+        # stored. reactions_user serves reactions.list.
+        {
+            "sqlite": [
+                "ALTER TABLE messages ADD COLUMN parent_user_id VARCHAR(32)",
+                "ALTER TABLE messages ADD COLUMN blocks TEXT",
+                "ALTER TABLE messages ADD COLUMN attachments TEXT",
+                "ALTER TABLE messages ADD COLUMN metadata TEXT",
+                "ALTER TABLE messages ADD COLUMN extra_text TEXT",
+                "UPDATE messages SET parent_user_id = (SELECT p.user_id FROM messages p "
+                "WHERE p.channel_id = messages.channel_id AND p.ts = messages.thread_ts) "
+                "WHERE thread_ts IS NOT NULL AND thread_ts <> ts",
+                "DROP TRIGGER messages_fts_insert",
+                "DROP TRIGGER messages_fts_delete",
+                "DROP TRIGGER messages_fts_update",
+                "DROP TABLE messages_fts",
+                "CREATE VIRTUAL TABLE messages_fts USING fts5(text, extra_text, content='messages', "
+                "content_rowid='rowid', tokenize='unicode61 remove_diacritics 2')",
+                """CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
+                    INSERT INTO messages_fts (rowid, text, extra_text)
+                    VALUES (new.rowid, new.text, new.extra_text);
+                END""",
+                """CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
+                    INSERT INTO messages_fts (messages_fts, rowid, text, extra_text)
+                    VALUES ('delete', old.rowid, old.text, old.extra_text);
+                END""",
+                """CREATE TRIGGER messages_fts_update AFTER UPDATE OF text, extra_text ON messages BEGIN
+                    INSERT INTO messages_fts (messages_fts, rowid, text, extra_text)
+                    VALUES ('delete', old.rowid, old.text, old.extra_text);
+                    INSERT INTO messages_fts (rowid, text, extra_text)
+                    VALUES (new.rowid, new.text, new.extra_text);
+                END""",
+                "INSERT INTO messages_fts (messages_fts) VALUES ('rebuild')",
+                "CREATE INDEX reactions_user ON reactions (user_id, added)",
+            ],
+            "mysql": [
+                "ALTER TABLE messages ADD COLUMN parent_user_id VARCHAR(32) NULL, "
+                "ADD COLUMN blocks MEDIUMTEXT NULL, ADD COLUMN attachments MEDIUMTEXT NULL, "
+                "ADD COLUMN metadata MEDIUMTEXT NULL, ADD COLUMN extra_text MEDIUMTEXT NULL",
+                "UPDATE messages m JOIN messages p ON p.channel_id = m.channel_id AND p.ts = m.thread_ts "
+                "SET m.parent_user_id = p.user_id WHERE m.thread_ts <> m.ts",
+                "ALTER TABLE messages DROP INDEX messages_text, "
+                "ADD FULLTEXT INDEX messages_text (text, extra_text)",
+                "CREATE INDEX reactions_user ON reactions (user_id, added)",
+            ],
+        },
+    ),
+    (
+        6,
+        "pins, custom emoji, user groups, and DMs a member closed",
+        [
+            """CREATE TABLE pins (
+                channel_id VARCHAR(32) NOT NULL,
+                ts BIGINT NOT NULL,
+                team_id VARCHAR(32) NOT NULL,
+                pinned_by VARCHAR(32) NOT NULL,
+                created BIGINT NOT NULL,
+                PRIMARY KEY (channel_id, ts)
+            ){table_opts}""",
+            """CREATE TABLE emoji (
+                team_id VARCHAR(32) NOT NULL,
+                name VARCHAR(100) NOT NULL,
+                value VARCHAR(1000) NOT NULL,
+                user_id VARCHAR(32),
+                created BIGINT NOT NULL,
+                PRIMARY KEY (team_id, name)
+            ){table_opts}""",
+            """CREATE TABLE usergroups (
+                id VARCHAR(32) NOT NULL PRIMARY KEY,
+                team_id VARCHAR(32) NOT NULL,
+                handle VARCHAR(255) NOT NULL,
+                name VARCHAR(255) NOT NULL,
+                description {longtext} NOT NULL,
+                created_by VARCHAR(32),
+                created BIGINT NOT NULL,
+                updated BIGINT NOT NULL,
+                disabled {bool} NOT NULL DEFAULT 0
+            ){table_opts}""",
+            "CREATE UNIQUE INDEX usergroups_handle ON usergroups (team_id, handle)",
+            """CREATE TABLE usergroup_members (
+                usergroup_id VARCHAR(32) NOT NULL,
+                user_id VARCHAR(32) NOT NULL,
+                PRIMARY KEY (usergroup_id, user_id)
+            ){table_opts}""",
+            # A DM or group DM a member closed (conversations.close) is hidden from their list
+            # of open DMs until they open it again or someone writes in it.
+            "ALTER TABLE members ADD COLUMN is_open {bool} NOT NULL DEFAULT 1",
+        ],
+    ),
+    (
+        7,
+        "import and export: what an imported message carries beyond our columns, and transfer jobs",
+        # message_extras keeps the Slack fields of an imported message that have no column
+        # (files, bot_id, username, icons, inviter...) as JSON, so an export gives them back.
+        # transfer_jobs is every import and export job, whichever runner runs it (see
+        # origin.transfer.jobs): its state, progress (done / total) and its report.
+        [
+            """CREATE TABLE message_extras (
+                channel_id VARCHAR(32) NOT NULL,
+                ts BIGINT NOT NULL,
+                team_id VARCHAR(32) NOT NULL,
+                payload {longtext} NOT NULL,
+                PRIMARY KEY (channel_id, ts)
+            ){table_opts}""",
+            """CREATE TABLE transfer_jobs (
+                id VARCHAR(40) NOT NULL PRIMARY KEY,
+                team_id VARCHAR(32) NOT NULL,
+                kind VARCHAR(16) NOT NULL,
+                state VARCHAR(16) NOT NULL,
+                done BIGINT NOT NULL DEFAULT 0,
+                total BIGINT NOT NULL DEFAULT 0,
+                params {longtext} NOT NULL,
+                result {longtext},
+                error VARCHAR(255),
+                created BIGINT NOT NULL,
+                updated BIGINT NOT NULL
+            ){table_opts}""",
+            "CREATE INDEX transfer_jobs_team ON transfer_jobs (team_id, created)",
+        ],
+    ),
 ]
 
 

@@ -68,7 +68,12 @@ async def test_an_unreachable_origin_is_an_error_reply_not_a_closed_connection()
         reply = await bob.recv()
         await bob.send({"id": 4, "type": "ping"})
         assert (await bob.recv())["type"] == "pong"
-    assert reply == {"ok": False, "reply_to": 3, "error": "origin_unreachable"}
+    # Slack's RTM shape for a failed send, which the Node RTM client reports as a Slack error.
+    assert reply == {
+        "ok": False,
+        "reply_to": 3,
+        "error": {"code": "origin_unreachable", "msg": "origin_unreachable"},
+    }
 
 
 async def test_events_reach_members_only_with_their_users_just_in_time() -> None:

@@ -11,6 +11,7 @@ import uuid
 import pytest
 
 from origin.models import JSON
+from origin.service import history as reading
 from origin.service import messages
 from origin.service.auth import Caller
 from origin.store.shards import Store
@@ -20,7 +21,7 @@ from wire.errors import SlackError
 
 
 async def history(store: Store, caller: Caller, channel: str) -> list[JSON]:
-    found, _, _ = await messages.history(store, caller, channel, 0, None, False, 100, None)
+    found, _, _ = await reading.history(store, caller, channel, 0, None, False, 100, None)
     return found
 
 

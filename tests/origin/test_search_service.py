@@ -16,7 +16,7 @@ import pytest
 
 from origin.models import MESSAGE_COLUMNS
 from origin.search import FTS5_TOKENIZE, HIGHLIGHT_END, HIGHLIGHT_START
-from origin.service import conversations, messages, reactions, search
+from origin.service import conversations, dms, messages, reactions, search
 from origin.service.auth import Caller
 from origin.store import migrations
 from origin.store.shards import Store
@@ -57,8 +57,8 @@ async def same_shard_team(store: Store, team: Team) -> Team:
 async def corpus(store: Store) -> Corpus:
     t = await make_team(store, NAMES)
     alice, bob, carol = t.alice.caller, t.bob.caller, t.carol.caller
-    dm, _ = await conversations.open_dm(store, alice, [t.bob.id])
-    mpim, _ = await conversations.open_dm(store, alice, [t.bob.id, t.carol.id])
+    dm, _ = await dms.open_dm(store, alice, [t.bob.id])
+    mpim, _ = await dms.open_dm(store, alice, [t.bob.id, t.carol.id])
     random = await conversations.create(store, bob, "random", False)
     ts: dict[str, str] = {}
 

@@ -21,7 +21,7 @@ from flannel_cli.main import build_parser
 from flannel_cli.seed import run
 from origin.models import default_profile
 from origin.seed import build, seed_workspace
-from origin.service import conversations, messages, teams, users
+from origin.service import conversations, history, listing, messages, teams, users
 from origin.service.auth import Caller, authenticate
 from origin.service.users import validate_username
 from origin.store.mysql import drop_database
@@ -246,21 +246,21 @@ async def test_the_api_reads_a_seeded_workspace(sqlite_store: Store) -> None:
     general = result["channel_ids"]["general"]
     info = await conversations.info(sqlite_store, admin, general)
     assert info["num_members"] == USERS and info["purpose"]["value"]
-    listed, _ = await conversations.list_conversations(
+    listed, _ = await listing.list_conversations(
         sqlite_store, admin, {"public_channel", "im", "mpim"}, False, 1000, None
     )
     public = [c for c in listed if c["is_channel"] and not c["is_private"]]
     assert public and all(c["is_member"] for c in public)
     assert any(c["is_im"] for c in listed) and any(c["is_mpim"] for c in listed)
 
-    history, _, _ = await messages.history(sqlite_store, admin, general, 0, None, False, 100, None)
-    assert history and all(m["text"] for m in history)
-    stamps = [m["ts"] for m in history]
+    page, _, _ = await history.history(sqlite_store, admin, general, 0, None, False, 100, None)
+    assert page and all(m["text"] for m in page)
+    stamps = [m["ts"] for m in page]
     assert stamps == sorted(stamps, reverse=True)
-    thread = next(m for m in history if m.get("reply_count"))
+    thread = next(m for m in page if m.get("reply_count"))
     from wire.ids import parse_ts
 
-    found, _, _ = await messages.replies(
+    found, _, _ = await history.replies(
         sqlite_store, admin, general, parse_ts(thread["ts"]), 0, None, True, 100, None
     )
     assert len(found) == thread["reply_count"] + 1

@@ -8,7 +8,7 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from origin.service import conversations, messages, reactions, users
+from origin.service import conversations, dms, messages, reactions, users
 from origin.snapshot.stream import pages
 from origin.store.shards import Store
 from tests.factories import Team, make_team
@@ -110,7 +110,7 @@ async def run_op(store: Store, team: Team, channels: list[str], op: tuple[str, i
         elif kind == "react":
             pass
         elif kind == "dm":
-            c, _ = await conversations.open_dm(store, actor.caller, [target.id])
+            c, _ = await dms.open_dm(store, actor.caller, [target.id])
             channels.append(c["id"])
     except SlackError:
         pass  # refused operations change nothing, which the equality below also checks

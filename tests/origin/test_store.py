@@ -7,7 +7,7 @@ import itertools
 
 import pytest
 
-from origin.service import conversations, messages, teams, users
+from origin.service import conversations, history, listing, messages, teams, users
 from origin.store.shards import Store
 from tests.factories import make_team
 from wire.errors import SlackError
@@ -34,7 +34,7 @@ async def test_concurrent_posts_get_distinct_increasing_ts(store: Store) -> None
     assert len(set(stamps)) == 200
     offsets = sorted(o for _, o in results)
     assert offsets == list(range(offsets[0], offsets[0] + 200))
-    found, more, cursor = await messages.history(
+    found, more, cursor = await history.history(
         store, team.alice.caller, team.general, 0, None, False, 1000, None
     )
     assert not more and cursor is None
@@ -52,7 +52,7 @@ async def test_private_channel_invisible_to_non_members(store: Store) -> None:
     with pytest.raises(SlackError) as err:
         await messages.post(store, team.carol.caller, team.private, "hi")
     assert err.value.code == "channel_not_found"
-    listed, _ = await conversations.list_conversations(
+    listed, _ = await listing.list_conversations(
         store, team.carol.caller, {"public_channel", "private_channel"}, False, 100, None
     )
     assert team.private not in {c["id"] for c in listed}
@@ -75,14 +75,14 @@ async def test_threads_and_deletes_keep_reply_fields(store: Store) -> None:
     pts = int(parent["ts"].replace(".", ""))
     r1, _ = await messages.post(store, team.bob.caller, team.general, "r1", pts)
     r2, _ = await messages.post(store, team.carol.caller, team.general, "r2", pts)
-    thread, _, _ = await messages.replies(
+    thread, _, _ = await history.replies(
         store, team.alice.caller, team.general, pts, 0, None, True, 100, None
     )
     assert [m["text"] for m in thread] == ["parent", "r1", "r2"]
     assert thread[0]["reply_count"] == 2
     assert thread[0]["reply_users"] == [team.bob.id, team.carol.id]
     await messages.delete(store, team.carol.caller, team.general, int(r2["ts"].replace(".", "")))
-    thread, _, _ = await messages.replies(
+    thread, _, _ = await history.replies(
         store, team.alice.caller, team.general, pts, 0, None, True, 100, None
     )
     assert thread[0]["reply_count"] == 1 and thread[0]["latest_reply"] == r1["ts"]

@@ -5,7 +5,7 @@ the rendered objects, listings, the fat boot, and the access check all agree wit
 from __future__ import annotations
 
 from origin.models import CONVERSATION_COLUMNS, conversation_from_row
-from origin.service import boot, conversations, users
+from origin.service import boot, conversations, dms, listing, users
 from origin.service.access import PUBLIC_SQL
 from origin.service.search import scope
 from origin.store.shards import Store
@@ -16,8 +16,8 @@ from wire.visibility import CONVERSATION_TYPES, is_public, is_public_kind, type_
 
 async def test_sql_objects_and_wire_agree_on_every_conversation(store: Store) -> None:
     team = await make_team(store)
-    await conversations.open_dm(store, team.alice.caller, [team.bob.id])
-    mpim, _ = await conversations.open_dm(store, team.alice.caller, [team.bob.id, team.carol.id])
+    await dms.open_dm(store, team.alice.caller, [team.bob.id])
+    mpim, _ = await dms.open_dm(store, team.alice.caller, [team.bob.id, team.carol.id])
     async with store.read(team.id) as conn:
         rows = await conn.fetchall(
             f"SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE team_id = ?", [team.id]
@@ -40,17 +40,15 @@ async def test_sql_objects_and_wire_agree_on_every_conversation(store: Store) ->
 
 async def test_a_non_member_sees_exactly_the_public_conversations_everywhere(store: Store) -> None:
     team = await make_team(store)
-    dm, _ = await conversations.open_dm(store, team.alice.caller, [team.bob.id])
+    dm, _ = await dms.open_dm(store, team.alice.caller, [team.bob.id])
     dave = await users.create_user(store, team.id, "dave", "Dave Example")
-    mpim, _ = await conversations.open_dm(store, team.alice.caller, [team.bob.id, dave["id"]])
+    mpim, _ = await dms.open_dm(store, team.alice.caller, [team.bob.id, dave["id"]])
     assert mpim["is_mpim"]
     extra = await conversations.create(store, team.alice.caller, "open-to-all", False)
     carol = team.carol.caller  # in #general only
     public = {team.general, extra["id"]}
 
-    listed, _ = await conversations.list_conversations(
-        store, carol, set(CONVERSATION_TYPES), False, 1000, None
-    )
+    listed, _ = await listing.list_conversations(store, carol, set(CONVERSATION_TYPES), False, 1000, None)
     assert {c["id"] for c in listed} == public
 
     fat = await boot.fat_boot(store, carol)
@@ -72,10 +70,10 @@ async def test_a_non_member_sees_exactly_the_public_conversations_everywhere(sto
 
 async def test_members_see_their_private_conversations_everywhere(store: Store) -> None:
     team = await make_team(store)
-    dm, _ = await conversations.open_dm(store, team.alice.caller, [team.bob.id])
+    dm, _ = await dms.open_dm(store, team.alice.caller, [team.bob.id])
     bob = team.bob.caller
     mine = {team.general, team.private, dm["id"]}
-    listed, _ = await conversations.list_conversations(store, bob, set(CONVERSATION_TYPES), False, 1000, None)
+    listed, _ = await listing.list_conversations(store, bob, set(CONVERSATION_TYPES), False, 1000, None)
     assert {c["id"] for c in listed} == mine
     fat = await boot.fat_boot(store, bob)
     assert [c["id"] for c in fat["groups"]] == [team.private]

@@ -305,14 +305,6 @@ async def test_errors_carry_their_detail_like_the_origins(env: Env) -> None:
     assert body["response_metadata"] == {"messages": [f"[ERROR] {body['detail']}"]}
 
 
-async def test_unknown_methods_are_a_slack_error_with_http_200(env: Env) -> None:
-    """Slack answers every error with 200; SDKs would retry any other status as a failure."""
-    unknown = await env.http.post("/api/users.list", headers={"Authorization": f"Bearer {ALICE}"})
-    body = unknown.json()
-    assert (unknown.status_code, body["ok"], body["error"]) == (200, False, "unknown_method")
-    assert "api_url" in body["detail"]
-
-
 async def test_a_body_over_the_shared_limit_is_request_too_large_with_http_200(env: Env) -> None:
     await env.edge("us-1")
     headers = {"Authorization": f"Bearer {ALICE}", "content-type": "application/json"}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from origin.api.registry import JSON, Context, method
-from origin.service import teams, users
+from origin.service import bots, teams, users
 from origin.service.auth import revoke_token
 from wire.args import Args
 from wire.errors import SlackError
@@ -13,7 +13,7 @@ from wire.errors import SlackError
 async def auth_test(ctx: Context, args: Args) -> JSON:
     team = await teams.get_team(ctx.store, ctx.caller.team_id)
     user = await users.get_user(ctx.store, ctx.caller, ctx.caller.user_id)
-    bot = {"bot_id": "B" + user["id"][1:]} if user["is_bot"] else {}
+    bot = {"bot_id": bots.bot_id_of(user["id"])} if user["is_bot"] else {}
     return {
         **bot,
         "url": f"https://{team['domain']}.flannel.invalid/",
@@ -37,4 +37,7 @@ async def auth_revoke(ctx: Context, args: Args) -> JSON:
 
 @method("team.info", tier=3)
 async def team_info(ctx: Context, args: Args) -> JSON:
-    return {"team": await teams.get_team(ctx.store, ctx.caller.team_id)}
+    """The caller's workspace (``team``, if given, must name it: ``team_not_found`` otherwise)."""
+    if "team" in args and args.string("team") != ctx.caller.team_id:
+        raise SlackError("team_not_found")
+    return {"team": teams.team_info(await teams.get_team(ctx.store, ctx.caller.team_id))}

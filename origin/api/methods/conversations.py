@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from origin.api.registry import JSON, Context, method
 from origin.service import conversations as convs
-from origin.service import messages
+from origin.service import dms, history, listing, readstate
 from wire import cursors
 from wire.args import Args
 from wire.cursors import metadata, page
@@ -16,9 +16,9 @@ def _channel(args: Args) -> str:
 
 @method("conversations.list", tier=2)
 async def conversations_list(ctx: Context, args: Args) -> JSON:
-    types = convs.parse_types(args.opt_string("types"))
+    types = listing.parse_types(args.opt_string("types"))
     limit, after = page(args, "conv", default=100)
-    channels, next_cursor = await convs.list_conversations(
+    channels, next_cursor = await listing.list_conversations(
         ctx.store, ctx.caller, types, args.flag("exclude_archived"), limit, after
     )
     return {"channels": channels, **metadata(next_cursor)}
@@ -46,7 +46,7 @@ def _ts_cursor(args: Args) -> int | None:
 async def conversations_history(ctx: Context, args: Args) -> JSON:
     channel = _channel(args)
     limit = args.integer("limit", 100, 0, 1000, error="invalid_limit") or 100
-    found, more, next_cursor = await messages.history(
+    found, more, next_cursor = await history.history(
         ctx.store,
         ctx.caller,
         channel,
@@ -56,7 +56,8 @@ async def conversations_history(ctx: Context, args: Args) -> JSON:
         limit,
         _ts_cursor(args),
     )
-    return {"messages": found, "has_more": more, "pin_count": 0, **metadata(next_cursor)}
+    pins = await history.pin_count(ctx.store, ctx.caller, channel)
+    return {"messages": found, "has_more": more, "pin_count": pins, **metadata(next_cursor)}
 
 
 @method("conversations.replies", tier=3)
@@ -64,7 +65,7 @@ async def conversations_replies(ctx: Context, args: Args) -> JSON:
     channel = _channel(args)
     ts = args.ts("ts", error="thread_not_found")
     limit = args.integer("limit", 100, 0, 1000, error="invalid_limit") or 100
-    found, more, next_cursor = await messages.replies(
+    found, more, next_cursor = await history.replies(
         ctx.store,
         ctx.caller,
         channel,
@@ -145,7 +146,8 @@ async def conversations_unarchive(ctx: Context, args: Args) -> JSON:
 
 @method("conversations.mark", tier=3)
 async def conversations_mark(ctx: Context, args: Args) -> JSON:
-    await convs.mark(ctx.store, ctx.caller, _channel(args), args.ts("ts"))
+    # mark_unread=true: an explicit "mark unread" may move the cursor back (origin.service.readstate)
+    await readstate.mark(ctx.store, ctx.caller, _channel(args), args.ts("ts"), args.flag("mark_unread"))
     return {}
 
 
@@ -155,9 +157,16 @@ async def conversations_open(ctx: Context, args: Args) -> JSON:
         channel = await convs.info(ctx.store, ctx.caller, _channel(args))
         return {"channel": channel, "already_open": True}
     users = args.items("users", max_items=8)
-    channel, already = await convs.open_dm(ctx.store, ctx.caller, users)
+    channel, already = await dms.open_dm(ctx.store, ctx.caller, users)
     out: JSON = {"channel": channel if args.flag("return_im") else {"id": channel["id"]}}
     if already:
         out["already_open"] = True
         out["no_op"] = True
     return out
+
+
+@method("conversations.close", tier=2)
+async def conversations_close(ctx: Context, args: Args) -> JSON:
+    if await dms.close(ctx.store, ctx.caller, _channel(args)):
+        return {"no_op": True, "already_closed": True}
+    return {}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from origin.api.registry import JSON, Context, method
-from origin.service import users
+from origin.service import listing, users
 from wire.args import Args
 from wire.cursors import metadata, page
 from wire.errors import SlackError, invalid_arguments
@@ -46,3 +46,14 @@ async def users_profile_set(ctx: Context, args: Args) -> JSON:
         changes = {args.string("name"): args.string("value", default="")}
     user = await users.set_profile(ctx.store, ctx.caller, changes)
     return {"profile": user["profile"]}
+
+
+@method("users.conversations", tier=3)
+async def users_conversations(ctx: Context, args: Args) -> JSON:
+    user_id = args.id("user", "user_not_found") if "user" in args else ctx.caller.user_id
+    types = listing.parse_types(args.opt_string("types"))
+    limit, after = page(args, "conv", default=100)
+    channels, next_cursor = await listing.user_conversations(
+        ctx.store, ctx.caller, user_id, types, args.flag("exclude_archived"), limit, after
+    )
+    return {"channels": channels, **metadata(next_cursor)}

@@ -21,6 +21,14 @@ CHECKED = 2000
 """Candidates checked with `matches` when the engine cannot decide the words itself."""
 FIRST_WINDOW_US = 3600 * 1_000_000
 Plan = tuple[int, list[Row], bool]
+SEARCHED = "m.text, m.extra_text"
+"""What a message is searched by: its text and the text of its blocks and attachments
+(``extra_text``, schema version 5), both in the full-text index."""
+
+
+def searched(text: Any, extra_text: Any) -> str:
+    """The words `matches` checks: the text, then the blocks' and attachments' text."""
+    return str(text) if not extra_text else f"{text}\n{extra_text}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +124,7 @@ async def text_plan(conn: Conn, db: Database, query: SearchQuery) -> Text:
     check = m.needs_post_filter or bool(query.phrases)
     if m.against is None:
         return Text(None, (), "0", "messages m", check, like, like_all)
-    match = "MATCH(m.text) AGAINST(? IN BOOLEAN MODE)"
+    match = "MATCH(m.text, m.extra_text) AGAINST(? IN BOOLEAN MODE)"
     return Text(match, (m.against,), match, "messages m", check, like, like_all)
 
 
@@ -126,15 +134,15 @@ def conditions(
     conds: list[str] = []
     params: list[Any] = []
     if query.has_link:
-        conds.append("(m.text LIKE ? OR m.text LIKE ?)")
-        params += ["%http://%", "%https://%"]
+        conds.append("(m.text LIKE ? OR m.text LIKE ? OR m.extra_text LIKE ? OR m.extra_text LIKE ?)")
+        params += ["%http://%", "%https://%"] * 2
     if query.has_reaction:
         conds.append("EXISTS (SELECT 1 FROM reactions r WHERE r.channel_id = m.channel_id AND r.ts = m.ts)")
     if query.is_thread:
         conds.append("m.thread_ts IS NOT NULL")
     for pattern in like:
-        conds.append("m.text LIKE ? ESCAPE '!'")
-        params.append(pattern)
+        conds.append("(m.text LIKE ? ESCAPE '!' OR m.extra_text LIKE ? ESCAPE '!')")
+        params += [pattern, pattern]
     flags = "".join(f" AND {c}" for c in conds)
     return Where(list(channels), authors, query.ts_from, query.ts_to, flags, params)
 
@@ -171,9 +179,9 @@ async def ranked_checked(
 ) -> Plan:
     """The best ``candidates`` + 1 matches of the index, kept where `matches` agrees."""
     cond, params = where.full()
-    sql, head = text.select("m.text", cond)
+    sql, head = text.select(SEARCHED, cond)
     rows = await conn.fetchall(f"{sql} ORDER BY {order} LIMIT ?", [*head, *params, candidates + 1])
-    passing = [r for r in rows[:candidates] if matches(query, str(r[3]))]
+    passing = [r for r in rows[:candidates] if matches(query, searched(r[3], r[4]))]
     return len(passing), passing[offset : offset + limit], len(rows) <= candidates
 
 
@@ -189,10 +197,9 @@ async def scan_checked(
     candidates: int,
 ) -> Plan:
     """Up to ``candidates`` + 1 rows in time order, checked with `matches`, scored here."""
-    rows = await window_scan(conn, channels, where, direction, candidates + 1, "m.text")
-    passing = [
-        (r[0], r[1], relevance(query, str(r[2]))) for r in rows[:candidates] if matches(query, str(r[2]))
-    ]
+    rows = await window_scan(conn, channels, where, direction, candidates + 1, SEARCHED)
+    texts = [(r, searched(r[2], r[3])) for r in rows[:candidates]]
+    passing = [(r[0], r[1], relevance(query, text)) for r, text in texts if matches(query, text)]
     if by_score:
         passing.sort(key=lambda r: (r[2], r[1], r[0]), reverse=direction == "desc")
     return len(passing), passing[offset : offset + limit], len(rows) <= candidates

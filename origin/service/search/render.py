@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
-from origin.models import JSON, MESSAGE_COLUMNS
+import orjson
+
+from origin.models import JSON, MESSAGE_FIELDS, permalink
 from origin.search import SearchQuery, highlight
 from origin.service.auth import Caller
 from origin.service.search.scope import Channel
@@ -30,7 +31,7 @@ async def render(
         return []
     keys = [(str(h[0]), int(h[1])) for h in hits]
     rows = await conn.fetchall(
-        f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE "
+        f"SELECT {MESSAGE_FIELDS} FROM messages WHERE "
         + " OR ".join(["(channel_id = ? AND ts = ?)"] * len(keys)),
         [v for key in keys for v in key],
     )
@@ -53,11 +54,14 @@ async def render(
             "username": names.get(str(row[3]), ""),
             "ts": ts_str(key[1]),
             "text": highlight(text, query) if query is not None else text,
-            "permalink": _permalink(base_url, key[0], key[1], row[6]),
+            "permalink": permalink(base_url, key[0], key[1], None if row[6] is None else int(row[6])),
             "score": float(hit[2]),
         }
         if row[6] is not None:
             match["thread_ts"] = ts_str(int(row[6]))
+        for field, column in (("blocks", 13), ("attachments", 14)):
+            if row[column]:
+                match[field] = orjson.loads(row[column])
         out.append(match)
     return out
 
@@ -97,10 +101,3 @@ def _channel(channel: Channel, partner: str) -> JSON:
         "is_org_shared": False,
         "is_ext_shared": False,
     }
-
-
-def _permalink(base_url: str, channel_id: str, ts: int, thread_ts: Any) -> str:
-    link = f"{base_url}/archives/{channel_id}/p{ts_str(ts).replace('.', '')}"
-    if thread_ts is not None and int(thread_ts) != ts:
-        link += f"?thread_ts={ts_str(int(thread_ts))}&cid={channel_id}"
-    return link

@@ -78,6 +78,7 @@ def pages_of(state: WorkspaceState, size: int = 2) -> list[JSON]:
     out: list[JSON] = [{"type": "header", "team": dict(state.team), "offset": state.offset}]
     for kind, items in (("users", users), ("channels", channels), ("members", members)):
         out.extend({"type": kind, "items": items[i : i + size]} for i in range(0, len(items), size))
+    out.extend(state.reads.pages())  # read state: windows and cursors (wire.readstate)
     out.append({"type": "end", "users": len(users), "channels": len(channels), "members": len(members)})
     return out
 

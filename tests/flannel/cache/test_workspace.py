@@ -163,7 +163,9 @@ def test_list_conversations_types_archived_and_pages() -> None:
     assert ids({"mpim", "im"}, False) == ["D1", "G2"]
     assert ids(ALL_TYPES, False) == ["C1", "C2", "D1", "G1", "G2"]
     assert ids({"private_channel", "im", "mpim"}, False, "U3") == ["G2"]
-    assert ws.list_conversations("U1", {"public_channel"}, False, 1) == ([ws.conversation("U1", "C1")], "C1")
+    listed, next_after = ws.list_conversations("U1", {"public_channel"}, False, 1)
+    info = ws.conversation("U1", "C1")  # info adds the member's counts and latest to the list's object
+    assert next_after == "C1" and len(listed) == 1 and listed[0] == {k: info[k] for k in listed[0]}
     assert ws.list_conversations("U1", {"public_channel"}, True, 1)[1] is None  # no further match
     assert code(ws.list_conversations, "U1", {"dm"}, False, 10) == "invalid_types"
 
@@ -172,7 +174,16 @@ def test_hello_channels_is_compact_and_only_the_users_own() -> None:
     ws = workspace()
     hello = ws.hello_channels("U1")
     assert [c["id"] for c in hello] == ["C1", "D1", "G1", "G2"]
+    counts = {
+        "last_read": "0.000000",
+        "latest": None,
+        "unread_count": 0,
+        "unread_count_display": 0,
+        "mention_count": 0,
+        "has_unreads": False,
+    }
     assert hello[1] == {
+        **counts,
         "id": "D1",
         "is_private": True,
         "is_im": True,
@@ -181,6 +192,7 @@ def test_hello_channels_is_compact_and_only_the_users_own() -> None:
         "user": "U2",
     }
     assert hello[0] == {
+        **counts,
         "id": "C1",
         "name": "general",
         "is_private": False,

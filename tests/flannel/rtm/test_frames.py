@@ -18,6 +18,7 @@ from flannel.rtm.frames import (
     carried_user,
     error_frame,
     parse,
+    reply,
     reply_error,
     reply_ok,
     wire_event,
@@ -108,12 +109,20 @@ def test_replies() -> None:
     assert orjson.loads(reply_error(7, "channel_not_found")) == {
         "ok": False,
         "reply_to": 7,
-        "error": "channel_not_found",
+        "error": {"code": "channel_not_found", "msg": "channel_not_found"},
     }
     assert orjson.loads(reply_error(7, "x", {"ok": True, "reply_to": 1})) == {
         "ok": False,
         "reply_to": 7,
-        "error": "x",
+        "error": {"code": "x", "msg": "x"},
+    }
+    # A failed Web API answer keeps Slack's RTM shape, its detail as the message.
+    failed = {"ok": False, "error": "not_in_channel", "detail": "join first", "needed": "x"}
+    assert orjson.loads(reply(3, failed)) == {
+        "ok": False,
+        "reply_to": 3,
+        "error": {"code": "not_in_channel", "msg": "join first"},
+        "needed": "x",
     }
     got = orjson.loads(error_frame("ratelimited", "slow down", 3, retry_after=1.5))
     assert got == {

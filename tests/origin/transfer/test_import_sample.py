@@ -1,0 +1,78 @@
+"""The real sample export imports, is visible through the Web API, and imports idempotently."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from origin.service import teams
+from tests.origin.conftest import InProcess
+from tests.origin.transfer.test_archive import SAMPLE
+from origin.transfer.importer import import_export
+
+
+async def history(app: InProcess, token: str, channel: str) -> list[dict[str, Any]]:
+    messages: list[dict[str, Any]] = []
+    cursor = ""
+    while True:
+        body = (await app.call("conversations.history", token, data={"channel": channel, "limit": 100, "cursor": cursor})).json()
+        assert body["ok"], body
+        messages += body["messages"]
+        cursor = body.get("response_metadata", {}).get("next_cursor", "")
+        if not cursor:
+            return messages
+
+
+async def test_sample_imports_and_is_visible(app: InProcess) -> None:
+    team_id, report = await import_export(app.store, SAMPLE, app.team.id)
+    assert team_id == app.team.id
+    counts = report.as_json()["imported"]
+    assert counts["user"] == 4
+    assert counts["channel"] == 2
+    assert counts["message"] == 158
+    assert counts["reaction"] >= 1
+    assert report.skipped_count("message") == 0
+
+    token = app.team.alice.token
+    listed = (await app.call("conversations.list", token, data={"limit": 100})).json()
+    names = {c["name"]: c["id"] for c in listed["channels"]}
+    assert {"enrique", "traveling-sailor"} <= set(names)
+    everything = []
+    for name in ("enrique", "traveling-sailor"):
+        everything += await history(app, token, names[name])
+    assert len(everything) == 158
+    subtypes = {m.get("subtype") for m in everything}
+    assert {"channel_join", "bot_message", "file_share"} <= subtypes
+    assert any(m.get("reactions") for m in everything)
+    assert any("edited" in m for m in everything)
+    bot = next(m for m in everything if m.get("subtype") == "bot_message" and m.get("attachments"))
+    assert bot["attachments"][0]["fallback"]
+
+    users = (await app.call("users.list", token)).json()["members"]
+    imported = {u["id"]: u for u in users if u["id"].startswith("U0BM")}
+    assert len(imported) == 4
+    assert any(u["profile"].get("title") == "Eat Monkeys" for u in imported.values())
+
+    # search sees the imported messages (same transaction as the rows)
+    found = (await app.call("search.messages", token, data={"query": "cities"})).json()
+    assert found["ok"] and found["messages"]["total"] >= 1
+
+    offset = await teams.current_offset(app.store, app.team.id)
+    again_id, again = await import_export(app.store, SAMPLE, app.team.id)
+    assert again_id == app.team.id
+    assert again.as_json()["imported"] == {}
+    assert again.skipped_count("message", "already_present") == 158
+    assert await teams.current_offset(app.store, app.team.id) == offset
+
+
+async def test_import_into_new_workspace_from_directory(app: InProcess, tmp_path: Path) -> None:
+    import zipfile
+
+    with zipfile.ZipFile(SAMPLE) as zf:
+        zf.extractall(tmp_path)
+    team_id, report = await import_export(app.store, tmp_path, team_name="Imported")
+    assert team_id != app.team.id
+    assert report.as_json()["imported"]["message"] == 158
+    async with app.store.read(team_id) as conn:
+        row = await conn.fetchone("SELECT COUNT(*) FROM outbox WHERE team_id = ? AND type = 'message'", [team_id])
+    assert row is not None and int(row[0]) == 158
