@@ -57,6 +57,19 @@ def add_parser(sub: Any) -> None:
     p = cmds.add_parser("revoke-token", help="revoke a token")
     add_flag(p, "--token", required=True, help="the token to revoke")
 
+    p = cmds.add_parser("import", help="import a Slack export (zip or folder) as a job")
+    p.add_argument("path", help="the export zip or folder")  # a positional: no variable
+    add_flag(p, "--team", help=TEAM + " to merge into (default: a new workspace)")
+    add_flag(p, "--team-name", default="Imported", help="name of the new workspace")
+
+    p = cmds.add_parser("export", help="export a workspace as a Slack export zip, as a job")
+    add_flag(p, "--team", required=True, help=TEAM)
+    add_flag(p, "--out", required=True, help="the zip file to write")
+    add_flag(p, "--channel", action="append", help="only this channel (id or name; repeatable)")
+
+    p = cmds.add_parser("jobs", help="list a workspace's import and export jobs")
+    add_flag(p, "--team", required=True, help=TEAM)
+
     for parser in cmds.choices.values():
         add_database(parser)
 
@@ -100,7 +113,25 @@ async def _dispatch(store: Store, args: argparse.Namespace) -> dict[str, Any]:
     if cmd == "revoke-token":
         caller = await revoke_token(store, args.token)
         return {"revoked": True, "team_id": caller.team_id, "user_id": caller.user_id}
+    if cmd in ("import", "export", "jobs"):
+        return await _transfer(store, args)
     raise SlackError("unknown_method", cmd)
+
+
+async def _transfer(store: Store, args: argparse.Namespace) -> dict[str, Any]:
+    """Import and export run as jobs (recorded, listed by ``jobs``), here in this process."""
+    from origin.transfer import jobs
+
+    if args.admin_command == "jobs":
+        return {"jobs": await jobs.list_jobs(store, args.team)}
+    if args.admin_command == "import":
+        team = args.team or (await teams.create_workspace(store, args.team_name))["id"]
+        job = await jobs.create_job(store, team, "import", {"path": str(args.path)})
+    else:
+        team = args.team
+        params = {"out": str(args.out), "channels": args.channel}
+        job = await jobs.create_job(store, team, "export", params)
+    return {"job": await jobs.run_job(store, team, job["id"])}
 
 
 async def _join(store: Store, team: str, user: str, channel: str) -> dict[str, Any]:

@@ -73,15 +73,15 @@ async def import_users(tx: WriteTx, users: list[JSON], ids: IdMap, report: Repor
             continue
         profile = dict(user.get("profile") or {})
         email = profile.get("email") or user.get("email") or None
-        if uid in mine:
-            ids.users[uid] = uid
+        new_id = choose_id(team, uid, lambda i: team if i in mine else held.get(i))
+        if new_id in mine:  # this export's user, imported before (under its id or a remap)
+            ids.users[uid] = new_id
             report.skip("user", "already_present", uid)
             continue
         if email and str(email).lower() in by_email:
             ids.users[uid] = by_email[str(email).lower()]
             report.skip("user", "merged_by_email", uid)
             continue
-        new_id = choose_id(team, uid, held.get)
         held[new_id] = team
         ids.users[uid] = new_id
         if new_id != uid:
@@ -130,8 +130,9 @@ async def import_conversations(
                 members.append(ids.users[m])
         members = list(dict.fromkeys(members))
         dm_key = ",".join(sorted(members)) if spec.kind in ("im", "mpim") else None
+        own_id = choose_id(team, spec.id, lambda i: team if i in existing else held.get(i))
         found = (
-            spec.id if spec.id in existing else by_key.get(dm_key) if dm_key else by_name.get(spec.name or "")
+            own_id if own_id in existing else by_key.get(dm_key) if dm_key else by_name.get(spec.name or "")
         )
         if spec.id in ids.convs:
             report.skip("conversation", "duplicate", spec.id)

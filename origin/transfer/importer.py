@@ -131,10 +131,24 @@ class _ConvWriter:
                 self.threads.add(r.thread_ts)
             values.append(
                 (
-                    conv, r.ts, tx.team_id, r.user, r.text, r.subtype, r.thread_ts, 0, None, None,
-                    r.edited_ts, r.edited_user, parent_user, r.blocks, r.attachments, r.metadata,
+                    conv,
+                    r.ts,
+                    tx.team_id,
+                    r.user,
+                    r.text,
+                    r.subtype,
+                    r.thread_ts,
+                    0,
+                    None,
+                    None,
+                    r.edited_ts,
+                    r.edited_user,
+                    parent_user,
+                    r.blocks,
+                    r.attachments,
+                    r.metadata,
                     r.extra_text,
-                )  # fmt: skip
+                )
             )
             self.last_ts = max(self.last_ts, r.ts)
         await tx.conn.executemany(MESSAGES_SQL, values)
@@ -155,7 +169,9 @@ class _ConvWriter:
         by_name: dict[str, list[str]] = {}
         for name, user in r.reactions:
             by_name.setdefault(name, []).append(user)
-        message = message_from_row(row, [{"name": n, "users": u, "count": len(u)} for n, u in by_name.items()])
+        message = message_from_row(
+            row, [{"name": n, "users": u, "count": len(u)} for n, u in by_name.items()]
+        )
         event: JSON = {"type": "message", "channel_type": self.target.channel_type, **message}
         event["channel"] = self.target.id
         if r.extras:
@@ -178,7 +194,8 @@ class _ConvWriter:
         conn, conv = self.tx.conn, self.target.id
         for thread_ts in sorted(self.threads):
             rows = await conn.fetchall(
-                "SELECT user_id, ts FROM messages WHERE channel_id = ? AND thread_ts = ? AND ts <> ? ORDER BY ts",
+                "SELECT user_id, ts FROM messages WHERE channel_id = ? AND thread_ts = ? AND ts <> ? "
+                "ORDER BY ts",
                 [conv, thread_ts, thread_ts],
             )
             users = list(dict.fromkeys(str(r[0]) for r in rows if r[0] is not None))

@@ -23,7 +23,7 @@ from wire.ids import parse_ts
 
 JSON = dict[str, Any]
 _ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
-_MENTION = re.compile(r"<([@#])([A-Z][A-Z0-9]{2,31})((?:\|[^>]*)?)>")
+_MENTION = re.compile(r"<([@#])([A-Z][A-Z0-9]{1,31})((?:\|[^>]*)?)>")
 #: What has a column (or is recomputed): everything else goes to message_extras.
 COLUMNS = frozenset(
     {
@@ -126,7 +126,9 @@ def to_row(message: JSON, ids: IdMap) -> Row | str:
             edited_user = ids.any_user(str(edited.get("user") or user or ""))
         except ValueError:
             edited_ts = None
-    content = Content(blocks=_json_list(message.get("blocks")), attachments=_json_list(message.get("attachments")))
+    content = Content(
+        blocks=_json_list(message.get("blocks")), attachments=_json_list(message.get("attachments"))
+    )
     blocks, attachments, _, extra_text = content.columns()
     meta = message.get("metadata")
     reactions: list[tuple[str, str]] = []

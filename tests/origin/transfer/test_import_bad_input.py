@@ -20,7 +20,9 @@ USERS = [
     {"id": "U1AAA", "name": "ann", "real_name": "Ann", "profile": {"email": "ann@x.test"}},
     {"id": "U1BBB", "name": "ben", "real_name": "Ben", "profile": {}},
 ]
-CHANNELS = [{"id": "C1AAA", "name": "general", "created": 1, "creator": "U1AAA", "members": ["U1AAA", "U1BBB"]}]
+CHANNELS = [
+    {"id": "C1AAA", "name": "general", "created": 1, "creator": "U1AAA", "members": ["U1AAA", "U1BBB"]}
+]
 
 
 def export(tmp_path: Path, days: dict[str, Any], **extra: bytes) -> Path:
@@ -70,7 +72,9 @@ async def test_corrupt_zip_writes_nothing(store: Store, tmp_path: Path) -> None:
 
 async def test_escaping_path_and_bomb_write_nothing(store: Store, tmp_path: Path) -> None:
     team = await new_team(store)
-    escaping = export(tmp_path, {"general/2020-01-01.json": [msg("1.000001", "U1AAA", "hi")]}, **{"..__x.json": b"[]"})
+    escaping = export(
+        tmp_path, {"general/2020-01-01.json": [msg("1.000001", "U1AAA", "hi")]}, **{"..__x.json": b"[]"}
+    )
     with pytest.raises(ArchiveError) as err:
         await import_export(store, escaping, team)
     assert err.value.code == "unsafe_path"
@@ -83,7 +87,10 @@ async def test_escaping_path_and_bomb_write_nothing(store: Store, tmp_path: Path
 
 async def test_malformed_day_and_unknown_user_are_report_items(store: Store, tmp_path: Path) -> None:
     days = {
-        "general/2020-01-01.json": [msg("1.000001", "U1AAA", "hi <@U1BBB>"), msg("1.000002", "UGHOST", "who?")],
+        "general/2020-01-01.json": [
+            msg("1.000001", "U1AAA", "hi <@U1BBB>"),
+            msg("1.000002", "UGHOST", "who?"),
+        ],
         "general/2020-01-02.json": b"[{not json",
         "nowhere/2020-01-02.json": [msg("1.000003", "U1AAA", "lost")],
     }
@@ -100,8 +107,16 @@ async def test_malformed_day_and_unknown_user_are_report_items(store: Store, tmp
 
 
 async def test_colliding_ids_are_remapped_with_mentions(store: Store, tmp_path: Path) -> None:
-    days = {"general/2020-01-01.json": [msg("1.000001", "U1AAA", "hi <@U1BBB> in <#C1AAA|general>",
-                                            reactions=[{"name": "tada", "users": ["U1BBB"], "count": 1}])]}
+    days = {
+        "general/2020-01-01.json": [
+            msg(
+                "1.000001",
+                "U1AAA",
+                "hi <@U1BBB> in <#C1AAA|general>",
+                reactions=[{"name": "tada", "users": ["U1BBB"], "count": 1}],
+            )
+        ]
+    }
     path = export(tmp_path, days)
     first = await new_team(store)
     await import_export(store, path, first)
@@ -139,4 +154,7 @@ def test_choose_id_and_mentions() -> None:
     remapped = choose_id("T_ME", "U1", owners.get)
     assert remapped != "U1" and remapped.startswith("U") and remapped == derived_id("T_ME", "U1")
     ids = IdMap(users={"U1": remapped}, convs={"C1": "C9"})
-    assert ids.text("<@U1> <@U1|ann> <#C1|x> <@UNKNOWN>") == f"<@{remapped}> <@{remapped}|ann> <#C9|x> <@UNKNOWN>"
+    assert (
+        ids.text("<@U1> <@U1|ann> <#C1|x> <@UNKNOWN>")
+        == f"<@{remapped}> <@{remapped}|ann> <#C9|x> <@UNKNOWN>"
+    )

@@ -6,16 +6,20 @@ from pathlib import Path
 from typing import Any
 
 from origin.service import teams
+from origin.transfer.importer import import_export
 from tests.origin.conftest import InProcess
 from tests.origin.transfer.test_archive import SAMPLE
-from origin.transfer.importer import import_export
 
 
 async def history(app: InProcess, token: str, channel: str) -> list[dict[str, Any]]:
     messages: list[dict[str, Any]] = []
     cursor = ""
     while True:
-        body = (await app.call("conversations.history", token, data={"channel": channel, "limit": 100, "cursor": cursor})).json()
+        body = (
+            await app.call(
+                "conversations.history", token, data={"channel": channel, "limit": 100, "cursor": cursor}
+            )
+        ).json()
         assert body["ok"], body
         messages += body["messages"]
         cursor = body.get("response_metadata", {}).get("next_cursor", "")
@@ -74,5 +78,7 @@ async def test_import_into_new_workspace_from_directory(app: InProcess, tmp_path
     assert team_id != app.team.id
     assert report.as_json()["imported"]["message"] == 158
     async with app.store.read(team_id) as conn:
-        row = await conn.fetchone("SELECT COUNT(*) FROM outbox WHERE team_id = ? AND type = 'message'", [team_id])
+        row = await conn.fetchone(
+            "SELECT COUNT(*) FROM outbox WHERE team_id = ? AND type = 'message'", [team_id]
+        )
     assert row is not None and int(row[0]) == 158

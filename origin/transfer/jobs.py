@@ -1,0 +1,199 @@
+"""Import and export jobs: recorded in ``transfer_jobs`` (state, progress done/total, report),
+run by a runner: in-process tasks for the embedded default, or a saq queue on Redis with its
+workers in production.
+
+Whichever runner runs a job, its row is the truth an admin reads (``admin.jobs.status``,
+``flannel admin jobs``). A job is safely restartable: an import is one transaction and
+idempotent, an export writes a temporary file renamed when complete, so a worker that died
+mid-job leaves nothing half-done and running the job again is correct. Cancelling sets the
+row's state to ``cancelling``; the job sees it at its next progress check and rolls back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from origin.store.shards import Store
+from origin.transfer.archive import ArchiveError
+from origin.transfer.exporter import ExportCancelled, export_workspace
+from origin.transfer.importer import Cancelled, import_export
+from wire.errors import SlackError
+from wire.ids import new_id, now_us
+
+JSON = dict[str, Any]
+KINDS = ("import", "export")
+FINAL = ("done", "failed", "cancelled")
+COLUMNS = "id, team_id, kind, state, done, total, params, result, error, created, updated"
+POLL_S = 0.5
+
+
+def job_object(row: tuple[Any, ...]) -> JSON:
+    jid, team, kind, state, done, total, params, result, error, created, updated = row
+    return {
+        "id": jid, "team_id": team, "kind": kind, "state": state,
+        "progress": {"done": int(done), "total": int(total)},
+        "params": orjson.loads(params), "result": orjson.loads(result) if result else None,
+        "error": error, "created": int(created), "updated": int(updated),
+    }  # fmt: skip
+
+
+async def create_job(store: Store, team_id: str, kind: str, params: JSON) -> JSON:
+    if kind not in KINDS:
+        raise SlackError("invalid_arguments", f"kind is one of {KINDS}")
+    job_id = new_id("J")
+    now = now_us()
+    db = await store.shard_of(team_id)
+    async with db.transaction() as conn:
+        await conn.execute(
+            f"INSERT INTO transfer_jobs ({COLUMNS}) VALUES (?, ?, ?, 'queued', 0, 0, ?, NULL, NULL, ?, ?)",
+            [job_id, team_id, kind, orjson.dumps(params).decode(), now, now],
+        )
+    return await get_job(store, team_id, job_id)
+
+
+async def get_job(store: Store, team_id: str, job_id: str) -> JSON:
+    async with store.read(team_id) as conn:
+        row = await conn.fetchone(
+            f"SELECT {COLUMNS} FROM transfer_jobs WHERE team_id = ? AND id = ?", [team_id, job_id]
+        )
+    if row is None:
+        raise SlackError("job_not_found")
+    return job_object(row)
+
+
+async def list_jobs(store: Store, team_id: str, limit: int = 50) -> list[JSON]:
+    async with store.read(team_id) as conn:
+        rows = await conn.fetchall(
+            f"SELECT {COLUMNS} FROM transfer_jobs WHERE team_id = ? ORDER BY created DESC LIMIT ?",
+            [team_id, limit],
+        )
+    return [job_object(r) for r in rows]
+
+
+async def _update(store: Store, team_id: str, job_id: str, **fields: Any) -> None:
+    sets = ", ".join(f"{k} = ?" for k in fields)
+    db = await store.shard_of(team_id)
+    async with db.transaction() as conn:
+        await conn.execute(
+            f"UPDATE transfer_jobs SET {sets}, updated = ? WHERE id = ?", [*fields.values(), now_us(), job_id]
+        )
+
+
+async def cancel_job(store: Store, team_id: str, job_id: str) -> JSON:
+    job = await get_job(store, team_id, job_id)
+    if job["state"] not in FINAL:
+        await _update(store, team_id, job_id, state="cancelling")
+    return await get_job(store, team_id, job_id)
+
+
+async def run_job(store: Store, team_id: str, job_id: str) -> JSON:
+    """Run (or run again, after a crash) one job to its end; returns the final job."""
+    job = await get_job(store, team_id, job_id)
+    if job["state"] in FINAL:
+        return job
+    if job["state"] == "cancelling":
+        await _update(store, team_id, job_id, state="cancelled")
+        return await get_job(store, team_id, job_id)
+    await _update(store, team_id, job_id, state="running", done=0, total=0)
+    live = {"done": 0, "total": 0, "cancel": False}
+
+    def progress(done: int, total: int) -> None:
+        live["done"], live["total"] = done, total
+
+    async def watch() -> None:
+        while True:
+            await asyncio.sleep(POLL_S)
+            await _update(store, team_id, job_id, done=live["done"], total=live["total"])
+            live["cancel"] = (await get_job(store, team_id, job_id))["state"] == "cancelling"
+
+    watcher = asyncio.create_task(watch())
+    params = job["params"]
+    try:
+        result = await _work(store, team_id, job["kind"], params, progress, lambda: bool(live["cancel"]))
+        state, error = "done", None
+    except (Cancelled, ExportCancelled):
+        result, state, error = None, "cancelled", None
+    except (ArchiveError, SlackError) as exc:
+        result, state, error = None, "failed", f"{getattr(exc, 'code', 'error')}: {exc}"[:255]
+    finally:
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
+    await _update(
+        store, team_id, job_id, state=state, error=error, done=live["done"], total=live["total"],
+        result=orjson.dumps(result).decode() if result is not None else None,
+    )  # fmt: skip
+    return await get_job(store, team_id, job_id)
+
+
+async def _work(
+    store: Store, team_id: str, kind: str, params: JSON, progress: Callable[[int, int], None],
+    cancelled: Callable[[], bool],
+) -> JSON:  # fmt: skip
+    if kind == "import":
+        target, report = await import_export(
+            store, Path(params["path"]), params.get("target_team") or team_id,
+            progress=progress, cancelled=cancelled,
+        )  # fmt: skip
+        return {"team_id": target, "report": report.as_json()}
+    counts = await export_workspace(
+        store, team_id, Path(params["out"]), channels=params.get("channels"),
+        oldest=params.get("oldest"), latest=params.get("latest"), progress=progress, cancelled=cancelled,
+    )  # fmt: skip
+    return {"out": params["out"], **counts}
+
+
+class InProcessRunner:
+    """The embedded default: each job is a task of this process."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.tasks: dict[str, asyncio.Task[JSON]] = {}
+
+    async def submit(self, team_id: str, job_id: str) -> None:
+        self.tasks[job_id] = asyncio.create_task(run_job(self.store, team_id, job_id))
+
+    async def wait(self, job_id: str) -> JSON:
+        return await self.tasks[job_id]
+
+    async def close(self) -> None:
+        for task in self.tasks.values():
+            task.cancel()
+
+
+class SaqRunner:
+    """Jobs on a saq queue in Redis; :meth:`worker` builds a worker that runs them. A job saq
+    retries after a worker died runs again from the start (see the module's docstring)."""
+
+    FUNCTION = "flannel_transfer"
+
+    def __init__(self, store: Store, redis_url: str, name: str = "flannel-transfer") -> None:
+        from saq import Queue
+
+        self.store = store
+        self.queue = Queue.from_url(redis_url, name=name)
+
+    async def submit(self, team_id: str, job_id: str) -> None:
+        await self.queue.enqueue(
+            self.FUNCTION, key=job_id, team_id=team_id, job_id=job_id, timeout=0, retries=3
+        )
+
+    def worker(self, concurrency: int = 2) -> Any:
+        from saq import Worker
+
+        store = self.store
+
+        async def flannel_transfer(ctx: Any, *, team_id: str, job_id: str) -> JSON:
+            return await run_job(store, team_id, job_id)
+
+        function: tuple[str, Callable[..., Awaitable[JSON]]] = (self.FUNCTION, flannel_transfer)
+        return Worker(self.queue, functions=[function], concurrency=concurrency)
+
+    async def close(self) -> None:
+        await self.queue.disconnect()
