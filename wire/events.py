@@ -43,8 +43,8 @@ Types, and the fields each carries beyond Slack's own:
                               is_ephemeral: true, blocks?, attachments?, thread_ts?}: from
                               chat.postEphemeral, never stored. Edges deliver it ONLY to the
                               connections of ``user`` (if ``user`` may still see ``channel``),
-                              never to the channel's other members, as Slack's ``message``
-                              with the inner fields inlined, ``channel`` and ``is_ephemeral``
+                              never to the channel's other members, in Slack's shape: type
+                              ``message``, the inner message's fields, ``channel``
 ``message_changed``           ``channel``, ``channel_type``, ``message`` (new, with its
                               blocks, attachments, metadata), ``previous_message``; subtype
                               ``message_changed``

@@ -4,7 +4,8 @@
   created with ``tokenize = 'unicode61 remove_diacritics 2'`` (`FTS5_TOKENIZE`) so that case
   and accents are ignored as `matches` ignores them. Every word is double-quoted, so nothing a
   user types is read as FTS5 syntax (``NEAR``, ``*``, ``^``, ``:``, parentheses).
-- MariaDB/MySQL: `to_mysql` gives the string for ``MATCH(text) AGAINST(? IN BOOLEAN MODE)``.
+- MariaDB/MySQL: `to_mysql` gives the string for ``MATCH(text, extra_text) AGAINST(? IN
+  BOOLEAN MODE)`` (a message's text and its blocks' and attachments' text).
   InnoDB does not index words shorter than ``innodb_ft_min_token_size`` (3), longer than
   ``innodb_ft_max_token_size`` (84), or stopwords, and a required ``+word`` it did not index
   makes the whole match empty. Such words are therefore left out (`MysqlMatch.residual`), and
@@ -54,7 +55,7 @@ class MysqlMatch:
     """What MariaDB's FULLTEXT index can decide of a query's text part."""
 
     against: str | None
-    """For ``MATCH(text) AGAINST(? IN BOOLEAN MODE)``; None: the index cannot narrow."""
+    """For ``MATCH(text, extra_text) AGAINST(? IN BOOLEAN MODE)``; None: the index cannot narrow."""
     residual: tuple[str, ...]
     """Positive words and phrases (lowercase, words joined by a space) left out of `against`;
     a cheap ``LIKE '%word%'`` pre-filter for them is sound before `matches`."""

@@ -27,9 +27,9 @@ JSON = dict[str, Any]
 
 MAX_BLOCKS = 50
 MAX_ATTACHMENTS = 100
-MAX_JSON_BYTES = 100_000
-"""Per field, encoded: 50 blocks of Slack's 3,000-character section text fit with room."""
-MAX_METADATA_BYTES = 16_000
+MAX_JSON_CHARS = 200_000
+"""Per field, as JSON: 50 sections of Slack's longest section text (3,000 characters) fit."""
+MAX_METADATA_CHARS = 16_000
 MAX_TYPE_CHARS = 255
 _ATTACHMENT_TEXT = ("pretext", "author_name", "title", "text", "fallback", "footer")
 _ATTACHMENT_STRINGS = (*_ATTACHMENT_TEXT, "title_link", "color", "image_url", "thumb_url", "footer_icon")
@@ -83,7 +83,7 @@ def _decode(value: Any, error: str) -> Any:
 
 def _size(value: Any, error: str, limit: int) -> None:
     if len(_dump(value)) > limit:
-        raise SlackError(error, f"is larger than {limit} bytes of JSON")
+        raise SlackError(error, f"is longer than {limit} characters of JSON")
 
 
 def parse_blocks(value: Any) -> list[JSON] | None:
@@ -97,7 +97,7 @@ def parse_blocks(value: Any) -> list[JSON] | None:
         raise SlackError("invalid_blocks", f"at most {MAX_BLOCKS} blocks")
     for i, block in enumerate(blocks):
         _check_block(block, f"blocks[{i}]", "invalid_blocks")
-    _size(blocks, "invalid_blocks", MAX_JSON_BYTES)
+    _size(blocks, "invalid_blocks", MAX_JSON_CHARS)
     return blocks
 
 
@@ -123,7 +123,7 @@ def parse_attachments(value: Any) -> list[JSON] | None:
         raise SlackError("invalid_attachments", f"at most {MAX_ATTACHMENTS} attachments")
     for i, attachment in enumerate(attachments):
         _check_attachment(attachment, f"attachments[{i}]")
-    _size(attachments, "invalid_attachments", MAX_JSON_BYTES)
+    _size(attachments, "invalid_attachments", MAX_JSON_CHARS)
     return attachments
 
 
@@ -163,7 +163,7 @@ def parse_metadata(value: Any) -> JSON | None:
         raise SlackError("invalid_metadata", "event_type must be a non-empty string")
     if not isinstance(metadata.get("event_payload"), dict):
         raise SlackError("invalid_metadata", "event_payload must be an object")
-    _size(metadata, "invalid_metadata", MAX_METADATA_BYTES)
+    _size(metadata, "invalid_metadata", MAX_METADATA_CHARS)
     return metadata
 
 

@@ -45,26 +45,24 @@ async def add(
     if not caller.is_admin:
         raise SlackError("not_an_admin")
     name = check_name(name)
-    if alias_for is None:
-        if url is None or not url.startswith(("https://", "http://")) or len(url) > MAX_URL_CHARS:
-            raise SlackError("error_bad_format", "url must be an http(s) URL of an image")
-        value = url
-    else:
-        value = ""
+    target = None if alias_for is None else check_name(alias_for)
+    if target is None and (
+        url is None or not url.startswith(("https://", "http://")) or len(url) > MAX_URL_CHARS
+    ):
+        raise SlackError("error_bad_format", "url must be an http(s) URL of an image")
     async with store.write(caller.team_id) as tx:
         taken = await tx.conn.fetchone(
             "SELECT 1 FROM emoji WHERE team_id = ? AND name = ?", [caller.team_id, name]
         )
         if taken:
             raise SlackError("error_name_taken")
-        if alias_for is not None:
-            target = check_name(alias_for)
+        if target is not None:
             found = await tx.conn.fetchone(
                 "SELECT 1 FROM emoji WHERE team_id = ? AND name = ?", [caller.team_id, target]
             )
             if found is None:
                 raise SlackError("error_invalid_alias")
-            value = f"alias:{target}"
+        value = f"alias:{target}" if target is not None else str(url)
         await tx.conn.execute(
             "INSERT INTO emoji (team_id, name, value, user_id, created) VALUES (?, ?, ?, ?, ?)",
             [caller.team_id, name, value, caller.user_id, now_us() // 1_000_000],

@@ -9,13 +9,14 @@ from pathlib import Path
 
 import pytest
 
+from origin.models import MESSAGE_COLUMNS
 from origin.search import FTS5_TOKENIZE
 from origin.service import history, messages, search
 from origin.service.content import Content
 from origin.store import migrations
 from origin.store.shards import Store
 from tests.factories import make_team
-from wire.ids import parse_ts
+from wire.ids import parse_ts, ts_str
 
 
 def test_the_rebuilt_sqlite_index_keeps_the_tokenizer() -> None:
@@ -37,10 +38,31 @@ async def test_version_5_on_messages_already_there(
         old = await Store.open([url])
         t = await make_team(old)
         parent, _ = await messages.post(old, t.alice.caller, t.general, "heritage wildebeest thread")
-        reply, _ = await messages.post(
-            old, t.bob.caller, t.general, "an old reply about gnus", parse_ts(parent["ts"])
-        )
-        assert "parent_user_id" not in reply  # version 4 had no such column
+        root = parse_ts(parent["ts"])
+        reply = {"ts": ts_str(root + 1)}
+        async with old.write(t.id) as tx:  # a reply as version 4 stored it (today's code reads v5)
+            row = (
+                t.general,
+                root + 1,
+                t.id,
+                t.bob.id,
+                "an old reply about gnus",
+                None,
+                root,
+                0,
+                None,
+                None,
+                None,
+                None,
+            )
+            await tx.conn.execute(
+                f"INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES ({', '.join('?' * 12)})", row
+            )
+            await tx.conn.execute(
+                "UPDATE messages SET thread_ts = ts, reply_count = 1, reply_users = ?, latest_reply = ? "
+                "WHERE channel_id = ? AND ts = ?",
+                [f'["{t.bob.id}"]', root + 1, t.general, root],
+            )
         await old.close()
     store = await Store.open([url])
     try:

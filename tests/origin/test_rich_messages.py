@@ -131,7 +131,7 @@ async def test_a_message_of_blocks_or_attachments_alone_is_valid(app: InProcess)
         ("blocks", [{"type": "divider"}] * 51, "invalid_blocks"),
         (
             "blocks",
-            [{"type": "section", "text": {"type": "mrkdwn", "text": "x" * 101_000}}],
+            [{"type": "section", "text": {"type": "mrkdwn", "text": "x" * 201_000}}],
             "invalid_blocks",
         ),
         ("attachments", "{", "invalid_attachments"),
@@ -250,3 +250,20 @@ async def test_update_replaces_what_it_is_given_and_keeps_the_rest(app: InProces
     )
     assert refused["error"] == "invalid_blocks"
     assert (await history(app, team.bob.token, team.general))[0]["text"] == "only text now"
+
+
+async def test_slacks_largest_messages_fit(app: InProcess) -> None:
+    team = app.team
+    blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": "y" * 3000}} for _ in range(50)]
+    attachments = [{"text": "z" * 1000} for _ in range(100)]
+    for send in (call, form):
+        posted = await send(
+            app,
+            "chat.postMessage",
+            team.alice.token,
+            channel=team.general,
+            blocks=blocks,
+            attachments=attachments,
+        )
+        assert posted["ok"], posted.get("detail")
+        assert len(posted["message"]["blocks"]) == 50 and len(posted["message"]["attachments"]) == 100

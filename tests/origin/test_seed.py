@@ -264,6 +264,7 @@ async def test_the_api_reads_a_seeded_workspace(sqlite_store: Store) -> None:
         sqlite_store, admin, general, parse_ts(thread["ts"]), 0, None, True, 100, None
     )
     assert len(found) == thread["reply_count"] + 1
+    assert all(m["parent_user_id"] == thread["user"] for m in found[1:])  # seeded like posted
     assert found[-1]["ts"] == thread["latest_reply"]
 
     # a seeded workspace takes normal writes afterwards, and those do emit events

@@ -5,6 +5,7 @@ from __future__ import annotations
 from origin.api.registry import JSON, Context, method
 from origin.service import bots, emoji, usergroups
 from wire.args import Args
+from wire.errors import SlackError
 
 
 @method("bots.info", tier=3)
@@ -29,6 +30,8 @@ async def admin_emoji_add(ctx: Context, args: Args) -> JSON:
 async def admin_emoji_add_alias(ctx: Context, args: Args) -> JSON:
     name = args.string("name", default="", max_len=200)
     alias_for = args.string("alias_for", default="", max_len=200)
+    if not alias_for.strip(": "):
+        raise SlackError("no_alias_selected")
     await emoji.add(ctx.store, ctx.caller, name, alias_for=alias_for)
     return {}
 

@@ -18,8 +18,10 @@ names and narrows the search to what the caller may see; then the cheapest exact
   unindexed words): the best `CHECKED` candidates are checked with `matches`, and the page
   and the total come from those (`Found.exact` is False when there were more candidates).
 
-Deleted messages are gone from the index with their rows; an edit re-indexes the text (FTS5
-triggers, InnoDB at commit), so edited messages are found by their new words only.
+A message is searched by its text and by the text of its blocks and attachments (the
+``extra_text`` column, :mod:`origin.service.content`), both in the one index. Deleted messages
+are gone from the index with their rows; an edit re-indexes both (FTS5 triggers, InnoDB at
+commit), so edited messages are found by their new words only.
 """
 
 from __future__ import annotations
