@@ -3,7 +3,9 @@
 Slack's conventions (arguments, the token, answers and statuses) are the wire contract's; this
 module moves bytes between starlette and those functions. Methods the edge holds
 (:data:`flannel.methods.LOCAL`) are answered from memory; ``rtm.connect`` by the edge for itself;
-every other method is forwarded to the origin and its answer passed back verbatim.
+every other method is forwarded to the origin and its answer passed back verbatim. Every call,
+local or forwarded, spends the origin's per-token tier (:mod:`wire.ratelimit`); a read from
+memory waits for the caller's own last write first (:mod:`flannel.writes`).
 """
 
 from __future__ import annotations

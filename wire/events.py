@@ -25,7 +25,9 @@ Types, and the fields each carries beyond Slack's own:
 ``channel_purpose``           ``channel``, ``purpose`` {value, creator, last_set}
 ``member_joined_channel``     ``channel``, ``user``, ``channel_type`` (C public, G private,
                               D im, G mpim: ``wire.visibility.channel_type``), ``inviter``
-                              when invited
+                              when invited, ``last_read`` (ts string): the joiner's read
+                              cursor, the channel's newest message when they joined (Slack's
+                              rule: earlier history is not unread); absent (imports) means 0
 ``member_left_channel``       ``channel``, ``user``, ``channel_type``
 ``message``                   ``channel``, ``channel_type``, ``message`` fields inlined as
                               Slack does (``user``, ``text``, ``ts``, ``thread_ts``...), and

@@ -208,6 +208,13 @@ class Window:
         return Counts(last_read, unread, display, mention, last_read < self.floor, self.latest())
 
 
+def _ts_or_zero(value: object) -> int:
+    try:
+        return parse_ts(value) if isinstance(value, str) else 0
+    except ValueError:
+        return 0
+
+
 class ReadState:
     """Windows per conversation and ``last_read`` per membership, moved by change-log events.
 
@@ -260,9 +267,12 @@ class ReadState:
                 window.remove(parse_ts(str(event["deleted_ts"])))
         elif kind == "channel_marked" and event.get("ts"):
             self._set(channel, str(event["user"]), parse_ts(str(event["ts"])))
-        elif kind in ("member_joined_channel", "member_left_channel"):
-            # The origin writes a new membership with last_read 0, and forgets a left one.
-            self._set(channel, str(event["user"]), 0)
+        elif kind == "member_joined_channel":
+            # A joiner's cursor starts where the origin put it (the channel's newest message
+            # when they joined); an event without one (older origins, imports) means 0.
+            self._set(channel, str(event["user"]), _ts_or_zero(event.get("last_read")))
+        elif kind == "member_left_channel":
+            self._set(channel, str(event["user"]), 0)  # the origin forgets a left membership
 
     def _changed(self, channel_id: str, message: object) -> None:
         window = self.windows.get(channel_id)

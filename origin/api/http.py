@@ -24,6 +24,7 @@ from origin.api.ratelimit import RateLimiter
 from origin.api.registry import Context, Method
 from origin.service.auth import Caller, authenticate, authenticate_as
 from origin.store.shards import Store, WriteTx
+from origin.transfer.jobs import Transfers
 from wire import http
 from wire.args import Args
 from wire.errors import RateLimited, SlackError
@@ -95,7 +96,9 @@ class ApiEndpoint:
         base_url: str,
         secret: str | None = None,
         observe: Callable[[str, str | None, float], None] | None = None,
+        transfers: Transfers | None = None,
     ) -> None:
+        self.transfers = transfers
         self.observe = observe
         self.secret = secret
         self.store = store
@@ -141,7 +144,7 @@ class ApiEndpoint:
             if wait:
                 raise RateLimited(wait)
             committed = CommittedOffset(self.store)
-            ctx = Context(cast(Store, committed), caller, token, self.base_url)
+            ctx = Context(cast(Store, committed), caller, token, self.base_url, self.transfers)
             result = await method.handler(ctx, Args(values))
         except SlackError as exc:
             return error_response(exc), exc.code
