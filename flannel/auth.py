@@ -3,6 +3,9 @@
 Entries are keyed by the token's SHA-256, so a raw token is never a cache key nor logged.
 A ``token_revoked`` event from the change log drops the entry at once (and the RTM layer
 closes that token's connections), so revocation does not wait for the TTL.
+
+The cache is a plain bounded dict with a TTL (:class:`flannel.tokencache.TtlCache`): a hit is
+a hash and a dict lookup, with no task, timer or ``await`` (every Web API call starts here).
 """
 
 from __future__ import annotations
@@ -10,11 +13,16 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from aiocache import SimpleMemoryCache
+import time
 
 from flannel.origin_client import OriginClient
+from flannel.tokencache import Clock, TtlCache
 from wire.errors import SlackError
 from wire.tokens import token_hash
+
+
+#: Cached token checks at most (a few MB); the oldest go first when full.
+MAX_CACHED_TOKENS = 100_000
 
 
 class AuthError(SlackError):
@@ -38,43 +46,66 @@ class TokenAuth:
     :meth:`forget_user`) rather than after the TTL.
     """
 
-    def __init__(self, origin: OriginClient, ttl_s: float = 30.0) -> None:
+    def __init__(
+        self,
+        origin: OriginClient,
+        ttl_s: float = 30.0,
+        *,
+        max_entries: int = MAX_CACHED_TOKENS,
+        clock: Clock = time.monotonic,
+    ) -> None:
         self.origin = origin
-        self.ttl_s = ttl_s
-        self._cache = SimpleMemoryCache()
+        self._cache: TtlCache[EdgeCaller] = TtlCache(ttl_s, max_entries, clock)
         self.hits = 0
         self.misses = 0
         self._inflight: dict[str, asyncio.Future[EdgeCaller]] = {}
+        # Bumped by every revocation: an answer asked for before one is returned, not cached.
+        self._epoch = 0
+
+    @property
+    def ttl_s(self) -> float:
+        return self._cache.ttl_s
 
     async def check(self, token: str | None, fresh: bool = False) -> EdgeCaller:
         if not token:
             raise AuthError("not_authed")
         key = token_hash(token)
-        cached: EdgeCaller | None = None if fresh else await self._cache.get(key)
-        if cached is not None:
-            self.hits += 1
-            return cached
+        if not fresh:
+            cached = self._cache.get(key)
+            if cached is not None:
+                self.hits += 1
+                return cached
         self.misses += 1
         pending = self._inflight.get(key)
         if pending is None:  # concurrent checks of one token ask the origin once
-            pending = asyncio.ensure_future(self._ask(token, key))
+            pending = asyncio.ensure_future(self._ask(token, key, self._epoch))
             self._inflight[key] = pending
-            pending.add_done_callback(lambda _: self._inflight.pop(key, None))
+            pending.add_done_callback(lambda done: self._settled(key, done))
         return await asyncio.shield(pending)
 
-    async def _ask(self, token: str, key: str) -> EdgeCaller:
+    def _settled(self, key: str, done: asyncio.Future[EdgeCaller]) -> None:
+        if self._inflight.get(key) is done:
+            del self._inflight[key]
+
+    async def _ask(self, token: str, key: str, epoch: int) -> EdgeCaller:
         body = await self.origin.call("auth.test", token, {})
         if not body.get("ok"):
             raise AuthError(str(body.get("error", "invalid_auth")))
         caller = EdgeCaller(str(body["team_id"]), str(body["user_id"]), key)
-        await self._cache.set(key, caller, ttl=self.ttl_s)
+        if epoch == self._epoch:  # no revocation arrived while the origin was answering
+            self._cache.set(key, caller)
         return caller
 
     async def revoke(self, hashed: str) -> None:
-        await self._cache.delete(hashed)
+        self._epoch += 1
+        self._cache.delete(hashed)
+        self._inflight.pop(hashed, None)  # a check from now on asks the origin again
 
     async def forget_user(self, team_id: str, user_id: str) -> None:
         """A deactivated user: drop every cached token of theirs."""
-        for key, value in list(self._cache._cache.items()):  # the memory backend's dict
-            if isinstance(value, EdgeCaller) and (value.team_id, value.user_id) == (team_id, user_id):
-                await self._cache.delete(key)
+        self._epoch += 1
+        for key, value in self._cache.items():
+            if (value.team_id, value.user_id) == (team_id, user_id):
+                self._cache.delete(key)
+        # Checks in flight may be this user's (their hash is all we know): ask again from now on.
+        self._inflight.clear()

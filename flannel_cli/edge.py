@@ -15,7 +15,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from flannel_cli.options import add_flag, add_listen, add_log_level, add_redis, add_secret
+from flannel_cli.options import (
+    add_flag,
+    add_listen,
+    add_log_level,
+    add_rate_limits,
+    add_redis,
+    add_secret,
+)
+from wire.ratelimit import DEFAULT_TIERS, parse_tiers
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -36,6 +44,7 @@ def add_parser(sub: Any) -> None:
     add_flag(p, "--edge-id", shown="edge-<region>-<port>", help="this edge's name in the registry")
     add_flag(p, "--origin-url", default="http://127.0.0.1:8000", help="where the origin is")
     add_flag(p, "--public-url", help="how clients reach this edge")
+    add_rate_limits(p)
     add_flag(p, "--cache-mb", type=float, default=512.0, help="memory budget of the workspace cache")
     add_flag(
         p, "--max-frame-bytes", type=int, default=64 * 1024, help="largest frame a client may send, in bytes"
@@ -84,6 +93,7 @@ def settings_from(args: argparse.Namespace) -> EdgeSettings:
         public_url=args.public_url,
         capacity=args.capacity,
         heartbeat_s=args.heartbeat,
+        rate_limits=parse_tiers(args.rate_limits) if args.rate_limits else dict(DEFAULT_TIERS),
     )
 
 

@@ -280,6 +280,8 @@ def origin_settings(args: argparse.Namespace) -> OriginSettings:
     settings.log_max_events = getattr(args, "log_max_events", settings.log_max_events)
     settings.log_max_age_s = getattr(args, "log_max_age", settings.log_max_age_s)
     settings.relay_fault = env("FLANNEL_RELAY_FAULT")
+    settings.import_dir = env("FLANNEL_IMPORT_DIR") or None
+    settings.export_dir = env("FLANNEL_EXPORT_DIR") or None
     limits = getattr(args, "rate_limits", None)
     if limits:
         settings.rate_limits = parse_tiers(limits)

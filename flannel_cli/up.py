@@ -126,6 +126,7 @@ async def _main(args: argparse.Namespace) -> None:
                 redis_url=settings.redis_url,
                 redis_prefix=settings.redis_prefix,
                 secret=settings.secret,
+                rate_limits=dict(settings.rate_limits),  # the edges enforce the origin's tiers
             )
             for i, region in enumerate(REGIONS)
         ]

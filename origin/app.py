@@ -23,6 +23,7 @@ from origin.metrics import OriginMetrics
 from origin.relay import Fault, Relay, no_fault
 from origin.settings import OriginSettings
 from origin.store.shards import Store
+from origin.transfer.jobs import InProcessRunner, Transfers
 from wire.errors import SlackError
 
 log = logging.getLogger("flannel.origin")
@@ -73,6 +74,8 @@ def create_app(
         opened = store or await Store.open(settings.database_urls, settings.pool_size)
         log = changelog or open_changelog(settings)
         relay = Relay(opened, log, fault=fault_hook(settings.relay_fault))
+        runner = InProcessRunner(opened)
+        transfers = Transfers(opened, runner, settings.import_dir, settings.export_dir)
         api = ApiEndpoint(
             opened,
             load_methods(),
@@ -80,6 +83,7 @@ def create_app(
             settings.base_url,
             settings.secret,
             metrics.observe,
+            transfers,
         )
         origin = Origin(
             settings,
@@ -95,6 +99,7 @@ def create_app(
         try:
             yield
         finally:
+            await runner.close()
             await relay.stop()
             if changelog is None:
                 await log.close()

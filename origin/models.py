@@ -169,6 +169,20 @@ def message_from_row(row: tuple[Any, ...], reactions: list[JSON] | None = None) 
     return msg
 
 
+def add_extras(message: JSON, payload: str | None, *, files_list: bool = False) -> JSON:
+    """Merge what an import kept beyond our columns (``message_extras``: ``files``, ``bot_id``,
+    ``username``, ``icons``...) into ``message``; a field the columns render wins.
+
+    ``files_list``: the Web API's form, where a message's files are always ``files: [...]``
+    (older exports carry one ``file``, which the export keeps as it came)."""
+    if payload:
+        for key, value in orjson.loads(payload).items():
+            message.setdefault(key, value)
+    if files_list and isinstance(message.get("file"), dict) and "files" not in message:
+        message["files"] = [message["file"]]
+    return message
+
+
 def permalink(base_url: str, channel_id: str, ts: int, thread_ts: int | None = None) -> str:
     """A message's permalink: ``<base>/archives/<channel>/p<ts digits>``, Slack's form, on the
     origin's base URL; a reply's names its thread (``?thread_ts=...&cid=...``) as Slack's do."""

@@ -22,6 +22,10 @@ class OriginSettings:
     log_max_events: int = 100_000
     log_max_age_s: float = 24 * 3600.0
     relay_fault: str | None = None  # fault injection for tests: "before_append" or "after_append"
+    # admin.imports.start reads exports only from inside this directory (None: imports refused);
+    # admin.exports.start writes its zips into export_dir (None: exports refused)
+    import_dir: str | None = None
+    export_dir: str | None = None
 
     @property
     def base_url(self) -> str:

@@ -4,18 +4,21 @@ Who gets what (Slack's rules, membership-based so a thin client hears only its c
 
 =====================================================  ====================================
 message, message_changed, message_deleted,             members of the channel (reactions:
-reaction_added, reaction_removed                       ``item.channel``)
+reaction_added, reaction_removed, pin_added,           ``item.channel``)
+pin_removed
 member_joined_channel, member_left_channel             members, plus the user who joined
                                                        or left
 channel_rename/archive/unarchive/topic/purpose         whoever can see the channel: all for
                                                        a public channel, members otherwise
 channel_created                                        everyone for a public channel; the
                                                        event's ``members`` otherwise
-team_join, user_change                                 every connection of the workspace
+team_join, user_change, emoji_changed,                 every connection of the workspace
+subteam_created
 ephemeral_message                                      ``user``'s connections only (the one
                                                        recipient), if it may see the channel
 channel_marked                                         that user's connections only (as
                                                        channel/group/im_marked, with counts)
+im_open, im_close, mpim_open, mpim_close               that user's connections only
 token_revoked                                          nobody: that token's connections close
 anything else                                          nobody (fail closed)
 =====================================================  ====================================
@@ -59,12 +62,24 @@ class Access(Protocol):
     def user(self, user_id: str) -> Mapping[str, Any] | None: ...
 
 
-_MEMBERS = frozenset({"message", "message_changed", "message_deleted", "reaction_added", "reaction_removed"})
+_MEMBERS = frozenset(
+    {
+        "message",
+        "message_changed",
+        "message_deleted",
+        "reaction_added",
+        "reaction_removed",
+        "pin_added",
+        "pin_removed",
+    }
+)
 _MEMBERSHIP = frozenset({"member_joined_channel", "member_left_channel"})
 _VISIBLE = frozenset(
     {"channel_rename", "channel_archive", "channel_unarchive", "channel_topic", "channel_purpose"}
 )
-_TEAM = frozenset({"team_join", "user_change"})
+_TEAM = frozenset({"team_join", "user_change", "emoji_changed", "subteam_created"})
+#: Events about one user's own view (a DM opened or closed): that user's connections only.
+_OWN = frozenset({"channel_marked", "im_open", "im_close", "mpim_open", "mpim_close"})
 
 
 @dataclass(slots=True)
@@ -166,7 +181,7 @@ class Fanout:
         kind = event.get("type")
         if kind in _TEAM:
             return True
-        if kind == "channel_marked":
+        if kind in _OWN:
             return _subject(event) == user_id
         if kind == "ephemeral_message":
             channel = _channel(event)
@@ -264,7 +279,7 @@ class Fanout:
         kind = event.get("type")
         if kind in _TEAM or (kind == "channel_created" and _is_public(event)):
             return [s for mine in users.values() for s in mine]
-        if kind == "channel_marked":
+        if kind in _OWN:
             subject = _subject(event)
             return list(users.get(subject, ())) if subject else []
         if kind == "ephemeral_message":  # one recipient, never the channel's other members

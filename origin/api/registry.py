@@ -8,6 +8,7 @@ from typing import Any
 
 from origin.service.auth import Caller
 from origin.store.shards import Store
+from origin.transfer.jobs import Transfers
 from wire.args import Args
 
 JSON = dict[str, Any]
@@ -19,6 +20,7 @@ class Context:
     caller: Caller
     token: str
     base_url: str
+    transfers: Transfers | None = None  # the admin import/export jobs, when the app runs them
 
 
 Handler = Callable[[Context, Args], Awaitable[JSON]]
@@ -47,6 +49,7 @@ def method(name: str, tier: int = 3) -> Callable[[Handler], Handler]:
 def load_methods() -> dict[str, Method]:
     """Import the method modules (which register themselves) and return the table."""
     from origin.api.methods import (  # noqa: F401
+        admin,
         auth,
         chat,
         conversations,

@@ -16,7 +16,7 @@ from origin.store.db import Conn
 from origin.store.shards import Store, WriteTx
 from wire import cursors
 from wire.errors import SlackError, invalid_arguments
-from wire.ids import new_id, now_us
+from wire.ids import new_id, now_us, ts_str
 from wire.visibility import channel_type
 
 _CHANNEL_NAME = re.compile(r"^[\w-]{1,80}$")
@@ -28,11 +28,20 @@ def validate_name(name: str) -> str:
     return name
 
 
-async def _add_members(tx: WriteTx, conv_id: str, user_ids: Sequence[str]) -> None:
+async def latest_ts(conn: Conn, channel_id: str) -> int:
+    """The ts of the conversation's newest message, thread replies included (0: none)."""
+    row = await conn.fetchone("SELECT MAX(ts) FROM messages WHERE channel_id = ?", [channel_id])
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+async def _add_members(tx: WriteTx, conv_id: str, user_ids: Sequence[str], last_read: int = 0) -> None:
+    """New memberships with their read cursor at ``last_read``: a channel's joiner starts at its
+    newest message (Slack's rule: what was said before joining is not unread); a new DM's
+    members at 0."""
     now = now_us()
     await tx.conn.executemany(
-        "INSERT INTO members (channel_id, user_id, team_id, last_read, joined) VALUES (?, ?, ?, 0, ?)",
-        [(conv_id, u, tx.team_id, now) for u in user_ids],
+        "INSERT INTO members (channel_id, user_id, team_id, last_read, joined) VALUES (?, ?, ?, ?, ?)",
+        [(conv_id, u, tx.team_id, last_read, now) for u in user_ids],
     )
     await tx.conn.execute(
         "UPDATE conversations SET num_members = num_members + ? WHERE id = ?",
@@ -126,7 +135,7 @@ async def members(
 
 
 async def _membership_event(
-    tx: WriteTx, conv: Visible, user_id: str, joined: bool, inviter: str | None = None
+    tx: WriteTx, conv: Visible, user_id: str, joined: bool, inviter: str | None = None, last_read: int = 0
 ) -> None:
     event: JSON = {
         "type": "member_joined_channel" if joined else "member_left_channel",
@@ -134,6 +143,8 @@ async def _membership_event(
         "user": user_id,
         "channel_type": channel_type(conv.kind, conv.is_private),
     }
+    if joined:
+        event["last_read"] = ts_str(last_read)
     if inviter:
         event["inviter"] = inviter
     await tx.emit(event)
@@ -152,8 +163,9 @@ async def join(store: Store, caller: Caller, channel_id: str) -> tuple[JSON, boo
         require_open(conv)
         if conv.is_member:
             return conv.obj(), True
-        await _add_members(tx, conv.id, [caller.user_id])
-        await _membership_event(tx, conv, caller.user_id, True)
+        last_read = await latest_ts(tx.conn, conv.id)
+        await _add_members(tx, conv.id, [caller.user_id], last_read)
+        await _membership_event(tx, conv, caller.user_id, True, last_read=last_read)
         conv = await visible(tx.conn, caller, channel_id)
     return conv.obj(), False
 
@@ -197,9 +209,10 @@ async def invite(store: Store, caller: Caller, channel_id: str, user_ids: Sequen
         new = [u for u in wanted if u not in present]
         if not new:
             raise SlackError("already_in_channel")
+        last_read = await latest_ts(tx.conn, conv.id)
         for user_id in new:
-            await _add_members(tx, conv.id, [user_id])
-            await _membership_event(tx, conv, user_id, True, inviter=caller.user_id)
+            await _add_members(tx, conv.id, [user_id], last_read)
+            await _membership_event(tx, conv, user_id, True, inviter=caller.user_id, last_read=last_read)
         conv = await visible(tx.conn, caller, channel_id)
     return conv.obj()
 
@@ -298,7 +311,8 @@ async def admin_add_member(store: Store, team_id: str, channel_id: str, user_id:
             "SELECT 1 FROM members WHERE channel_id = ? AND user_id = ?", [channel_id, user_id]
         )
         if member is None:
-            await _add_members(tx, channel_id, [user_id])
-            await _membership_event(tx, conv, user_id, True)
+            last_read = await latest_ts(tx.conn, channel_id)
+            await _add_members(tx, channel_id, [user_id], last_read)
+            await _membership_event(tx, conv, user_id, True, last_read=last_read)
         conv = await visible(tx.conn, caller, channel_id)
     return conv.obj()

@@ -7,7 +7,7 @@ reply, broadcasts included.
 
 from __future__ import annotations
 
-from origin.models import JSON, permalink
+from origin.models import JSON, add_extras, permalink
 from origin.service.access import fetch_message, visible
 from origin.service.auth import Caller
 from origin.service.messages import MESSAGE_READ, message_with_id
@@ -18,18 +18,23 @@ from wire import cursors
 
 
 async def render(conn: Conn, channel_id: str, rows: list[Row]) -> list[JSON]:
-    """Rows read with ``MESSAGE_READ`` as Slack's messages: reactions, and ``pinned_to``."""
+    """Rows read with ``MESSAGE_READ`` as Slack's messages: reactions, ``pinned_to``, and the
+    fields an import kept (``message_extras``: files' metadata, ``bot_id``, ``username``...)."""
     pinned: set[int] = set()
+    extras: dict[int, str] = {}
     if rows:
         marks = ",".join("?" * len(rows))
-        found = await conn.fetchall(
-            f"SELECT ts FROM pins WHERE channel_id = ? AND ts IN ({marks})",
-            [channel_id, *(r[1] for r in rows)],
-        )
+        stamps = [channel_id, *(r[1] for r in rows)]
+        found = await conn.fetchall(f"SELECT ts FROM pins WHERE channel_id = ? AND ts IN ({marks})", stamps)
         pinned = {int(r[0]) for r in found}
+        kept = await conn.fetchall(
+            f"SELECT ts, payload FROM message_extras WHERE channel_id = ? AND ts IN ({marks})", stamps
+        )
+        extras = {int(r[0]): str(r[1]) for r in kept}
     out = []
     for row in rows:
         message = message_with_id(row, await reactions_for(conn, channel_id, int(row[1])))
+        add_extras(message, extras.get(int(row[1])), files_list=True)
         if int(row[1]) in pinned:
             message["pinned_to"] = [channel_id]
         out.append(message)

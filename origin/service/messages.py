@@ -258,6 +258,7 @@ async def delete(store: Store, caller: Caller, channel_id: str, ts: int) -> None
         await tx.conn.execute("DELETE FROM messages WHERE channel_id = ? AND ts = ?", [conv.id, ts])
         await tx.conn.execute("DELETE FROM reactions WHERE channel_id = ? AND ts = ?", [conv.id, ts])
         await tx.conn.execute("DELETE FROM pins WHERE channel_id = ? AND ts = ?", [conv.id, ts])
+        await tx.conn.execute("DELETE FROM message_extras WHERE channel_id = ? AND ts = ?", [conv.id, ts])
         if thread_ts is not None and thread_ts != ts:
             await _shrink_thread(tx.conn, conv.id, int(thread_ts))
         event = event_base(conv, "message_deleted")

@@ -19,7 +19,14 @@ from typing import Any
 
 import orjson
 
-from origin.models import CONVERSATION_COLUMNS, MESSAGE_FIELDS, USER_COLUMNS, message_from_row, user_from_row
+from origin.models import (
+    CONVERSATION_COLUMNS,
+    MESSAGE_FIELDS,
+    USER_COLUMNS,
+    add_extras,
+    message_from_row,
+    user_from_row,
+)
 from origin.store.db import Conn
 from origin.store.shards import Store
 from wire.ids import ts_str
@@ -64,10 +71,7 @@ def export_message(row: tuple[Any, ...], reactions: list[JSON], extras: str | No
     message.pop("team", None)
     if message.get("user") is None:
         message.pop("user")
-    if extras:
-        for key, value in orjson.loads(extras).items():
-            message.setdefault(key, value)
-    return message
+    return add_extras(message, extras)
 
 
 async def _reactions(conn: Conn, channel_id: str) -> dict[int, list[JSON]]:

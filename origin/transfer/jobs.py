@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -149,6 +149,62 @@ async def _work(
     return {"out": params["out"], **counts}
 
 
+class Runner(Protocol):
+    async def submit(self, team_id: str, job_id: str) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class Transfers:
+    """What the admin Web API starts jobs with: a runner, and the only directories a job may
+    read an export from (``import_dir``) and write one into (``export_dir``). A directory that
+    is not configured refuses its kind of job."""
+
+    def __init__(
+        self, store: Store, runner: Runner, import_dir: str | Path | None, export_dir: str | Path | None
+    ) -> None:
+        self.store = store
+        self.runner = runner
+        self.import_dir = Path(import_dir).resolve() if import_dir else None
+        self.export_dir = Path(export_dir).resolve() if export_dir else None
+
+    def import_path(self, given: str) -> Path:
+        """``given`` (relative to the import directory, or absolute inside it), resolved with
+        its symlinks; anything that lands outside the directory is refused."""
+        if self.import_dir is None:
+            raise SlackError(
+                "imports_disabled", "this origin has no import directory (OriginSettings.import_dir)"
+            )
+        if "\x00" in given:
+            raise SlackError("path_not_allowed", "the path is not inside the import directory")
+        path = (self.import_dir / given).resolve()
+        if path == self.import_dir or not path.is_relative_to(self.import_dir):
+            raise SlackError("path_not_allowed", "the path is not inside the import directory")
+        if not path.exists():
+            raise SlackError("file_not_found", f"no export at {given}")
+        return path
+
+    async def start_import(self, team_id: str, given: str) -> JSON:
+        path = self.import_path(given)
+        job = await create_job(self.store, team_id, "import", {"path": str(path)})
+        await self.runner.submit(team_id, job["id"])
+        return job
+
+    async def start_export(
+        self, team_id: str, channels: list[str] | None, oldest: int | None, latest: int | None
+    ) -> JSON:
+        if self.export_dir is None:
+            raise SlackError(
+                "exports_disabled", "this origin has no export directory (OriginSettings.export_dir)"
+            )
+        self.export_dir.mkdir(parents=True, exist_ok=True)
+        out = self.export_dir / f"{team_id}-{now_us()}-{new_id('X')}.zip"
+        params: JSON = {"out": str(out), "channels": channels, "oldest": oldest, "latest": latest}
+        job = await create_job(self.store, team_id, "export", params)
+        await self.runner.submit(team_id, job["id"])
+        return job
+
+
 class InProcessRunner:
     """The embedded default: each job is a task of this process."""
 
@@ -165,6 +221,7 @@ class InProcessRunner:
     async def close(self) -> None:
         for task in self.tasks.values():
             task.cancel()
+        await asyncio.gather(*self.tasks.values(), return_exceptions=True)
 
 
 class SaqRunner:

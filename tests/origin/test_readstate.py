@@ -168,3 +168,42 @@ async def test_mark_moves_forward_only_unless_mark_unread(store: Store) -> None:
 async def _grouped(store: Store, team: Team) -> list[tuple[str, int, int, int, int, int]]:
     async with store.read(team.id) as conn:
         return await readstate.counts_for_user(conn, team.id, team.alice.id)
+
+
+async def test_joiners_start_at_the_newest_message(store: Store) -> None:
+    """Slack's rule: a member who joins (or is invited, or added by an operator) has read
+    everything said before; the event carries that cursor and the edge counts from it."""
+    team = await make_team(store)
+    third = await conversations.create(store, team.bob.caller, "third", False)
+    channel = third["id"]
+    async with store.read(team.id) as conn:
+        creator = await readstate.reference_counts(conn, channel, team.bob.id)
+    assert creator is not None and creator.last_read == 0  # a new channel has nothing to read
+    views = [await load(store, team.id)]
+    first, _ = await messages.post(store, team.bob.caller, channel, f"<@{team.alice.id}> hello")
+    await messages.post(store, team.bob.caller, channel, "a reply", parse_ts(first["ts"]))
+    await conversations.join(store, team.alice.caller, channel)
+    await conversations.invite(store, team.bob.caller, channel, [team.carol.id])
+    async with store.read(team.id) as conn:
+        newest = (await conn.fetchone("SELECT MAX(ts) FROM messages WHERE channel_id = ?", [channel]))[0]
+        for member in (team.alice, team.carol):
+            c = await readstate.reference_counts(conn, channel, member.id)
+            assert c is not None and (c.last_read, c.unread_count, c.mention_count) == (int(newest), 0, 0)
+    joins = [e for e in await events_after(store, team.id, 0) if e["type"] == "member_joined_channel"]
+    mine = [e for e in joins if e["channel"] == channel]
+    assert [(e["user"], parse_ts(e["last_read"])) for e in mine] == [
+        (team.alice.id, int(newest)),
+        (team.carol.id, int(newest)),
+    ]
+    views.append(await load(store, team.id))
+    for ws in views:
+        for event in await events_after(store, team.id, ws.offset):
+            ws.apply(event)
+        await same_counts(store, team, [channel], ws)
+        assert ws.conversation(team.alice.id, channel)["unread_count"] == 0
+    await messages.post(store, team.bob.caller, channel, "after")
+    for ws in views:
+        for event in await events_after(store, team.id, ws.offset):
+            ws.apply(event)
+        await same_counts(store, team, [channel], ws)
+        assert ws.conversation(team.carol.id, channel)["unread_count_display"] == 1

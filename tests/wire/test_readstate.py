@@ -105,6 +105,24 @@ def test_membership_resets_the_cursor() -> None:
     assert log.reads.cursor("C1", "U1") == 0 and "C1" not in log.reads.last_read
 
 
+def test_a_joiner_starts_at_the_cursor_the_event_carries() -> None:
+    log = Log(ReadState())
+    log.post(1_000_000, "U2")
+    log.post(2_000_000, "U2", f"<@{'U1'}> before you came")
+    joined = {"type": "member_joined_channel", "channel": "C1", "user": "U1", "channel_type": "C"}
+    log.reads.apply({**joined, "last_read": ts_str(2_000_000)})
+    assert log.reads.cursor("C1", "U1") == 2_000_000
+    counts = log.reads.counts("C1", "U1")
+    assert (counts.unread_count, counts.mention_count) == (0, 0)
+    log.post(3_000_000, "U2")
+    assert log.reads.counts("C1", "U1").unread_count == 1
+    # without the field (an import's membership) or with a bad one: 0, the whole window unread
+    for extra in ({}, {"last_read": "soon"}, {"last_read": 7}):
+        log.reads.apply({**joined, **extra})
+        assert log.reads.cursor("C1", "U1") == 0
+        assert log.reads.counts("C1", "U1").unread_count == 3
+
+
 def test_snapshot_pages_round_trip() -> None:
     rows = [
         (5, "U2", None, 1, "reply <@U1>"),

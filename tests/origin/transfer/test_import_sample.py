@@ -53,7 +53,9 @@ async def test_sample_imports_and_is_visible(app: InProcess) -> None:
     assert bot["attachments"][0]["fallback"]
 
     users = (await app.call("users.list", token)).json()["members"]
-    imported = {u["id"]: u for u in users if u["id"].startswith("U0BM")}
+    # the export's ids (U0BM...) unless an earlier import on this database took them (remapped)
+    ours = {m.id for m in app.team.users}
+    imported = {u["id"]: u for u in users if u["id"] not in ours}
     assert len(imported) == 4
     assert any(u["profile"].get("title") == "Eat Monkeys" for u in imported.values())
 
@@ -82,3 +84,30 @@ async def test_import_into_new_workspace_from_directory(app: InProcess, tmp_path
             "SELECT COUNT(*) FROM outbox WHERE team_id = ? AND type = 'message'", [team_id]
         )
     assert row is not None and int(row[0]) == 158
+
+
+async def test_imported_files_and_kept_fields_show_in_history_and_replies(app: InProcess) -> None:
+    await import_export(app.store, SAMPLE, app.team.id)
+    token = app.team.alice.token
+    listed = (await app.call("conversations.list", token, data={"limit": 100})).json()
+    channel = next(c["id"] for c in listed["channels"] if c["name"] == "traveling-sailor")
+    messages = await history(app, token, channel)
+    shares = [m for m in messages if m.get("subtype") == "file_share"]
+    assert len(shares) == 3
+    share = next(m for m in shares if m["ts"] == "1459052866.000012")
+    assert [f["id"] for f in share["files"]] == ["F0VNAKDE2"]
+    assert share["files"][0]["name"] == "100_cities.js" and share["files"][0]["size"] == 4163
+    assert share["file"]["id"] == "F0VNAKDE2"  # the export's own field, kept
+    assert "bot_id" in share and share["username"] and "upload" in share
+    assert share["type"] == "message" and share["text"]  # the columns still render the basics
+    assert share["user"].startswith("U")
+
+    replies = (
+        await app.call("conversations.replies", token, data={"channel": channel, "ts": share["ts"]})
+    ).json()
+    assert replies["ok"], replies
+    assert replies["messages"][0]["files"][0]["id"] == "F0VNAKDE2"
+
+    # a message without kept fields has none
+    plain = next(m for m in messages if m.get("subtype") is None)
+    assert "files" not in plain and "bot_id" not in plain
