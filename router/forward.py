@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-import orjson
 
+from router.origin_calls import call_origin
 from router.service import Router
-from wire.errors import RateLimited, SlackError
+from wire.errors import SlackError
 from wire.http import AFTER_HEADER, OFFSET_HEADER
 
 #: Request headers passed to the edge (everything else is the router's or hop-by-hop).
@@ -129,20 +129,7 @@ class EdgeClient:
 
     async def call(self, url: str, token: str, args: Mapping[str, Any]) -> dict[str, Any]:
         """One JSON call (the origin's ``rtm.start``), decoded; 503 when it cannot answer."""
-        try:
-            resp = await self._http.post(url, json=dict(args), headers={"Authorization": f"Bearer {token}"})
-        except httpx.HTTPError as exc:
-            raise SlackError("service_unavailable", f"origin unreachable: {exc!r}", 503) from exc
-        if resp.status_code == 429:
-            wait = int(resp.headers.get("retry-after", "1") or 1)
-            raise RateLimited(wait, f"retry after {wait}s")
-        try:
-            body = orjson.loads(resp.content)
-        except orjson.JSONDecodeError:
-            body = None
-        if not isinstance(body, dict):
-            raise SlackError("service_unavailable", f"origin answered HTTP {resp.status_code}", 503)
-        return body
+        return await call_origin(self._http, url, token, args)
 
 
 class Unreachable(Exception):

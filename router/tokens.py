@@ -16,10 +16,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-import orjson
 from aiocache import SimpleMemoryCache
 
-from wire.errors import RateLimited, SlackError
+from router.origin_calls import call_origin
+from wire.errors import SlackError
 from wire.tokens import token_hash
 
 #: ``auth.test`` errors that are the token's fault: final, cached as refusals.
@@ -155,19 +155,7 @@ class TokenChecker:
         return result
 
     async def _ask(self, key: str, token: str) -> Identity | Refusal:
-        try:
-            resp = await self._http.post("/api/auth.test", headers={"Authorization": f"Bearer {token}"})
-        except httpx.HTTPError as exc:
-            raise SlackError("service_unavailable", f"origin unreachable: {exc!r}", 503) from exc
-        if resp.status_code == 429:
-            wait = int(resp.headers.get("retry-after", "1") or 1)
-            raise RateLimited(wait, f"retry after {wait}s")
-        try:
-            body = orjson.loads(resp.content)
-        except orjson.JSONDecodeError:
-            body = None
-        if not isinstance(body, dict):
-            raise SlackError("service_unavailable", f"origin answered HTTP {resp.status_code}", 503)
+        body = await call_origin(self._http, "/api/auth.test", token)
         if body.get("ok") is True and body.get("team_id") and body.get("user_id"):
             answer = {k: v for k, v in body.items() if k != "ok"}
             return Identity(
@@ -182,4 +170,4 @@ class TokenChecker:
         code = str(body.get("error", ""))
         if code in REFUSALS:
             return Refusal(code)
-        raise SlackError("service_unavailable", f"origin auth.test failed: {code or resp.status_code}", 503)
+        raise SlackError("service_unavailable", f"origin auth.test failed: {code or 'no error code'}", 503)
