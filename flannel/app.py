@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
 
+from flannel import gcstats
 from flannel.edge import Edge
 from flannel.methods import LOCAL
 from flannel.metrics import EdgeMetrics
@@ -96,6 +97,7 @@ async def stats(request: Request) -> Response:
             "resyncs": s.resyncs,
             "origin_snapshot_loads": edge.regional.origin_loads,
             "regional_snapshot_hits": edge.regional.regional_hits,
+            "gc_full_collections": gcstats.full_collections(),  # this process, since the app was built
         }
     )
 
@@ -110,6 +112,7 @@ def create_app(
     here), ``starters`` start the injected parts first (the nonce store's epoch), ``closers``
     close them after the edge, in order."""
     metrics = EdgeMetrics(edge, known_methods=(*LOCAL, "rtm.connect"))
+    gcstats.install()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[State]:

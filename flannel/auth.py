@@ -11,15 +11,13 @@ a hash and a dict lookup, with no task, timer or ``await`` (every Web API call s
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
-
 import time
+from dataclasses import dataclass
 
 from flannel.origin_client import OriginClient
 from flannel.tokencache import Clock, TtlCache
 from wire.errors import SlackError
 from wire.tokens import token_hash
-
 
 #: Cached token checks at most (a few MB); the oldest go first when full.
 MAX_CACHED_TOKENS = 100_000

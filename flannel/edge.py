@@ -81,6 +81,7 @@ class Edge:
             max_bytes=int(settings.cache_mb * 1024 * 1024),
             on_event=self._on_event,
             on_resync=self._on_resync,
+            freeze_gc=settings.gc_freeze,
         )
         self.fanout = Fanout()
         self.writes = OwnWrites()  # read-your-writes: each caller's last committed offset

@@ -100,20 +100,17 @@ class EdgeMetrics:
             registry=self.registry,
         )
         self.label = MethodLabels(known)
-        # Children bound once per label set: a request costs two dict lookups, not labels().
-        self._counts: dict[tuple[str, str], Any] = {}
-        self._latencies: dict[str, Any] = {}
+        # Children bound once per label set: a request costs one dict lookup, not labels().
+        self._children: dict[tuple[str, str], tuple[Any, Any]] = {}
         for method in known:
             self._child(method, "")
 
     def _child(self, method: str, error: str) -> tuple[Any, Any]:
-        count = self._counts.get((method, error))
-        if count is None:
-            count = self._counts[(method, error)] = self.requests.labels(method, error)
-        latency = self._latencies.get(method)
-        if latency is None:
-            latency = self._latencies[method] = self.latency.labels(method)
-        return count, latency
+        key = (method, error)
+        pair = self._children.get(key)
+        if pair is None:  # a new label set (bounded, see MethodLabels): bound once
+            pair = self._children[key] = (self.requests.labels(method, error), self.latency.labels(method))
+        return pair
 
     def observe(self, method: str, error: str | None, seconds: float, recognized: bool = False) -> None:
         """One call of ``method`` (as the client named it) that failed with ``error``."""

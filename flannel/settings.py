@@ -30,6 +30,7 @@ class EdgeSettings:
     public_url: str | None = None
     capacity: int = 10_000  # live sessions at most; routers send no more
     heartbeat_s: float = 2.0  # registry heartbeat; the record expires after three
+    gc_freeze: bool = True  # gc.freeze() after each workspace load (flannel.gcstats)
     # Per-token calls per minute by tier, as at the origin (wire.ratelimit), for every method
     # the edge answers or forwards.
     rate_limits: dict[int, float] = field(default_factory=lambda: dict(DEFAULT_TIERS))

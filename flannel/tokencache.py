@@ -3,9 +3,10 @@
 Plain dict work only: no task, no timer, no ``await`` per lookup (a timer per call is what made
 every token check cost a task, and the cancelled timers then filled the oldest GC generation).
 An entry expires lazily: a lookup of an expired key drops it, and every store first drops
-expired entries from the oldest end, then the oldest ones while at ``max_entries``. Entries are kept in insertion order (a store moves its key to the newest end),
-so the oldest end is also the soonest to expire when every entry has the same TTL. The clock
-is injected (``time.monotonic`` by default) so tests move time by hand.
+expired entries from the oldest end, then the oldest ones while at ``max_entries``. Entries
+are kept in insertion order (a store moves its key to the newest end), so the oldest end is
+also the soonest to expire, every entry having the same TTL. The clock is injected
+(``time.monotonic`` by default) so tests move time by hand.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -34,13 +35,32 @@ from wire.tokens import token_hash
 log = logging.getLogger("flannel.edge")
 
 
+_CONTENT_TYPE = (b"content-type", http.JSON_TYPE.encode())
+
+
+class JsonBytes(Response):
+    """A JSON body that is already bytes (orjson's), answered as is: a plain Response whose
+    headers are built directly, not parsed back from a mapping and re-encoded."""
+
+    media_type = http.JSON_TYPE
+
+    def __init__(self, body: bytes, status_code: int = 200, headers: Mapping[str, str] | None = None) -> None:
+        self.status_code = status_code
+        self.background = None
+        self.body = body
+        raw = [(b"content-length", b"%d" % len(body)), _CONTENT_TYPE]
+        if headers:
+            raw.extend((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items())
+        self.raw_headers = raw
+
+
 def ok(result: dict[str, Any]) -> Response:
-    return Response(http.ok_body(result), media_type=http.JSON_TYPE)
+    return JsonBytes(http.ok_body(result))
 
 
 def failed(exc: SlackError) -> Response:
     body, status, headers = http.error_answer(exc)
-    return Response(body, status, headers, media_type=http.JSON_TYPE)
+    return JsonBytes(body, status, headers)
 
 
 async def read_args(request: Request) -> dict[str, Any]:
@@ -70,18 +90,18 @@ async def _dispatch(edge: Edge, request: Request, name: str) -> tuple[Response, 
         if name == "rtm.connect":
             return ok(await rtm_connect(edge, token, values)), None, False
         local = LOCAL.get(name)
-        key = token_hash(token) if token else ""
         if local is None:
+            key = token_hash(token) if token else ""
             _limit(edge, key, name)
             return await _forward(edge, name, token, values, key)
-        caller = await edge.authenticate(token)
+        caller = await edge.authenticate(token)  # hashes the token once, for both of us
         _limit(edge, caller.token_hash, name)
         if name == "auth.test":
             await edge.user_of(caller.team_id, caller.user_id)
         keys = (caller.token_hash, user_key(caller.team_id, caller.user_id))
         ws = await edge.fresh(caller.team_id, keys, asked_after(request.headers))
         if ws is None:  # still behind the caller's own write: the origin answers
-            return await _forward(edge, name, token, values, key)
+            return await _forward(edge, name, token, values, caller.token_hash)
         result = answer(local, ws, Who(caller.team_id, caller.user_id), Args(values))
     except SlackError as exc:
         return failed(exc), exc.code, False
@@ -92,7 +112,7 @@ async def _dispatch(edge: Edge, request: Request, name: str) -> tuple[Response, 
         return Response(status_code=400), "client_disconnected", False
     except Exception:
         log.exception("edge method %s failed", name)
-        return Response(http.INTERNAL_ERROR, 500, media_type=http.JSON_TYPE), "internal_error", False
+        return JsonBytes(http.INTERNAL_ERROR, 500), "internal_error", False
     return ok(result), None, False
 
 
@@ -116,7 +136,7 @@ async def _forward(
     if forwarded.offset:
         headers[http.OFFSET_HEADER] = str(forwarded.offset)
     error = None if b'"ok":true' in forwarded.body[:20] else _error_of(forwarded.body)
-    response = Response(forwarded.body, forwarded.status, headers or None, media_type=http.JSON_TYPE)
+    response = JsonBytes(forwarded.body, forwarded.status, headers)
     return response, error, forwarded.status < 500 and error != "unknown_method"
 
 

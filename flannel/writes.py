@@ -19,6 +19,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 
 from wire.http import AFTER_HEADER, OFFSET_HEADER
+from wire.offsets import header_offset
 
 #: How long a read waits for the copy to apply the caller's write before asking the origin.
 WAIT_S = 2.0
@@ -30,10 +31,7 @@ def user_key(team_id: str, user_id: str) -> str:
 
 def offset_of(headers: Mapping[str, str], name: str = OFFSET_HEADER) -> int | None:
     """A non-negative offset from a header (absent or malformed: None)."""
-    raw = headers.get(name)
-    if raw is None or not raw.isdigit() or len(raw) > 19:
-        return None
-    return int(raw)
+    return header_offset(headers.get(name))  # ASCII digits only: "²" is a digit to isdigit()
 
 
 def asked_after(headers: Mapping[str, str]) -> int:

@@ -175,9 +175,10 @@ def server_config(
 
 
 def run(args: argparse.Namespace) -> int:
+    from flannel_cli.serve import run as run_servers
     from flannel_cli.serve import serve_all
 
     built = build_edge(settings_from(args))
     cfg = server_config(built.app, built.edge.settings, args.log_level)
-    asyncio.run(serve_all([cfg], before_exit=[built.stop_then_drain]))
+    run_servers(serve_all([cfg], before_exit=[built.stop_then_drain]))
     return 0

@@ -32,6 +32,7 @@ def format_id(value: int) -> str:
     """An id as logged: the process's random prefix and the counter (12 hex digits)."""
     return f"{_PREFIX}{value & 0xFFFFFF:06x}"
 
+
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
     "message",
     "asctime",
@@ -152,9 +153,8 @@ class AccessLog:
             await self.app(scope, receive, sending)
         finally:
             log = self.log
-            record = log.makeRecord(
-                log.name, logging.INFO, __file__, 0, "%s %s", (scope.get("method", "WS"), scope.get("path", "")), None
-            )
+            where = (scope.get("method", "WS"), scope.get("path", ""))
+            record = log.makeRecord(log.name, logging.INFO, __file__, 0, "%s %s", where, None)
             record.status = status[0] if status else None
             record.ms = max(0.0, round((record.created - started) * 1000, 2))
             log.handle(record)

@@ -84,12 +84,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_origin(args: argparse.Namespace) -> int:
-    from flannel_cli.serve import config, serve_all
+    from flannel_cli.serve import config, run, serve_all
     from origin.app import create_app
 
     settings = origin_settings(args)
     app = create_app(settings)
-    asyncio.run(serve_all([config(app, settings.host, settings.port, args.log_level, "origin")]))
+    run(serve_all([config(app, settings.host, settings.port, args.log_level, "origin")]))
     return 0
 
 

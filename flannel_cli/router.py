@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 from typing import Any
 
 from flannel_cli.options import add_flag, add_listen, add_log_level, add_redis, add_secret
@@ -105,6 +104,7 @@ def settings_from(args: argparse.Namespace) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     from flannel_cli.serve import config, serve_all
+    from flannel_cli.serve import run as run_servers
     from router.app import create_app
     from router.registry import open_registry
 
@@ -113,5 +113,5 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise SystemExit(f"flannel router: {exc}") from None
     app = create_app(settings, open_registry(settings))
-    asyncio.run(serve_all([config(app, settings.host, settings.port, args.log_level, "router")]))
+    run_servers(serve_all([config(app, settings.host, settings.port, args.log_level, "router")]))
     return 0

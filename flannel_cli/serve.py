@@ -4,6 +4,11 @@ On SIGTERM (or Ctrl-C) the ``before_exit`` hooks run first, while connections ar
 open (an edge spreads its ``goodbye`` frames over its drain window), then the servers stop
 accepting, finish in-flight requests, run their lifespan shutdown (closing pools) and the
 process exits 0. A second signal forces the exit.
+
+Every server runs on uvloop when it imports (``uvicorn[standard]`` brings it), else on the
+plain asyncio loop: :func:`run` is how the CLI starts a service's event loop, since
+:func:`serve_all` runs the servers inside a loop of ours (uvicorn's own ``loop`` setting is
+only read by ``uvicorn.Server.run``, so :func:`config` sets it to the same choice).
 """
 
 from __future__ import annotations
@@ -11,8 +16,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Awaitable, Callable, Generator, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Sequence
+from typing import Any, TypeVar
 
 import uvicorn
 import uvicorn.config
@@ -20,6 +25,31 @@ import uvicorn.config
 from flannel_cli.logs import AccessLog
 
 Hook = Callable[[], Awaitable[None]]
+T = TypeVar("T")
+
+
+def loop_name() -> str:
+    """``"uvloop"`` when it imports, else ``"asyncio"``."""
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return "asyncio"
+    return "uvloop"
+
+
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """A new event loop of :func:`loop_name`'s kind."""
+    if loop_name() == "uvloop":
+        import uvloop
+
+        return uvloop.new_event_loop()
+    return asyncio.new_event_loop()
+
+
+def run(main: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run(main)`` on the loop every server runs on (uvloop when available)."""
+    with asyncio.Runner(loop_factory=new_event_loop) as runner:
+        return runner.run(main)
 
 
 def config(
@@ -35,6 +65,7 @@ def config(
         port=port,
         log_level=log_level,
         lifespan="on",
+        loop=loop_name(),
         ws_max_size=1 << 20,
         log_config=None if service else uvicorn.config.LOGGING_CONFIG,
         access_log=service is None,

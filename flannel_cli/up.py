@@ -30,6 +30,7 @@ from flannel_cli.options import (
     origin_settings,
 )
 from flannel_cli.serve import config, serve_all
+from flannel_cli.serve import run as run_servers
 from origin.app import create_app, open_changelog
 from origin.settings import OriginSettings
 from origin.store.shards import Store
@@ -163,7 +164,7 @@ async def _main(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        asyncio.run(_main(args))
+        run_servers(_main(args))
     except KeyboardInterrupt:
         pass
     return 0

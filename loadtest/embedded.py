@@ -12,12 +12,11 @@ then cover the whole stack.
 from __future__ import annotations
 
 import argparse
-import asyncio
 
 from changelog import MemoryLog
 from flannel.settings import EdgeSettings
 from flannel_cli.edge import build_edge, server_config
-from flannel_cli.serve import config, serve_all
+from flannel_cli.serve import config, run, serve_all
 from origin.api.ratelimit import parse_tiers
 from origin.app import create_app as create_origin
 from origin.settings import OriginSettings
@@ -75,7 +74,7 @@ def main(argv: list[str] | None = None) -> None:
         )
         built = build_edge(edge, changelog=log, registry=registry)
         configs.append(server_config(built.app, edge, args.log_level, service=None))
-    asyncio.run(serve_all(configs))
+    run(serve_all(configs))
 
 
 if __name__ == "__main__":

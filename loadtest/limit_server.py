@@ -8,7 +8,6 @@ judged against what uvicorn and Starlette can do at all.
 from __future__ import annotations
 
 import argparse
-import asyncio
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -29,14 +28,14 @@ def create_app() -> Starlette:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from flannel_cli.serve import config, serve_all
+    from flannel_cli.serve import config, run, serve_all
 
     p = argparse.ArgumentParser(prog="python -m loadtest.limit_server", description=__doc__)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--log-level", default="warning")
     args = p.parse_args(argv)
-    asyncio.run(serve_all([config(create_app(), args.host, args.port, args.log_level)]))
+    run(serve_all([config(create_app(), args.host, args.port, args.log_level)]))
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from router.origin_calls import call_origin
 from router.service import Router
 from wire.errors import SlackError
 from wire.http import AFTER_HEADER, OFFSET_HEADER
+from wire.offsets import header_offset
 
 #: Request headers passed to the edge (everything else is the router's or hop-by-hop).
 FORWARDED = ("authorization", "content-type", "user-agent", "accept", AFTER_HEADER)
@@ -83,9 +84,13 @@ class Offsets:
 
 
 def edge_headers(headers: Mapping[str, str], after: int | None) -> dict[str, str]:
+    """The headers an edge gets: :data:`FORWARDED`, with ``x-flannel-after`` the larger of the
+    client's (when it is a well-formed offset; any other value is dropped) and ``after``."""
     out = {name: headers[name] for name in FORWARDED if name in headers}
-    if after is not None and after > int(out.get(AFTER_HEADER, "0") or 0):
-        out[AFTER_HEADER] = str(after)
+    asked = header_offset(out.pop(AFTER_HEADER, None))
+    best = max(asked or 0, after or 0)
+    if asked is not None or after is not None:
+        out[AFTER_HEADER] = str(best)
     return out
 
 
@@ -95,8 +100,7 @@ def answer_headers(headers: httpx.Headers) -> dict[str, str]:
 
 def written(headers: httpx.Headers) -> int | None:
     """The offset a write committed, from the edge's (or origin's) answer."""
-    raw = headers.get(OFFSET_HEADER)
-    return int(raw) if raw and raw.isdigit() else None
+    return header_offset(headers.get(OFFSET_HEADER))
 
 
 class EdgeClient:

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import orjson
 
-from flannel_cli.logs import Redact, redact
+from flannel_cli.logs import AccessLog, JsonFormatter, Redact, redact, request_id
 from flannel_cli.options import DEFAULT_SECRET, insecure_secret
 from origin.store.shards import Store
 from tests.conftest import ROOT, ServerProcess, free_port
@@ -83,3 +83,68 @@ def test_a_service_on_a_public_address_with_the_default_secret_does_not_start() 
             cwd=ROOT,
         )
         assert out.returncode == 2 and b"FLANNEL_SECRET" in out.stderr, (command, out.stderr)
+
+
+class _Lines(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.setFormatter(JsonFormatter("edge"))
+        self.addFilter(Redact())
+        self.lines: Lines = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(orjson.loads(self.format(record)))
+
+
+Lines = list[dict[str, object]]
+
+
+async def _serve_one(level: int, path: str = "/api/users.info") -> tuple[Lines, list[object]]:
+    """One request through AccessLog with the access logger at ``level``: the lines written
+    and the request id the app saw while serving."""
+    seen: list[object] = []
+
+    async def app(scope: dict[str, object], receive: object, send: object) -> None:
+        seen.append(request_id.get())
+        logging.getLogger("flannel.edge").warning("inside")
+        await send({"type": "http.response.start", "status": 429, "headers": []})  # type: ignore[operator]
+        await send({"type": "http.response.body", "body": b""})  # type: ignore[operator]
+
+    async def send(message: object) -> None:
+        pass
+
+    handler, access = _Lines(), logging.getLogger("flannel.edge.access")
+    edge_log = logging.getLogger("flannel.edge")
+    old = access.level
+    access.setLevel(level)
+    edge_log.addHandler(handler)  # the access logger's lines propagate to it
+    try:
+        await AccessLog(app, "edge")({"type": "http", "method": "GET", "path": path}, None, send)
+    finally:
+        edge_log.removeHandler(handler)
+        access.setLevel(old)
+    return handler.lines, seen
+
+
+async def test_the_access_line_carries_status_duration_and_the_request_id() -> None:
+    lines, seen = await _serve_one(logging.INFO)
+    inside, line = lines
+    assert line["logger"] == "flannel.edge.access" and line["msg"] == "GET /api/users.info"
+    assert line["status"] == 429 and isinstance(line["ms"], float) and line["ms"] >= 0
+    rid = line["request_id"]
+    assert isinstance(rid, str) and len(rid) == 12 and inside["request_id"] == rid
+    assert request_id.get() is None and isinstance(seen[0], int)  # formatted only when written
+
+
+async def test_with_the_access_level_off_only_the_id_is_kept() -> None:
+    lines, seen = await _serve_one(logging.WARNING)
+    assert [line["msg"] for line in lines] == ["inside"]  # no access line
+    rid = lines[0]["request_id"]
+    assert isinstance(rid, str) and len(rid) == 12 and seen[0] is not None
+    again, _ = await _serve_one(logging.WARNING)
+    assert again[0]["request_id"] != rid
+
+
+async def test_a_credential_in_the_path_is_redacted_in_the_access_line() -> None:
+    lines, _ = await _serve_one(logging.INFO, "/api/xoxp-1-2-3")
+    assert "xoxp" not in str(lines) and lines[-1]["msg"] == "GET /api/[redacted]"

@@ -21,3 +21,11 @@ def parse_offset(value: Any, name: str = "resume_from") -> int | None:
     if isinstance(value, str) and _OFFSET.fullmatch(value):
         return int(value)
     raise SlackError("invalid_arguments", f"{name} must be a non-negative integer offset")
+
+
+def header_offset(raw: str | None) -> int | None:
+    """An offset from a header (``x-flannel-offset``, ``x-flannel-after``): ASCII digits below
+    10**18; absent or anything else (a client may send any bytes) is None, never an error."""
+    if raw is None or not _OFFSET.fullmatch(raw):
+        return None
+    return int(raw)

@@ -25,6 +25,9 @@ METHOD_TIERS: dict[str, int] = {
         (
             "admin.emoji.add",
             "admin.emoji.addAlias",
+            "admin.exports.start",
+            "admin.imports.start",
+            "admin.jobs.cancel",
             "conversations.archive",
             "conversations.close",
             "conversations.create",

@@ -14,6 +14,9 @@ the follower sets an event each time the workspace moves, so waiters wake at onc
 I/O is injected: ``load_snapshot(team_id)`` yields snapshot pages (the adapter picks a regional
 copy or the origin) and ``subscribe(team_id, after)`` is :meth:`changelog.LogReader.subscribe`
 or anything shaped like it.
+
+With ``freeze_gc`` (the running edge), every completed load ends with ``gc.freeze()``
+(:mod:`flannel.gcstats`), so the loaded workspace never makes a full collection walk it.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from typing import Any, Protocol
 import orjson
 
 from changelog import TooOld
+from flannel import gcstats
 from flannel.cache.queries import JSON
 from flannel.cache.workspace import SnapshotError, Workspace, WorkspaceBuilder
 
@@ -97,6 +101,7 @@ class WorkspaceCache:
         on_resync: OnResync | None = None,
         retry_s: float = 0.5,
         retry_cap_s: float = 30.0,
+        freeze_gc: bool = False,
     ) -> None:
         self._load_snapshot = load_snapshot
         self._subscribe = subscribe
@@ -105,6 +110,7 @@ class WorkspaceCache:
         self._on_resync = on_resync
         self._retry_s = retry_s
         self._retry_cap_s = retry_cap_s
+        self._freeze_gc = freeze_gc
         self._slots: OrderedDict[str, _Slot] = OrderedDict()
         self._pins: dict[str, int] = {}
         self._stopping: set[asyncio.Task[Any]] = set()
@@ -237,6 +243,10 @@ class WorkspaceCache:
         if workspace.team_id != team_id:
             self.stats.load_failures += 1
             raise SnapshotError(f"asked for the snapshot of {team_id}, got {workspace.team_id}")
+        if self._freeze_gc:
+            # What a load built lives as long as the workspace: out of the collector's sight,
+            # so no full collection walks it while serving (see flannel.gcstats).
+            gcstats.freeze()
         return workspace
 
     # -- following the change log --------------------------------------------------------------

@@ -30,3 +30,19 @@ class Context:
     client_cpus: set[int] | None
     client_procs: int
     say: Callable[[str], None] = field(default=progress)
+
+    async def full_collections(self, urls: list[str]) -> int | None:
+        """Full (generation 2) GC collections the edges at ``urls`` have run, summed (their
+        ``/internal/stats``); None when an edge does not report them. A phase reports the
+        difference before and after (goal: 0 while serving)."""
+        total = 0
+        for url in urls:
+            count = (await self.stack.stats(url)).get("gc_full_collections")
+            if count is None:
+                return None
+            total += int(count)
+        return total
+
+
+def difference(before: int | None, after: int | None) -> int | None:
+    return None if before is None or after is None else after - before

@@ -17,7 +17,7 @@ from typing import Any
 
 from loadtest import rawhttp
 from loadtest.load_rtm import mark
-from loadtest.phases import Context
+from loadtest.phases import Context, difference
 from loadtest.phases.listeners import Listeners
 from loadtest.stats import percentile
 
@@ -74,6 +74,7 @@ async def run(ctx: Context) -> dict[str, Any]:
         if got["failed"]:
             ctx.say(f"fanout: {got['failed']} connects failed: {got['errors']}")
         members = got["ok"]
+        gc_before = await ctx.full_collections(stack.edge_urls)  # connected: serving starts
         ctx.say(
             f"fanout: {members} connected in {connect_s:.1f}s; paced: {plan.fanout_paced_messages} messages "
             f"at {plan.fanout_paced_rate:g}/s ..."
@@ -94,6 +95,7 @@ async def run(ctx: Context) -> dict[str, Any]:
         delivered = len(rush["records"])
         rush_s = max(1e-9, rush["last"] - first_send)
         closed = Counter(steady["closed"] + rush["closed"])
+        gc_after = await ctx.full_collections(stack.edge_urls)
         return {
             "fanout.connections": members,
             "fanout.connect_failed": got["failed"],
@@ -109,6 +111,9 @@ async def run(ctx: Context) -> dict[str, Any]:
             "fanout.burst_missing": expected - delivered,
             "fanout.post_failures": poster.failures,
             "fanout.closed": dict(closed) if closed else 0,
+            # Full GC collections in the edges' processes (summed) while delivering, paced and
+            # burst, once every member is connected (goal 0).
+            "gc.full_collections_fanout": difference(gc_before, gc_after),
         }
     finally:
         poster.close()

@@ -25,8 +25,8 @@ import time
 from typing import Any
 
 from loadtest.clients import Workers
-from loadtest.phases import Context
-from loadtest.rawhttp import request
+from loadtest.phases import Context, difference
+from loadtest.rawhttp import fetch, request
 from loadtest.stats import percentile, ratio
 
 Ops = list[list[bytes]]
@@ -93,6 +93,8 @@ async def run(ctx: Context) -> dict[str, Any]:
     }
     best: dict[str, dict[str, Any]] = {}
     errors = 0
+    await fetch(stack.edge_urls[0], edge_ops[0][0])  # the workspace loaded: serving starts
+    gc_before = await ctx.full_collections(stack.edge_urls[:1])
     for r in range(plan.query_rounds):
         for name, (url, ops) in targets.items():
             ctx.say(
@@ -107,6 +109,7 @@ async def run(ctx: Context) -> dict[str, Any]:
     half = edge["qps"] / 2
     ctx.say(f"query: edge paced at half its peak, {half:.0f} ops/s ...")
     paced = await load(ctx, stack.edge_urls[0], edge_ops, rate=half)
+    gc_after = await ctx.full_collections(stack.edge_urls[:1])
     return {
         "query.users": ctx.large.users,
         "query.concurrency": plan.query_concurrency,
@@ -123,4 +126,7 @@ async def run(ctx: Context) -> dict[str, Any]:
         "query.origin_closed_p99_ms": round(percentile(origin["latencies"], 99), 2),
         "query.origin_http_rps": round(origin["rps"], 1),
         "query.errors": errors + paced["errors"],
+        # Full GC collections in the queried edge's process while it serves the phase's
+        # queries, its workspace loaded (goal 0).
+        "gc.full_collections_query": difference(gc_before, gc_after),
     }

@@ -128,7 +128,9 @@ BATCH = 200
 
 def _position(key: str) -> tuple[int, str, int]:
     added, channel_id, ts = [*key.split(":"), "", "", ""][:3]
-    if not (added.isdigit() and ts.isdigit() and channel_id.isalnum()):
+    if not all(part.isascii() and part.isdigit() and len(part) <= 18 for part in (added, ts)):
+        raise SlackError("invalid_cursor")  # a forged key: a database integer stays in range
+    if not (channel_id.isascii() and channel_id.isalnum()):
         raise SlackError("invalid_cursor")
     return int(added), channel_id, int(ts)
 

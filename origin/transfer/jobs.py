@@ -177,10 +177,15 @@ class Transfers:
             )
         if "\x00" in given:
             raise SlackError("path_not_allowed", "the path is not inside the import directory")
-        path = (self.import_dir / given).resolve()
-        if path == self.import_dir or not path.is_relative_to(self.import_dir):
+        try:  # a name too long, a symlink loop...: the OS says no, so do we (not a 500)
+            path = (self.import_dir / given).resolve()
+            inside = path != self.import_dir and path.is_relative_to(self.import_dir)
+            found = inside and path.exists()
+        except (OSError, RuntimeError, ValueError):
+            raise SlackError("file_not_found", "no export at that path") from None
+        if not inside:
             raise SlackError("path_not_allowed", "the path is not inside the import directory")
-        if not path.exists():
+        if not found:
             raise SlackError("file_not_found", f"no export at {given}")
         return path
 

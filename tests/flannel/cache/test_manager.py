@@ -364,3 +364,20 @@ async def test_close_stops_everything() -> None:
     assert log.open_streams("T1") == 0
     with pytest.raises(RuntimeError):
         await cache.get("T1")
+
+
+async def test_every_completed_load_freezes_the_heap_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    frozen: list[int] = []
+    monkeypatch.setattr(manager_module.gcstats, "freeze", lambda: frozen.append(1))
+    _, _, plain = setup("T1")
+    await plain.get("T1")
+    await plain.close()
+    assert frozen == []  # off unless asked (the edge asks: EdgeSettings.gc_freeze)
+    log, origin, cache = setup("T1", freeze_gc=True)
+    await cache.get("T1")
+    assert len(frozen) == 1
+    origin.publish("T1", "message", to_log=False, channel="C1", text="missed")
+    log.trim("T1", floor=12)  # a reload is a load too
+    await until(lambda: cache.stats.resyncs == 1)
+    assert len(frozen) == 2
+    await cache.close()
