@@ -81,7 +81,20 @@ Types, and the fields each carries beyond Slack's own:
 ``token_revoked``             ``user``, ``tokens`` {oauth: [], bot: []} and ``token_hash``
                               (the sha256 of the revoked token, so edges can close its
                               connections without ever seeing the token)
+``dnd_updated``               ``user``, ``dnd_status`` {dnd_enabled, next_dnd_start_ts,
+                              next_dnd_end_ts, snooze_enabled, snooze_endtime?,
+                              snooze_remaining?, snooze_is_indefinite?} (``dnd.info``'s
+                              body): that user's do-not-disturb changed (schedule, snooze,
+                              endDnd); to that user only
+``dnd_updated_user``          ``user``, ``dnd_status`` {dnd_enabled, next_dnd_start_ts,
+                              next_dnd_end_ts}: the same change as others see it (never the
+                              snooze); for every connection of the workspace. Written only
+                              when that public part changed, after its ``dnd_updated``
 ============================  ===========================================================
+
+``notification_prefs_changed`` carries ``user``: that user's notification preferences changed
+(``users.prefs.set``, :mod:`wire.notifyprefs`). No content, so nothing can leak: readers (the
+notifier) reload them; edges deliver it to nobody.
 """
 
 from __future__ import annotations
@@ -117,4 +130,7 @@ EVENT_TYPES = (
     "mpim_close",
     "emoji_changed",
     "subteam_created",
+    "dnd_updated",
+    "dnd_updated_user",
+    "notification_prefs_changed",
 )

@@ -13,12 +13,12 @@ channel_rename/archive/unarchive/topic/purpose         whoever can see the chann
 channel_created                                        everyone for a public channel; the
                                                        event's ``members`` otherwise
 team_join, user_change, emoji_changed,                 every connection of the workspace
-subteam_created
+subteam_created, dnd_updated_user
 ephemeral_message                                      ``user``'s connections only (the one
                                                        recipient), if it may see the channel
 channel_marked                                         that user's connections only (as
                                                        channel/group/im_marked, with counts)
-im_open, im_close, mpim_open, mpim_close               that user's connections only
+im_open, im_close, mpim_open, mpim_close, dnd_updated  that user's connections only
 token_revoked                                          nobody: that token's connections close
 anything else                                          nobody (fail closed)
 =====================================================  ====================================
@@ -77,9 +77,9 @@ _MEMBERSHIP = frozenset({"member_joined_channel", "member_left_channel"})
 _VISIBLE = frozenset(
     {"channel_rename", "channel_archive", "channel_unarchive", "channel_topic", "channel_purpose"}
 )
-_TEAM = frozenset({"team_join", "user_change", "emoji_changed", "subteam_created"})
+_TEAM = frozenset({"team_join", "user_change", "emoji_changed", "subteam_created", "dnd_updated_user"})
 #: Events about one user's own view (a DM opened or closed): that user's connections only.
-_OWN = frozenset({"channel_marked", "im_open", "im_close", "mpim_open", "mpim_close"})
+_OWN = frozenset({"channel_marked", "im_open", "im_close", "mpim_open", "mpim_close", "dnd_updated"})
 
 
 @dataclass(slots=True)

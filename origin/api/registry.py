@@ -53,6 +53,7 @@ def load_methods() -> dict[str, Method]:
         auth,
         chat,
         conversations,
+        notify,
         pins,
         reactions,
         rtm,

@@ -321,6 +321,24 @@ MIGRATIONS: list[tuple[int, str, Statements]] = [
             "CREATE INDEX transfer_jobs_team ON transfer_jobs (team_id, created)",
         ],
     ),
+    (
+        8,
+        "notification preferences and do-not-disturb",
+        # One row per user who changed a default: the wire.notifyprefs object as JSON, and the
+        # DND state that is not a preference: a snooze (dnd.setSnooze) and the end of the
+        # scheduled window that dnd.endDnd ended early (Unix seconds, 0 when none).
+        [
+            """CREATE TABLE notification_prefs (
+                user_id VARCHAR(32) NOT NULL PRIMARY KEY,
+                team_id VARCHAR(32) NOT NULL,
+                prefs {longtext} NOT NULL,
+                snooze_until BIGINT NOT NULL DEFAULT 0,
+                dnd_ended_until BIGINT NOT NULL DEFAULT 0,
+                updated BIGINT NOT NULL
+            ){table_opts}""",
+            "CREATE INDEX notification_prefs_team ON notification_prefs (team_id, user_id)",
+        ],
+    ),
 ]
 
 

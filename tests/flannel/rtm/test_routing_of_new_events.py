@@ -58,3 +58,10 @@ def test_emoji_and_user_groups_reach_the_workspace() -> None:
 
 def test_an_unknown_event_reaches_nobody() -> None:
     assert receivers({"type": "something_new", "channel": "C1", "user": "U1"}) == set()
+
+
+def test_dnd_reaches_the_user_with_the_snooze_and_the_workspace_without() -> None:
+    status = {"dnd_enabled": True, "next_dnd_start_ts": 1, "next_dnd_end_ts": 2}
+    assert receivers({"type": "dnd_updated", "user": "U2", "dnd_status": status}) == {"U2"}
+    assert receivers({"type": "dnd_updated_user", "user": "U2", "dnd_status": status}) == {"U1", "U2", "U3"}
+    assert receivers({"type": "notification_prefs_changed", "user": "U2"}) == set()

@@ -1,0 +1,267 @@
+"""The pure decision: who is notified about a message, why, how and when."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from notifier.decide import Channel, Config, Message, Recipient, decide, highlights
+from wire.notifyprefs import parse
+
+NOW = datetime(2024, 3, 5, 12, 0, tzinfo=ZoneInfo("UTC")).timestamp()  # a Tuesday, noon UTC
+MEMBERS = frozenset({"UA", "UB", "UC", "UD"})
+
+
+def chan(kind: str = "channel", members: frozenset[str] = MEMBERS, cid: str = "C1") -> Channel:
+    return Channel(cid, kind, members, is_private=False, name="general")
+
+
+def msg(text: str, user: str = "UA", channel: str = "C1", **kw: str) -> Message:
+    return Message("T1", channel, user, text, "1700000000.000100", **kw)
+
+
+def people(**prefs: dict[str, object]) -> dict[str, Recipient]:
+    out = {u: Recipient(u) for u in MEMBERS}
+    for user, p in prefs.items():
+        out[user] = Recipient(user, parse(p))
+    return out
+
+
+def who(decision: object) -> dict[str, str]:
+    return {n.user_id: n.reason for n in decision.notify}  # type: ignore[attr-defined]
+
+
+def test_direct_mention_notifies_only_the_mentioned() -> None:
+    d = decide(msg("hi <@UB>"), chan(), people(), NOW)
+    assert who(d) == {"UB": "mention"}
+    n = d.for_user("UB")
+    assert n is not None and n.desktop and n.deliver_at == NOW and n.email_at is None
+
+
+def test_mention_with_label_and_plain_message_nobody() -> None:
+    assert who(decide(msg("hi <@UB|bob>"), chan(), people(), NOW)) == {"UB": "mention"}
+    assert who(decide(msg("hello all"), chan(), people(), NOW)) == {}
+
+
+def test_dm_and_group_dm_notify_the_other_members() -> None:
+    dm = Channel("D1", "im", frozenset({"UA", "UB"}))
+    assert who(decide(msg("yo", channel="D1"), dm, people(), NOW)) == {"UB": "dm"}
+    mp = Channel("G1", "mpim", frozenset({"UA", "UB", "UC"}))
+    assert who(decide(msg("yo", channel="G1"), mp, people(), NOW)) == {"UB": "dm", "UC": "dm"}
+
+
+def test_never_the_sender() -> None:
+    assert who(decide(msg("<@UA> <!channel>"), chan(), people(), NOW)) == {
+        "UB": "channel",
+        "UC": "channel",
+        "UD": "channel",
+    }
+
+
+def test_channel_and_everyone_reach_members_here_only_active() -> None:
+    for special in ("<!channel>", "<!everyone>", "<!channel|@channel>"):
+        assert set(who(decide(msg(special), chan(), people(), NOW))) == {"UB", "UC", "UD"}
+    rcpts = people()
+    rcpts["UC"] = Recipient("UC", active=True)
+    assert who(decide(msg("<!here>"), chan(), rcpts, NOW)) == {"UC": "here"}
+
+
+def test_non_member_is_never_notified_even_when_mentioned() -> None:
+    rcpts = {**people(), "UZ": Recipient("UZ")}
+    assert who(decide(msg("<@UZ> <!channel>"), chan(), rcpts, NOW)).get("UZ") is None
+    private = Channel("G9", "channel", frozenset({"UA", "UB"}), is_private=True)
+    assert who(decide(msg("<@UC>", channel="G9"), private, people(), NOW)) == {}
+
+
+def test_unknown_deleted_or_bot_recipients_skip() -> None:
+    rcpts = people()
+    rcpts["UB"] = Recipient("UB", deleted=True)
+    rcpts["UC"] = Recipient("UC", is_bot=True)
+    del rcpts["UD"]
+    assert who(decide(msg("<!channel>"), chan(), rcpts, NOW)) == {}
+
+
+def test_highlight_words_match_whole_words_ignoring_case() -> None:
+    rcpts = people(UB={"highlight_words": ["deploy", "on-call"]})
+    assert who(decide(msg("DEPLOY now"), chan(), rcpts, NOW)) == {"UB": "keyword"}
+    assert who(decide(msg("who is On-Call?"), chan(), rcpts, NOW)) == {"UB": "keyword"}
+    assert who(decide(msg("redeployment"), chan(), rcpts, NOW)) == {}
+    assert not highlights("<@UDEPLOY>", ("deploy",))
+    assert highlights("a.b (deploy).", ("deploy",))
+
+
+def test_thread_reply_reaches_participants_only() -> None:
+    reply = msg("thanks", thread_ts="1699999999.000100")
+    d = decide(reply, chan(), people(UD={"desktop": "all"}), NOW, thread_participants={"UB", "UA"})
+    assert who(d) == {"UB": "thread"}  # UA wrote it; UD's "all" does not cover thread replies
+    d = decide(msg("<!channel>", thread_ts="1699999999.000100"), chan(), people(), NOW, {"UC"})
+    assert who(d) == {"UC": "channel"}
+    d = decide(msg("<@UD>", thread_ts="1699999999.000100"), chan(), people(), NOW, {"UC"})
+    assert who(d) == {"UD": "mention", "UC": "thread"}
+
+
+def test_thread_broadcast_is_a_channel_message() -> None:
+    m = msg("<!channel>", thread_ts="1699999999.000100", subtype="thread_broadcast")
+    assert set(who(decide(m, chan(), people(), NOW, {"UC"}))) == {"UB", "UC", "UD"}
+
+
+def test_edits_and_join_noise_do_not_notify() -> None:
+    for subtype in ("channel_join", "message_changed", "message_deleted"):
+        assert who(decide(msg("<@UB>", subtype=subtype), chan(), people(), NOW)) == {}
+    assert who(decide(msg("<@UB>", subtype="me_message"), chan(), people(), NOW)) == {"UB": "mention"}
+
+
+def test_message_of_another_channel_is_refused() -> None:
+    assert who(decide(msg("<@UB>", channel="C2"), chan(), people(), NOW)) == {}
+
+
+def test_levels_all_mentions_nothing() -> None:
+    rcpts = people(UB={"desktop": "all"}, UC={"desktop": "nothing"})
+    assert who(decide(msg("plain"), chan(), rcpts, NOW)) == {"UB": "message"}
+    d = decide(msg("<@UC>"), chan(), rcpts, NOW)
+    assert who(d) == {"UB": "message"}  # UC: nothing on desktop and no email
+    rcpts = people(UC={"desktop": "nothing", "email": {"enabled": True}})
+    n = decide(msg("<@UC>"), chan(), rcpts, NOW).for_user("UC")
+    assert n is not None and not n.desktop and n.email_at == NOW + 300
+
+
+def test_channel_override_beats_user_level() -> None:
+    rcpts = people(
+        UB={"desktop": "nothing", "channels": {"C1": {"desktop": "all"}}},
+        UC={"desktop": "all", "channels": {"C1": {"desktop": "mentions"}}},
+        UD={"email": {"enabled": True}, "channels": {"C1": {"desktop": "nothing"}}},
+    )
+    assert who(decide(msg("plain"), chan(), rcpts, NOW)) == {"UB": "message"}
+    assert who(decide(msg("<@UD> <@UC>"), chan(), rcpts, NOW)) == {"UB": "message", "UC": "mention"}
+
+
+def test_muted_channel_silent_except_direct_mention() -> None:
+    rcpts = people(UB={"channels": {"C1": {"muted": True}}, "highlight_words": ["x"], "desktop": "all"})
+    assert who(decide(msg("<!channel> x plain"), chan(), rcpts, NOW)).get("UB") is None
+    assert who(decide(msg("<@UB>"), chan(), rcpts, NOW)) == {"UB": "mention"}
+    thread = msg("re", thread_ts="1699999999.000100")
+    assert who(decide(thread, chan(), rcpts, NOW, {"UB"})) == {}
+    dm = Channel("D1", "im", frozenset({"UA", "UB"}))
+    muted_dm = people(UB={"channels": {"D1": {"muted": True}}})
+    assert who(decide(msg("yo", channel="D1"), dm, muted_dm, NOW)) == {}
+
+
+def test_large_channel_broadcasts_notify_nobody_but_are_reported() -> None:
+    big = frozenset(f"U{i}" for i in range(6)) | {"UA"}
+    rcpts = {u: Recipient(u, active=u == "U1") for u in big}
+    d = decide(msg("<!channel> and <@U2>"), chan(members=big), rcpts, NOW, config=Config(large_channel=5))
+    assert who(d) == {"U2": "mention"}
+    assert set(d.large_channel_silenced) == big - {"UA", "U2"}
+    d = decide(msg("<!here>"), chan(members=big), rcpts, NOW, config=Config(large_channel=5))
+    assert who(d) == {} and d.large_channel_silenced == ("U1",)
+    at_limit = frozenset(list(big)[:5])
+    d = decide(msg("<!channel>"), chan(members=at_limit), rcpts, NOW, config=Config(large_channel=5))
+    assert len(d.notify) == len(at_limit - {"UA"})
+
+
+def test_email_delay_from_prefs_or_config() -> None:
+    rcpts = people(UB={"email": {"enabled": True, "delay_s": 60}}, UC={"email": {"enabled": True}})
+    d = decide(msg("<@UB> <@UC>"), chan(), rcpts, NOW, config=Config(email_delay_s=900))
+    assert d.for_user("UB").email_at == NOW + 60  # type: ignore[union-attr]
+    assert d.for_user("UC").email_at == NOW + 900  # type: ignore[union-attr]
+    d = decide(msg("plain"), chan(), people(UB={"desktop": "all", "email": {"enabled": True}}), NOW)
+    assert d.for_user("UB").email_at is None  # type: ignore[union-attr]
+
+
+def test_dnd_window_holds_until_it_ends_in_the_users_tz() -> None:
+    # 12:00 UTC is 21:00 in Tokyo: inside a 20:00-07:00 window, which ends 07:00 JST = 22:00 UTC
+    prefs = {"dnd": {"enabled": True, "start": "20:00", "end": "07:00"}, "email": {"enabled": True}}
+    rcpts = {"UB": Recipient("UB", parse(prefs), tz="Asia/Tokyo")}
+    n = decide(msg("<@UB>"), chan(), rcpts, NOW).for_user("UB")
+    end = datetime(2024, 3, 5, 22, 0, tzinfo=ZoneInfo("UTC")).timestamp()
+    assert n is not None and n.deliver_at == end and n.email_at == end
+    rcpts = {"UB": Recipient("UB", parse(prefs), tz="Europe/Paris")}  # 13:00: outside
+    n = decide(msg("<@UB>"), chan(), rcpts, NOW).for_user("UB")
+    assert n is not None and n.deliver_at == NOW
+
+
+def test_dnd_drop_preference_and_snooze() -> None:
+    prefs = parse({"dnd": {"enabled": True, "start": "11:00", "end": "13:00", "when_ends": "drop"}})
+    d = decide(msg("<@UB>"), chan(), {"UB": Recipient("UB", prefs)}, NOW)
+    assert d.notify == () and d.dropped_for_dnd == ("UB",)
+    snoozed = Recipient("UB", snooze_until=int(NOW) + 600)
+    n = decide(msg("<@UB>"), chan(), {"UB": snoozed}, NOW).for_user("UB")
+    assert n is not None and n.deliver_at == NOW + 600
+    expired = Recipient("UB", snooze_until=int(NOW) - 1)
+    assert decide(msg("<@UB>"), chan(), {"UB": expired}, NOW).for_user("UB").deliver_at == NOW  # type: ignore[union-attr]
+
+
+def test_dnd_ended_for_the_current_window() -> None:
+    prefs = parse({"dnd": {"enabled": True, "start": "11:00", "end": "13:00"}})
+    ended = Recipient("UB", prefs, dnd_ended_until=int(NOW) + 3600)
+    assert decide(msg("<@UB>"), chan(), {"UB": ended}, NOW).for_user("UB").deliver_at == NOW  # type: ignore[union-attr]
+
+
+USERS = st.sampled_from(["UA", "UB", "UC", "UD", "UE"])
+PREFS = st.fixed_dictionaries(
+    {},
+    optional={
+        "desktop": st.sampled_from(["all", "mentions", "nothing"]),
+        "email": st.fixed_dictionaries({"enabled": st.booleans()}),
+        "highlight_words": st.lists(st.sampled_from(["deploy", "x", "lunch"]), max_size=2),
+        "channels": st.fixed_dictionaries(
+            {
+                "C1": st.fixed_dictionaries(
+                    {
+                        "desktop": st.sampled_from(["default", "all", "mentions", "nothing"]),
+                        "muted": st.booleans(),
+                    }
+                )
+            }
+        ),
+    },
+)
+TEXT = st.lists(
+    st.sampled_from(["<@UA>", "<@UB>", "<@UE>", "<!here>", "<!channel>", "deploy", "hi", "lunch"]), max_size=4
+).map(" ".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    sender=USERS,
+    members=st.frozensets(USERS, min_size=1),
+    text=TEXT,
+    prefs=st.dictionaries(USERS, PREFS),
+    active=st.frozensets(USERS),
+    kind=st.sampled_from(["channel", "im", "mpim"]),
+    reply=st.booleans(),
+    participants=st.frozensets(USERS),
+    large=st.integers(1, 6),
+)
+def test_properties(
+    sender: str,
+    members: frozenset[str],
+    text: str,
+    prefs: dict[str, dict[str, object]],
+    active: frozenset[str],
+    kind: str,
+    reply: bool,
+    participants: frozenset[str],
+    large: int,
+) -> None:
+    rcpts = {
+        u: Recipient(u, parse(prefs.get(u, {})), active=u in active) for u in ("UA", "UB", "UC", "UD", "UE")
+    }
+    m = Message("T1", "C1", sender, text, "2.000000", "1.000000" if reply else None)
+    d = decide(m, Channel("C1", kind, members), rcpts, NOW, participants, Config(large_channel=large))
+    for n in d.notify:
+        assert n.user_id != sender
+        assert n.user_id in members
+        assert n.desktop or n.email_at is not None
+        override = rcpts[n.user_id].prefs.channel("C1")
+        if override.muted:
+            assert n.reason == "mention" and f"<@{n.user_id}>" in text
+        assert override.desktop != "nothing"
+        if n.reason in ("channel", "here"):
+            assert len(members) <= large
+        if reply and n.reason not in ("mention", "dm"):
+            assert n.user_id in participants
+    assert len({n.user_id for n in d.notify}) == len(d.notify)
