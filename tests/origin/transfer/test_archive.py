@@ -9,7 +9,8 @@ import pytest
 
 from origin.transfer.archive import Archive, ArchiveError, ItemError, Limits, safe_name
 
-SAMPLE = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "slack-export-sample.zip"
+# A copy of the real Slack export in ../shared/data, kept with the tests so a clone is complete.
+SAMPLE = Path(__file__).resolve().parent / "data" / "slack-export-sample.zip"
 
 
 def make_zip(path: Path, entries: dict[str, bytes]) -> Path:
