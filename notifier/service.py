@@ -78,6 +78,9 @@ class Notifier:
         self._subs: dict[str, Subscription] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._lock = asyncio.Lock()
+        # One delivery pass at a time: the ticker and an event's own flush must never both see
+        # an item due and deliver it twice.
+        self._flushing = asyncio.Lock()
         self._dirty = False
         self._decide_config = Config(config.large_channel, config.email_delay_s)
         if mailer is None:
@@ -98,11 +101,14 @@ class Notifier:
         self._tasks.append(loop.create_task(self._refresher()))
 
     async def close(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        # A delivery pass in progress finishes (and records what it delivered) before the tasks
+        # stop, so a graceful stop never sends a notification twice after a restart.
+        async with self._flushing:
+            for task in self._tasks:
+                task.cancel()
+            for task in self._tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         self._tasks.clear()
         for sub in self._subs.values():
             await sub.close()
@@ -265,7 +271,10 @@ class Notifier:
 
     async def flush(self, now: float | None = None) -> None:
         """Deliver what is due: held desktop notifications, then emails (batched per user)."""
-        now = self.clock() if now is None else now
+        async with self._flushing:
+            await self._flush(self.clock() if now is None else now)
+
+    async def _flush(self, now: float) -> None:
         for item in self.schedule.due_desktop(now):
             await self.desktop.deliver(item.team, item.user, item.frame)
             async with self._lock:
