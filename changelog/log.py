@@ -36,6 +36,11 @@ class ChangeLog(Protocol):
         """
         ...
 
+    async def append_many(self, batches: Sequence[tuple[str, Sequence[Entry]]]) -> int:
+        """:meth:`append` for several workspaces at once (one round trip where the backend
+        allows); each batch is applied as :meth:`append` would. Returns how many were new."""
+        ...
+
     async def read(self, team_id: str, after: int, limit: int = 1000) -> list[Entry]:
         """Events with offset > ``after``, in order, at most ``limit``.
 

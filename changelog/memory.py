@@ -13,6 +13,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Mapping, Sequence
 
 from .log import Entry, TooOld, check_batch, check_team
+from .retention import Retained
 
 Listener = Callable[[str], None]
 """Called with the workspace id after new events were appended to it."""
@@ -54,7 +55,7 @@ class _Stream:
             self.head = 0
 
 
-class MemoryLog:
+class MemoryLog(Retained):
     """Change log held in this process: a dict of workspace -> retained events.
 
     ``max_len`` bounds the events kept per workspace and ``max_age_s`` their age (``None``
@@ -70,13 +71,9 @@ class MemoryLog:
         clock: Callable[[], float] = time.time,
         trim_every_s: float | None = 60.0,
     ) -> None:
-        self.max_len = max_len
-        self.max_age_s = max_age_s
-        self._clock = clock
-        self._trim_every_s = trim_every_s
+        super().__init__(max_len, max_age_s, clock, trim_every_s)
         self._streams: dict[str, _Stream] = {}
         self._listeners: dict[str, set[Listener]] = {}
-        self._trimmer: asyncio.Task[None] | None = None
 
     async def append(self, team_id: str, events: Sequence[Entry]) -> int:
         check_team(team_id)
@@ -100,6 +97,15 @@ class MemoryLog:
             self._trim_stream(s, now)
             self._notify(team_id)
             self._start_trimmer()
+        return added
+
+    async def append_many(self, batches: Sequence[tuple[str, Sequence[Entry]]]) -> int:
+        for team_id, events in batches:  # check all first: like Redis, all or nothing
+            check_team(team_id)
+            check_batch(events)
+        added = 0
+        for team_id, events in batches:
+            added += await self.append(team_id, events)
         return added
 
     async def read(self, team_id: str, after: int, limit: int = 1000) -> list[Entry]:
@@ -127,11 +133,7 @@ class MemoryLog:
             self._trim_stream(s, now)
 
     async def close(self) -> None:
-        if self._trimmer is not None:
-            self._trimmer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._trimmer
-            self._trimmer = None
+        await self._stop_trimmer()
 
     # -- following ---------------------------------------------------------------------------
 
@@ -191,16 +193,6 @@ class MemoryLog:
         if self.max_age_s is not None:
             cut = max(cut, bisect_left(s.times, now - self.max_age_s, lo=s.head))
         s.drop_before(cut)
-
-    def _start_trimmer(self) -> None:
-        if self._trimmer is None and self._trim_every_s is not None and self.max_age_s is not None:
-            self._trimmer = asyncio.get_running_loop().create_task(self._trim_forever())
-
-    async def _trim_forever(self) -> None:
-        assert self._trim_every_s is not None
-        while True:
-            await asyncio.sleep(self._trim_every_s)
-            await self.trim()
 
 
 class MemoryTail:

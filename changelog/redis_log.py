@@ -35,6 +35,7 @@ from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
 from redis.exceptions import RedisError, ResponseError
 
 from .log import Entry, TooOld, check_batch, check_team
+from .retention import Retained
 
 _LUA_COMMON = """
 local function off(id) return tonumber(string.match(id, '^%d+')) end
@@ -142,13 +143,15 @@ def _entries(rows: Sequence[Any]) -> list[Entry]:
     return [(_offset(entry_id), bytes(fields[b"d"])) for entry_id, fields in rows]
 
 
-class RedisLog:
+class RedisLog(Retained):
     """Change log on Redis Streams (see the module docstring for the key layout).
 
     ``max_len`` bounds the events kept per workspace and ``max_age_s`` their age (``None``
     disables either bound). Count retention runs on every append; age retention on append and
     in :meth:`trim`, which runs every ``trim_every_s`` seconds once this process appended.
     """
+
+    TRIM_SURVIVES = (RedisError, OSError)
 
     def __init__(
         self,
@@ -160,12 +163,9 @@ class RedisLog:
         clock: Callable[[], float] = time.time,
         trim_every_s: float | None = 60.0,
     ) -> None:
+        super().__init__(max_len, max_age_s, clock, trim_every_s)
         self.redis_url = redis_url
         self.prefix = prefix
-        self.max_len = max_len
-        self.max_age_s = max_age_s
-        self._clock = clock
-        self._trim_every_s = trim_every_s
         self._redis = Redis.from_url(
             redis_url,
             protocol=2,
@@ -175,7 +175,6 @@ class RedisLog:
         self._trim = self._redis.register_script(_TRIM)
         self._index_key = f"{prefix}logidx:oldest"
         self._epoch_key = f"{prefix}log:epoch"
-        self._trimmer: asyncio.Task[None] | None = None
 
     def stream_key(self, team_id: str) -> str:
         check_team(team_id)
@@ -185,15 +184,30 @@ class RedisLog:
         return f"{self.stream_key(team_id)}:floor"
 
     async def append(self, team_id: str, events: Sequence[Entry]) -> int:
-        check_batch(events)
-        if not events:
+        return await self.append_many([(team_id, events)])
+
+    async def append_many(self, batches: Sequence[tuple[str, Sequence[Entry]]]) -> int:
+        """One round trip for every workspace's batch: the append scripts, pipelined."""
+        calls: list[tuple[list[str], list[bytes | str | int]]] = []
+        now = self._now_ms()
+        for team_id, events in batches:
+            check_batch(events)
+            if events:
+                args: list[bytes | str | int] = [team_id, now, *self._limits()]
+                for offset, payload in events:
+                    args += [offset, payload]
+                calls.append((self._keys(team_id), args))
+        if not calls:
             return 0
-        args: list[bytes | str | int] = [team_id, self._now_ms(), *self._limits()]
-        for offset, payload in events:
-            args += [offset, payload]
-        added = await self._append(keys=self._keys(team_id), args=args)
+        if len(calls) == 1:
+            added = int(await self._append(keys=calls[0][0], args=calls[0][1]))
+        else:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for keys, args in calls:
+                    await self._append(keys=keys, args=args, client=pipe)
+                added = sum(int(n) for n in await pipe.execute())
         self._start_trimmer()
-        return int(added)
+        return added
 
     async def read(self, team_id: str, after: int, limit: int = 1000) -> list[Entry]:
         async with self._redis.pipeline(transaction=True) as pipe:
@@ -258,11 +272,7 @@ class RedisLog:
         return RedisTail(self)
 
     async def close(self) -> None:
-        if self._trimmer is not None:
-            self._trimmer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._trimmer
-            self._trimmer = None
+        await self._stop_trimmer()
         await self._redis.aclose()
 
     @property
@@ -280,17 +290,6 @@ class RedisLog:
 
     def _now_ms(self) -> int:
         return int(self._clock() * 1000)
-
-    def _start_trimmer(self) -> None:
-        if self._trimmer is None and self._trim_every_s is not None and self.max_age_s is not None:
-            self._trimmer = asyncio.get_running_loop().create_task(self._trim_forever())
-
-    async def _trim_forever(self) -> None:
-        assert self._trim_every_s is not None
-        while True:
-            await asyncio.sleep(self._trim_every_s)
-            with contextlib.suppress(RedisError, OSError):
-                await self.trim()
 
 
 class RedisTail:

@@ -18,7 +18,7 @@ reactions, mark_read                                       (forwarded to the ori
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -36,6 +36,7 @@ from client_sdk.queries import Channels, Users
 from client_sdk.readstate import ReadState
 from client_sdk.session import Session
 from client_sdk.sockets import Connector, websockets_connector
+from wire.presence import MAX_PRESENCE_SUB
 
 H = TypeVar("H", bound=Callable[..., object])
 
@@ -294,6 +295,46 @@ class FlannelClient:
     def read_state(self, channel: str) -> ReadState | None:
         """The badge of one of your conversations, as the hello and later events left it."""
         return self.cache.reads.get(channel)
+
+    # -- presence and typing ---------------------------------------------------------------
+
+    async def subscribe_presence(self, user_ids: Sequence[str]) -> None:
+        """Hear :class:`~client_sdk.events.PresenceChange` for these users (at most 500; the
+        list replaces the previous one, and follows the client across reconnects). Their
+        current presence arrives at once as PresenceChange events."""
+        ids = list(dict.fromkeys(user_ids))
+        if len(ids) > MAX_PRESENCE_SUB:
+            raise ValueError(f"at most {MAX_PRESENCE_SUB} users, got {len(ids)}")
+        self._session.presence_ids = ids
+        rtm = self._session.rtm
+        if rtm is None:
+            return  # sent once connected
+        await rtm.request({"type": "presence_sub", "ids": ids})  # an error frame raises ApiError
+
+    def presence(self, user_id: str) -> str | None:
+        """The last presence heard for a subscribed user (``active``/``away``), if any."""
+        return self._session.presences.get(user_id)
+
+    async def set_presence(self, presence: str) -> None:
+        """``away`` (manual away, on every client of yours, until ``auto``) or ``auto``."""
+        await self._session.call("users.setPresence", {"presence": presence})
+
+    async def typing(self, channel: str) -> None:
+        """Say you are typing in ``channel``. Call it again while you keep typing (the edge
+        forwards at most one per channel every 3 s; others stop showing you after ~5 s)."""
+        rtm = self._session.rtm
+        if rtm is None:
+            raise ClientClosed("not connected")
+        await rtm.send({"type": "typing", "channel": channel})
+
+    def who_is_typing(self, channel: str) -> list[str]:
+        """The user ids typing in ``channel`` now (each shown ``typing_expiry_s`` after their
+        last :class:`~client_sdk.events.UserTyping`, or until they post)."""
+        return self._session.typing.typing(channel, asyncio.get_running_loop().time())
+
+    @property
+    def typing_expiry_s(self) -> float:
+        return self._session.typing.expiry_s
 
     async def call(self, method: str, **args: Any) -> JSON:
         """Any Web API method over HTTP, for what this library does not wrap."""

@@ -19,11 +19,13 @@ from client_sdk.events import (
     ChannelUnarchive,
     Event,
     Goodbye,
+    ManualPresenceChange,
     MemberJoined,
     MemberLeft,
     Message,
     MessageChanged,
     MessageDeleted,
+    PresenceChange,
     ReactionAdded,
     ReactionRemoved,
     TeamJoin,
@@ -153,8 +155,21 @@ _PARSERS: dict[str, Callable[[JSON], Event]] = {
     "group_marked": lambda f: _marked(f),
     "im_marked": lambda f: _marked(f),
     "user_typing": lambda f: UserTyping(channel=_channel_id(f), user=_str(f, "user"), raw=f),
+    "presence_change": lambda f: PresenceChange(
+        users=_presence_users(f), presence=_str(f, "presence"), raw=f
+    ),
+    "manual_presence_change": lambda f: ManualPresenceChange(presence=_str(f, "presence"), raw=f),
     "goodbye": lambda f: Goodbye(source=_str(f, "source"), raw=f),
 }
+
+
+def _presence_users(f: JSON) -> tuple[str, ...]:
+    """Slack's batch shape (``users``), or its older one-user shape (``user``)."""
+    users = f.get("users")
+    if isinstance(users, list):
+        return tuple(u for u in users if isinstance(u, str))
+    user = f.get("user")
+    return (user,) if isinstance(user, str) else ()
 
 
 def _marked(f: JSON) -> ChannelMarked:

@@ -231,9 +231,30 @@ class ChannelMarked(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class UserTyping(Event):
+    """``user`` is typing in ``channel``: show it for ``client.typing_expiry_s`` unless another
+    arrives (there is no stop event; :meth:`FlannelClient.who_is_typing` does the expiry)."""
+
     type: ClassVar[str] = "user_typing"
     channel: str
     user: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PresenceChange(Event):
+    """``users`` (among those you subscribed to with ``subscribe_presence``) are now
+    ``presence``: ``"active"`` or ``"away"``."""
+
+    type: ClassVar[str] = "presence_change"
+    users: tuple[str, ...]
+    presence: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ManualPresenceChange(Event):
+    """You set (``"away"``) or cleared (``"active"``) manual away, from any of your clients."""
+
+    type: ClassVar[str] = "manual_presence_change"
+    presence: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -308,6 +329,8 @@ EVENT_TYPES: frozenset[str] = frozenset(
         MemberLeft,
         ChannelMarked,
         UserTyping,
+        PresenceChange,
+        ManualPresenceChange,
         Resync,
         Goodbye,
         Disconnected,

@@ -74,6 +74,15 @@ class RtmConnection:
         """Call ``method`` over the socket: ``{"id", "type": "query", "method", "args"}``."""
         return await self.request({"type": "query", "method": method, "args": dict(args)})
 
+    async def send(self, frame: Mapping[str, Any]) -> None:
+        """Send ``frame`` without waiting for an answer (``typing`` has none)."""
+        if self._closed is not None:
+            raise ConnectionLost("the connection is closed")
+        try:
+            await self.socket.send(orjson.dumps(frame).decode())
+        except SocketClosed as exc:
+            raise ConnectionLost(str(exc)) from None
+
     async def request(self, frame: Mapping[str, Any]) -> JSON:
         """Send ``frame`` with a fresh ``id``; its reply (``reply_to``) or the matching error."""
         if self._closed is not None:

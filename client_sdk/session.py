@@ -43,13 +43,14 @@ from client_sdk.errors import (
     RateLimited,
     RequestTimeout,
 )
-from client_sdk.events import Disconnected, Goodbye, Hello, Resync
+from client_sdk.events import Disconnected, Goodbye, Hello, Message, PresenceChange, Resync, UserTyping
 from client_sdk.http import WebApi
 from client_sdk.models import JSON, Channel, Team, User
 from client_sdk.policy import RETRYABLE_CODES, Backoff, Next, WriteRetry, after_close, done_by_earlier_attempt
 from client_sdk.rtm import RtmConnection
 from client_sdk.sockets import Connector, RtmSocket, SocketClosed
 from wire.mentions import referenced_users
+from wire.presence import TypingBoard
 
 logger = logging.getLogger("client_sdk")
 Sleep = Callable[[float], Awaitable[None]]
@@ -100,6 +101,11 @@ class Session:
         self._failed_edge: str | None = None  # named on the next rtm.connect
         self._new_edge = asyncio.Event()  # set (and replaced) at every hello, and at the end
         self.done = asyncio.Event()
+        self.typing = TypingBoard()
+        """Who is typing where, expiring on its own (the hello says after how long)."""
+        self.presence_ids: list[str] = []
+        """The presence subscription, sent again on every new connection (it is per connection)."""
+        self.presences: dict[str, str] = {}
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -199,6 +205,9 @@ class Session:
         rtm = RtmConnection(socket, self._on_frame, timeout=self.timeout)
         self._on_hello(hello)
         self.rtm = rtm
+        if self.presence_ids:
+            with contextlib.suppress(FlannelError):
+                await rtm.send({"type": "presence_sub", "ids": list(self.presence_ids)})
         if self._ready is not None and not self._ready.done():
             self._ready.set_result(None)
         loop = asyncio.get_running_loop()
@@ -262,6 +271,9 @@ class Session:
             raw=frame,
         )
         self.connections += 1
+        expiry = frame.get("typing_expiry_s")
+        if isinstance(expiry, int | float) and not isinstance(expiry, bool) and expiry > 0:
+            self.typing.expiry_s = float(expiry)
         arrived, self._new_edge = self._new_edge, asyncio.Event()
         arrived.set()
         self._jit.clear()
@@ -311,7 +323,19 @@ class Session:
         self._jit.clear()
         event = parse_event(frame, users)
         self.directory.apply(event)
+        self._ephemeral(event)
         self.bus.publish(event)
+
+    def _ephemeral(self, event: Any) -> None:
+        """Typing and presence state, kept as the events arrive."""
+        loop_time = asyncio.get_running_loop().time()
+        if isinstance(event, UserTyping):
+            self.typing.saw(event.channel, event.user, loop_time)
+        elif isinstance(event, Message) and event.user:
+            self.typing.stopped(event.channel, event.user)  # they posted: done typing
+        elif isinstance(event, PresenceChange):
+            for user in event.users:
+                self.presences[user] = event.presence
 
     # -- requests --------------------------------------------------------------------------
 

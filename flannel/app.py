@@ -22,6 +22,7 @@ from starlette.routing import Route, WebSocketRoute
 
 from flannel import gcstats
 from flannel.edge import Edge
+from flannel.files_proxy import FilesProxy
 from flannel.methods import LOCAL
 from flannel.metrics import EdgeMetrics
 from flannel.registry import EdgeRegistration
@@ -107,10 +108,13 @@ def create_app(
     registration: EdgeRegistration | None = None,
     closers: Sequence[Closer] = (),
     starters: Sequence[Closer] = (),
+    files: FilesProxy | None = None,
 ) -> Starlette:
     """The app over ``edge``; ``registration`` announces it to routers (None: nobody routes
     here), ``starters`` start the injected parts first (the nonce store's epoch), ``closers``
-    close them after the edge, in order."""
+    close them after the edge, in order. ``files`` streams file bytes to the origin (default:
+    to ``edge.settings.origin_url``)."""
+    files_proxy = files or FilesProxy(edge.settings.origin_url)
     metrics = EdgeMetrics(edge, known_methods=(*LOCAL, "rtm.connect"))
     gcstats.install()
 
@@ -127,6 +131,7 @@ def create_app(
                 await registration.stop()  # routers stop sending sessions here before the goodbyes
             await edge.drain()
             await edge.close()
+            await files_proxy.close()
             for close in closers:
                 try:
                     await close()
@@ -135,7 +140,8 @@ def create_app(
 
     return Starlette(
         routes=[
-            Route("/api/{method}", api, methods=["GET", "POST"]),
+            Route("/api/{method}", files_proxy.with_uploads(api), methods=["GET", "POST"]),
+            *files_proxy.routes(),
             WebSocketRoute("/rtm", rtm),
             Route("/healthz", healthz),
             Route("/readyz", readyz),

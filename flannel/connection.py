@@ -1,4 +1,15 @@
-"""One ``/rtm`` WebSocket: moves frames between a socket and its sans-I/O ``Session``."""
+"""One ``/rtm`` WebSocket: moves frames between a socket and its sans-I/O ``Session``.
+
+Writing. When the server offers pre-framed writes (:class:`Direct`, from
+:mod:`flannel.transport`), a connection with frames to send joins this loop turn's flush: once
+per loop turn, every such connection writes all it has queued, as WebSocket frames built once
+per event (``Delivery.wire``), in one ``transport.write``: no task wakes, no ASGI message, no
+framing per connection. A connection goes back to its writer task only for backpressure (its
+transport holds more than its high-water mark: the writer waits for it to drain, while the
+session's bounded queue fills and overflows into 4008 as before), for closing, or when the
+server offers no pre-framed path (compression negotiated, tests in-process): then frames go
+through ASGI ``send_text`` one by one, as they always did.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +17,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from starlette.websockets import WebSocketDisconnect
 
@@ -15,6 +26,7 @@ from flannel.methods import Who
 from flannel.rtm import frames
 from flannel.rtm.admission import Refuse
 from flannel.rtm.dispatch import Action, Call, Notify, Reply, dispatch
+from flannel.rtm.sendqueue import SendQueue
 from flannel.rtm.session import Session
 from wire import closecodes
 
@@ -32,6 +44,101 @@ class Socket(Protocol):
     async def send_text(self, data: str) -> None: ...
 
     async def close(self, code: int = 1000, reason: str | None = None) -> None: ...
+
+
+class Direct(Protocol):
+    """Pre-framed writes straight to the connection's transport (the server's, see
+    :class:`flannel.transport.DroppableWebSockets`)."""
+
+    def can_write(self) -> bool:
+        """Whether frames may go straight to the transport now (open, uncompressed)."""
+        ...
+
+    def write(self, data: bytes) -> None:
+        """Write WebSocket frames, already framed, as they are."""
+        ...
+
+    def backlogged(self) -> bool:
+        """Whether the transport holds more than its high-water mark (the client is behind)."""
+        ...
+
+    async def drained(self) -> None:
+        """Until the transport is below its low-water mark again (or gone)."""
+        ...
+
+
+class _Flush:
+    """The connections with frames to write this loop turn; flushed once, at its end."""
+
+    __slots__ = ("loop", "pending", "scheduled")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.pending: list[Connection] = []
+        self.scheduled = False
+
+    def add(self, conn: Connection) -> None:
+        self.pending.append(conn)
+        if not self.scheduled:
+            self.scheduled = True
+            self.loop.call_soon(self.run)
+
+    def run(self) -> None:
+        self.scheduled = False
+        pending, self.pending = self.pending, []
+        for conn in pending:
+            conn.flush()
+
+
+_flush: _Flush | None = None
+
+
+def _flusher() -> _Flush:
+    global _flush
+    loop = asyncio.get_running_loop()
+    if _flush is None or _flush.loop is not loop:
+        _flush = _Flush(loop)
+    return _flush
+
+
+class Waker(asyncio.Event):
+    """What the edge sets when a session has frames to write: it joins the loop turn's flush,
+    or wakes the connection's writer (backpressure, closing, no pre-framed path). Setting it
+    for a session with nothing queued costs nothing.
+
+    An event for the one writer task, without ``asyncio.Event``'s deque of waiters (a block
+    of memory per idle connection): at most one future, made when the writer waits.
+    """
+
+    def __init__(self, conn: Connection) -> None:  # no super().__init__(): no deque of waiters
+        self._conn = conn
+        self._value = False
+        self._waiter: asyncio.Future[None] | None = None
+
+    def set(self) -> None:
+        self._conn.ready()
+
+    def is_set(self) -> bool:
+        return self._value
+
+    def clear(self) -> None:
+        self._value = False
+
+    def wake_writer(self) -> None:
+        self._value = True
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def wait(self) -> Literal[True]:
+        if not self._value:
+            waiter = self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await waiter
+            finally:
+                if self._waiter is waiter:
+                    self._waiter = None
+        return True
 
 
 class Connection:
@@ -52,17 +159,70 @@ class Connection:
     """
 
     def __init__(
-        self, edge: Edge, socket: Socket, session: Session, drop: Callable[[], None] | None = None
+        self,
+        edge: Edge,
+        socket: Socket,
+        session: Session,
+        drop: Callable[[], None] | None = None,
+        direct: Direct | None = None,
     ) -> None:
         self.edge = edge
         self.socket = socket
         self.session = session
         self.drop = drop
-        self.wake = asyncio.Event()
-        self.who = Who(session.team_id, session.user_id)
+        self.direct = direct
+        self.wake = Waker(self)
         self.evicted = False
+        self._pending = False  # in this loop turn's flush
+        self._backlog = direct is None  # writes go through the writer task
         self._reader_task: asyncio.Task[None] | None = None
         self._writer_task: asyncio.Task[None] | None = None
+
+    @property
+    def who(self) -> Who:
+        return Who(self.session.team_id, self.session.user_id)
+
+    def ready(self) -> None:
+        """The session may have frames to write (see :class:`Waker`)."""
+        session = self.session
+        if self.evicted:
+            return
+        if session.closing:
+            self._backlog = True  # the writer sends what is left, then the close frame
+        elif not len(session.queue):
+            return
+        if not self._backlog:
+            if not self._pending:
+                self._pending = True
+                _flusher().add(self)
+            return
+        self._writer()
+        self.wake.wake_writer()
+
+    def flush(self) -> None:
+        """Write everything queued straight to the transport (the loop turn's flush)."""
+        self._pending = False
+        session, direct = self.session, self.direct
+        if self._backlog or self.evicted or direct is None:
+            return
+        if session.closing or not direct.can_write():
+            self._backlog = True
+            self.ready()
+            return
+        queue = session.queue
+        if len(queue):
+            wires = queue.pop_wire()
+            direct.write(wires[0] if len(wires) == 1 else b"".join(wires))
+        if direct.backlogged():  # the client is behind: the writer waits for the transport
+            self._backlog = True
+            self._writer()
+            self.wake.wake_writer()
+
+    def _writer(self) -> asyncio.Task[None]:
+        """The connection's writer task, started when first needed."""
+        if self._writer_task is None:
+            self._writer_task = asyncio.create_task(self._write())
+        return self._writer_task
 
     async def run(self, resume_from: int | None) -> None:
         edge, session = self.edge, self.session
@@ -72,22 +232,25 @@ class Connection:
                 await self._refuse(refusal)
                 return
             self.wake.set()
-            writer = self._writer_task = asyncio.create_task(self._writer())
             reader = self._reader_task = asyncio.create_task(self._reader())
             try:
-                await asyncio.wait({reader})  # the client left, the session closed, or evicted
+                try:  # until the client left, the session closed, or it was evicted
+                    await reader  # (not asyncio.wait: its future and callbacks, per connection)
+                except asyncio.CancelledError:
+                    current = asyncio.current_task()
+                    if current is not None and current.cancelling():
+                        raise  # this connection is cancelled, not only its reader (evicted)
             finally:
                 reader.cancel()
                 if self.evicted:
-                    await self._hang_up(writer)
+                    await self._hang_up(self._writer_task)
                 else:
                     session.close(closecodes.NORMAL, "bye")  # unless it was closed for a reason
                     self.wake.set()
+                    writer = self._writer()
                     with contextlib.suppress(Exception):
                         await asyncio.wait_for(writer, WRITER_GRACE_S)
                     writer.cancel()
-            if not reader.cancelled() and (failed := reader.exception()) is not None:
-                raise failed
         finally:
             edge.leave(session)
 
@@ -100,10 +263,11 @@ class Connection:
         if self._reader_task is not None:
             self._reader_task.cancel()
 
-    async def _hang_up(self, writer: asyncio.Task[None]) -> None:
-        writer.cancel()  # it may be stuck on a full TCP window
-        await asyncio.wait({writer})
-        _consume(writer)
+    async def _hang_up(self, writer: asyncio.Task[None] | None) -> None:
+        if writer is not None:
+            writer.cancel()  # it may be stuck on a full TCP window
+            await asyncio.wait({writer})
+            _consume(writer)
         session = self.session
         with contextlib.suppress(Exception):
             code = session.close_code or closecodes.TOO_SLOW
@@ -116,22 +280,42 @@ class Connection:
             await self.socket.send_text(refusal.frame().decode())
             await self.socket.close(refusal.close_code, refusal.error)
 
-    async def _writer(self) -> None:
-        session, socket = self.session, self.socket
+    async def _write(self) -> None:
+        """Backpressure and closing: wait for the transport, then write; or the ASGI path."""
+        session, socket, direct = self.session, self.socket, self.direct
         while True:
             await self.wake.wait()
             self.wake.clear()
-            while batch := session.queue.pop_many(WRITE_BATCH):
-                for frame in batch:
-                    session.writing_since = time.monotonic()  # progress, as the sweeper sees it
-                    await socket.send_text(frame.decode())
-                session.writing_since = None
+            if direct is not None and direct.can_write():
+                await self._write_direct(direct, session.queue)
+            else:
+                while batch := session.queue.pop_many(WRITE_BATCH):
+                    for frame in batch:
+                        session.writing_since = time.monotonic()  # progress, as the sweeper sees it
+                        await socket.send_text(frame.decode())
+                    session.writing_since = None
             if session.closing:
                 session.writing_since = time.monotonic()
                 with contextlib.suppress(Exception):
                     await socket.close(session.close_code or closecodes.NORMAL, session.close_reason)
                 session.writing_since = None
                 return
+            if direct is not None and direct.can_write() and not direct.backlogged():
+                self._backlog = False  # caught up: back to the loop turn's flush
+                if len(session.queue):
+                    self.ready()
+
+    async def _write_direct(self, direct: Direct, queue: SendQueue) -> None:
+        session = self.session
+        while True:
+            if direct.backlogged():
+                session.writing_since = time.monotonic()  # a stalled client never drains
+                await direct.drained()
+                session.writing_since = None
+            if not len(queue) or not direct.can_write():
+                return
+            wires = queue.pop_wire()
+            direct.write(wires[0] if len(wires) == 1 else b"".join(wires))
 
     async def _reader(self) -> None:
         max_bytes = self.edge.settings.max_frame_bytes
@@ -157,6 +341,8 @@ class Connection:
             self._send(frames.reply(action.reply_to, body))
         elif isinstance(action, Notify):
             self.edge.typing(self.session, action.channel)
+        else:  # a presence frame (presence_sub, presence_query, presence_active)
+            self.edge.presence_frame(self.session, action.frame)
 
     def _send(self, frame: bytes) -> None:
         if self.session.send(frame):

@@ -12,16 +12,21 @@ from typing import Any
 import orjson
 
 from changelog import LogReader, TailableLog
+from ephemeral import Bus, OnlineStore
+from ephemeral.memory import MemoryBus, MemoryOnline
 from flannel.access import WorkspaceAccess
 from flannel.auth import EdgeCaller, TokenAuth
 from flannel.cache import Workspace, WorkspaceCache
 from flannel.methods import LOCAL, Who, answer
 from flannel.origin_client import OriginClient, decoded
+from flannel.presence.hub import PresenceHub
+from flannel.presence.settings import PresenceSettings
 from flannel.regional import RegionalSnapshots
 from flannel.rtm import admission, frames
 from flannel.rtm.admission import Admit, Refuse
 from flannel.rtm.drain import Drainer
 from flannel.rtm.fanout import Fanout
+from flannel.rtm.frames import PresenceActive, PresenceFrame, PresenceQuery, PresenceSub
 from flannel.rtm.hello import build_hello
 from flannel.rtm.ratelimit import RateLimit
 from flannel.rtm.sendqueue import SendQueue
@@ -55,7 +60,11 @@ class Edge:
     Its I/O (the origin client, the change log, the ticket nonce store, the regional snapshot
     copies) is injected: the composition root (``flannel_cli.edge.build_edge``) builds it from
     the settings, and closes it; tests hand in in-process parts. The edge builds and closes only
-    its own logic: the cache, the log reader, the fanout, the token checks.
+    its own logic: the cache, the log reader, the fanout, the token checks, the presence hub.
+
+    Presence and typing cross edges over the ephemeral ``bus`` (see :mod:`flannel.presence`),
+    with per-edge connection counts in ``online``; both default to in-process ones, which
+    join the edges of one process only.
     """
 
     def __init__(
@@ -66,6 +75,9 @@ class Edge:
         changelog: TailableLog,
         nonces: NonceStore,
         regional: RegionalSnapshots,
+        bus: Bus | None = None,
+        online: OnlineStore | None = None,
+        presence: PresenceSettings | None = None,
     ) -> None:
         self.settings = settings
         self.origin = origin
@@ -84,6 +96,16 @@ class Edge:
             freeze_gc=settings.gc_freeze,
         )
         self.fanout = Fanout()
+        self.bus: Bus = bus if bus is not None else MemoryBus()
+        self.presence = PresenceHub(
+            settings.edge_id,
+            presence or PresenceSettings(),
+            self.bus,
+            online if online is not None else MemoryOnline(),
+            manual_of=self._manual_away,
+            on_typing=self._remote_typing,
+            wake=self.wake,
+        )
         self.writes = OwnWrites()  # read-your-writes: each caller's last committed offset
         self.limits = RateLimiter(settings.rate_limits)  # the origin's tiers, per token
         self.wakers: dict[int, asyncio.Event] = {}
@@ -139,7 +161,7 @@ class Edge:
         if access is None:
             return
         routed = self.fanout.route(team_id, event, access)
-        self.wake(self.fanout.sessions(team_id))
+        self.wake(routed.woken)  # only the sessions the event was routed to
         for session in routed.closing:
             if session.stalled(time.monotonic(), self.settings.write_stall_s):
                 self.evict(session)  # its queue overflowed: out now, not once its writer returns
@@ -179,9 +201,12 @@ class Edge:
         """A Web API call made over the WebSocket, answered as Slack would (``{"ok": ...}``):
         from memory when the edge holds the method, else by the origin acting for ``who``."""
         key = user_key(who.team_id, who.user_id)
+        self.presence.touch(who.team_id, who.user_id)  # a query or a send: client activity
         wait = self.limits.check(key, tier_of(method))
         if wait:
             return {"ok": False, "error": "ratelimited", "retry_after": wait}
+        if method == "users.setActive":  # activity is per connection: this one just had some
+            return {"ok": True}
         local = LOCAL.get(method)
         try:
             if local is not None:
@@ -256,12 +281,15 @@ class Edge:
         refusal = admission.on_workspace(session.token_hash, self.revoked, ws.find_user(user_id))
         if refusal is not None:
             return refusal
-        hello = build_hello(ws.user(user_id), ws.team, ws.hello_channels(user_id), 0)
+        expiry = self.presence.settings.typing_expiry_s
+        hello = build_hello(ws.user(user_id), ws.team, ws.hello_channels(user_id), 0, typing_expiry_s=expiry)
 
         async def read_after(after: int) -> list[JSON]:
             return await self.read_after(team_id, after)
 
         await self.fanout.open(session, WorkspaceAccess(ws), hello, ws.offset, resume_from, read_after)
+        me = ws.find_user(user_id) or {}
+        await self.presence.open(session, bot=bool(me.get("is_bot")))
         return None
 
     async def caught_up(self, team_id: str, user_id: str, offset: int = 0) -> Workspace:
@@ -291,6 +319,7 @@ class Edge:
     def leave(self, session: Session) -> None:
         """The connection of ``session`` is gone (after :meth:`open`, whatever it answered)."""
         self.fanout.remove(session)
+        self.presence.leave(session)
         self.wakers.pop(session.id, None)
         self.hang_ups.pop(session.id, None)
         self.cache.unpin(session.team_id)
@@ -301,6 +330,7 @@ class Edge:
         up (4008 if the socket still carries it). Its client resumes from its last offset."""
         session.close(closecodes.TOO_SLOW, "too slow, resume")
         self.fanout.remove(session)
+        self.presence.leave(session)
         hang_up = self.hang_ups.pop(session.id, None)
         if hang_up is not None:
             hang_up()
@@ -317,10 +347,61 @@ class Edge:
                     self.evict(session)
 
     def typing(self, session: Session, channel_id: str) -> None:
-        access = self.access(session.team_id)
-        if access is not None:
-            self.fanout.typing(session, channel_id, access)
-            self.wake(self.fanout.sessions(session.team_id))
+        """A client's ``typing``: to the channel's other members here, and over the bus to every
+        other edge; at most one per channel per interval per connection, none above the cap."""
+        team_id, user_id = session.team_id, session.user_id
+        self.presence.touch(team_id, user_id)
+        access = self.access(team_id)
+        if access is None or not access.can_see(user_id, channel_id):
+            return
+        members = access.members_of(channel_id)
+        if user_id not in members or self.presence.allow_typing(session, channel_id, len(members)):
+            return
+        woken: list[Session] = []
+        self.fanout.typing(team_id, user_id, channel_id, access, woken)
+        self.wake(woken)
+        self.presence.publish_typing(team_id, channel_id, user_id)
+
+    def _remote_typing(self, team_id: str, channel_id: str, user_id: str) -> None:
+        """Another edge's typist: this edge's connections of the channel's other members."""
+        access = self.access(team_id)
+        if access is None:
+            return
+        if len(access.members_of(channel_id)) > self.presence.settings.typing_member_cap:
+            return
+        woken: list[Session] = []
+        self.fanout.typing(team_id, user_id, channel_id, access, woken)
+        self.wake(woken)
+
+    def presence_frame(self, session: Session, frame: PresenceFrame) -> None:
+        """``presence_sub`` / ``presence_query`` / ``presence_active`` from a client."""
+        hub = self.presence
+        hub.touch(session.team_id, session.user_id)
+        if isinstance(frame, PresenceSub | PresenceQuery):
+            ws = self.cache.peek(session.team_id)
+            # Only users of the connection's own workspace: anyone else's presence is not theirs.
+            ids = [u for u in frame.ids if ws is not None and ws.find_user(u) is not None]
+            if isinstance(frame, PresenceSub):
+                if frame.id is not None:  # the answer first, then the subscribed users' presence
+                    self._reply(session, frames.reply_ok(frame.id, {"subscribed": len(ids)}))
+                hub.subscribe(session, ids)
+            elif frame.id is not None:
+                self._reply(session, frames.reply_ok(frame.id, {"presence": hub.query(session, ids)}))
+            else:
+                hub.send_current(session, ids)
+        elif isinstance(frame, PresenceActive) and frame.id is not None:
+            self._reply(session, frames.reply_ok(frame.id))
+
+    def _reply(self, session: Session, frame: bytes) -> None:
+        if session.send(frame):
+            self.wake([session])
+        else:
+            self.evict(session)
+
+    async def _manual_away(self, team_id: str, user_id: str) -> bool:
+        """Whether ``user_id`` set manual away (stored at the origin: ``users.getPresence``)."""
+        body = await self.origin.call("users.getPresence", None, {}, acting=user_key(team_id, user_id))
+        return bool(body.get("manual_away"))
 
     async def drain(self) -> None:
         """Stop new sessions; send ``goodbye`` to the connected ones, spread over the window."""
@@ -338,5 +419,6 @@ class Edge:
         if self._sweeper is not None:
             self._sweeper.cancel()
             await asyncio.gather(self._sweeper, return_exceptions=True)
+        await self.presence.close()
         await self.cache.close()
         await self.reader.close()

@@ -11,7 +11,7 @@ from flannel.connection import Connection
 from flannel.edge import Edge
 from flannel.rtm import admission
 from flannel.rtm.admission import Refuse
-from flannel.transport import drop_of
+from flannel.transport import direct_of, drop_of
 from wire import closecodes
 
 log = logging.getLogger("flannel.edge")
@@ -30,9 +30,11 @@ async def rtm(socket: WebSocket) -> None:
         await socket.send_text(decision.frame().decode())
         await socket.close(decision.close_code, decision.error)
         return
-    session = edge.new_session(decision)
+    session, resume_from = edge.new_session(decision), decision.resume_from
+    del ticket, decision  # the ticket's claims are not kept for the connection's life
     try:
-        await Connection(edge, socket, session, drop_of(socket.scope)).run(decision.resume_from)
+        connection = Connection(edge, socket, session, drop_of(socket.scope), direct_of(socket.scope))
+        await connection.run(resume_from)
     except Exception:
         log.exception("session %s failed", session.id)
         with contextlib.suppress(Exception):

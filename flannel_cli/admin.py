@@ -57,6 +57,19 @@ def add_parser(sub: Any) -> None:
     p = cmds.add_parser("revoke-token", help="revoke a token")
     add_flag(p, "--token", required=True, help="the token to revoke")
 
+    p = cmds.add_parser("set-password", help="set a user's password for the browser client's sign-in")
+    add_flag(p, "--team", required=True, help=TEAM)
+    add_flag(p, "--user", required=True, help=USER)
+    add_flag(p, "--password", required=True, help="the new password (8 characters or more)")
+
+    p = cmds.add_parser("sign-in-link", help="print a one-time sign-in link to the browser client")
+    add_flag(p, "--team", required=True, help=TEAM)
+    add_flag(p, "--user", required=True, help=USER)
+    add_flag(
+        p, "--client-url", default="http://127.0.0.1:8003", help="the router's URL, which serves the client"
+    )
+    add_flag(p, "--ttl", type=int, default=86400, help="seconds the link stays valid")
+
     p = cmds.add_parser("import", help="import a Slack export (zip or folder) as a job")
     p.add_argument("path", help="the export zip or folder")  # a positional: no variable
     add_flag(p, "--team", help=TEAM + " to merge into (default: a new workspace)")
@@ -69,6 +82,13 @@ def add_parser(sub: Any) -> None:
 
     p = cmds.add_parser("jobs", help="list a workspace's import and export jobs")
     add_flag(p, "--team", required=True, help=TEAM)
+
+    p = cmds.add_parser(
+        "reindex",
+        help="rebuild the search index from the database, online: a running origin keeps "
+        "answering from the old index and switches when the new one is ready",
+    )
+    add_flag(p, "--search-dir", required=True, help="the origin's --search-dir")
 
     for parser in cmds.choices.values():
         add_database(parser)
@@ -113,9 +133,38 @@ async def _dispatch(store: Store, args: argparse.Namespace) -> dict[str, Any]:
     if cmd == "revoke-token":
         caller = await revoke_token(store, args.token)
         return {"revoked": True, "team_id": caller.team_id, "user_id": caller.user_id}
+    if cmd in ("set-password", "sign-in-link"):
+        return await _signin(store, args)
     if cmd in ("import", "export", "jobs"):
         return await _transfer(store, args)
+    if cmd == "reindex":
+        return await _reindex(store, args.search_dir)
     raise SlackError("unknown_method", cmd)
+
+
+async def _reindex(store: Store, search_dir: str) -> dict[str, Any]:
+    import time
+
+    from origin.search.indexer import build
+
+    started = time.perf_counter()
+    path, n = await build(store, search_dir)
+    return {"generation": str(path), "messages": n, "seconds": round(time.perf_counter() - started, 3)}
+
+
+async def _signin(store: Store, args: argparse.Namespace) -> dict[str, Any]:
+    from origin.service import signin
+
+    if args.admin_command == "set-password":
+        email = await signin.set_password(store, args.team, args.user, args.password)
+        return {"team_id": args.team, "user_id": args.user, "email": email}
+    secret = await signin.create_link(store, args.team, args.user, args.ttl)
+    return {"link": signin_url(args.client_url, secret), "expires_in": args.ttl}
+
+
+def signin_url(client_url: str, secret: str) -> str:
+    """The link a person opens: the secret rides in the fragment, which no server logs."""
+    return f"{client_url.rstrip('/')}/#signin={secret}"
 
 
 async def _transfer(store: Store, args: argparse.Namespace) -> dict[str, Any]:

@@ -30,7 +30,9 @@ if TYPE_CHECKING:
     from uvicorn import Config
 
     from changelog import TailableLog
+    from ephemeral.factory import Ephemeral
     from flannel.edge import Edge
+    from flannel.presence.settings import PresenceSettings
     from flannel.registry import EdgeRegistration, RegistryStore
     from flannel.settings import EdgeSettings
 
@@ -69,7 +71,39 @@ def add_parser(sub: Any) -> None:
         help="most live sessions; routers send no more",
     )
     add_flag(p, "--heartbeat", type=float, default=2.0, help="seconds between registry heartbeats")
+    add_presence(p)
     add_log_level(p)
+
+
+def add_presence(p: Any) -> None:
+    """The presence and typing flags (``flannel.presence.settings.PresenceSettings``)."""
+    add_flag(p, "--presence-away-after", type=float, default=600.0, help="idle seconds to auto-away")
+    add_flag(
+        p,
+        "--presence-ttl",
+        type=float,
+        default=30.0,
+        help="seconds an edge's presence report lives without a heartbeat (a dead edge's users go away)",
+    )
+    add_flag(p, "--presence-coalesce", type=float, default=0.25, help="seconds presence changes are batched")
+    add_flag(p, "--bots-auto-away", action="store_true", help="bots go auto-away too (else always active)")
+    add_flag(p, "--typing-interval", type=float, default=3.0, help="seconds between typings sent")
+    add_flag(p, "--typing-expiry", type=float, default=5.0, help="seconds a typist shows")
+    add_flag(p, "--typing-member-cap", type=int, default=1000, help="no typing in channels with more members")
+
+
+def presence_from(args: argparse.Namespace) -> PresenceSettings:
+    from flannel.presence.settings import PresenceSettings
+
+    return PresenceSettings(
+        away_after_s=args.presence_away_after,
+        bots_always_active=not args.bots_auto_away,
+        ttl_s=args.presence_ttl,
+        coalesce_s=args.presence_coalesce,
+        typing_interval_s=args.typing_interval,
+        typing_expiry_s=args.typing_expiry,
+        typing_member_cap=args.typing_member_cap,
+    )
 
 
 def settings_from(args: argparse.Namespace) -> EdgeSettings:
@@ -114,12 +148,17 @@ class BuiltEdge:
 
 
 def build_edge(
-    settings: EdgeSettings, changelog: TailableLog | None = None, registry: RegistryStore | None = None
+    settings: EdgeSettings,
+    changelog: TailableLog | None = None,
+    registry: RegistryStore | None = None,
+    presence: PresenceSettings | None = None,
+    ephemeral: Ephemeral | None = None,
 ) -> BuiltEdge:
-    """The edge of ``settings``, with its I/O built here. A ``changelog`` or ``registry``
-    given is shared with others in this process, and left open; what is built here is closed
-    by the app's lifespan."""
+    """The edge of ``settings``, with its I/O built here. A ``changelog``, ``registry`` or
+    ``ephemeral`` (the presence/typing bus and online store) given is shared with others in
+    this process, and left open; what is built here is closed by the app's lifespan."""
     from changelog import MemoryLog, RedisLog
+    from ephemeral.factory import Ephemeral
     from flannel.app import create_app
     from flannel.edge import Edge
     from flannel.nonces import RedisNonceStore
@@ -149,12 +188,18 @@ def build_edge(
     if registry is None:
         registry = RedisRegistryStore(url, prefix) if url else MemoryRegistryStore()
         closers.append(registry.close)
+    if ephemeral is None:
+        ephemeral = Ephemeral(url, prefix)
+        closers.append(ephemeral.close)
     edge = Edge(
         settings,
         origin=origin,
         changelog=changelog,
         nonces=nonces,
         regional=regional,
+        bus=ephemeral.bus(),
+        online=ephemeral.online,
+        presence=presence,
     )
     registration = EdgeRegistration(settings, lambda: edge.connections, lambda: edge.draining, registry)
     return BuiltEdge(create_app(edge, registration, closers, starters), edge, registration)
@@ -178,7 +223,7 @@ def run(args: argparse.Namespace) -> int:
     from flannel_cli.serve import run as run_servers
     from flannel_cli.serve import serve_all
 
-    built = build_edge(settings_from(args))
+    built = build_edge(settings_from(args), presence=presence_from(args))
     cfg = server_config(built.app, built.edge.settings, args.log_level)
     run_servers(serve_all([cfg], before_exit=[built.stop_then_drain]))
     return 0

@@ -6,7 +6,8 @@ import argparse
 import asyncio
 import sys
 
-from flannel_cli import admin, edge, router, seed, up
+from flannel_cli import admin, edge, notifier, router, seed, up
+from flannel_cli.files import add_files
 from flannel_cli.options import (
     FlagParser,
     add_database,
@@ -15,6 +16,7 @@ from flannel_cli.options import (
     add_log_level,
     add_rate_limits,
     add_redis,
+    add_search,
     add_secret,
     env,
     insecure_secret,
@@ -32,7 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_secret(origin)
     add_listen(origin, 8000)
     add_rate_limits(origin)
+    add_search(origin)
     add_log_level(origin)
+    add_files(origin, "file://.flannel/files", shown="file://.flannel/files (under the working directory)")
     add_flag(
         origin,
         "--log-max-events",
@@ -50,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     admin.add_parser(sub)
     edge.add_parser(sub)
+    notifier.add_parser(sub)
     router.add_parser(sub)
     seed.add_parser(sub)
     up.add_parser(sub)
@@ -59,10 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     refused = insecure_secret(getattr(args, "host", None), getattr(args, "secret", None))
-    if refused is not None and args.command in ("origin", "edge", "router", "up"):
+    if refused is not None and args.command in ("origin", "edge", "router", "up", "notifier"):
         print(f"flannel {args.command}: {refused}", file=sys.stderr)
         return 2
-    if args.command in ("origin", "edge", "router", "up"):
+    if args.command in ("origin", "edge", "router", "up", "notifier"):
         from flannel_cli.logs import configure
 
         configure(
@@ -74,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
         return edge.run(args)
     if args.command == "router":
         return router.run(args)
+    if args.command == "notifier":
+        return notifier.run(args)
     if args.command == "admin":
         return asyncio.run(admin.run(args))
     if args.command == "seed":
@@ -88,9 +95,20 @@ def run_origin(args: argparse.Namespace) -> int:
     from origin.app import create_app
 
     settings = origin_settings(args)
+    install_presence(settings.redis_url, settings.redis_prefix)
     app = create_app(settings)
     run(serve_all([config(app, settings.host, settings.port, args.log_level, "origin")]))
     return 0
+
+
+def install_presence(redis_url: str | None, prefix: str) -> None:
+    """The origin's presence ports (``users.getPresence`` reads the edges' online counts,
+    ``users.setPresence`` tells the edges): on Redis, where the edges are; none without it."""
+    if redis_url:
+        from ephemeral.redis_bus import RedisBus, RedisOnline
+        from origin.service import presence
+
+        presence.install(RedisOnline(redis_url, prefix), RedisBus(redis_url, prefix))
 
 
 if __name__ == "__main__":

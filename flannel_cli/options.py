@@ -209,6 +209,25 @@ def add_rate_limits(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_search(parser: argparse.ArgumentParser) -> None:
+    add_flag(
+        parser,
+        "--search-engine",
+        default="tantivy",
+        choices=("tantivy", "database"),
+        help="search.messages on an index fed from the change log in this process (tantivy), "
+        "or on the database's own full-text index (MariaDB FULLTEXT, SQLite FTS5)",
+    )
+    add_flag(
+        parser,
+        "--search-dir",
+        default="",
+        shown="a temporary directory",
+        help="where the search index lives (resumed after a restart); when unset, a temporary "
+        "index rebuilt from the database at start",
+    )
+
+
 def add_log_level(parser: argparse.ArgumentParser, default: str = "info") -> None:
     add_flag(parser, "--log-level", default=default, help="debug, info, warning or error")
 
@@ -282,7 +301,12 @@ def origin_settings(args: argparse.Namespace) -> OriginSettings:
     settings.relay_fault = env("FLANNEL_RELAY_FAULT")
     settings.import_dir = env("FLANNEL_IMPORT_DIR") or None
     settings.export_dir = env("FLANNEL_EXPORT_DIR") or None
+    settings.search_engine = getattr(args, "search_engine", None) or settings.search_engine
+    settings.search_dir = getattr(args, "search_dir", None) or settings.search_dir
     limits = getattr(args, "rate_limits", None)
     if limits:
         settings.rate_limits = parse_tiers(limits)
+    from flannel_cli.files import files_settings
+
+    settings.files = files_settings(args)
     return settings

@@ -19,6 +19,8 @@ import orjson
 from changelog import TailableLog
 from flannel.settings import EdgeSettings
 from flannel_cli.edge import build_edge, server_config
+from flannel_cli.files import add_files
+from flannel_cli.notifier import add_smtp, build_notifier, notifier_config, smtp_config, state_path
 from flannel_cli.options import (
     add_database,
     add_flag,
@@ -31,6 +33,7 @@ from flannel_cli.options import (
 )
 from flannel_cli.serve import config, serve_all
 from flannel_cli.serve import run as run_servers
+from flannel_cli.webdemo import demo_signin
 from origin.app import create_app, open_changelog
 from origin.settings import OriginSettings
 from origin.store.shards import Store
@@ -50,6 +53,9 @@ def add_parser(sub: Any) -> None:
     add_rate_limits(p)
     add_flag(p, "--data-dir", default=".flannel", help="the SQLite database and the demo's state")
     add_flag(p, "--demo-users", type=int, default=300, help="users of the demo workspace, on first run")
+    add_flag(p, "--no-notifier", action="store_true", help="run without the notifier (notifications, email)")
+    add_files(p, None, shown="file://<data-dir>/files")
+    add_smtp(p)
     add_log_level(p, "warning")
 
 
@@ -58,7 +64,12 @@ def settings_from(args: argparse.Namespace) -> OriginSettings:
     a database is given."""
     if not args.database_url:
         args.database_url = [f"sqlite:///{args.data_dir}/flannel.db"]
-    return origin_settings(args)
+    if not args.file_store:
+        args.file_store = f"file://{Path(args.data_dir).resolve()}/files"
+    settings = origin_settings(args)
+    if settings.files is not None and not settings.files.public_url:  # the router streams file bytes
+        settings.files.public_url = f"http://{settings.host}:{settings.port + 1 + len(REGIONS)}"
+    return settings
 
 
 async def ensure_demo(store: Store, state_file: Path, users: int) -> dict[str, Any]:
@@ -132,8 +143,17 @@ async def _main(args: argparse.Namespace) -> None:
             for i, region in enumerate(REGIONS)
         ]
         registry = None if settings.redis_url else MemoryRegistry()
+        # Presence and typing: one ephemeral bus and online store for the origin and the edges.
+        from ephemeral.factory import Ephemeral
+        from origin.service import presence
+
+        ephemeral = Ephemeral(settings.redis_url, settings.redis_prefix)
+        presence.install(ephemeral.online, ephemeral.bus())
         # The origin's log is Redis or in-process, and both can be followed (tailed).
-        built = [build_edge(e, changelog=cast(TailableLog, log), registry=registry) for e in edges]
+        built = [
+            build_edge(e, changelog=cast(TailableLog, log), registry=registry, ephemeral=ephemeral)
+            for e in edges
+        ]
         router = RouterSettings(
             host=settings.host,
             port=settings.port + 1 + len(REGIONS),
@@ -148,21 +168,46 @@ async def _main(args: argparse.Namespace) -> None:
         async def drain() -> None:
             await asyncio.gather(*(b.stop_then_drain() for b in built))
 
+        # The notifier, in this process: it follows the same log and publishes on the same bus.
+        notifier = None
+        if not args.no_notifier:
+            notifier = build_notifier(
+                store,
+                cast(TailableLog, log),
+                ephemeral.bus(),
+                notifier_config(args),
+                smtp_config(args),
+                state_path(Path(args.data_dir) / "notifier"),
+                online=ephemeral.online,
+            )
+            await notifier.start()
+
         router_url = f"http://{router.host}:{router.port}"
         print(banner(settings.base_url, router_url, edges, demo), flush=True)
+        print(await demo_signin(store, demo, router_url), flush=True)
         level = args.log_level
         configs = [config(origin, settings.host, settings.port, level, "origin")]
         for b, e in zip(built, edges, strict=True):
             configs.append(server_config(b.app, e, level, f"edge-{e.region}"))
         routing = create_router(router, registry=registry)
         configs.append(config(routing, router.host, router.port, level, "router"))
-        await serve_all(configs, [drain])
+        try:
+            await serve_all(configs, [drain])
+        finally:
+            if notifier is not None:
+                await notifier.close()
+            await ephemeral.close()
     finally:
         await log.close()
         await store.close()
 
 
 def run(args: argparse.Namespace) -> int:
+    try:
+        smtp_config(args), notifier_config(args)
+    except ValueError as exc:
+        print(f"flannel up: {exc}", file=sys.stderr)
+        return 2
     try:
         run_servers(_main(args))
     except KeyboardInterrupt:

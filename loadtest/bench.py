@@ -37,14 +37,18 @@ import orjson
 from loadtest.phases import Context, progress
 from loadtest.plan import FULL, QUICK, Plan
 
-STACK_PHASES = ("boot", "query", "connection", "fanout", "freshness", "storm", "readstate")
-PHASES = (*STACK_PHASES, "changelog", "routing", "search")
+STACK_PHASES = ("boot", "query", "connection", "fanout", "freshness", "storm", "readstate", "web")
+PHASES = (*STACK_PHASES, "changelog", "routing", "search", "transfer", "notify", "files", "presence")
 STRATEGIES = ("random", "hash", "bounded", "bounded_warm")
 ROUTING_METRICS = ("max_over_mean", "moved_per_change_x_n", "warm_share")
 #: The figures issue 8 asks for; every run reports them (``None`` for a skipped phase).
 REQUIRED_KEYS = (
     *(f"boot.{k}_{n}" for n in (1500, 32000) for k in ("thin_bytes", "fat_bytes", "bytes_ratio")),
     "boot.time_ratio_32000",
+    "web.content_visible_ms_32000",
+    "web.fat_content_visible_ms_32000",
+    "web.over_fat",
+    "web.switcher_ms",
     "readstate.hello_bytes_32000",
     "readstate.hello_ratio_32000",
     "readstate.counts_edge_over_origin",
@@ -59,6 +63,10 @@ REQUIRED_KEYS = (
     "fanout.deliveries_per_s",
     "fanout.p50_ms",
     "fanout.p99_ms",
+    "fanout.edge_cpu_us_per_delivery_burst",
+    "fanout.bare_cpu_us_per_delivery",
+    "fanout.over_limit",
+    "fanout.cpu_over_limit",
     "connection.idle_kib",
     "storm.clients",
     "storm.origin_snapshot_loads",
@@ -71,6 +79,25 @@ REQUIRED_KEYS = (
     "search.p50_ms",
     "search.p99_ms",
     "search.messages",
+    "search.previous_p50_ms",
+    "search.previous_p99_ms",
+    "search.over_previous",
+    "search.index_msgs_per_s",
+    "search.index_lag_p99_ms",
+    "search.index_bytes_per_million",
+    "import.messages_per_s",
+    "export.messages_per_s",
+    "notify.decide_per_s",
+    "notify.email_p99_ms",
+    "notify.lag_p99_ms",
+    "files.upload_mb_per_s",
+    "files.peak_rss_mib",
+    "presence.change_p99_ms",
+    "presence.events_per_client",
+    "presence.baseline_events_per_client",
+    "presence.fewer_x",
+    "presence.bus_msgs_per_s",
+    "typing.p99_ms",
 )
 
 
@@ -193,7 +220,7 @@ async def stack_phases(
     results: dict[str, Any],
 ) -> None:
     from loadtest import workspace
-    from loadtest.phases import boot, connection, fanout, freshness, query, readstate, storm
+    from loadtest.phases import boot, connection, fanout, freshness, query, readstate, storm, web
     from loadtest.stack import ExternalStack, Stack, StackConfig
     from origin.store.shards import Store
 
@@ -242,6 +269,7 @@ async def stack_phases(
             "freshness": freshness.run,
             "storm": storm.run,
             "readstate": readstate.run,
+            "web": web.run,
         }
         for name in STACK_PHASES:
             if name in chosen:
@@ -252,7 +280,7 @@ async def stack_phases(
 
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     from loadtest.clients import describe, split_cpus
-    from loadtest.phases import changelog, routing, search
+    from loadtest.phases import changelog, files, notify, presence, routing, search, transfer
 
     plan = QUICK if args.quick else FULL
     chosen = [p.strip() for p in args.phases.split(",") if p.strip()]
@@ -295,6 +323,29 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             progress(f"search: {plan.search_messages} messages, {plan.search_queries} queries ...")
             phase = lambda: search.run([url], plan.search_messages, plan.search_queries, progress)  # noqa: E731
             await guarded(results, "search", phase, 2 * plan.phase_limit_s)
+        if "transfer" in chosen:
+            url = run.database("transfer")
+            progress(f"transfer: import and export of {plan.transfer_messages} messages ...")
+            n = plan.transfer_messages
+            phase = lambda: transfer.run([url], run.tmp, n, progress)  # noqa: E731
+            await guarded(results, "transfer", phase, 2 * plan.phase_limit_s)
+        if "notify" in chosen:
+            redis = None if args.embedded else args.redis_url
+            url = run.database("notify")
+            emails = 100 if args.quick else 500
+            progress(f"notify: decisions for 32,000 members; {emails} mentions emailed through SMTP ...")
+            phase = lambda: notify.run([url], redis, run.prefix + "nt:", emails)  # noqa: E731
+            await guarded(results, "notify", phase, plan.phase_limit_s)
+        if "files" in chosen:
+            megabytes = 100 if args.quick else 500  # the quick run uploads 100 MB, the full 500 MB
+            phase = lambda: files.run(run.tmp, megabytes, progress)  # noqa: E731
+            await guarded(results, "files", phase, plan.phase_limit_s)
+        if "presence" in chosen:
+            redis = None if args.embedded else args.redis_url
+            seconds = 15.0 if args.quick else 60.0  # 2,000 users churn over it; scaled per minute
+            progress(f"presence: 2,000 of 32,000 users churn over {seconds:g} s on two edges, twice ...")
+            phase = lambda: presence.run(redis, run.prefix + "pr:", 2000, seconds)  # noqa: E731
+            await guarded(results, "presence", phase, plan.phase_limit_s)
     finally:
         await run.cleanup(keep_logs=any(k.endswith(".error") for k in results))
     return results

@@ -34,6 +34,7 @@ class Plan:
     routing_edges: int = 10
     search_messages: int = 1_000_000
     search_queries: int = 200
+    transfer_messages: int = 1_000_000  # the export imported then exported (issue 21)
     phase_limit_s: float = 1800.0  # a phase running longer is stopped and reported as an error
 
 
@@ -59,5 +60,6 @@ QUICK = Plan(
     routing_workspaces=200,
     search_messages=5000,
     search_queries=20,
+    transfer_messages=100_000,
     phase_limit_s=300.0,
 )

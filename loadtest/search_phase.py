@@ -10,21 +10,42 @@ The seeded vocabulary is small (167 words, drawn uniformly), so every word is in
 percent of all messages: the worst case for a full-text index, which does work for each
 match. Real workspaces search for rarer words; the per-kind figures show the difference
 (``rare`` searches the numbers in seeded links, which occur a handful of times each).
+
+Both engines answer the same queries side by side, query by query: the tantivy index (built
+from the database by `origin.search.indexer.build`, as ``flannel admin reindex`` does, then
+kept by a live indexer following the change log) and the previous engine, the database's own
+full-text index (MariaDB FULLTEXT or SQLite FTS5). Their totals must be identical wherever
+both are exact (the phase fails otherwise). Then messages are posted one by one and the time
+until each is searchable is measured (``search.index_lag_p99_ms``).
+
+Keys: ``search.p50_ms``/``p99_ms`` (tantivy, end to end through the service: scope, wait for
+the indexer's offset, query, rendering), ``search.previous_p50_ms``/``previous_p99_ms`` (the
+database engine), ``search.over_previous`` (previous p99 / tantivy p99), ``search.index_msgs_per_s``
+(bulk build), ``search.index_bytes_per_million`` (the index on disk, per million messages),
+``search.index_lag_p99_ms`` (post -> searchable, live).
 """
 
 from __future__ import annotations
 
+import asyncio
 import random
 import re
+import shutil
+import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from changelog import MemoryLog
 from loadtest.stats import percentile
+from origin.relay import Relay
 from origin.search import INNODB_STOPWORDS
+from origin.search.engine import register, unregister
+from origin.search.indexer import Indexer, build, outbox_offset
 from origin.seed import seed_workspace
 from origin.seed.names import WORDS
+from origin.service import messages as posting
 from origin.service import search
 from origin.service.auth import Caller, authenticate
 from origin.store.shards import Store
@@ -114,9 +135,14 @@ async def run(
     queries: int,
     seed: int = 1,
     progress: Callable[[str], None] | None = None,
+    lag_posts: int = 200,
 ) -> dict[str, Any]:
     say = progress or (lambda _line: None)
     store = await Store.open(database_urls)
+    root = tempfile.mkdtemp(prefix="flannel-bench-search-")
+    log = MemoryLog()
+    relay = Relay(store, log, poll_s=0.05)
+    indexer = Indexer(store, log, root, poll_s=0.2)
     try:
         users, channels = sizes(messages)
         started = time.perf_counter()
@@ -125,35 +151,112 @@ async def run(
         )
         seeded = time.perf_counter() - started
         say(f"search: seeded {messages} messages in {seeded:.1f}s")
+        started = time.perf_counter()
+        path, indexed = await build(store, root)
+        build_s = time.perf_counter() - started
+        index_bytes = sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+        say(f"search: indexed {indexed} messages in {build_s:.1f}s ({index_bytes / 1e6:.1f} MB)")
+        relay.start()
+        await indexer.start()
         callers: list[Caller] = [await authenticate(store, t["token"]) for t in info["tokens"]]
         big = list(info["channel_ids"].values())
         texts, names = await _samples(store, info["team_id"], big)
         maker = QueryMaker(random.Random(f"search-bench/{seed}"), texts, list(info["channel_ids"]), names)
         rng = random.Random(f"search-bench/kinds/{seed}")
         kinds = rng.choices([k for k, _ in KINDS], weights=[w for _, w in KINDS], k=queries)
+
+        async def on(engine: str, caller: Caller, q: str) -> tuple[float, search.Found]:
+            if engine == "tantivy":
+                register(store.shards, indexer)
+            else:
+                unregister(indexer)
+            t0 = time.perf_counter()
+            found = await search.search_messages(store, caller, q)
+            return (time.perf_counter() - t0) * 1000, found
+
         for kind, _ in KINDS[:3]:  # warm the pool and caches, unmeasured
-            await search.search_messages(store, callers[0], maker.make(kind))
-        timings: dict[str, list[float]] = {}
-        hits = 0
+            for engine in ("tantivy", "database"):
+                await on(engine, callers[0], maker.make(kind))
+        timings: dict[str, dict[str, list[float]]] = {"tantivy": {}, "database": {}}
+        hits = compared = 0
+        mismatches: list[str] = []
         for i, kind in enumerate(kinds):
             q = maker.make(kind)
             caller = callers[0] if i % 2 == 0 else rng.choice(callers)
-            t0 = time.perf_counter()
-            found = await search.search_messages(store, caller, q)
-            timings.setdefault(kind, []).append((time.perf_counter() - t0) * 1000)
-            hits += bool(found.total)
+            order = ("tantivy", "database") if i % 2 == 0 else ("database", "tantivy")
+            found: dict[str, search.Found] = {}
+            for engine in order:  # alternate who goes first: neither gets the warmer cache
+                ms, found[engine] = await on(engine, caller, q)
+                timings[engine].setdefault(kind, []).append(ms)
+            hits += bool(found["tantivy"].total)
+            if found["database"].exact and found["tantivy"].exact:
+                compared += 1
+                if found["database"].total != found["tantivy"].total:
+                    mismatches.append(f"{q!r}: {found['tantivy'].total} vs {found['database'].total}")
             if (i + 1) % 50 == 0:
                 say(f"search: {i + 1}/{queries} queries")
-        every = [t for ts in timings.values() for t in ts]
-        return {
+        register(store.shards, indexer)
+        lag = await _index_lag(store, indexer, callers[0], big[0], lag_posts)
+        new = [t for ts in timings["tantivy"].values() for t in ts]
+        old = [t for ts in timings["database"].values() for t in ts]
+        p99, previous_p99 = percentile(new, 99), percentile(old, 99)
+        result = {
             "search.messages": messages,
-            "search.queries": len(every),
-            "search.p50_ms": round(percentile(every, 50), 1),
-            "search.p99_ms": round(percentile(every, 99), 1),
-            "search.p50_ms_by_kind": {k: round(percentile(v, 50), 1) for k, v in sorted(timings.items())},
+            "search.queries": len(new),
+            "search.engine": "tantivy",
+            "search.p50_ms": round(percentile(new, 50), 1),
+            "search.p99_ms": round(p99, 1),
+            "search.p50_ms_by_kind": _by_kind(timings["tantivy"]),
+            "search.previous_engine": f"database ({store.shards[0].dialect})",
+            "search.previous_p50_ms": round(percentile(old, 50), 1),
+            "search.previous_p99_ms": round(previous_p99, 1),
+            "search.previous_p50_ms_by_kind": _by_kind(timings["database"]),
+            "search.over_previous": round(previous_p99 / p99, 1) if p99 else None,
+            "search.totals_compared": compared,
+            "search.totals_identical": not mismatches,
             "search.queries_with_hits": hits,
+            "search.index_msgs_per_s": round(indexed / build_s) if build_s else None,
+            "search.index_bytes_per_million": round(index_bytes * 1_000_000 / max(1, indexed)),
+            "search.index_lag_p50_ms": round(percentile(lag, 50), 1),
+            "search.index_lag_p99_ms": round(percentile(lag, 99), 1),
             "search.seed_s": round(seeded, 1),
             "search.backend": store.shards[0].dialect,
         }
+        assert not mismatches, f"engines disagree on totals: {mismatches[:5]} ({result})"
+        return result
     finally:
+        await indexer.stop()
+        await relay.stop()
         await store.close()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _by_kind(timings: dict[str, list[float]]) -> dict[str, float]:
+    return {k: round(percentile(v, 50), 1) for k, v in sorted(timings.items())}
+
+
+async def _index_lag(store: Store, indexer: Indexer, caller: Caller, channel: str, posts: int) -> list[float]:
+    """Post -> searchable (the indexer has applied the post's offset), for ``posts`` posts made
+    about 50 a second while a watcher looks every millisecond."""
+    db = await store.shard_of(caller.team_id)
+    pending: dict[int, float] = {}
+    lags: list[float] = []
+    done = asyncio.Event()
+
+    async def watch() -> None:
+        while not done.is_set() or pending:
+            applied = indexer.applied(caller.team_id)
+            now = time.perf_counter()
+            for offset in [o for o in pending if o <= applied]:
+                lags.append((now - pending.pop(offset)) * 1000)
+            await asyncio.sleep(0.001)
+
+    watcher = asyncio.create_task(watch())
+    for i in range(posts):
+        await posting.post(store, caller, channel, f"freshness probe {i} ocelot{i}")
+        committed = time.perf_counter()
+        pending[await outbox_offset(db, caller.team_id)] = committed
+        await asyncio.sleep(0.02)
+    done.set()
+    await asyncio.wait_for(watcher, 30)
+    return lags

@@ -2,8 +2,9 @@
 
 ``Source`` is the origin's truth (workspaces, conversations, people with their prefs), read
 through a narrow interface (``origin.notify_source`` implements it over the origin's store);
-``Presence`` says who is active; ``DesktopSink`` reaches a user's open connections; ``Mailer``
-sends one email; ``StateStore`` keeps offsets and what is owed across restarts.
+``Presence`` says who is active; ``DesktopSink`` reaches a user's open connections
+(:class:`notifier.desktop.BusDesktop` over the ephemeral bus); ``Mailer`` sends one email;
+``StateStore`` keeps offsets and what is owed across restarts.
 """
 
 from __future__ import annotations
@@ -38,6 +39,10 @@ class Person:
 class Source(Protocol):
     async def teams(self) -> list[str]: ...
 
+    async def head(self, team_id: str) -> int:
+        """The offset of the workspace's newest committed event (where a first start begins)."""
+        ...
+
     async def team_name(self, team_id: str) -> str: ...
 
     async def channel(self, team_id: str, channel_id: str) -> Channel | None: ...
@@ -46,7 +51,9 @@ class Source(Protocol):
 
 
 class Presence(Protocol):
-    def is_active(self, team_id: str, user_id: str) -> bool: ...
+    async def active_among(self, team_id: str, user_ids: Collection[str]) -> frozenset[str]:
+        """Which of ``user_ids`` are active now (:func:`notifier.decide.active_users`'s rule)."""
+        ...
 
 
 class DesktopSink(Protocol):
@@ -66,8 +73,8 @@ class StateStore(Protocol):
 class NobodyActive:
     """No presence feed wired: everyone is away (emails go out after their delay)."""
 
-    def is_active(self, team_id: str, user_id: str) -> bool:
-        return False
+    async def active_among(self, team_id: str, user_ids: Collection[str]) -> frozenset[str]:
+        return frozenset()
 
 
 class SetPresence:
@@ -76,12 +83,12 @@ class SetPresence:
     def __init__(self) -> None:
         self.active: set[tuple[str, str]] = set()
 
-    def is_active(self, team_id: str, user_id: str) -> bool:
-        return (team_id, user_id) in self.active
+    async def active_among(self, team_id: str, user_ids: Collection[str]) -> frozenset[str]:
+        return frozenset(u for u in user_ids if (team_id, u) in self.active)
 
 
 class MemorySink:
-    """Records desktop notifications (tests; until the edges' bus carries them)."""
+    """Records desktop notifications (tests)."""
 
     def __init__(self) -> None:
         self.frames: list[tuple[str, str, dict[str, Any]]] = []

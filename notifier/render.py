@@ -49,8 +49,8 @@ def desktop_frame(
         "avatarImage": None,
         "ssbFilename": "knock_brush.mp3",
         "imageUri": None,
-        "is_shared": False,
-        "is_channel_invite": False,
+        "isShared": False,
+        "isChannelInvite": False,
         "event_ts": message.ts,
     }
 

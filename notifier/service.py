@@ -27,9 +27,12 @@ import orjson
 
 from changelog import LogReader, Subscription, TooOld
 from notifier import render
-from notifier.decide import Config, Message, Recipient, decide
+from notifier.channels import ChannelCache
+from notifier.decide import EMAIL_ACTIONS, Config, Message, Recipient, decide, email_action
 from notifier.pending import Item, Schedule
+from notifier.people import PeopleCache
 from notifier.ports import DesktopSink, Mailer, Presence, Source, StateStore
+from wire import mentions
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +43,8 @@ class NotifierConfig:
     email_delay_s: int = 300
     tick_s: float = 1.0
     teams_refresh_s: float = 30.0
+    people_cache: int = 200_000  # people (prefs, DND, email) kept, invalidated by the log
+    channel_cache_members: int = 2_000_000  # conversations kept, counted by their members
     base_url: str = "http://localhost"  # permalinks and the preferences link in emails
     smtp_from: str = "notifications@flannel.local"
 
@@ -65,6 +70,8 @@ class Notifier:
     ) -> None:
         self.reader = reader
         self.source = source
+        self.people = PeopleCache(source, config.people_cache)
+        self.channels = ChannelCache(source, config.channel_cache_members)
         self.presence = presence
         self.desktop = desktop
         self.mailer = mailer
@@ -74,6 +81,9 @@ class Notifier:
         self.offsets: dict[str, int] = {}
         self.schedule = Schedule()
         self.emails_sent = 0
+        self.desktop_sent = 0
+        #: what became of each email batch that fell due (:data:`notifier.decide.EMAIL_ACTIONS`)
+        self.email_outcomes: dict[str, int] = dict.fromkeys(EMAIL_ACTIONS, 0)
         self._fresh = True
         self._subs: dict[str, Subscription] = {}
         self._tasks: list[asyncio.Task[None]] = []
@@ -82,6 +92,10 @@ class Notifier:
         # an item due and deliver it twice.
         self._flushing = asyncio.Lock()
         self._dirty = False
+        # Per workspace, the last offset whose event is fully applied, its delivery pass
+        # included; ``settled`` waits on it (tests and the benchmark: no sleeps as sync).
+        self.done: dict[str, int] = {}
+        self._progress = asyncio.Condition()
         self._decide_config = Config(config.large_channel, config.email_delay_s)
         if mailer is None:
             logger.warning("notifier: no SMTP configured, email notifications are off")
@@ -95,6 +109,9 @@ class Notifier:
             self.offsets = {str(k): int(v) for k, v in saved.get("offsets", {}).items()}
             self.schedule = Schedule.from_json(saved.get("schedule", []))
         await self.refresh_teams()
+        if self._fresh:  # pin where a first start began: a crash before any event loses none
+            async with self._lock:
+                await self.save()
         self._fresh = False
         loop = asyncio.get_running_loop()
         self._tasks.append(loop.create_task(self._ticker()))
@@ -121,10 +138,13 @@ class Notifier:
             if team in self._subs:
                 continue
             if team not in self.offsets:
-                self.offsets[team] = await self.reader.log.last_offset(team) if self._fresh else 0
+                # a first start begins at the newest commit (never notifying about history,
+                # even from a log the relay is still filling); a workspace seen later, at 0
+                self.offsets[team] = await self.source.head(team) if self._fresh else 0
             await self._follow(team)
 
     async def _follow(self, team: str) -> None:
+        await self._applied(team, self.offsets[team])  # where it starts is applied already
         sub = await self.reader.subscribe(team, self.offsets[team])
         self._subs[team] = sub
         self._tasks.append(asyncio.get_running_loop().create_task(self._consume(team, sub)))
@@ -139,8 +159,11 @@ class Notifier:
                     async with self._lock:
                         self.offsets[team] = max(self.offsets.get(team, 0), offset)
                         self._dirty = True
+                    await self._applied(team, offset)
         except TooOld as e:
             logger.warning("notifier: %s lost events below %s; resuming at the log floor", team, e.floor)
+            self.people.forget_team(team)  # a preference change may be among the lost events
+            self.channels.forget_team(team)  # and a membership change
             self.offsets[team] = e.floor - 1
             self._subs.pop(team, None)
             await self._follow(team)
@@ -165,14 +188,49 @@ class Notifier:
         self._dirty = False
         await self.state.save({"offsets": dict(self.offsets), "schedule": self.schedule.to_json()})
 
+    def stats(self) -> dict[str, Any]:
+        """What ``/internal/stats`` shows: where it is, what it owes, what it delivered."""
+        return {
+            "offsets": dict(self.done),
+            "owed": len(self.schedule),
+            "desktop_sent": self.desktop_sent,
+            "emails": dict(self.email_outcomes),
+            "people_cache": {
+                "entries": len(self.people),
+                "hits": self.people.hits,
+                "misses": self.people.misses,
+            },
+            "channel_cache": {
+                "entries": len(self.channels),
+                "hits": self.channels.hits,
+                "loads": self.channels.loads,
+            },
+        }
+
+    # -- progress --------------------------------------------------------------------------
+
+    async def _applied(self, team: str, offset: int) -> None:
+        async with self._progress:
+            self.done[team] = max(self.done.get(team, 0), offset)
+            self._progress.notify_all()
+
+    async def settled(self, team: str, offset: int) -> None:
+        """Return once the event at ``offset`` of ``team`` (and every one before it) is applied,
+        its delivery pass included. Callers bound the wait (``asyncio.timeout``)."""
+        async with self._progress:
+            await self._progress.wait_for(lambda: self.done.get(team, 0) >= offset)
+
     # -- events ----------------------------------------------------------------------------
 
     async def apply(self, team: str, offset: int, event: dict[str, Any]) -> None:
         """Apply one change-log event (once: offsets at or below the applied one are ignored)."""
         if offset <= self.offsets.get(team, 0):
+            await self._applied(team, offset)
             return
         changed = False
         kind = event.get("type")
+        self.people.observe(team, event)
+        self.channels.observe(team, event)
         if kind == "message":
             items = await self._decide(team, event)
             async with self._lock:
@@ -196,12 +254,13 @@ class Notifier:
                 await self.save()
         if changed:
             await self.flush()
+        await self._applied(team, offset)
 
     async def _decide(self, team: str, event: dict[str, Any]) -> list[Item]:
         channel_id, user, ts = event.get("channel"), event.get("user"), event.get("ts")
         if not (isinstance(channel_id, str) and isinstance(user, str) and isinstance(ts, str)):
             return []
-        channel = await self.source.channel(team, channel_id)
+        channel = await self.channels.channel(team, channel_id)
         if channel is None:
             return []
         thread_ts = event.get("thread_ts")
@@ -220,13 +279,24 @@ class Notifier:
             participants.update(u for u in parent["reply_users"] if isinstance(u, str))
         if isinstance(event.get("parent_user_id"), str):
             participants.add(event["parent_user_id"])
-        people = await self.source.people(team, channel.members | {user})
+        people = await self.people.people(team, channel.members | {user})
+        # presence matters to <!here> only (which a large channel ignores): asked for then,
+        # for the channel's members at once
+        here = "here" in mentions.parse(message.text).broadcast
+        active: frozenset[str] = frozenset()
+        if here and len(channel.members) <= self.config.large_channel:
+            try:
+                active = await self.presence.active_among(team, channel.members)
+            except Exception:  # the message's other notifications still go out
+                logger.warning(
+                    "notifier: presence unavailable; <!here> in %s/%s reaches no one", team, channel_id
+                )
         recipients = {
             uid: Recipient(
                 uid,
                 p.prefs,
                 p.tz,
-                self.presence.is_active(team, uid),
+                uid in active,
                 p.snooze_until,
                 p.dnd_ended_until,
                 p.deleted,
@@ -238,7 +308,7 @@ class Notifier:
         decision = decide(message, channel, recipients, self.clock(), participants, self._decide_config)
         if not decision.notify:
             return []
-        team_name = await self.source.team_name(team)
+        team_name = await self.people.team_name(team)
         sender = people[user].display if user in people else user
 
         def name_of(uid: str) -> str:
@@ -277,14 +347,19 @@ class Notifier:
     async def _flush(self, now: float) -> None:
         for item in self.schedule.due_desktop(now):
             await self.desktop.deliver(item.team, item.user, item.frame)
+            self.desktop_sent += 1
             async with self._lock:
                 self.schedule.desktop_done(item)
                 await self.save()
         for batch in self.schedule.due_emails(now):
-            person = (await self.source.people(batch.team, [batch.user])).get(batch.user)
-            away = not self.presence.is_active(batch.team, batch.user)
-            if self.mailer is not None and person is not None and person.email and away:
-                team_name = await self.source.team_name(batch.team)
+            person = (await self.people.people(batch.team, [batch.user])).get(batch.user)
+            action = email_action(
+                batch.user in await self.presence.active_among(batch.team, [batch.user]),
+                mailer=self.mailer is not None,
+                address=person.email if person is not None else "",
+            )
+            if self.mailer is not None and person is not None and action == "send":
+                team_name = await self.people.team_name(batch.team)
                 message = render.email(
                     sender=self.config.smtp_from,
                     to=person.email,
@@ -303,6 +378,7 @@ class Notifier:
                 )
                 await self.mailer.send(message)
                 self.emails_sent += 1
+            self.email_outcomes[action] += 1
             async with self._lock:
                 self.schedule.email_done(batch)
                 await self.save()

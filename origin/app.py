@@ -8,23 +8,29 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import cast
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from changelog import ChangeLog, MemoryLog, RedisLog
+from changelog import ChangeLog, MemoryLog, RedisLog, TailableLog
 from origin.api.http import ApiEndpoint, error_response, json_response
 from origin.api.ratelimit import RateLimiter
 from origin.api.registry import load_methods
-from origin.internal import SnapshotEndpoint, check_service
+from origin.api.signin import SignInEndpoint
+from origin.files.app import FilesApp, is_streamed_upload
+from origin.internal import SnapshotEndpoint, TokenCheckEndpoint, check_service
 from origin.metrics import OriginMetrics
 from origin.relay import Fault, Relay, no_fault
+from origin.search.indexer import Indexer
+from origin.service.signin import SignIn
 from origin.settings import OriginSettings
 from origin.store.shards import Store
-from origin.transfer.jobs import InProcessRunner, Transfers
+from origin.transfer.jobs import Transfers, open_runner
 from wire.errors import SlackError
+from wire.tokencheck import TOKEN_CHECK_PATH
 
 log = logging.getLogger("flannel.origin")
 
@@ -50,6 +56,15 @@ def fault_hook(point_wanted: str | None) -> Fault:
     return fault
 
 
+async def start_search(settings: OriginSettings, store: Store, log: ChangeLog) -> Indexer | None:
+    """The embedded search indexer, unless search runs on the database."""
+    if settings.search_engine != "tantivy":
+        return None
+    indexer = Indexer(store, cast(TailableLog, log), settings.search_dir or None)
+    await indexer.start()
+    return indexer
+
+
 @dataclass
 class Origin:
     """Everything the running origin holds, for the app and for in-process embedding."""
@@ -60,6 +75,8 @@ class Origin:
     relay: Relay
     api: ApiEndpoint
     snapshots: SnapshotEndpoint
+    signin: SignInEndpoint
+    token_checks: TokenCheckEndpoint | None = None
 
 
 def create_app(
@@ -68,22 +85,27 @@ def create_app(
     """Build the app; the store and change log are opened in the lifespan unless given."""
     holder: list[Origin] = []
     metrics = OriginMetrics()
+    files_app = FilesApp()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         opened = store or await Store.open(settings.database_urls, settings.pool_size)
         log = changelog or open_changelog(settings)
         relay = Relay(opened, log, fault=fault_hook(settings.relay_fault))
-        runner = InProcessRunner(opened)
+        runner = open_runner(opened, settings.redis_url, settings.redis_prefix)  # saq on Redis, if any
+        await runner.start()
         transfers = Transfers(opened, runner, settings.import_dir, settings.export_dir)
+        limiter = RateLimiter(settings.rate_limits)
+        files = await files_app.open(settings.files, opened, limiter, settings.secret, settings.base_url)
         api = ApiEndpoint(
             opened,
             load_methods(),
-            RateLimiter(settings.rate_limits),
+            limiter,
             settings.base_url,
             settings.secret,
             metrics.observe,
             transfers,
+            files=files,
         )
         origin = Origin(
             settings,
@@ -92,14 +114,20 @@ def create_app(
             relay,
             api,
             SnapshotEndpoint(opened, settings.secret, metrics.snapshots.inc),
+            SignInEndpoint(SignIn(opened), settings.secret),
+            TokenCheckEndpoint(opened, settings.secret, settings.base_url),
         )
         holder.append(origin)
         app.state.origin = origin
         relay.start()
+        indexer = await start_search(settings, opened, log)
         try:
             yield
         finally:
+            if indexer is not None:
+                await indexer.stop()
             await runner.close()
+            await files_app.close()
             await relay.stop()
             if changelog is None:
                 await log.close()
@@ -107,10 +135,20 @@ def create_app(
                 await opened.close()
 
     async def api(request: Request) -> Response:
+        if is_streamed_upload(request, request.path_params["method"]):
+            return await files_app.legacy_upload(request)
         return await holder[0].api(request)
 
     async def snapshot(request: Request) -> Response:
         return await holder[0].snapshots(request)
+
+    async def signin(request: Request) -> Response:
+        return await holder[0].signin(request)
+
+    async def token_check(request: Request) -> Response:
+        endpoint = holder[0].token_checks
+        assert endpoint is not None
+        return await endpoint(request)
 
     async def stats(request: Request) -> Response:
         origin = holder[0]
@@ -124,6 +162,8 @@ def create_app(
                 "snapshots_served": origin.snapshots.served,
                 "relay_published": origin.relay.published,
                 "relay_backlog": await origin.relay.backlog(),
+                "token_check_calls": origin.token_checks.calls if origin.token_checks else 0,
+                "tokens_checked": origin.token_checks.tokens if origin.token_checks else 0,
             }
         )
 
@@ -152,7 +192,10 @@ def create_app(
     return Starlette(
         routes=[
             Route("/api/{method}", api, methods=["GET", "POST"]),
+            *files_app.routes(),
             Route("/internal/snapshot/{team_id}", snapshot),
+            Route("/internal/signin/{how}", signin, methods=["POST"]),
+            Route(TOKEN_CHECK_PATH, token_check, methods=["POST"]),
             Route("/internal/stats", stats),
             Route("/metrics", metrics_endpoint),
             Route("/healthz", healthz),

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from origin.api.http import error_response
+from origin.api.http import error_response, json_response
+from origin.api.methods.auth import auth_test
+from origin.api.registry import Context
+from origin.service.auth import authenticate
 from origin.snapshot.stream import pages
 from origin.store.shards import Store
+from wire.args import Args
 from wire.errors import SlackError
 from wire.http import SERVICE_HEADER
+from wire.tokencheck import check_request
 
 
 def check_service(request: Request, secret: str) -> None:
@@ -49,3 +56,48 @@ class SnapshotEndpoint:
     async def _lines(self, team_id: str) -> AsyncIterator[bytes]:
         async for page in pages(self.store, team_id):
             yield orjson.dumps(page) + b"\n"
+
+
+class TokenCheckEndpoint:
+    """``POST /internal/tokens/check``: many tokens checked in one call (see
+    :mod:`wire.tokencheck`): each answered exactly as ``auth.test`` would answer it alone.
+
+    For the router and edges facing a reconnect storm: one round trip for hundreds of new
+    tokens, not one each. Up to ``parallel`` tokens are looked up at a time (the pool's share).
+    """
+
+    def __init__(self, store: Store, secret: str, base_url: str, parallel: int = 8) -> None:
+        self.store = store
+        self.secret = secret
+        self.base_url = base_url
+        self.calls = 0
+        self.tokens = 0
+        self._parallel = parallel
+
+    async def __call__(self, request: Request) -> Response:
+        try:
+            check_service(request, self.secret)
+            try:
+                tokens = check_request(orjson.loads(await request.body()))
+            except (orjson.JSONDecodeError, ValueError) as exc:
+                raise SlackError("invalid_arguments", str(exc)) from None
+        except SlackError as exc:
+            return error_response(exc)
+        self.calls += 1
+        self.tokens += len(tokens)
+        gate = asyncio.Semaphore(self._parallel)
+
+        async def one(token: str) -> dict[str, Any]:
+            async with gate:
+                return await self.check(token)
+
+        return json_response({"ok": True, "results": list(await asyncio.gather(*map(one, tokens)))})
+
+    async def check(self, token: str) -> dict[str, Any]:
+        """``auth.test``'s answer for ``token``."""
+        try:
+            caller = await authenticate(self.store, token)
+            ctx = Context(self.store, caller, token, self.base_url)
+            return {"ok": True, **await auth_test(ctx, Args({}))}
+        except SlackError as exc:
+            return {"ok": False, "error": exc.code}

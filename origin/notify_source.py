@@ -11,6 +11,7 @@ from collections.abc import Collection, Mapping
 from notifier.decide import Channel
 from notifier.ports import Person
 from origin.service import notifyprefs
+from origin.service.teams import current_offset
 from origin.store.shards import Store
 
 _CHUNK = 500
@@ -22,6 +23,9 @@ class StoreSource:
 
     async def teams(self) -> list[str]:
         return await self.store.team_ids()
+
+    async def head(self, team_id: str) -> int:
+        return await current_offset(self.store, team_id)
 
     async def team_name(self, team_id: str) -> str:
         async with self.store.read(team_id) as conn:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from origin.api.ratelimit import DEFAULT_TIERS
+from origin.files.settings import FilesSettings
 
 DEFAULT_DATABASE_URL = "sqlite:///.flannel/flannel.db"
 
@@ -26,6 +27,13 @@ class OriginSettings:
     # admin.exports.start writes its zips into export_dir (None: exports refused)
     import_dir: str | None = None
     export_dir: str | None = None
+    # files (origin.files): None runs the origin without a file store (uploads refused)
+    files: FilesSettings | None = None
+    # search.messages / search.files: "tantivy" (an index fed from the change log, in this
+    # process) or "database" (MariaDB FULLTEXT / SQLite FTS5); search_dir "" is a fresh
+    # temporary index, rebuilt from the database at start
+    search_engine: str = "tantivy"
+    search_dir: str = ""
 
     @property
     def base_url(self) -> str:

@@ -26,13 +26,16 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
+from router.files_proxy import FilesProxy, is_multipart_upload
 from router.forward import EdgeClient, Forwarder
 from router.metrics import RouterMetrics
 from router.registry import Registry, open_registry
 from router.service import Router
 from router.settings import RouterSettings, valid_region
 from router.tokens import TokenChecker
+from router.webclient import WebClient
 from wire.errors import SlackError
+from wire.files import DOWNLOAD_PREFIX, THUMB_PREFIX, UPLOAD_PREFIX
 from wire.http import (
     INTERNAL_ERROR,
     JSON_TYPE,
@@ -97,12 +100,18 @@ def create_app(
     configured. ``origin_transport`` and ``edge_transport`` let tests stand in for the origin
     and the edges (the latter also carries the origin's ``rtm.start``)."""
     tokens = TokenChecker(
-        settings.origin_url, settings.token_ttl_s, settings.token_failure_ttl_s, transport=origin_transport
+        settings.origin_url,
+        settings.token_ttl_s,
+        settings.token_failure_ttl_s,
+        transport=origin_transport,
+        secret=settings.secret,  # new tokens checked in batches at the origin
     )
     router = Router(settings, registry or open_registry(settings), tokens)
     metrics = RouterMetrics(router)
     edges = EdgeClient(edge_transport)
     forwarder = Forwarder(router, edges, settings.origin_url)
+    files = FilesProxy(router, edge_transport)
+    web = WebClient(router, settings.origin_url, settings.secret, origin_transport)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -111,13 +120,22 @@ def create_app(
         finally:
             await router.close()
             await edges.close()
+            await files.close()
+            await web.close()
 
     async def api(request: Request) -> Response:
         name = request.path_params["method"]
         address = request.client.host if request.client else "unknown"
+        if is_multipart_upload(name, request):
+            return await files(request, settings.default_region)
         try:
             values, body = await read_args(request)
             token = bearer(request.headers.get("authorization"), values)
+            headers: Mapping[str, str] = request.headers
+            if token is None:  # a browser page: its session cookie, with the CSRF header
+                token = web.token_of(request)
+                if token is not None:
+                    headers = {**request.headers, "authorization": f"Bearer {token}"}
             if name == "rtm.connect":
                 return ok_response(await router.connect(token, address, values))
             if name == "auth.test":
@@ -128,7 +146,7 @@ def create_app(
             if not isinstance(region, str) or not valid_region(region):
                 region = settings.default_region
             query: bytes = request.scope.get("query_string", b"")
-            verb, headers = request.method, request.headers
+            verb = request.method
             answer = await forwarder.forward(name, verb, query, headers, body, token, region)
             return StreamingResponse(answer.chunks(), answer.status, answer.headers)
         except SlackError as exc:
@@ -139,6 +157,12 @@ def create_app(
         except Exception:
             log.exception("%s failed", name)
             return Response(INTERNAL_ERROR, 500, media_type=JSON_TYPE)
+
+    async def file_bytes(request: Request) -> Response:
+        region = request.query_params.get("region")
+        if not isinstance(region, str) or not valid_region(region):
+            region = settings.default_region
+        return await files(web.with_session(request), region)
 
     async def healthz(request: Request) -> Response:
         return json_response({"ok": True})
@@ -160,10 +184,19 @@ def create_app(
     app = Starlette(
         routes=[
             Route("/api/{method}", api, methods=["GET", "POST"]),
+            *[
+                Route(prefix + "{rest:path}", file_bytes, methods=methods)
+                for prefix, methods in (
+                    (UPLOAD_PREFIX, ["POST", "PUT"]),
+                    (DOWNLOAD_PREFIX, ["GET", "HEAD"]),
+                    (THUMB_PREFIX, ["GET"]),
+                )
+            ],
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/internal/stats", stats),
             Route("/metrics", metrics_endpoint),
+            *web.routes(),
         ],
         lifespan=lifespan,
     )

@@ -2,10 +2,13 @@
 
 Every connect needs the caller's team (placement is keyed by it) and names for the answer, and
 a reconnect storm must not become an ``auth.test`` storm at the origin; so answers are cached
-(aiocache, keyed by the token's SHA-256, never the token). The TTL is short because the router
-does not follow the change log: a revoked token is refused again within ``ttl_s``. A refusal
-(``invalid_auth``, ``token_revoked``, ...) is cached too, more briefly, so a client retrying a
-dead token does not hammer the origin. Trouble at the origin itself is never cached.
+(in-process, keyed by the token's SHA-256, never the token), and, given the service secret,
+the tokens new at one moment are checked together: one call to the origin's batch endpoint
+(:mod:`wire.tokencheck`) for up to 500 of them, at most two such calls at a time. The TTL is
+short because the router does not follow the change log: a revoked token is refused again
+within ``ttl_s``. A refusal (``invalid_auth``, ``token_revoked``, ...) is cached too, more
+briefly, so a client retrying a dead token does not hammer the origin. Trouble at the origin
+itself is never cached.
 """
 
 from __future__ import annotations
@@ -16,11 +19,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from aiocache import SimpleMemoryCache
+import orjson
 
 from router.origin_calls import call_origin
-from wire.errors import SlackError
+from wire.errors import RateLimited, SlackError
+from wire.http import JSON_TYPE, SERVICE_HEADER
+from wire.tokencheck import MAX_TOKENS, TOKEN_CHECK_PATH, BatchCalls, check_answer
 from wire.tokens import token_hash
+from wire.ttlcache import TtlCache
 
 #: ``auth.test`` errors that are the token's fault: final, cached as refusals.
 REFUSALS = frozenset(
@@ -87,9 +93,12 @@ class TokenChecker:
         failure_ttl_s: float = 5.0,
         timeout_s: float = 5.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        secret: str | None = None,
+        max_cached: int = 100_000,
     ) -> None:
         self.ttl_s = ttl_s
         self.failure_ttl_s = failure_ttl_s
+        self.secret = secret  # given: new tokens are checked in batches
         # A connect storm queues for the pool (up to a minute) rather than failing at once.
         self._http = httpx.AsyncClient(
             base_url=origin_url.rstrip("/"),
@@ -99,10 +108,21 @@ class TokenChecker:
                 retries=3, limits=httpx.Limits(max_connections=100, max_keepalive_connections=100)
             ),
         )
-        self._cache = SimpleMemoryCache()
+        self._known: TtlCache[Identity] = TtlCache(ttl_s, max_cached)
+        self._refused: TtlCache[Refusal] = TtlCache(failure_ttl_s, max_cached)
         self._inflight: dict[str, asyncio.Task[Identity | Refusal]] = {}
+        self._batches: BatchCalls[str, Identity | Refusal | SlackError] = BatchCalls(
+            self._ask_many, MAX_TOKENS, max_inflight=2
+        )
         self.hits = 0
         self.misses = 0
+        self._single_calls = 0
+        self._batch_supported = True
+
+    @property
+    def origin_calls(self) -> int:
+        """Round trips to the origin for token checks (one a batch, or one a token)."""
+        return self._batches.calls + self._single_calls
 
     async def ping_origin(self) -> bool:
         """Whether the origin answers its health check (for the router's /readyz)."""
@@ -114,7 +134,6 @@ class TokenChecker:
 
     async def close(self) -> None:
         await self._http.aclose()
-        await self._cache.close()
 
     async def check(self, token: str | None) -> Identity:
         """The token's identity, or :class:`SlackError` with Slack's code (``not_authed``, ...)."""
@@ -123,15 +142,58 @@ class TokenChecker:
         if not well_formed(token):
             raise SlackError("invalid_auth")
         key = token_hash(token)
-        cached: Identity | Refusal | None = await self._cache.get(key)
+        cached: Identity | Refusal | SlackError | None = self._known.get(key) or self._refused.get(key)
         if cached is not None:
             self.hits += 1
         else:
             self.misses += 1
-            cached = await self._single_flight(key, token)
+            if self.secret is not None and self._batch_supported:
+                cached = await self._batches.get(token)
+            else:
+                cached = await self._single_flight(key, token)
         if isinstance(cached, Refusal):
             raise SlackError(cached.code)
+        if isinstance(cached, SlackError):  # shared by a batch's waiters: each raises its own
+            raise SlackError(cached.code, cached.detail, cached.status)
         return cached
+
+    async def _ask_many(self, tokens: list[str]) -> list[Identity | Refusal | SlackError]:
+        """One call to the origin's batch endpoint for ``tokens``; each answer is cached as
+        :meth:`_fetch` caches one. An origin without the endpoint (404) is asked one by one."""
+        assert self.secret is not None
+        try:
+            resp = await self._http.post(
+                TOKEN_CHECK_PATH,
+                content=orjson.dumps({"tokens": tokens}),
+                headers={SERVICE_HEADER: self.secret, "content-type": JSON_TYPE},
+            )
+        except httpx.HTTPError as exc:
+            raise SlackError("service_unavailable", f"origin unreachable: {exc!r}", 503) from exc
+        if resp.status_code == 404:
+            self._batch_supported = False
+            return list(await asyncio.gather(*(self._one_of_many(t) for t in tokens)))
+        if resp.status_code == 429:
+            wait = int(resp.headers.get("retry-after", "1") or 1)
+            raise RateLimited(wait, f"retry after {wait}s")
+        try:
+            results = check_answer(orjson.loads(resp.content), len(tokens))
+        except (orjson.JSONDecodeError, ValueError) as exc:
+            raise SlackError(
+                "service_unavailable", f"origin token check: HTTP {resp.status_code}", 503
+            ) from exc
+        out: list[Identity | Refusal | SlackError] = []
+        for token, body in zip(tokens, results, strict=True):
+            try:
+                out.append(self._remember(token_hash(token), self._answer(token_hash(token), body)))
+            except SlackError as exc:
+                out.append(exc)
+        return out
+
+    async def _one_of_many(self, token: str) -> Identity | Refusal | SlackError:
+        try:
+            return await self._single_flight(token_hash(token), token)
+        except SlackError as exc:
+            return exc
 
     async def _single_flight(self, key: str, token: str) -> Identity | Refusal:
         """Concurrent misses of one token share one ``auth.test``, run in a task of its own so
@@ -149,13 +211,21 @@ class TokenChecker:
             task.exception()  # retrieved here, in case every waiter went away
 
     async def _fetch(self, key: str, token: str) -> Identity | Refusal:
-        result = await self._ask(key, token)
-        ttl = self.ttl_s if isinstance(result, Identity) else self.failure_ttl_s
-        await self._cache.set(key, result, ttl=ttl)
+        self._single_calls += 1
+        return self._remember(key, await self._ask(key, token))
+
+    def _remember(self, key: str, result: Identity | Refusal) -> Identity | Refusal:
+        if isinstance(result, Identity):
+            self._known.set(key, result)
+        else:
+            self._refused.set(key, result)
         return result
 
     async def _ask(self, key: str, token: str) -> Identity | Refusal:
-        body = await call_origin(self._http, "/api/auth.test", token)
+        return self._answer(key, await call_origin(self._http, "/api/auth.test", token))
+
+    def _answer(self, key: str, body: dict[str, Any]) -> Identity | Refusal:
+        """``auth.test``'s answer as an identity, a refusal, or (trouble) SlackError."""
         if body.get("ok") is True and body.get("team_id") and body.get("user_id"):
             answer = {k: v for k, v in body.items() if k != "ok"}
             return Identity(

@@ -90,6 +90,18 @@ Types, and the fields each carries beyond Slack's own:
                               next_dnd_end_ts}: the same change as others see it (never the
                               snooze); for every connection of the workspace. Written only
                               when that public part changed, after its ``dnd_updated``
+``file_shared``               ``file_id``, ``file`` {id}, ``user_id`` (who shared it),
+                              ``channel_id`` and ``channel`` (the same id, for routing),
+                              ``channel_type``: emitted only once the file's bytes are
+                              stored (files.completeUploadExternal, files.upload), right
+                              after the ``message`` (subtype ``file_share``, ``files`` [full
+                              file objects], ``upload``) that shares it. Edges send it to
+                              the channel's members
+``file_change``               ``file_id``, ``file`` {id}, ``user_id``: a complete file's
+                              title changed; no channel: edges send it to that user only
+``file_deleted``              ``file_id``, ``channel_ids`` (where it was shared), ``user_id``
+                              (who deleted it); its messages now show a tombstone. Edges send
+                              it to the members of those channels and to ``user_id``
 ============================  ===========================================================
 
 ``notification_prefs_changed`` carries ``user``: that user's notification preferences changed
@@ -133,4 +145,7 @@ EVENT_TYPES = (
     "dnd_updated",
     "dnd_updated_user",
     "notification_prefs_changed",
+    "file_shared",
+    "file_change",
+    "file_deleted",
 )

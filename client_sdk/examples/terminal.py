@@ -6,8 +6,9 @@ Lines read from stdin are posted to the current channel; commands start with ``/
 ``/channel NAME`` switch (a prefix search), ``/who PREFIX`` find people, ``/history [N]`` the
 last N messages, ``/thread TS TEXT`` reply in a thread, ``/unread`` the unread badges
 (also shown at connect; switching to a channel marks it read), ``/quit``. Incoming messages of the
-current channel print as ``[#general] bob: text``. It shows the ``events()`` iterator style,
-lookups through the cache, and history paging.
+current channel print as ``[#general] bob: text``; someone starting to type there prints
+``* bob is typing...`` (typing expires on its own: ``/typing`` lists who is typing now). It
+shows the ``events()`` iterator style, lookups through the cache, and history paging.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from client_sdk import (
     Hello,
     Message,
     Resync,
+    UserTyping,
 )
 
 
@@ -36,6 +38,7 @@ class Terminal:
     def __init__(self, client: FlannelClient) -> None:
         self.client = client
         self.channel: Channel | None = None
+        self.typists: list[str] = []  # who was last shown typing in the current channel
 
     async def show(self, message: Message) -> None:
         sender = message.sender
@@ -50,12 +53,28 @@ class Terminal:
         async for event in self.client.events():
             if isinstance(event, Message) and self.channel and event.channel == self.channel.id:
                 await self.show(event)
+            elif isinstance(event, UserTyping) and self.channel and event.channel == self.channel.id:
+                await self.show_typing()
             elif isinstance(event, Disconnected):
                 say(f"* disconnected ({event.code}); {'reconnecting' if event.will_reconnect else 'gone'}")
             elif isinstance(event, Hello) and event.reconnect:
                 say("* reconnected" + (" (resumed)" if event.resumed else ""))
             elif isinstance(event, Resync):
                 say(f"* resync: {event.reason}")
+
+    async def names(self, user_ids: list[str]) -> list[str]:
+        found = await self.client.users.get(user_ids) if user_ids else {}
+        return [found[u].name if u in found else u for u in user_ids]
+
+    async def show_typing(self) -> None:
+        """``* bob is typing...`` for whoever started typing since it was last shown."""
+        if self.channel is None:
+            return
+        now = self.client.who_is_typing(self.channel.id)
+        started = [u for u in now if u not in self.typists and u != self.client.self_user.id]
+        self.typists = now
+        for name in await self.names(started):
+            say(f"* {name} is typing...")
 
     def badges(self) -> list[str]:
         """Unread badges of your conversations: ``#general 3 (@1)``; ``+`` when at least."""
@@ -88,6 +107,9 @@ class Terminal:
             return False
         if verb == "/channel":
             await self.switch(rest)
+        elif verb == "/typing":
+            typing = self.client.who_is_typing(self.channel.id) if self.channel else []
+            say("* " + (", ".join(await self.names(typing)) + " typing" if typing else "nobody is typing"))
         elif verb == "/unread":
             await self.client.counts()
             for line_ in self.badges() or ["nothing unread"]:

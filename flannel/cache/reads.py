@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from wire.ids import ts_str
 from wire.readstate import ReadState, latest_object
 from wire.visibility import kind_of
 
@@ -30,9 +31,18 @@ def counts_item(reads: ReadState, channel_id: str, user_id: str) -> JSON:
     """One entry of ``client.counts``: {id, last_read, latest, has_unreads, mention_count,
     unread_count} (plus the ``*_is_floor`` flags when the window did not reach)."""
     c = reads.counts(channel_id, user_id)
-    item: JSON = {"id": channel_id, **c.fields()}
-    latest = item.pop("latest")
-    item["latest"] = latest["ts"] if latest else None
+    display, mention = c.unread_count_display, c.mention_count
+    item: JSON = {
+        "id": channel_id,
+        "last_read": ts_str(c.last_read),
+        "unread_count": c.unread_count,
+        "unread_count_display": display,
+        "mention_count": mention,
+        "has_unreads": display > 0 or mention > 0,
+        "latest": ts_str(c.latest.ts) if c.latest is not None else None,
+    }
+    if c.is_floor:
+        item["unread_count_is_floor"] = item["mention_count_is_floor"] = True
     return item
 
 

@@ -144,6 +144,7 @@ class Workspace(Queries):
             + _OBJECT_FACTOR_X10 * self._object_bytes // 10
             + _MEMBERSHIP_BYTES * self._memberships
             + _PTR * (len(self._user_ids) + len(self._channel_ids) + sorted_lists)
+            + self._state.reads.estimate_bytes()  # read state: windows and cursors
         )
 
     def apply(self, event: JSON) -> bool:

@@ -3,7 +3,10 @@
 :func:`dispatch` spends the frame against the client's rate limit, parses it, and answers with
 one action for the connection adapter to carry out: a frame to send back at once (an error, a
 pong, "rate limited"), a Web API call to make and answer with ``reply_to`` (a ``query``, or a
-Slack RTM ``message`` that becomes ``chat.postMessage``), or a ``typing`` notice to fan out.
+Slack RTM ``message`` that becomes ``chat.postMessage``), a ``typing`` notice to fan out, or a
+presence frame (``presence_sub``, ``presence_query``, ``presence_active``) for the edge's
+presence hub. Every frame but a ping (and a refused one) is client activity: it ends auto-away;
+the edge counts it where it carries the action out.
 """
 
 from __future__ import annotations
@@ -12,7 +15,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from flannel.rtm import frames
-from flannel.rtm.frames import BadFrame, Ping, Query, Send, Typing
+from flannel.rtm.frames import (
+    BadFrame,
+    Ping,
+    PresenceActive,
+    PresenceFrame,
+    PresenceQuery,
+    PresenceSub,
+    Query,
+    Send,
+    Typing,
+)
 from flannel.rtm.session import Session
 
 
@@ -39,7 +52,14 @@ class Notify:
     channel: str
 
 
-Action = Reply | Call | Notify
+@dataclass(frozen=True, slots=True)
+class Presence:
+    """A presence frame: the edge's presence hub answers it (and counts it as activity)."""
+
+    frame: PresenceFrame
+
+
+Action = Reply | Call | Notify | Presence
 
 
 def dispatch(session: Session, data: str | bytes, now: float, max_frame_bytes: int) -> Action | None:
@@ -62,4 +82,6 @@ def dispatch(session: Session, data: str | bytes, now: float, max_frame_bytes: i
         return Call(frame.id, "chat.postMessage", args)
     if isinstance(frame, Typing):
         return Notify(frame.channel)
+    if isinstance(frame, PresenceSub | PresenceQuery | PresenceActive):
+        return Presence(frame)
     return None

@@ -5,7 +5,10 @@ Who gets what (Slack's rules, membership-based so a thin client hears only its c
 =====================================================  ====================================
 message, message_changed, message_deleted,             members of the channel (reactions:
 reaction_added, reaction_removed, pin_added,           ``item.channel``)
-pin_removed
+pin_removed, file_shared
+file_deleted                                           members of every channel in
+                                                       ``channel_ids``, plus ``user_id``
+file_change                                            ``user_id``'s connections only
 member_joined_channel, member_left_channel             members, plus the user who joined
                                                        or left
 channel_rename/archive/unarchive/topic/purpose         whoever can see the channel: all for
@@ -43,7 +46,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from flannel.rtm import frames
-from flannel.rtm.delivery import Delivery, UserInfo
+from flannel.rtm.delivery import Delivery, UserInfo, UserJson
 from flannel.rtm.resume import ReadAfter, Resumed, resume
 from flannel.rtm.session import Event, Session, close_for
 from wire import mentions
@@ -71,6 +74,7 @@ _MEMBERS = frozenset(
         "reaction_removed",
         "pin_added",
         "pin_removed",
+        "file_shared",
     }
 )
 _MEMBERSHIP = frozenset({"member_joined_channel", "member_left_channel"})
@@ -80,14 +84,20 @@ _VISIBLE = frozenset(
 _TEAM = frozenset({"team_join", "user_change", "emoji_changed", "subteam_created", "dnd_updated_user"})
 #: Events about one user's own view (a DM opened or closed): that user's connections only.
 _OWN = frozenset({"channel_marked", "im_open", "im_close", "mpim_open", "mpim_close", "dnd_updated"})
+#: File events that name their people and channels in their own fields (see wire/events.py):
+#: ``file_deleted`` reaches the members of every channel it was shared in and whoever deleted
+#: it; ``file_change`` (no channel) reaches only the user who changed it.
+_FILE = frozenset({"file_deleted", "file_change"})
 
 
 @dataclass(slots=True)
 class Routed:
-    """What one routing did: frames queued, and the sessions that must now be closed."""
+    """What one routing did: frames queued, the sessions that got them (the only ones to wake),
+    and the sessions that must now be closed."""
 
     delivered: int = 0
     closing: list[Session] = field(default_factory=list)
+    woken: list[Session] = field(default_factory=list)
 
 
 def _channel(event: Event) -> str | None:
@@ -99,6 +109,14 @@ def _channel(event: Event) -> str | None:
         if isinstance(channel, Mapping):  # channel_rename, channel_created carry the object
             channel = channel.get("id")
     return channel if isinstance(channel, str) else None
+
+
+def _file_audience(event: Event) -> tuple[list[str], str | None]:
+    """The channels and the one user a ``file_deleted`` / ``file_change`` reaches."""
+    user = event.get("user_id")
+    ids = event.get("channel_ids") if event.get("type") == "file_deleted" else None
+    channels = [c for c in ids if isinstance(c, str)] if isinstance(ids, list) else []
+    return channels, user if isinstance(user, str) else None
 
 
 def _is_public(event: Event) -> bool:
@@ -125,8 +143,11 @@ def _subject(event: Event) -> str | None:
 class Fanout:
     """The connections of this edge, by workspace, user and token; routes events to them."""
 
-    def __init__(self, encode: Callable[[Any], bytes] = frames.encode) -> None:
+    def __init__(self, encode: Callable[[Any], bytes] = frames.encode, users: UserJson | None = None) -> None:
+        """``users``: each user's JSON encoded once for user_info frames; by default kept when
+        ``encode`` is the wire's own (a custom ``encode`` sees every user_info frame whole)."""
         self._encode = encode
+        self._users = users if users is not None or encode is not frames.encode else UserJson()
         self._teams: dict[str, dict[str, set[Session]]] = {}
         self._tokens: dict[str, set[Session]] = {}
 
@@ -161,19 +182,26 @@ class Fanout:
 
     # -- events ----------------------------------------------------------------------------
 
-    def prepare(self, event: Event, access: Access) -> Delivery:
-        """The event in Slack's shape, encoded once, with what JIT users it needs and carries."""
+    def prepare(self, event: Event, access: Access, team_id: str = "") -> Delivery:
+        """The event in Slack's shape, encoded and framed once, with what JIT users it needs
+        and carries (``team_id``: whose users' kept JSON the user_info frames reuse)."""
         if event.get("type") == "channel_marked":
             event = _with_counts(event, access)
         needs = mentions.referenced_users(event)
         carried = frames.carried_user(event)
+        if carried and self._users is not None:
+            self._users.forget(team_id, carried)  # the cache holds a new object for it now
         offset = event.get("offset")
+        info = None
+        if needs:
+            kept = self._users.lookup(team_id, access.user) if self._users is not None else None
+            info = UserInfo(access.user, self._encode, kept)
         return Delivery(
             offset=offset if isinstance(offset, int) else None,
             frame=self._encode(frames.wire_event(event)),
             needs=needs,
             carries=(carried,) if carried else (),
-            user_info=UserInfo(access.user, self._encode) if needs else None,
+            user_info=info,
         )
 
     def reaches(self, user_id: str, event: Event, access: Access) -> bool:
@@ -186,6 +214,11 @@ class Fanout:
         if kind == "ephemeral_message":
             channel = _channel(event)
             return _subject(event) == user_id and channel is not None and access.can_see(user_id, channel)
+        if kind in _FILE:
+            channels, subject = _file_audience(event)
+            return user_id == subject or any(
+                user_id in access.members_of(c) and access.can_see(user_id, c) for c in channels
+            )
         if kind == "channel_created":
             if _is_public(event):
                 return True
@@ -210,14 +243,18 @@ class Fanout:
             return routed
         targets = self._targets(users, event, access)
         if targets:
-            delivery = self.prepare(event, access)
+            delivery = self.prepare(event, access, team_id)
+            woken = routed.woken
             for session in targets:
                 if session.close_code is not None:
                     continue
                 if session.deliver(delivery):
                     routed.delivered += 1
+                    woken.append(session)
                 else:
                     routed.closing.append(session)
+        elif self._users is not None and (carried := frames.carried_user(event)):
+            self._users.forget(team_id, carried)
         for session in self._ended_by(team_id, users, event):
             ended = close_for(session, event)
             if ended is not None and session.close_code is None:
@@ -225,25 +262,35 @@ class Fanout:
                 routed.closing.append(session)
         return routed
 
-    def typing(self, session: Session, channel_id: str, access: Access) -> Routed | None:
-        """A client's ``typing`` frame -> ephemeral ``user_typing`` to the channel's other members.
+    def typing(
+        self,
+        team_id: str,
+        user_id: str,
+        channel_id: str,
+        access: Access,
+        woken: list[Session] | None = None,
+    ) -> Routed | None:
+        """A ``typing`` of ``user_id`` (on this edge or another) -> ephemeral ``user_typing`` to
+        the channel's other members on this edge (``woken`` collects them).
 
-        None when the typist may not post there. Only connections on this edge hear it: typing
-        is not in the change log.
+        None when the typist may not post there. Typing is not in the change log: it reaches
+        other edges over the ephemeral bus, and each edge calls this for its own connections.
         """
-        uid = session.user_id
-        if not access.can_see(uid, channel_id) or uid not in access.members_of(channel_id):
+        members = access.members_of(channel_id)
+        if not access.can_see(user_id, channel_id) or user_id not in members:
             return None
         routed = Routed()
-        users = self._teams.get(session.team_id, {})
-        frame = frames.user_typing(channel_id, uid, self._encode)
+        users = self._teams.get(team_id, {})
+        frame = frames.user_typing(channel_id, user_id, self._encode)
         delivery = Delivery(offset=None, frame=frame, ephemeral=True)
-        for member in self._present(users, access.members_of(channel_id)):
-            if member == uid or not access.can_see(member, channel_id):
+        for member in self._present(users, members):
+            if member == user_id or not access.can_see(member, channel_id):
                 continue
             for target in users[member]:
                 if target.close_code is None and target.deliver(delivery):
                     routed.delivered += 1
+                    if woken is not None:
+                        woken.append(target)
         return routed
 
     async def open(
@@ -269,7 +316,7 @@ class Fanout:
             resume_from,
             read_after,
             visible=lambda event: self.reaches(session.user_id, event, access),
-            prepare=lambda event: self.prepare(event, access),
+            prepare=lambda event: self.prepare(event, access, session.team_id),
             max_replay=max_replay,
         )
 
@@ -287,6 +334,14 @@ class Fanout:
             if subject is None or channel is None or not access.can_see(subject, channel):
                 return []
             return list(users.get(subject, ()))
+        if kind in _FILE:
+            channels, subject = _file_audience(event)
+            chosen_ids = {subject} if subject is not None else set()
+            for c in channels:
+                chosen_ids.update(
+                    u for u in self._present(users, access.members_of(c)) if access.can_see(u, c)
+                )
+            return [s for uid in chosen_ids for s in users.get(uid, ())]
         if kind == "channel_created":
             members = event.get("members")
             ids: Iterable[str] = members if isinstance(members, list) else ()

@@ -20,6 +20,8 @@ from typing import Any
 
 import orjson
 
+from wire.presence import parse_ids
+
 JSON = dict[str, Any]
 
 DEFAULT_MAX_FRAME_BYTES = 16 * 1024
@@ -78,6 +80,33 @@ class Typing:
 
 
 @dataclass(frozen=True, slots=True)
+class PresenceSub:
+    """``{"type": "presence_sub", "ids": [...]}``: replace the connection's presence
+    subscriptions (at most :data:`wire.presence.MAX_PRESENCE_SUB` ids)."""
+
+    id: int | None
+    ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PresenceQuery:
+    """``{"type": "presence_query", "ids": [...]}``: the current presence of ``ids``, once."""
+
+    id: int | None
+    ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PresenceActive:
+    """``{"type": "presence_active"}``: the user is here (client activity, ends auto-away)."""
+
+    id: int | None
+
+
+PresenceFrame = PresenceSub | PresenceQuery | PresenceActive
+
+
+@dataclass(frozen=True, slots=True)
 class BadFrame:
     code: str
     msg: str
@@ -87,7 +116,7 @@ class BadFrame:
         return error_frame(self.code, self.msg, self.reply_to)
 
 
-ClientFrame = Query | Ping | Send | Typing | BadFrame
+ClientFrame = Query | Ping | Send | Typing | PresenceSub | PresenceQuery | PresenceActive | BadFrame
 
 
 def _is_int(value: Any) -> bool:
@@ -129,6 +158,13 @@ def parse(data: str | bytes, max_bytes: int = DEFAULT_MAX_FRAME_BYTES) -> Client
         if not isinstance(channel, str) or not channel:
             return BadFrame("invalid_arguments", "channel must be a non-empty string", frame_id)
         return Typing(frame_id, channel)
+    if kind in ("presence_sub", "presence_query"):
+        ids = parse_ids(obj.get("ids"))
+        if isinstance(ids, str):
+            return BadFrame("invalid_arguments", ids, frame_id)
+        return (PresenceSub if kind == "presence_sub" else PresenceQuery)(frame_id, tuple(ids))
+    if kind == "presence_active":
+        return PresenceActive(frame_id)
     return BadFrame("unknown_type", f"unsupported frame type: {kind[:64]!r}", frame_id)
 
 
@@ -215,9 +251,31 @@ def user_typing(channel: str, user: str, encode: Callable[[Any], bytes] = encode
     return encode({"type": "user_typing", "channel": channel, "user": user})
 
 
+def presence_change(users: Iterable[str], presence: str, encode: Callable[[Any], bytes] = encode) -> bytes:
+    """Slack's batched ``presence_change``: ``users`` are now ``presence``."""
+    return encode({"type": "presence_change", "users": list(users), "presence": presence})
+
+
 def user_info(users: Iterable[Mapping[str, Any]], encode: Callable[[Any], bytes] = encode) -> bytes:
     """Users a client is sent just in time, before the event that needs them."""
     return encode({"type": "user_info", "users": list(users)})
+
+
+def user_info_of(encoded: Iterable[bytes]) -> bytes:
+    """:func:`user_info` from users already encoded (each user's JSON encoded once and kept):
+    the same bytes as ``user_info(users)`` with orjson."""
+    return b'{"type":"user_info","users":[' + b",".join(encoded) + b"]}"
+
+
+def ws_text(payload: bytes) -> bytes:
+    """``payload`` as one unmasked, final WebSocket text frame (RFC 6455 5.2), as a server
+    sends it: built once per event and written as it is to every connection it goes to."""
+    n = len(payload)
+    if n < 126:
+        return bytes((0x81, n)) + payload
+    if n < 65536:
+        return b"\x81\x7e" + n.to_bytes(2, "big") + payload
+    return b"\x81\x7f" + n.to_bytes(8, "big") + payload
 
 
 _MARKED = {"G": "group_marked", "D": "im_marked"}

@@ -15,9 +15,11 @@ def build_hello(
     offset: int,
     resync: bool = False,
     resume_from: int | None = None,
+    typing_expiry_s: float | None = None,
 ) -> JSON:
-    """``self``, ``team``, the user's compact channel list and the offset the hello reflects."""
-    return {
+    """``self``, ``team``, the user's compact channel list and the offset the hello reflects;
+    with ``typing_expiry_s``, how long a client shows a ``user_typing`` (there is no stop)."""
+    hello: JSON = {
         "type": "hello",
         "self": dict(self_user),
         "team": dict(team),
@@ -26,6 +28,9 @@ def build_hello(
         "resync": resync,
         "resume_from": resume_from,
     }
+    if typing_expiry_s is not None:
+        hello["typing_expiry_s"] = typing_expiry_s
+    return hello
 
 
 def positioned(base: Mapping[str, Any], head: int, resync: bool, resume_from: int | None) -> JSON:

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from collections import deque
 
+from flannel.rtm.frames import ws_text
+
 
 class SendQueue:
     """Frames waiting for the socket: at most ``capacity`` frames and ``max_bytes`` bytes."""
@@ -24,6 +26,7 @@ class SendQueue:
         "_bytes",
         "_ephemeral",
         "_frames",
+        "_wires",
         "capacity",
         "dropped_ephemeral",
         "max_bytes",
@@ -36,7 +39,11 @@ class SendQueue:
             raise ValueError("capacity and max_bytes must be positive")
         self.capacity = capacity
         self.max_bytes = max_bytes
-        self._frames: deque[tuple[bytes, bool]] = deque()
+        # Empty tuples while nothing is queued (most of the time, for an idle connection): a
+        # deque holds a block of its own even when empty.
+        self._frames: deque[tuple[bytes, bool]] | tuple[()] = ()
+        # In step with ``_frames``: each payload as a WebSocket frame when it came framed already.
+        self._wires: deque[bytes | None] | tuple[()] = ()
         self._bytes = 0
         self._ephemeral = 0  # how many queued frames are ephemeral: skip the purge when none
         self.dropped_ephemeral = 0
@@ -50,10 +57,12 @@ class SendQueue:
     def nbytes(self) -> int:
         return self._bytes
 
-    def put(self, frame: bytes, ephemeral: bool = False) -> bool:
+    def put(self, frame: bytes, ephemeral: bool = False, wire: bytes | None = None) -> bool:
         """Queue ``frame``; False when the connection must now close (4008).
 
-        A dropped ephemeral frame is not a failure: it returns True.
+        ``wire``: the same frame already framed for the socket (shared by every connection an
+        event goes to), else it is framed when written. A dropped ephemeral frame is not a
+        failure: it returns True.
         """
         if self.overflowed:
             self._count_refused(ephemeral)
@@ -67,19 +76,36 @@ class SendQueue:
                 self.overflowed = True
                 self.refused += 1
                 return False
+        if not self._frames:
+            self._frames, self._wires = deque(), deque()
+        assert isinstance(self._frames, deque) and isinstance(self._wires, deque)
         self._frames.append((frame, ephemeral))
+        self._wires.append(wire)
         self._bytes += len(frame)
         self._ephemeral += ephemeral
         return True
 
     def pop(self) -> bytes | None:
         """The next frame to write, or None when empty."""
-        if not self._frames:
+        frames, wires = self._frames, self._wires
+        if not frames:
             return None
-        frame, ephemeral = self._frames.popleft()
+        assert isinstance(frames, deque) and isinstance(wires, deque)
+        frame, ephemeral = frames.popleft()
+        wires.popleft()
         self._bytes -= len(frame)
         self._ephemeral -= ephemeral
+        if not frames:
+            self.clear()
         return frame
+
+    def pop_wire(self) -> list[bytes]:
+        """Everything queued, as WebSocket frames ready for the transport (see ``ws_text``)."""
+        out = [
+            w if w is not None else ws_text(f) for (f, _), w in zip(self._frames, self._wires, strict=True)
+        ]
+        self.clear()
+        return out
 
     def pop_many(self, limit: int = 64) -> list[bytes]:
         """Up to ``limit`` frames at once, for writers that batch."""
@@ -91,7 +117,7 @@ class SendQueue:
         return out
 
     def clear(self) -> None:
-        self._frames.clear()
+        self._frames, self._wires = (), ()
         self._bytes = 0
         self._ephemeral = 0
 
@@ -101,10 +127,14 @@ class SendQueue:
     def _purge_ephemeral(self) -> None:
         if not self._ephemeral:
             return
-        kept = deque(item for item in self._frames if not item[1])
-        self.dropped_ephemeral += len(self._frames) - len(kept)
-        self._frames = kept
-        self._bytes = sum(len(f) for f, _ in kept)
+        both = [(item, w) for item, w in zip(self._frames, self._wires, strict=True) if not item[1]]
+        self.dropped_ephemeral += len(self._frames) - len(both)
+        if not both:
+            self.clear()
+            return
+        self._frames = deque(item for item, _ in both)
+        self._wires = deque(w for _, w in both)
+        self._bytes = sum(len(f) for f, _ in self._frames)
         self._ephemeral = 0
 
     def _count_refused(self, ephemeral: bool) -> None:

@@ -138,10 +138,10 @@ class Session:
             missing = tuple(u for u in delivery.needs if u not in self.known)
             info = delivery.user_info.frame(missing) if missing else None
             if info is not None:
-                if not queue.put(info[0]):
+                if not queue.put(info[0], False, info[2]):
                     return self._overflow()
                 self.known.update(info[1])
-        if not queue.put(delivery.frame, delivery.ephemeral):
+        if not queue.put(delivery.frame, delivery.ephemeral, delivery.wire):
             return self._overflow()
         self.known.update(delivery.carries)
         return True

@@ -3,11 +3,18 @@
 Posts messages at the origin's store (outbox + relay + log, as in production), with a
 reader following the workspace; measures events per second end to end and, per event, the
 time from the commit returning to the reader receiving it.
+
+It runs with 8 and with 32 concurrent writers, each time twice side by side: with group
+commit (the writes queued behind the workspace's lock share one transaction, as in
+production) and without it (one transaction per write, ``_ungrouped``, the path before
+issue 14), each into a workspace of its own; the two alternate three times and each figure
+is the median of its three runs (``changelog.events`` is the events of one run).
 """
 
 from __future__ import annotations
 
 import asyncio
+import statistics
 import time
 from typing import Any
 
@@ -17,15 +24,19 @@ from origin.relay import Relay
 from origin.service import conversations, messages, teams, users
 from origin.service.auth import Caller, authenticate, issue_token
 from origin.service.teams import current_offset
+from origin.store.group import MAX_GROUP
 from origin.store.shards import Store
 
+WRITERS = (8, 32)
+REPEATS = 3
 
-async def workspace(store: Store) -> tuple[str, list[Caller], str]:
+
+async def workspace(store: Store, name: str = "Bench") -> tuple[str, list[Caller], str]:
     """A small workspace: three users in one channel."""
-    team = await teams.create_workspace(store, "Bench")
+    team = await teams.create_workspace(store, name)
     callers = []
-    for name in ("ann", "bob", "cy"):
-        user = await users.create_user(store, team["id"], name)
+    for user_name in ("ann", "bob", "cy"):
+        user = await users.create_user(store, team["id"], user_name)
         callers.append(await authenticate(store, await issue_token(store, team["id"], user["id"])))
     channel = await conversations.create(store, callers[0], "bench", False)
     for caller in callers[1:]:
@@ -33,53 +44,93 @@ async def workspace(store: Store) -> tuple[str, list[Caller], str]:
     return team["id"], callers, channel["id"]
 
 
+async def measure(
+    store: Store, relay: Relay, reader: LogReader, events: int, writers: int, name: str
+) -> dict[str, float]:
+    """``events`` posts from ``writers`` concurrent writers into a new workspace."""
+    team_id, callers, channel = await workspace(store, name)
+    start = await current_offset(store, team_id)
+    sub = await reader.subscribe(team_id, after=start)
+    committed: dict[int, float] = {}
+    latencies: list[float] = []
+    offsets: list[int] = []
+
+    async def writer(w: int) -> None:
+        for i in range(w, events, writers):
+            _, offset = await messages.post(store, callers[w % 3], channel, f"e{i}")
+            committed[offset] = time.perf_counter()
+
+    async def follow() -> None:
+        async for offset, _ in sub:
+            now = time.perf_counter()
+            while offset not in committed:  # the reader beat the writer's bookkeeping
+                await asyncio.sleep(0)
+                now = max(now, committed.get(offset, now))
+            latencies.append(max(0.0, now - committed[offset]) * 1000)
+            offsets.append(offset)
+            if len(offsets) == events:
+                return
+
+    groups0, passes0 = store.group_commit.groups, relay.passes
+    try:
+        t0 = time.perf_counter()
+        follower = asyncio.create_task(follow())
+        await asyncio.gather(*(writer(w) for w in range(writers)))
+        await asyncio.wait_for(follower, 120)
+        elapsed = time.perf_counter() - t0
+    finally:
+        await sub.close()
+    if offsets != list(range(start + 1, start + events + 1)):
+        raise AssertionError("the reader did not see dense, increasing offsets")
+    groups = store.group_commit.groups - groups0
+    return {
+        "events_per_s": round(events / elapsed, 1),
+        "p50_ms": round(percentile(latencies, 50), 2),
+        "p99_ms": round(percentile(latencies, 99), 2),
+        "writes_per_commit": round(events / max(1, groups), 1),
+        "rows_per_relay_pass": round(events / max(1, relay.passes - passes0), 1),
+    }
+
+
 async def run(
-    database_urls: list[str], redis_url: str | None, prefix: str, events: int, writers: int = 8
+    database_urls: list[str],
+    redis_url: str | None,
+    prefix: str,
+    events: int,
+    writers: tuple[int, ...] = WRITERS,
 ) -> dict[str, Any]:
     store = await Store.open(database_urls)
     log: ChangeLog = RedisLog(redis_url, prefix) if redis_url else MemoryLog()
     relay = Relay(store, log, poll_s=0.05)
     relay.start()
     reader = LogReader(log)  # type: ignore[arg-type]
+    per_run = max(writers) * max(1, events // (REPEATS * max(writers)))
+    out: dict[str, Any] = {"changelog.events": per_run, "changelog.runs": REPEATS}
     try:
-        team_id, callers, channel = await workspace(store)
-        start = await current_offset(store, team_id)
-        sub = await reader.subscribe(team_id, after=start)
-        committed: dict[int, float] = {}
-        latencies: list[float] = []
-
-        async def writer(w: int) -> None:
-            for i in range(w, events, writers):
-                _, offset = await messages.post(store, callers[w % 3], channel, f"e{i}")
-                committed[offset] = time.perf_counter()
-
-        async def follow() -> None:
-            got = 0
-            async for offset, _ in sub:
-                now = time.perf_counter()
-                while offset not in committed:  # the reader beat the writer's bookkeeping
-                    await asyncio.sleep(0)
-                    now = max(now, committed.get(offset, now))
-                latencies.append(max(0.0, now - committed[offset]) * 1000)
-                got += 1
-                if got == events:
-                    return
-
-        t0 = time.perf_counter()
-        follower = asyncio.create_task(follow())
-        await asyncio.gather(*(writer(w) for w in range(writers)))
-        await asyncio.wait_for(follower, 120)
-        elapsed = time.perf_counter() - t0
-        await sub.close()
-        return {
-            "changelog.events": events,
-            "changelog.events_per_s": round(events / elapsed, 1),
-            "changelog.p50_ms": round(percentile(latencies, 50), 2),
-            "changelog.p99_ms": round(percentile(latencies, 99), 2),
-            "changelog.backend": ("mysql" if database_urls[0].startswith("mysql") else "sqlite")
-            + ("+redis" if redis_url else "+memory"),
-        }
+        for n in writers:
+            # Side by side, alternating (the path before, then group commit) ``REPEATS`` times,
+            # each figure the median of its runs: a shared machine drifts within a phase.
+            runs: dict[bool, list[dict[str, float]]] = {False: [], True: []}
+            for r in range(REPEATS):
+                for grouped in (False, True):
+                    store.group_commit.max_group = MAX_GROUP if grouped else 1
+                    name = f"Bench{n}{'g' if grouped else 'u'}{r}"
+                    runs[grouped].append(await measure(store, relay, reader, per_run, n, name))
+            for grouped, measured in runs.items():
+                suffix = f"_{n}w" + ("" if grouped else "_ungrouped")
+                for key in measured[0]:
+                    out[f"changelog.{key}{suffix}"] = statistics.median(m[key] for m in measured)
+            gain = out[f"changelog.events_per_s_{n}w"] / out[f"changelog.events_per_s_{n}w_ungrouped"]
+            out[f"changelog.group_gain_{n}w"] = round(gain, 2)
+        first = writers[0]
+        for key in ("events_per_s", "p50_ms", "p99_ms"):  # the headline figures: 8 writers
+            out[f"changelog.{key}"] = out[f"changelog.{key}_{first}w"]
+        out["changelog.backend"] = ("mysql" if database_urls[0].startswith("mysql") else "sqlite") + (
+            "+redis" if redis_url else "+memory"
+        )
+        return out
     finally:
+        store.group_commit.max_group = MAX_GROUP
         await reader.close()
         await stop_relay(relay)
         await log.close()

@@ -6,20 +6,50 @@ and p99, the figure a user feels) and *burst* (several posters as fast as the or
 them: deliveries per second, the edges' fanout capacity). Each message text carries
 ``bench:<seq>:<send time>``; the send time is taken just before the HTTP post, so latency
 includes the origin's commit, the relay, the log and the edge.
+
+The edges' CPU time (both processes, from ``/proc``) over each run, divided by the deliveries,
+is ``fanout.edge_cpu_us_per_delivery``: what one delivery costs an edge, everything included.
+
+Then the floor, same run, same clients, same core: ``loadtest.bare_fanout``, a bare WebSocket
+server with no Flannel logic that writes each message framed once to every transport, fed the
+same marked messages at the same pace over a control connection (no origin in the way):
+``fanout.bare_*``. ``fanout.over_limit`` is the edges' burst deliveries per second over the
+bare server's, ``fanout.cpu_over_limit`` the bare server's CPU per delivery over the edges'.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections import Counter
 from typing import Any
 
-from loadtest import rawhttp
+from loadtest import rawhttp, rawws
 from loadtest.load_rtm import mark
 from loadtest.phases import Context, difference
 from loadtest.phases.listeners import Listeners
+from loadtest.stack import Server, free_port
 from loadtest.stats import percentile
+
+
+def cpu_s(pids: list[int]) -> float | None:
+    """User + system CPU seconds of ``pids`` so far (None when one is not readable here)."""
+    total = 0.0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rpartition(")")[2].split()
+        except OSError:
+            return None
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def per_delivery_us(before: float | None, after: float | None, deliveries: int) -> float | None:
+    if before is None or after is None or not deliveries:
+        return None
+    return round((after - before) * 1e6 / deliveries, 1)
 
 
 class Poster:
@@ -66,6 +96,7 @@ async def run(ctx: Context) -> dict[str, Any]:
     n = plan.fanout_connections
     listeners = Listeners(ctx, stack.edge_urls, ws.client_tokens[:n])
     poster = Poster(stack.origin_url, ws.tokens[0], ws.general)
+    closed_listeners = False
     try:
         ctx.say(f"fanout: connecting {n} members of #general over {len(stack.edge_urls)} edges ...")
         t0 = time.monotonic()
@@ -74,7 +105,9 @@ async def run(ctx: Context) -> dict[str, Any]:
         if got["failed"]:
             ctx.say(f"fanout: {got['failed']} connects failed: {got['errors']}")
         members = got["ok"]
+        pids = [e.pid for e in stack.edges if e.pid is not None]
         gc_before = await ctx.full_collections(stack.edge_urls)  # connected: serving starts
+        cpu_paced = cpu_s(pids)
         ctx.say(
             f"fanout: {members} connected in {connect_s:.1f}s; paced: {plan.fanout_paced_messages} messages "
             f"at {plan.fanout_paced_rate:g}/s ..."
@@ -82,6 +115,7 @@ async def run(ctx: Context) -> dict[str, Any]:
         await paced(poster, 0, plan.fanout_paced_messages, plan.fanout_paced_rate)
         await listeners.wait_for(members * plan.fanout_paced_messages, 60)
         steady = await listeners.collect()
+        cpu_burst = cpu_s(pids)
         latencies = [lat for _, lat in steady["records"]]
         ctx.say(
             f"fanout: burst: {plan.fanout_burst_messages} messages from {plan.fanout_posters} posters ..."
@@ -92,10 +126,23 @@ async def run(ctx: Context) -> dict[str, Any]:
         expected = members * plan.fanout_burst_messages
         await listeners.wait_for(expected, 120)
         rush = await listeners.collect()
+        cpu_end = cpu_s(pids)
         delivered = len(rush["records"])
         rush_s = max(1e-9, rush["last"] - first_send)
         closed = Counter(steady["closed"] + rush["closed"])
         gc_after = await ctx.full_collections(stack.edge_urls)
+        deliveries_per_s = round(delivered / rush_s, 1)
+        edge_cpu_burst = per_delivery_us(cpu_burst, cpu_end, delivered)
+        closed_listeners = True
+        await listeners.close()
+        try:
+            bare = await bare_run(ctx, n)
+        except Exception as exc:  # the edges' figures stand without the floor
+            bare = {"fanout.bare_error": f"{type(exc).__name__}: {exc}"[:300]}
+        bare_per_s, bare_cpu = (
+            bare.get("fanout.bare_deliveries_per_s"),
+            bare.get("fanout.bare_cpu_us_per_delivery"),
+        )
         return {
             "fanout.connections": members,
             "fanout.connect_failed": got["failed"],
@@ -104,17 +151,80 @@ async def run(ctx: Context) -> dict[str, Any]:
             "fanout.p99_ms": round(percentile(latencies, 99), 1),
             "fanout.paced_messages_per_s": plan.fanout_paced_rate,
             "fanout.paced_missing": members * plan.fanout_paced_messages - len(latencies),
-            "fanout.deliveries_per_s": round(delivered / rush_s, 1),
+            "fanout.deliveries_per_s": deliveries_per_s,
             "fanout.burst_messages": plan.fanout_burst_messages,
             "fanout.burst_post_s": round(posted_s, 2),
             "fanout.burst_p99_ms": round(percentile([lat for _, lat in rush["records"]], 99), 1),
             "fanout.burst_missing": expected - delivered,
             "fanout.post_failures": poster.failures,
             "fanout.closed": dict(closed) if closed else 0,
+            "fanout.edge_cpu_us_per_delivery": per_delivery_us(cpu_paced, cpu_burst, len(latencies)),
+            "fanout.edge_cpu_us_per_delivery_burst": edge_cpu_burst,
+            **bare,
+            "fanout.over_limit": round(deliveries_per_s / bare_per_s, 3) if bare_per_s else None,
+            "fanout.cpu_over_limit": round(bare_cpu / edge_cpu_burst, 3)
+            if bare_cpu and edge_cpu_burst
+            else None,
             # Full GC collections in the edges' processes (summed) while delivering, paced and
             # burst, once every member is connected (goal 0).
             "gc.full_collections_fanout": difference(gc_before, gc_after),
         }
     finally:
         poster.close()
+        if not closed_listeners:
+            await listeners.close()
+
+
+async def bare_run(ctx: Context, n: int) -> dict[str, Any]:
+    """The same fanout on ``loadtest.bare_fanout`` (see the module's docstring)."""
+    plan, cfg = ctx.plan, ctx.stack.cfg
+    port = free_port()
+    server = Server(
+        "bare-fanout",
+        ["-m", "loadtest.bare_fanout", "--port", str(port)],
+        [port],
+        cfg.log_dir,
+        cfg.server_cpus,
+    )
+    await asyncio.to_thread(server.start)
+    urls = [f"ws://127.0.0.1:{port}/rtm?i={i}" for i in range(n)]
+    listeners = Listeners(ctx, [], [], ws_urls=urls)
+    control: rawws.WsClient | None = None
+    try:
+        ctx.say(f"fanout: the same on a bare server (no Flannel logic): {n} connections ...")
+        got = await listeners.connect()
+        members = got["ok"]
+        control = await rawws.connect(f"ws://127.0.0.1:{port}/control")
+        pids = [server.pid]
+        count, rate = plan.fanout_paced_messages, plan.fanout_paced_rate
+        start = time.monotonic()
+        cpu0 = cpu_s(pids)
+        for i in range(count):
+            await asyncio.sleep(max(0.0, start + i / rate - time.monotonic()))
+            control.send_text(f"{mark(i)}".encode())
+        await listeners.wait_for(members * count, 60)
+        steady = await listeners.collect()
+        cpu1 = cpu_s(pids)
+        latencies = [lat for _, lat in steady["records"]]
+        burst = plan.fanout_burst_messages
+        first_send = time.monotonic()
+        for i in range(burst):
+            control.send_text(f"{mark(100_000 + i)}".encode())
+        await listeners.wait_for(members * burst, 120)
+        rush = await listeners.collect()
+        cpu2 = cpu_s(pids)
+        delivered = len(rush["records"])
+        return {
+            "fanout.bare_connections": members,
+            "fanout.bare_p50_ms": round(percentile(latencies, 50), 1),
+            "fanout.bare_p99_ms": round(percentile(latencies, 99), 1),
+            "fanout.bare_deliveries_per_s": round(delivered / max(1e-9, rush["last"] - first_send), 1),
+            "fanout.bare_missing": members * (count + burst) - len(latencies) - delivered,
+            "fanout.bare_cpu_us_per_delivery": per_delivery_us(cpu1, cpu2, delivered),
+            "fanout.bare_cpu_us_per_delivery_paced": per_delivery_us(cpu0, cpu1, len(latencies)),
+        }
+    finally:
+        if control is not None:
+            control.close()
         await listeners.close()
+        server.stop()

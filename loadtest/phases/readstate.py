@@ -4,9 +4,12 @@ the cost of a post to a huge channel (no per-member work: the goal is a ratio >=
 - ``readstate.hello_bytes_32000``: rtm.connect answer + hello (now with every conversation's
   last_read, latest, counts) of a typical user, and ``readstate.hello_ratio_32000``, the fat
   ``rtm.start``'s bytes over it;
-- ``readstate.counts_edge_over_origin``: ``client.counts`` answered by a warm edge (HTTP,
-  sequential calls) vs the origin computing the same counts from its tables with one grouped
-  query (:func:`origin.service.readstate.counts_for_user`), in-process over the store;
+- ``readstate.counts_edge_over_origin``: ``client.counts`` answered by a warm edge from memory
+  vs the origin's ``client.counts`` computing the same answer from its tables with one grouped
+  query (:mod:`origin.api.methods.readstate`). Both over HTTP with the same load generator as
+  the query phase (:func:`loadtest.phases.query.load`: the same client processes, closed loop,
+  the same concurrency and duration, the same requests for the same users' tokens), in
+  interleaved rounds of which each side's best counts;
 - ``readstate.post_cost``: posts per second (each one committed) to #general of the large
   workspace over posts per second to a 10-member channel of the same workspace.
 """
@@ -20,9 +23,10 @@ import httpx
 
 from loadtest.phases import Context
 from loadtest.phases.boot import probe
+from loadtest.phases.query import load
+from loadtest.rawhttp import request
 from loadtest.stats import ratio
 from origin.service import conversations, messages
-from origin.service import readstate as origin_reads
 from origin.service.auth import authenticate
 from origin.store.shards import Store
 
@@ -43,31 +47,35 @@ async def run(ctx: Context) -> dict[str, Any]:
         f"readstate.hello_bytes_{label}": got["thin_bytes"],
         f"readstate.hello_ratio_{label}": ratio(got["fat_bytes"], got["thin_bytes"]),
     }
-    reps = 50 if ctx.plan.name == "quick" else 300
     token = ws.tokens[1]
+    ops = [[request("GET", "/api/client.counts", t)] for t in ws.tokens[1:201]]
     store = await Store.open(ctx.stack.cfg.database_urls)
     try:
         caller = await authenticate(store, token)
-        async with httpx.AsyncClient(base_url=ctx.stack.edge_urls[0]) as http:
+        async with httpx.AsyncClient() as http:
             headers = {"Authorization": f"Bearer {token}"}
-            first = (await http.post("/api/client.counts", headers=headers)).json()
-            assert first.get("ok"), first
-
-            async def at_edge() -> None:
-                (await http.post("/api/client.counts", headers=headers)).raise_for_status()
-
-            ctx.say("readstate: client.counts at the edge vs the origin's grouped query ...")
-            edge_qps = await _rate(reps, at_edge)
-
-        async def at_origin() -> None:
-            async with store.read(caller.team_id) as conn:
-                await origin_reads.counts_for_user(conn, caller.team_id, caller.user_id)
-
-        origin_qps = await _rate(max(5, reps // 5), at_origin)
+            for url in (ctx.stack.edge_urls[0], ctx.stack.origin_url):
+                first = (await http.post(url + "/api/client.counts", headers=headers)).json()
+                assert first.get("ok"), first
+        best: dict[str, dict[str, Any]] = {}
+        errors = 0
+        for r in range(ctx.plan.query_rounds):
+            for name, url in (("edge", ctx.stack.edge_urls[0]), ("origin", ctx.stack.origin_url)):
+                ctx.say(
+                    f"readstate: client.counts round {r + 1}/{ctx.plan.query_rounds}, {name}, "
+                    f"{ctx.plan.query_concurrency} clients, {ctx.plan.query_seconds:g}s ..."
+                )
+                got = await load(ctx, url, ops)
+                errors += got["errors"]
+                if name not in best or got["qps"] > best[name]["qps"]:
+                    best[name] = got
+        edge_qps, origin_qps = best["edge"]["qps"], best["origin"]["qps"]
         out |= {
             "readstate.counts_edge_qps": round(edge_qps, 1),
             "readstate.counts_origin_qps": round(origin_qps, 1),
             "readstate.counts_edge_over_origin": ratio(edge_qps, origin_qps),
+            "readstate.counts_concurrency": ctx.plan.query_concurrency,
+            "readstate.counts_errors": errors,
         }
         ctx.say("readstate: post cost, #general vs a 10-member channel ...")
         small = await conversations.create(store, caller, f"rs-small-{int(time.time())}", False)

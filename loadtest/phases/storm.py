@@ -11,8 +11,10 @@ Three storms, each on its own cold edge:
 
 - ``storm.*``: as in the design, through the router: every client calls ``rtm.connect`` at
   the router (a new HTTP connection each, ``region=storm``), which checks the token at the
-  origin (cached per token), places it on the cold edge (the only edge of region ``storm``)
-  and signs a ticket; the client then opens the WebSocket at the edge with it.
+  origin (cached per token; the tokens new at one moment in one batch call:
+  ``storm.token_check_round_trips``, ``storm.tokens_per_round_trip``), places it on the cold
+  edge (the only edge of region ``storm``) and signs a ticket; the client then opens the
+  WebSocket at the edge with it.
 - ``storm.ticketed.*``: the router's work done beforehand: the benchmark signs the tickets
   itself with the shared secret and the clients go straight to the WebSocket (the edge's
   part alone).
@@ -74,7 +76,9 @@ async def one(ctx: Context, edge: EdgeProc, how: str, region: str | None = None)
     try:
         await listeners.workers.recv("ready", 120)
         listeners.ready = True
-        before = (await stack.stats(stack.origin_url))["snapshots_served"]
+        stats = await stack.stats(stack.origin_url)
+        before = stats["snapshots_served"]
+        calls0, checked0 = stats.get("token_check_calls", 0), stats.get("tokens_checked", 0)
         said = {
             "router": f"each calling rtm.connect at the router (region {region})",
             "ticketed": "with tickets signed by the benchmark",
@@ -84,7 +88,10 @@ async def one(ctx: Context, edge: EdgeProc, how: str, region: str | None = None)
             f"storm: {n} clients of a {ctx.storm.users}-user workspace at once on a cold edge, {said} ..."
         )
         got = await listeners.connect(delay=0.5)
-        after = (await stack.stats(stack.origin_url))["snapshots_served"]
+        stats = await stack.stats(stack.origin_url)
+        after = stats["snapshots_served"]
+        calls = stats.get("token_check_calls", 0) - calls0
+        checked = stats.get("tokens_checked", 0) - checked0
         if got["failed"]:
             ctx.say(f"storm: {got['failed']} failed, e.g. {got['errors'][:2]}")
         return {
@@ -93,6 +100,9 @@ async def one(ctx: Context, edge: EdgeProc, how: str, region: str | None = None)
             "origin_snapshot_loads": after - before,
             "all_connected_s": round(got["all_connected_s"], 2),
             "hello_p50_ms": round(percentile(got["hello_ms"], 50), 1),
+            # the origin's batch token checks: round trips, and tokens they carried
+            "token_check_round_trips": calls,
+            "tokens_per_round_trip": round(checked / calls, 1) if calls else None,
         }
     finally:
         await listeners.close()

@@ -97,7 +97,9 @@ class ApiEndpoint:
         secret: str | None = None,
         observe: Callable[[str, str | None, float], None] | None = None,
         transfers: Transfers | None = None,
+        files: Any = None,
     ) -> None:
+        self.files = files
         self.transfers = transfers
         self.observe = observe
         self.secret = secret
@@ -144,7 +146,7 @@ class ApiEndpoint:
             if wait:
                 raise RateLimited(wait)
             committed = CommittedOffset(self.store)
-            ctx = Context(cast(Store, committed), caller, token, self.base_url, self.transfers)
+            ctx = Context(cast(Store, committed), caller, token, self.base_url, self.transfers, self.files)
             result = await method.handler(ctx, Args(values))
         except SlackError as exc:
             return error_response(exc), exc.code

@@ -21,6 +21,7 @@ class Context:
     token: str
     base_url: str
     transfers: Transfers | None = None  # the admin import/export jobs, when the app runs them
+    files: Any = None  # the files service (origin.files.service.Files), when the app runs it
 
 
 Handler = Callable[[Context, Args], Awaitable[JSON]]
@@ -53,9 +54,11 @@ def load_methods() -> dict[str, Method]:
         auth,
         chat,
         conversations,
+        files,
         notify,
         pins,
         reactions,
+        readstate,
         rtm,
         search,
         users,

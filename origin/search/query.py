@@ -9,7 +9,7 @@ Whitespace separates the parts of a query:
 - ``from:@user``, ``from:user``, ``from:<@U123>``, ``from:me``: another OR;
 - ``before:``, ``after:``, ``on:`` take ``YYYY-MM-DD``, ``today`` or ``yesterday``; ``during:``
   also ``YYYY-MM`` and ``YYYY``. Days are UTC; several dates intersect;
-- ``has:link``, ``has:reaction``, ``is:thread``.
+- ``has:link``, ``has:reaction``, ``has:file``, ``is:thread``.
 
 The OR groups, the dates and the flags combine with AND. Anything that merely looks like a
 modifier (``foo:bar``, ``http://x.y``) is searched as words. A known modifier with a value it
@@ -70,6 +70,7 @@ class SearchQuery:
     """Exclusive upper bound of ts, microseconds since the epoch."""
     has_link: bool = False
     has_reaction: bool = False
+    has_file: bool = False
     is_thread: bool = False
 
     @property
@@ -88,6 +89,7 @@ class SearchQuery:
             or self.ts_to is not None
             or self.has_link
             or self.has_reaction
+            or self.has_file
             or self.is_thread
         )
 
@@ -174,11 +176,12 @@ class _Builder:
             ts_to=self.ts_to,
             has_link="has:link" in self.flags,
             has_reaction="has:reaction" in self.flags,
+            has_file="has:file" in self.flags,
             is_thread="is:thread" in self.flags,
         )
 
 
-_FLAGS: Final[dict[str, tuple[str, ...]]] = {"has": ("link", "reaction"), "is": ("thread",)}
+_FLAGS: Final[dict[str, tuple[str, ...]]] = {"has": ("link", "reaction", "file"), "is": ("thread",)}
 _MODIFIERS: Final = frozenset({"in", "from", "before", "after", "on", "during", "has", "is"})
 
 

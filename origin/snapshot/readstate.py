@@ -2,8 +2,10 @@
 
 Read inside the snapshot's transaction (see :mod:`origin.snapshot.stream`), so the windows
 and ``last_read`` cursors are consistent with the snapshot's offset; the page shapes are
-:mod:`wire.readstate`'s. One query per conversation reads its newest ``window + 1`` messages
-(the primary key ``(channel_id, ts)`` serves it backwards); nothing per recipient exists.
+:mod:`wire.readstate`'s. One query per :data:`GROUP` conversations reads each one's newest
+``window + 1`` messages: a ``UNION ALL`` of one ``ORDER BY ts DESC LIMIT`` branch per
+conversation, each served backwards by the primary key ``(channel_id, ts)`` (a window function
+over the workspace's messages would scan all of them); nothing per recipient exists.
 """
 
 from __future__ import annotations
@@ -15,6 +17,29 @@ from origin.store.db import Conn
 from wire.readstate import WINDOW, page_items
 
 PAGE = 200
+#: Conversations per query.
+GROUP = 100
+_BRANCH = (
+    "SELECT * FROM (SELECT channel_id, ts, user_id, subtype, thread_ts, text FROM messages "
+    "WHERE channel_id = ? ORDER BY ts DESC LIMIT ?) AS w{n}"
+)
+
+
+async def newest(conn: Conn, channel_ids: list[str], limit: int) -> dict[str, list[tuple[Any, ...]]]:
+    """Each conversation's newest ``limit`` messages (ts, user, subtype, thread_ts, text),
+    newest first, in one query."""
+    if not channel_ids:
+        return {}
+    sql = " UNION ALL ".join(_BRANCH.format(n=n) for n in range(len(channel_ids)))
+    params: list[Any] = []
+    for channel_id in channel_ids:
+        params += [channel_id, limit]
+    out: dict[str, list[tuple[Any, ...]]] = {}
+    for row in await conn.fetchall(sql, params):
+        out.setdefault(str(row[0]), []).append(tuple(row[1:]))
+    for rows in out.values():
+        rows.sort(key=lambda r: int(r[0]), reverse=True)
+    return out
 
 
 async def pages(
@@ -26,21 +51,21 @@ async def pages(
         for r in await conn.fetchall("SELECT id FROM conversations WHERE team_id = ? ORDER BY id", [team_id])
     ]
     items: list[dict[str, Any]] = []
-    for channel_id in ids:
-        rows = await conn.fetchall(
-            "SELECT ts, user_id, subtype, thread_ts, text FROM messages WHERE channel_id = ? "
-            "ORDER BY ts DESC LIMIT ?",
-            [channel_id, window + 1],
-        )
-        if not rows:
-            continue
-        floor, entries = page_items(
-            [(int(r[0]), r[1], r[2], None if r[3] is None else int(r[3]), str(r[4])) for r in rows], window
-        )
-        items.append({"channel": channel_id, "floor": floor, "messages": entries})
-        if len(items) == page:
-            yield {"type": "reads", "items": items}
-            items = []
+    for start in range(0, len(ids), GROUP):
+        group = ids[start : start + GROUP]
+        found = await newest(conn, group, window + 1)
+        for channel_id in group:
+            rows = found.get(channel_id)
+            if not rows:
+                continue
+            floor, entries = page_items(
+                [(int(r[0]), r[1], r[2], None if r[3] is None else int(r[3]), str(r[4])) for r in rows],
+                window,
+            )
+            items.append({"channel": channel_id, "floor": floor, "messages": entries})
+            if len(items) == page:
+                yield {"type": "reads", "items": items}
+                items = []
     if items:
         yield {"type": "reads", "items": items}
     last_channel, last_user = "", ""

@@ -339,6 +339,86 @@ MIGRATIONS: list[tuple[int, str, Statements]] = [
             "CREATE INDEX notification_prefs_team ON notification_prefs (team_id, user_id)",
         ],
     ),
+    (
+        9,
+        "files: uploads, their bytes' key in the blob store, and where each is shared",
+        # A file's state: pending (upload URL issued) -> receiving (the URL was used: never
+        # again) -> stored (bytes complete) -> complete (shared by completeUploadExternal, or
+        # kept unshared); or failed. Rows not complete by ``expires`` (µs) are swept with their
+        # bytes. blob_key is the SHA-256 of the bytes (origin.files.storage: content-addressed);
+        # thumbs holds the thumbnails' keys and sizes as JSON. declared is the length announced
+        # (reserved against the workspace's quota until the bytes arrive). One file_shares row
+        # per message that shares the file (channel, ts).
+        [
+            """CREATE TABLE files (
+                id VARCHAR(32) NOT NULL PRIMARY KEY,
+                team_id VARCHAR(32) NOT NULL,
+                user_id VARCHAR(32) NOT NULL,
+                name VARCHAR(255) NOT NULL,
+                title VARCHAR(255) NOT NULL,
+                mimetype VARCHAR(255) NOT NULL,
+                filetype VARCHAR(32) NOT NULL,
+                size BIGINT NOT NULL DEFAULT 0,
+                declared BIGINT NOT NULL DEFAULT 0,
+                blob_key VARCHAR(64),
+                state VARCHAR(16) NOT NULL,
+                created BIGINT NOT NULL,
+                expires BIGINT,
+                thumbs {longtext},
+                alt_txt {longtext}
+            ){table_opts}""",
+            "CREATE INDEX files_team ON files (team_id, state, created)",
+            "CREATE INDEX files_user ON files (team_id, user_id, created)",
+            "CREATE INDEX files_blob ON files (blob_key)",
+            "CREATE INDEX files_expires ON files (state, expires)",
+            """CREATE TABLE file_shares (
+                file_id VARCHAR(32) NOT NULL,
+                channel_id VARCHAR(32) NOT NULL,
+                ts BIGINT NOT NULL,
+                team_id VARCHAR(32) NOT NULL,
+                PRIMARY KEY (file_id, channel_id, ts)
+            ){table_opts}""",
+            "CREATE INDEX file_shares_channel ON file_shares (channel_id, file_id)",
+        ],
+    ),
+    (
+        10,
+        "manual presence (users.setPresence away)",
+        # The one part of presence that is stored: manual away persists across connections and
+        # restarts. Everything else about presence is ephemeral (edges, never the change log).
+        [
+            """CREATE TABLE user_presence (
+                user_id VARCHAR(32) NOT NULL PRIMARY KEY,
+                team_id VARCHAR(32) NOT NULL,
+                manual_away {bool} NOT NULL DEFAULT 0,
+                updated BIGINT NOT NULL
+            ){table_opts}""",
+        ],
+    ),
+    (
+        11,
+        "browser sign-in: passwords and one-time sign-in links",
+        # Used on the directory shard only (a person signs in before anyone knows their
+        # workspace): an email's argon2 hash per workspace user, and one-time links stored by
+        # the SHA-256 of their secret. A signed-in browser holds an ordinary user token.
+        [
+            """CREATE TABLE signin_passwords (
+                email VARCHAR(255) NOT NULL,
+                team_id VARCHAR(32) NOT NULL,
+                user_id VARCHAR(32) NOT NULL,
+                password_hash VARCHAR(255) NOT NULL,
+                updated BIGINT NOT NULL,
+                PRIMARY KEY (email, team_id)
+            ){table_opts}""",
+            """CREATE TABLE signin_links (
+                link_hash VARCHAR(64) NOT NULL PRIMARY KEY,
+                team_id VARCHAR(32) NOT NULL,
+                user_id VARCHAR(32) NOT NULL,
+                expires BIGINT NOT NULL,
+                used {bool} NOT NULL DEFAULT 0
+            ){table_opts}""",
+        ],
+    ),
 ]
 
 

@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 import orjson
 
 from origin.store.db import Conn, Database
+from origin.store.group import GroupCommit
 from origin.store.migrations import migrate
 from origin.store.urls import open_database
 from wire.errors import SlackError
@@ -24,31 +25,30 @@ from wire.ids import now_us
 class WriteTx:
     """A write transaction on one workspace: the workspace row is locked first, so writes
     to a workspace are serialised and its event offsets commit in order. Rows read inside it
-    need no locks of their own: no other writer of the workspace can run meanwhile."""
+    need no locks of their own: no other writer of the workspace can run meanwhile.
+
+    Writes queued behind the lock share one transaction (group commit, see
+    :mod:`origin.store.group`): each gets its own ``WriteTx`` on the shared connection, and
+    its events go to the outbox, all in one insert, when the group commits."""
 
     def __init__(self, conn: Conn, db: Database, team_id: str, seq: int) -> None:
         self.conn = conn
         self.db = db
         self.team_id = team_id
-        self._seq = seq
+        self.seq = seq
         self.events: list[Event] = []
+        self.outbox_rows: list[tuple[str, int, str, str, int]] = []
 
     async def emit(self, event: Event) -> int:
         """Write ``event`` to the outbox in this transaction; return its offset."""
-        self._seq += 1
-        event["offset"] = self._seq
+        self.seq += 1
+        event["offset"] = self.seq
         event.setdefault("team", self.team_id)
         event.setdefault("event_ts", f"{now_us() / 1_000_000:.6f}")
-        await self.conn.execute(
-            "INSERT INTO outbox (team_id, event_offset, type, payload, created) VALUES (?, ?, ?, ?, ?)",
-            [self.team_id, self._seq, event["type"], orjson.dumps(event).decode(), now_us()],
-        )
+        payload = orjson.dumps(event).decode()
+        self.outbox_rows.append((self.team_id, self.seq, str(event["type"]), payload, now_us()))
         self.events.append(event)
-        return self._seq
-
-    async def _finish(self) -> None:
-        if self.events:
-            await self.conn.execute("UPDATE teams SET event_seq = ? WHERE id = ?", [self._seq, self.team_id])
+        return self.seq
 
 
 class Store:
@@ -61,6 +61,7 @@ class Store:
         self._directory: dict[str, int] = {}
         self._lock = asyncio.Lock()
         self.on_commit: list[asyncio.Event] = []
+        self.group_commit = GroupCommit(self.on_commit)
 
     @classmethod
     async def open(cls, urls: list[str], pool_size: int = 10) -> Store:
@@ -109,16 +110,8 @@ class Store:
     @asynccontextmanager
     async def write(self, team_id: str) -> AsyncIterator[WriteTx]:
         db = await self.shard_of(team_id)
-        async with db.transaction() as conn:
-            row = await conn.fetchone("SELECT event_seq FROM teams WHERE id = ?" + db.for_update(), [team_id])
-            if row is None:
-                raise SlackError("team_not_found")
-            tx = WriteTx(conn, db, team_id, int(row[0]))
+        async with self.group_commit.write(db, team_id) as tx:
             yield tx
-            await tx._finish()
-        if tx.events:
-            for waiter in self.on_commit:
-                waiter.set()
 
     @asynccontextmanager
     async def read(self, team_id: str) -> AsyncIterator[Conn]:

@@ -9,7 +9,7 @@ new, by email), a channel by id or name, a DM by its members.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -35,6 +35,8 @@ class Target:
     kind: str
     is_private: bool
     is_new: bool
+    #: the memberships this import made (they start read: ``importer`` moves their cursor)
+    new_members: list[str] = field(default_factory=list)
 
     @property
     def channel_type(self) -> str:
@@ -172,13 +174,14 @@ async def _insert(
         [(conv_id, u, tx.team_id, joined) for u in members],
     )
     await tx.emit({"type": "channel_created", "channel": conversation_from_row(row), "members": members})
-    return Target(conv_id, spec.kind, spec.is_private, True)
+    return Target(conv_id, spec.kind, spec.is_private, True, list(members))
 
 
 async def _add_members(tx: WriteTx, target: Target, members: list[str], report: Report) -> None:
     rows = await tx.conn.fetchall("SELECT user_id FROM members WHERE channel_id = ?", [target.id])
     present = {str(r[0]) for r in rows}
     new = [m for m in members if m not in present]
+    target.new_members.extend(new)
     for user_id in new:
         await tx.conn.execute(
             "INSERT INTO members (channel_id, user_id, team_id, last_read, joined) VALUES (?, ?, ?, 0, ?)",

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, MutableMapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -97,10 +97,14 @@ async def export_workspace(
     latest: int | None = None,
     progress: Progress | None = None,
     cancelled: Callable[[], bool] | None = None,
+    counts: MutableMapping[str, int] | None = None,
 ) -> JSON:
-    """Write the export to ``out``; returns counts (users, conversations, messages)."""
+    """Write the export to ``out``; returns counts (users, conversations, messages), kept in
+    ``counts`` as they grow when it is given."""
     tmp = out.with_name(out.name + ".partial")
-    counts = {"users": 0, "conversations": 0, "messages": 0}
+    if counts is None:
+        counts = {}
+    counts.update({"users": 0, "conversations": 0, "messages": 0})
     try:
         with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
             async with store.snapshot(team_id) as conn:
@@ -108,14 +112,14 @@ async def export_workspace(
         os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)
-    return counts
+    return dict(counts)
 
 
 async def _write(
     conn: Conn,
     zf: zipfile.ZipFile,
     team_id: str,
-    counts: JSON,
+    counts: MutableMapping[str, int],
     channels: Sequence[str] | None,
     oldest: int | None,
     latest: int | None,

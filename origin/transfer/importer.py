@@ -1,17 +1,26 @@
-"""Importing a Slack export into a workspace, in ONE write transaction: it lands whole or not
-at all (a cancelled or failed import leaves nothing behind), and running it again is safe.
+"""Importing a Slack export into a workspace, in batches: the users, conversations and
+memberships in one write transaction, then each conversation's messages in transactions of
+about :data:`BATCH` messages (multi-row inserts; each new item's change-log event emitted in
+the same transaction: ``team_join``, ``channel_created``, ``member_joined_channel``,
+``message``, ``reaction_added``, ``channel_marked``), so the outbox, the edges and the read
+state see every item, and no transaction holds the workspace's write lock for long (other
+writes to the workspace interleave with an import) nor grows with the export. Search sees the
+messages because its index is kept by the database in the same transaction (FTS5 triggers on
+SQLite, InnoDB FULLTEXT on MariaDB: :mod:`origin.search`).
 
-Rows are written in batches (``executemany``), and each new item's change-log event is
-emitted in the same transaction (``team_join``, ``channel_created``, ``member_joined_channel``,
-``message``, ``reaction_added``), so the outbox, the edges and the read state see every item;
-search sees the messages because its index is kept by the database in the same transaction
-(FTS5 triggers on SQLite, InnoDB FULLTEXT on MariaDB: :mod:`origin.search`). A message already
-present (same conversation and ts) is skipped, which makes a second import change nothing.
+It is idempotent and safely restartable: a message already present (same conversation and ts)
+is skipped, so a second import changes nothing, and an import stopped half-way (cancelled, or
+its worker died) is completed by running it again. Threads get their reply fields computed
+before their parent is written (a first, light pass over the conversation's day files), so
+no per-thread query runs for a new conversation. Imported memberships start read: their
+``last_read`` is the conversation's newest imported message (an import is history, not news).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,16 +28,18 @@ import orjson
 
 from origin.models import MESSAGE_COLUMNS, message_from_row
 from origin.service import teams
-from origin.store.shards import Store, WriteTx
+from origin.store.shards import Store
 from origin.transfer.archive import Archive, Limits
-from origin.transfer.directory import Target, import_conversations, import_users
+from origin.transfer.directory import CHUNK, Target, import_conversations, import_users
 from origin.transfer.plan import IdMap, Row, to_row
 from origin.transfer.report import Report
 from origin.transfer.source import ConvSpec, day_messages, read_source
-from wire.ids import ts_str
+from wire.ids import parse_ts, ts_str
 
 JSON = dict[str, Any]
 Progress = Callable[[int, int], None]
+#: Messages per write transaction.
+BATCH = 5000
 MESSAGES_SQL = (
     f"INSERT INTO messages ({MESSAGE_COLUMNS}, parent_user_id, blocks, attachments, metadata, extra_text) "
     "VALUES (" + ", ".join("?" * 17) + ")"
@@ -38,7 +49,8 @@ EXTRAS_SQL = "INSERT INTO message_extras (channel_id, ts, team_id, payload) VALU
 
 
 class Cancelled(Exception):
-    """The job was cancelled: the transaction rolls back, nothing of the import stays."""
+    """The job was cancelled: it stops at the next day file; what is committed stays (running
+    the import again completes it)."""
 
 
 async def import_export(
@@ -50,32 +62,44 @@ async def import_export(
     limits: Limits | None = None,
     progress: Progress | None = None,
     cancelled: Callable[[], bool] | None = None,
+    batch: int = BATCH,
+    report: Report | None = None,
 ) -> tuple[str, Report]:
     """Import the export at ``path`` into ``team_id`` (or a new workspace ``team_name``);
-    returns (workspace id, report). An unreadable archive raises ArchiveError before any write."""
-    report = Report()
+    returns (workspace id, report: ``report`` when given, filled as the import goes). An
+    unreadable archive raises ArchiveError before any write."""
+    report = report if report is not None else Report()
     with Archive(path, limits) as archive:
         source = read_source(archive, report)
         if team_id is None:
             team_id = (await teams.create_workspace(store, team_name or "Imported"))["id"]
         total = source.day_count
         done = 0
+        ids = IdMap()
+        if cancelled is not None and cancelled():
+            raise Cancelled()  # before any write: nothing of it exists
         async with store.write(team_id) as tx:
-            ids = IdMap()
             await import_users(tx, source.users, ids, report)
             targets = await import_conversations(tx, source.conversations, ids, report)
-            for spec, target in targets:
-                writer = _ConvWriter(tx, target, ids, report)
-                await writer.load_existing()
+        for spec, target in targets:
+            writer = _ConvWriter(store, team_id, target, ids, report, batch)
+            await writer.load_existing()
+            if target.is_new:
+                writer.plan_threads(archive, spec.days)
+            await writer.mark_read(newest(archive, spec.days, ids))
+            try:
                 for day in spec.days:
                     if cancelled is not None and cancelled():
+                        await writer.flush()
                         raise Cancelled()
                     await writer.write(day, list(day_messages(archive, day, report)))
                     done += 1
                     if progress is not None:
                         progress(done, total)
                 await writer.finish()
-            _skip_unlisted(source.conversations, targets, report)
+            finally:
+                writer.abandon()
+        _skip_unlisted(source.conversations, targets, report)
     return team_id, report
 
 
@@ -86,26 +110,79 @@ def _skip_unlisted(convs: list[ConvSpec], targets: list[tuple[ConvSpec, Target]]
             report.skip("day_file", "conversation_skipped", spec.folder)
 
 
-class _ConvWriter:
-    """One conversation's messages, day file by day file."""
+@dataclass
+class _Batch:
+    values: list[tuple[Any, ...]]
+    reactions: list[tuple[Any, ...]]
+    extras: list[tuple[Any, ...]]
+    events: list[JSON]
 
-    def __init__(self, tx: WriteTx, target: Target, ids: IdMap, report: Report) -> None:
-        self.tx, self.target, self.ids, self.report = tx, target, ids, report
+
+@dataclass
+class _Thread:
+    """A thread's reply fields, as its parent row stores them."""
+
+    count: int = 0
+    users: list[str] = field(default_factory=list)
+    latest: int = 0
+
+    def add(self, ts: int, user: str | None) -> None:
+        self.count += 1
+        if user is not None and user not in self.users:
+            self.users.append(user)
+        self.latest = max(self.latest, ts)
+
+
+class _ConvWriter:
+    """One conversation's messages, day file by day file, committed every ``batch`` rows."""
+
+    def __init__(
+        self, store: Store, team_id: str, target: Target, ids: IdMap, report: Report, batch: int
+    ) -> None:
+        self.store, self.team_id, self.target, self.ids, self.report = store, team_id, target, ids, report
+        self.batch = batch
         self.present: set[int] = set()
         self.authors: dict[int, str | None] = {}
-        self.threads: set[int] = set()
+        self.planned: dict[int, _Thread] = {}  # thread ts -> its replies (new conversations)
+        self.touched: set[int] = set()  # threads whose parent needs its fields recomputed
+        self.pending: list[Row] = []
+        self.inflight: asyncio.Task[None] | None = None
         self.last_ts = 0
 
     async def load_existing(self) -> None:
         if not self.target.is_new:
-            rows = await self.tx.conn.fetchall(
-                "SELECT ts, user_id FROM messages WHERE channel_id = ?", [self.target.id]
-            )
+            async with self.store.read(self.team_id) as conn:
+                rows = await conn.fetchall(
+                    "SELECT ts, user_id FROM messages WHERE channel_id = ?", [self.target.id]
+                )
             self.present = {int(r[0]) for r in rows}
             self.authors = {int(r[0]): r[1] for r in rows}
 
+    def plan_threads(self, archive: Archive, days: list[str]) -> None:
+        """The first pass: every thread's replies, so parents are written complete."""
+        seen: set[int] = set()
+        quiet = Report()  # the second pass reports what is wrong, once
+        for day in days:
+            for message in day_messages(archive, day, quiet):
+                try:
+                    ts = parse_ts(str(message.get("ts", "")))
+                    raw = message.get("thread_ts")
+                    thread_ts = parse_ts(str(raw)) if raw else None
+                except ValueError:
+                    continue
+                user = message.get("user")
+                mapped = self.ids.user(user) if user is not None else None
+                if (
+                    ts in seen
+                    or message.get("type", "message") != "message"
+                    or (user is not None and mapped is None)
+                ):
+                    continue
+                seen.add(ts)
+                if thread_ts is not None and thread_ts != ts:
+                    self.planned.setdefault(thread_ts, _Thread()).add(ts, mapped)
+
     async def write(self, day: str, messages: list[JSON]) -> None:
-        rows: list[Row] = []
         for i, message in enumerate(messages):
             row = to_row(message, self.ids)
             if isinstance(row, str):
@@ -116,56 +193,75 @@ class _ConvWriter:
                 continue
             self.present.add(row.ts)
             self.authors[row.ts] = row.user
-            rows.append(row)
-        await self._insert(rows)
+            self.pending.append(row)
+        if len(self.pending) >= self.batch:
+            await self._drain()
+            rows, self.pending = self.pending, []
+            # committed while the next day files are read: the database works as Python parses
+            self.inflight = asyncio.create_task(self._commit(self._prepare(rows)))
+        else:
+            await asyncio.sleep(0)  # let a batch in flight move on
 
-    async def _insert(self, rows: list[Row]) -> None:
-        if not rows:
-            return
-        tx, conv = self.tx, self.target.id
-        values = []
-        for r in rows:
-            reply = r.thread_ts is not None and r.thread_ts != r.ts
-            parent_user = self.authors.get(r.thread_ts) if reply and r.thread_ts is not None else None
-            if reply and r.thread_ts is not None:
-                self.threads.add(r.thread_ts)
-            values.append(
-                (
-                    conv,
-                    r.ts,
-                    tx.team_id,
-                    r.user,
-                    r.text,
-                    r.subtype,
-                    r.thread_ts,
-                    0,
-                    None,
-                    None,
-                    r.edited_ts,
-                    r.edited_user,
-                    parent_user,
-                    r.blocks,
-                    r.attachments,
-                    r.metadata,
-                    r.extra_text,
-                )
-            )
-            self.last_ts = max(self.last_ts, r.ts)
-        await tx.conn.executemany(MESSAGES_SQL, values)
+    async def _drain(self) -> None:
+        task, self.inflight = self.inflight, None
+        if task is not None:
+            await task
+
+    async def flush(self) -> None:
+        await self._drain()
+        rows, self.pending = self.pending, []
+        if rows:
+            await self._commit(self._prepare(rows))
+
+    def abandon(self) -> None:
+        """Stop a batch in flight (the import failed elsewhere): its transaction rolls back."""
+        if self.inflight is not None:
+            self.inflight.cancel()
+
+    def _values(self, r: Row) -> tuple[Any, ...]:
+        reply = r.thread_ts is not None and r.thread_ts != r.ts
+        parent_user = self.authors.get(r.thread_ts) if reply and r.thread_ts is not None else None
+        thread_ts, replies = r.thread_ts, None
+        if reply and r.thread_ts is not None and r.thread_ts not in self.planned:
+            self.touched.add(r.thread_ts)  # its parent is older than this import: recount it
+        planned = self.planned.get(r.ts)
+        if planned is not None:
+            thread_ts, replies = r.ts, planned
+        self.last_ts = max(self.last_ts, r.ts)
+        return (
+            self.target.id, r.ts, self.team_id, r.user, r.text, r.subtype, thread_ts,
+            replies.count if replies else 0,
+            orjson.dumps(replies.users).decode() if replies else None,
+            replies.latest if replies else None,
+            r.edited_ts, r.edited_user, parent_user, r.blocks, r.attachments, r.metadata, r.extra_text,
+        )  # fmt: skip
+
+    def _prepare(self, rows: list[Row]) -> _Batch:
+        """A batch's rows and events, ready to write (pure: no I/O)."""
+        conv = self.target.id
+        values = [self._values(r) for r in rows]
         reactions = [
             (conv, r.ts, name, user, r.ts + n) for r in rows for n, (name, user) in enumerate(r.reactions)
         ]
-        if reactions:
-            await tx.conn.executemany(REACTIONS_SQL, reactions)
-        extras = [(conv, r.ts, tx.team_id, r.extras) for r in rows if r.extras]
-        if extras:
-            await tx.conn.executemany(EXTRAS_SQL, extras)
+        extras = [(conv, r.ts, self.team_id, r.extras) for r in rows if r.extras]
+        events: list[JSON] = []
         for r, row in zip(rows, values, strict=True):
-            await self._emit(r, row)
-        self.report.add("message", len(rows))
-        self.report.add("reaction", len(reactions))
+            events += self._events(r, row)
+        return _Batch(values, reactions, extras, events)
 
-    async def _emit(self, r: Row, row: tuple[Any, ...]) -> None:
+    async def _commit(self, batch: _Batch) -> None:
+        async with self.store.write(self.team_id) as tx:
+            await tx.conn.executemany(MESSAGES_SQL, batch.values)
+            if batch.reactions:
+                await tx.conn.executemany(REACTIONS_SQL, batch.reactions)
+            if batch.extras:
+                await tx.conn.executemany(EXTRAS_SQL, batch.extras)
+            for event in batch.events:
+                await tx.emit(event)
+        self.report.add("message", len(batch.values))
+        self.report.add("reaction", len(batch.reactions))
+
+    def _events(self, r: Row, row: tuple[Any, ...]) -> list[JSON]:
         by_name: dict[str, list[str]] = {}
         for name, user in r.reactions:
             by_name.setdefault(name, []).append(user)
@@ -176,9 +272,9 @@ class _ConvWriter:
         event["channel"] = self.target.id
         if r.extras:
             event.update({k: v for k, v in orjson.loads(r.extras).items() if k not in event})
-        await self.tx.emit(event)
+        out = [event]
         for name, user in r.reactions:
-            await self.tx.emit(
+            out.append(
                 {
                     "type": "reaction_added",
                     "user": user,
@@ -188,24 +284,68 @@ class _ConvWriter:
                     "channel_type": self.target.channel_type,
                 }
             )
+        return out
 
     async def finish(self) -> None:
-        """Threads get their reply fields from the replies stored; the channel its last ts."""
-        conn, conv = self.tx.conn, self.target.id
-        for thread_ts in sorted(self.threads):
-            rows = await conn.fetchall(
-                "SELECT user_id, ts FROM messages WHERE channel_id = ? AND thread_ts = ? AND ts <> ? "
-                "ORDER BY ts",
-                [conv, thread_ts, thread_ts],
-            )
-            users = list(dict.fromkeys(str(r[0]) for r in rows if r[0] is not None))
-            await conn.execute(
-                "UPDATE messages SET thread_ts = ts, reply_count = ?, reply_users = ?, latest_reply = ? "
-                "WHERE channel_id = ? AND ts = ?",
-                [len(rows), orjson.dumps(users).decode(), rows[-1][1] if rows else None, conv, thread_ts],
-            )
-        if self.last_ts:
-            await conn.execute(
-                "UPDATE conversations SET last_ts = ? WHERE id = ? AND last_ts < ?",
-                [self.last_ts, conv, self.last_ts],
-            )
+        """The last batch; then threads whose parent predates this import get their reply
+        fields from the replies stored, and the channel its last ts."""
+        await self.flush()
+        if not (self.touched or self.last_ts):
+            return
+        async with self.store.write(self.team_id) as tx:
+            conn, conv = tx.conn, self.target.id
+            for thread_ts in sorted(self.touched):
+                rows = await conn.fetchall(
+                    "SELECT user_id, ts FROM messages WHERE channel_id = ? AND thread_ts = ? AND ts <> ? "
+                    "ORDER BY ts",
+                    [conv, thread_ts, thread_ts],
+                )
+                users = list(dict.fromkeys(str(r[0]) for r in rows if r[0] is not None))
+                await conn.execute(
+                    "UPDATE messages SET thread_ts = ts, reply_count = ?, reply_users = ?, latest_reply = ? "
+                    "WHERE channel_id = ? AND ts = ?",
+                    [len(rows), orjson.dumps(users).decode(), rows[-1][1] if rows else None, conv, thread_ts],
+                )
+            if self.last_ts:
+                await conn.execute(
+                    "UPDATE conversations SET last_ts = ? WHERE id = ? AND last_ts < ?",
+                    [self.last_ts, conv, self.last_ts],
+                )
+
+    async def mark_read(self, ts: int) -> None:
+        """The memberships this import made start read at ``ts`` (the conversation's newest
+        message in the export), before its messages are written: an import stopped half-way
+        leaves them read too. Logged as ``channel_marked``, as a mark would be."""
+        members = self.target.new_members
+        if not ts or not members:
+            return
+        conv = self.target.id
+        async with self.store.write(self.team_id) as tx:
+            for i in range(0, len(members), CHUNK):
+                part = members[i : i + CHUNK]
+                await tx.conn.execute(
+                    f"UPDATE members SET last_read = ? WHERE channel_id = ? AND last_read < ? "
+                    f"AND user_id IN ({','.join('?' * len(part))})",
+                    [ts, conv, ts, *part],
+                )
+            for user in members:
+                await tx.emit(
+                    {
+                        "type": "channel_marked",
+                        "channel": conv,
+                        "channel_type": self.target.channel_type,
+                        "user": user,
+                        "ts": ts_str(ts),
+                    }
+                )
+
+
+def newest(archive: Archive, days: list[str], ids: IdMap) -> int:
+    """The newest ts of a message the import will write (``to_row`` takes it), from the last
+    day files (one, unless it holds none); 0 when there is none."""
+    quiet = Report()
+    for day in reversed(days):
+        found = [r.ts for m in day_messages(archive, day, quiet) if not isinstance(r := to_row(m, ids), str)]
+        if found:
+            return max(found)
+    return 0

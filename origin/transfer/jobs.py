@@ -1,6 +1,11 @@
 """Import and export jobs: recorded in ``transfer_jobs`` (state, progress done/total, report),
-run by a runner: in-process tasks for the embedded default, or a saq queue on Redis with its
-workers in production.
+run by a runner: in-process tasks for the embedded default, or, when the origin has Redis
+(:func:`open_runner`), a saq queue on it whose workers are the origin processes themselves
+(each runs a worker of the shared queue: a job started on one origin may run on another).
+
+Progress is ``{done, total, percent, unit, counts}``: day files (import) or conversations
+(export) done of the total, and the items written so far (``counts``: messages, reactions,
+users... as the report or the export counts them), refreshed every :data:`POLL_S` seconds.
 
 Whichever runner runs a job, its row is the truth an admin reads (``admin.jobs.status``,
 ``flannel admin jobs``). A job is safely restartable: an import is one transaction and
@@ -13,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Protocol
@@ -23,6 +29,7 @@ from origin.store.shards import Store
 from origin.transfer.archive import ArchiveError
 from origin.transfer.exporter import ExportCancelled, export_workspace
 from origin.transfer.importer import Cancelled, import_export
+from origin.transfer.report import Report
 from wire.errors import SlackError
 from wire.ids import new_id, now_us
 
@@ -33,12 +40,32 @@ COLUMNS = "id, team_id, kind, state, done, total, params, result, error, created
 POLL_S = 0.5
 
 
+UNITS = {"import": "day_files", "export": "conversations"}
+
+
 def job_object(row: tuple[Any, ...]) -> JSON:
     jid, team, kind, state, done, total, params, result, error, created, updated = row
+    loaded = orjson.loads(result) if result else None
+    live = loaded.pop("live", None) if isinstance(loaded, dict) and state not in FINAL else None
+    if live is not None:
+        counts, loaded = live, None  # a running job's result is only its counts so far
+    elif isinstance(loaded, dict) and "report" in loaded:
+        counts = loaded["report"].get("imported", {})
+    elif isinstance(loaded, dict):
+        counts = {k: v for k, v in loaded.items() if isinstance(v, int)}
+    else:
+        counts = {}
+    done, total = int(done), int(total)
+    progress = {
+        "done": done,
+        "total": total,
+        "unit": UNITS.get(kind, "items"),
+        "counts": counts,
+        "percent": round(100.0 * done / total, 1) if total else (100.0 if state == "done" else 0.0),
+    }
     return {
-        "id": jid, "team_id": team, "kind": kind, "state": state,
-        "progress": {"done": int(done), "total": int(total)},
-        "params": orjson.loads(params), "result": orjson.loads(result) if result else None,
+        "id": jid, "team_id": team, "kind": kind, "state": state, "progress": progress,
+        "params": orjson.loads(params), "result": loaded,
         "error": error, "created": int(created), "updated": int(updated),
     }  # fmt: skip
 
@@ -102,6 +129,7 @@ async def run_job(store: Store, team_id: str, job_id: str) -> JSON:
         return await get_job(store, team_id, job_id)
     await _update(store, team_id, job_id, state="running", done=0, total=0)
     live = {"done": 0, "total": 0, "cancel": False}
+    counts: Counter[str] = Counter()
 
     def progress(done: int, total: int) -> None:
         live["done"], live["total"] = done, total
@@ -109,13 +137,16 @@ async def run_job(store: Store, team_id: str, job_id: str) -> JSON:
     async def watch() -> None:
         while True:
             await asyncio.sleep(POLL_S)
-            await _update(store, team_id, job_id, done=live["done"], total=live["total"])
+            result = orjson.dumps({"live": dict(counts)}).decode()
+            await _update(store, team_id, job_id, done=live["done"], total=live["total"], result=result)
             live["cancel"] = (await get_job(store, team_id, job_id))["state"] == "cancelling"
 
     watcher = asyncio.create_task(watch())
     params = job["params"]
     try:
-        result = await _work(store, team_id, job["kind"], params, progress, lambda: bool(live["cancel"]))
+        result = await _work(
+            store, team_id, job["kind"], params, progress, lambda: bool(live["cancel"]), counts
+        )
         state, error = "done", None
     except (Cancelled, ExportCancelled):
         result, state, error = None, "cancelled", None
@@ -134,22 +165,27 @@ async def run_job(store: Store, team_id: str, job_id: str) -> JSON:
 
 async def _work(
     store: Store, team_id: str, kind: str, params: JSON, progress: Callable[[int, int], None],
-    cancelled: Callable[[], bool],
+    cancelled: Callable[[], bool], counts: Counter[str],
 ) -> JSON:  # fmt: skip
     if kind == "import":
+        report = Report()
+        report.imported = counts  # the watcher reads what is imported so far
         target, report = await import_export(
             store, Path(params["path"]), params.get("target_team") or team_id,
-            progress=progress, cancelled=cancelled,
+            progress=progress, cancelled=cancelled, report=report,
         )  # fmt: skip
         return {"team_id": target, "report": report.as_json()}
-    counts = await export_workspace(
+    done = await export_workspace(
         store, team_id, Path(params["out"]), channels=params.get("channels"),
         oldest=params.get("oldest"), latest=params.get("latest"), progress=progress, cancelled=cancelled,
+        counts=counts,
     )  # fmt: skip
-    return {"out": params["out"], **counts}
+    return {"out": params["out"], **done}
 
 
 class Runner(Protocol):
+    async def start(self) -> None: ...
+
     async def submit(self, team_id: str, job_id: str) -> None: ...
 
     async def close(self) -> None: ...
@@ -217,6 +253,9 @@ class InProcessRunner:
         self.store = store
         self.tasks: dict[str, asyncio.Task[JSON]] = {}
 
+    async def start(self) -> None:
+        pass
+
     async def submit(self, team_id: str, job_id: str) -> None:
         self.tasks[job_id] = asyncio.create_task(run_job(self.store, team_id, job_id))
 
@@ -230,7 +269,8 @@ class InProcessRunner:
 
 
 class SaqRunner:
-    """Jobs on a saq queue in Redis; :meth:`worker` builds a worker that runs them. A job saq
+    """Jobs on a saq queue in Redis. :meth:`start` runs a worker of the queue in this process
+    (the origin does, when it has Redis); :meth:`worker` builds one to run elsewhere. A job saq
     retries after a worker died runs again from the start (see the module's docstring)."""
 
     FUNCTION = "flannel_transfer"
@@ -240,6 +280,12 @@ class SaqRunner:
 
         self.store = store
         self.queue = Queue.from_url(redis_url, name=name)
+        self._worker: Any = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self, concurrency: int = 2) -> None:
+        self._worker = self.worker(concurrency)
+        self._task = asyncio.create_task(self._worker.start())
 
     async def submit(self, team_id: str, job_id: str) -> None:
         await self.queue.enqueue(
@@ -258,4 +304,17 @@ class SaqRunner:
         return Worker(self.queue, functions=[function], concurrency=concurrency)
 
     async def close(self) -> None:
+        if self._worker is not None:
+            await self._worker.stop()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
         await self.queue.disconnect()
+
+
+def open_runner(store: Store, redis_url: str | None, prefix: str = "flannel:") -> Runner:
+    """The saq queue ``<prefix>transfer`` on Redis when there is a Redis, else in-process."""
+    if redis_url:
+        return SaqRunner(store, redis_url, name=prefix + "transfer")
+    return InProcessRunner(store)

@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from notifier.decide import Channel, Config, Message, Recipient, decide, highlights
+from notifier.decide import (
+    DIRECT,
+    NOTIFYING_SUBTYPES,
+    Channel,
+    Config,
+    Decision,
+    Message,
+    Notification,
+    Recipient,
+    decide,
+    highlights,
+)
+from wire import dnd, mentions
 from wire.notifyprefs import parse
 
 NOW = datetime(2024, 3, 5, 12, 0, tzinfo=ZoneInfo("UTC")).timestamp()  # a Tuesday, noon UTC
@@ -265,3 +278,138 @@ def test_properties(
         if reply and n.reason not in ("mention", "dm"):
             assert n.user_id in participants
     assert len({n.user_id for n in d.notify}) == len(d.notify)
+
+
+# The first, plainer implementation of decide(), kept as the oracle the faster one must agree
+# with on every input (its rules, written the slow way: one helper call per member).
+def _ref_reason(
+    user_id: str,
+    rcpt: Recipient,
+    message: Message,
+    channel: Channel,
+    parsed: mentions.Mentions,
+    broadcast_allowed: bool,
+    participants: Collection[str],
+) -> str | None:
+    if channel.kind in ("im", "mpim"):
+        return "dm"
+    if user_id in parsed.users:
+        return "mention"
+    in_thread = user_id in participants
+    if message.is_reply and not in_thread:
+        return None  # a reply reaches the thread's participants only (direct mentions aside)
+    if broadcast_allowed and parsed.broadcast & {"channel", "everyone"}:
+        return "channel"
+    if broadcast_allowed and "here" in parsed.broadcast and rcpt.active:
+        return "here"
+    if highlights(message.text, rcpt.prefs.highlight_words):
+        return "keyword"
+    if message.is_reply and in_thread:
+        return "thread"
+    return None
+
+
+def reference_decide(
+    message: Message,
+    channel: Channel,
+    recipients: Mapping[str, Recipient],
+    now: float,
+    thread_participants: Collection[str] = (),
+    config: Config = Config(),  # noqa: B008
+) -> Decision:
+    """The notifications ``message`` in ``channel`` causes, for the candidates in ``recipients``
+    (a member without an entry is not notified: no prefs loaded means no decision to make)."""
+    if message.subtype not in NOTIFYING_SUBTYPES or message.channel != channel.id:
+        return Decision()
+    parsed = mentions.parse(message.text)
+    broadcast_allowed = len(channel.members) <= config.large_channel
+    participants = frozenset(thread_participants) if message.is_reply else frozenset()
+    out: list[Notification] = []
+    silenced: list[str] = []
+    dropped: list[str] = []
+    for user_id in sorted(channel.members):
+        rcpt = recipients.get(user_id)
+        if user_id == message.user or rcpt is None or rcpt.deleted or rcpt.is_bot:
+            continue
+        reason = _ref_reason(user_id, rcpt, message, channel, parsed, broadcast_allowed, participants)
+        override = rcpt.prefs.channel(channel.id)
+        if reason is None and not broadcast_allowed and not message.is_reply:
+            if parsed.broadcast & {"channel", "everyone"} or ("here" in parsed.broadcast and rcpt.active):
+                silenced.append(user_id)
+        if override.muted and reason != DIRECT:
+            continue
+        level = rcpt.prefs.desktop if override.desktop == "default" else override.desktop
+        if override.desktop == "nothing":
+            continue
+        if reason is None:
+            if level != "all" or message.is_reply:
+                continue
+            reason = "message"
+        desktop = level == "all" or (level == "mentions" and reason != "message")
+        email = rcpt.prefs.email.enabled and reason != "message"
+        if not desktop and not email:
+            continue
+        held = dnd.status(rcpt.prefs.dnd, rcpt.tz, now, rcpt.snooze_until, rcpt.dnd_ended_until)
+        deliver_at = now
+        if held.active:
+            if rcpt.prefs.dnd.when_ends == "drop":
+                dropped.append(user_id)
+                continue
+            deliver_at = float(held.until)
+        email_at = None
+        if email:
+            delay = rcpt.prefs.email.delay_s
+            email_at = max(now + (config.email_delay_s if delay is None else delay), deliver_at)
+        out.append(Notification(user_id, reason, desktop, deliver_at, email_at))
+    return Decision(tuple(out), tuple(silenced), tuple(dropped))
+
+
+DND = st.fixed_dictionaries(
+    {"enabled": st.booleans(), "when_ends": st.sampled_from(["deliver", "drop"])},
+    optional={
+        "start": st.sampled_from(["00:00", "11:00", "22:00"]),
+        "end": st.sampled_from(["08:00", "13:00"]),
+    },
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    sender=USERS,
+    members=st.frozensets(USERS, min_size=1),
+    text=TEXT,
+    prefs=st.dictionaries(USERS, PREFS),
+    dnd_prefs=st.dictionaries(USERS, DND),
+    active=st.frozensets(USERS),
+    gone=st.frozensets(USERS, max_size=2),
+    kind=st.sampled_from(["channel", "im", "mpim"]),
+    reply=st.sampled_from([None, "1.000000", "2.000000"]),
+    subtype=st.sampled_from(["", "thread_broadcast", "channel_join"]),
+    participants=st.frozensets(USERS),
+    large=st.integers(1, 6),
+    delay=st.sampled_from([None, 0, 60]),
+)
+def test_agrees_with_the_reference_implementation(
+    sender: str,
+    members: frozenset[str],
+    text: str,
+    prefs: dict[str, dict[str, object]],
+    dnd_prefs: dict[str, dict[str, object]],
+    active: frozenset[str],
+    gone: frozenset[str],
+    kind: str,
+    reply: str | None,
+    subtype: str,
+    participants: frozenset[str],
+    large: int,
+    delay: int | None,
+) -> None:
+    rcpts = {}
+    for u in ("UA", "UB", "UC", "UD", "UE"):
+        p: dict[str, object] = {**prefs.get(u, {}), "dnd": dnd_prefs.get(u, {})}
+        if delay is not None and isinstance(p.get("email"), dict):
+            p["email"] = {**p["email"], "delay_s": delay}  # type: ignore[dict-item]
+        rcpts[u] = Recipient(u, parse(p), tz="Europe/Paris", active=u in active, deleted=u in gone)
+    m = Message("T1", "C1", sender, text, "2.000000", reply, subtype)
+    args = (m, Channel("C1", kind, members), rcpts, NOW, participants, Config(large_channel=large))
+    assert decide(*args) == reference_decide(*args)

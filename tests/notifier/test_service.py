@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import email
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from email.message import Message
 from typing import Any
@@ -15,8 +15,11 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from changelog import LogReader, MemoryLog
+from ephemeral.memory import MemoryBus, MemoryOnline
+from notifier.desktop import BusDesktop
 from notifier.mailer import SmtpConfig, SmtpMailer
-from notifier.ports import MemorySink, SetPresence
+from notifier.ports import MemorySink, Person, SetPresence
+from notifier.presence import OnlinePresence
 from notifier.service import Notifier, NotifierConfig
 from notifier.state import FileState, MemoryState
 from origin.app import create_app
@@ -26,8 +29,21 @@ from origin.store.shards import Store
 from tests.conftest import free_port
 from tests.factories import Team, make_team
 from tests.origin.calls import head
+from wire.bus import Counts, UserFrame
 
 pytestmark = pytest.mark.e2e
+
+
+class CountingSource(StoreSource):
+    """The real source over the origin's store, counting the reads of people."""
+
+    def __init__(self, store: Store) -> None:
+        super().__init__(store)
+        self.people_reads = 0
+
+    async def people(self, team_id: str, user_ids: Collection[str]) -> Mapping[str, Person]:
+        self.people_reads += 1
+        return await super().people(team_id, user_ids)
 
 
 class Inbox:
@@ -63,6 +79,7 @@ class World:
     presence: SetPresence = field(default_factory=SetPresence)
     sink: MemorySink = field(default_factory=MemorySink)
     state: Any = field(default_factory=MemoryState)
+    source: StoreSource | None = None
 
     async def call(self, method: str, token: str, **args: Any) -> dict[str, Any]:
         r = await self.http.post(f"/api/{method}", headers={"Authorization": f"Bearer {token}"}, json=args)
@@ -75,7 +92,7 @@ class World:
         mailer = SmtpMailer(SmtpConfig.from_url(f"smtp://127.0.0.1:{self.smtp_port}"))
         return Notifier(
             LogReader(self.log, block_s=0.05),
-            StoreSource(self.store),
+            self.source or StoreSource(self.store),
             self.presence,
             self.sink,
             mailer,
@@ -85,12 +102,13 @@ class World:
         )
 
     async def caught_up(self, notifier: Notifier) -> None:
+        """Every event committed so far is applied, its delivery pass included."""
         target = await head(self.store, self.team.id)
-        for _ in range(400):
-            if notifier.offsets.get(self.team.id, 0) >= target:
-                return
-            await asyncio.sleep(0.01)
-        raise AssertionError(f"notifier at {notifier.offsets}, log at {target}")
+        try:
+            async with asyncio.timeout(10):
+                await notifier.settled(self.team.id, target)
+        except TimeoutError:
+            raise AssertionError(f"notifier at {notifier.done}, log at {target}") from None
 
     def frames_for(self, user: str) -> list[dict[str, Any]]:
         return [f for _, u, f in self.sink.frames if u == user]
@@ -250,12 +268,9 @@ async def test_restart_resumes_from_the_saved_offset_and_sends_each_email_once(
     await world.call("chat.postMessage", t.bob.token, channel=t.general, text=f"<@{t.carol.id}> two")
     again = await started(world)  # a new process: same state file, a new reader
     try:
-        for _ in range(300):  # the offset moves before the delivery pass it triggers ends
-            if len(world.frames_for(t.carol.id)) >= 2:
-                break
-            await asyncio.sleep(0.01)
-        await asyncio.sleep(0.05)
-        assert len(world.frames_for(t.carol.id)) == 2  # the event before the offset not replayed
+        # started() waited for every event to be applied, delivery included: had the event
+        # before the saved offset been replayed, its frame would be here by now
+        assert len(world.frames_for(t.carol.id)) == 2
         world.now[0] += 301
         await again.flush()
         await again.flush()
@@ -271,3 +286,79 @@ async def test_restart_resumes_from_the_saved_offset_and_sends_each_email_once(
         assert len(world.inbox.messages) == 1 and len(world.frames_for(t.carol.id)) == 2
     finally:
         await third.close()
+
+
+async def test_prefs_are_cached_and_a_change_takes_effect_at_the_next_message(world: World) -> None:
+    t = world.team
+    world.source = source = CountingSource(world.store)
+    n = await started(world)
+    try:
+        for i in range(3):
+            await world.call("chat.postMessage", t.alice.token, channel=t.general, text=f"<!channel> {i}")
+        await world.caught_up(n)
+        assert len(world.frames_for(t.bob.id)) == 3
+        assert source.people_reads == 1  # the channel's people, read once for three messages
+        await world.call("users.prefs.set", t.bob.token, prefs={"channels": {t.general: {"muted": True}}})
+        await world.call("chat.postMessage", t.alice.token, channel=t.general, text="<!channel> 3")
+        await world.call("dnd.setSnooze", t.carol.token, num_minutes=60)
+        await world.call("chat.postMessage", t.alice.token, channel=t.general, text="<!channel> 4")
+        await world.caught_up(n)
+        assert [f["content"] for f in world.frames_for(t.bob.id)][3:] == []  # muted, at once
+        carol = [f["content"] for f in world.frames_for(t.carol.id)]
+        assert carol[3:] == ["Alice Example: @channel 3"]  # snoozed from the next message on
+        assert source.people_reads == 3  # one re-read per change, not one per message
+    finally:
+        await n.close()
+
+
+async def test_here_and_email_follow_the_edges_presence_and_frames_go_on_the_bus(world: World) -> None:
+    """The production adapters in-process (as ``flannel up`` runs them): presence from the
+    online store the edges report to, desktop frames published on the ephemeral bus."""
+    t = world.team
+    online, bus = MemoryOnline(), MemoryBus()
+    heard: list[UserFrame] = []
+    await bus.subscribe(t.id, lambda e: heard.append(e) if isinstance(e, UserFrame) else None)
+    await online.report(t.id, "edge-a", {t.bob.id: Counts(1, 1, 0.0)}, 60)
+    await online.report(t.id, "edge-b", {t.carol.id: Counts(0, 2, 0.0)}, 60)  # auto-away
+    for member in (t.bob, t.carol):
+        await world.call("users.prefs.set", member.token, prefs={"email": {"enabled": True, "delay_s": 0}})
+    world.presence = OnlinePresence(online)  # type: ignore[assignment]
+    world.sink = BusDesktop(bus)  # type: ignore[assignment]
+    n = await started(world)
+    try:
+        await world.call("chat.postMessage", t.alice.token, channel=t.general, text="<!here> standup")
+        await world.caught_up(n)
+        assert [(e.user, e.frame["content"]) for e in heard] == [(t.bob.id, "Alice Example: @here standup")]
+        assert heard[0].sender == "notifier" and heard[0].team == t.id
+        await world.call("chat.postMessage", t.alice.token, channel=t.general, text="<!channel> lunch")
+        await world.caught_up(n)
+        assert {e.user for e in heard[1:]} == {t.bob.id, t.carol.id}
+        (mail,) = world.inbox.messages  # carol is away on every edge: emailed; bob is active
+        assert mail["To"] == "carol@example.com"
+        assert n.email_outcomes["active"] == 2 and n.email_outcomes["send"] == 1  # bob: both skipped
+    finally:
+        await n.close()
+
+
+async def test_a_member_who_left_is_never_told_though_the_channel_is_cached(world: World) -> None:
+    t = world.team
+    n = await started(world)
+    try:
+        await world.call("chat.postMessage", t.alice.token, channel=t.private, text="<!channel> one")
+        await world.caught_up(n)
+        assert [f["content"] for f in world.frames_for(t.bob.id)] == ["Alice Example: @channel one"]
+        await world.call("conversations.kick", t.alice.token, channel=t.private, user=t.bob.id)
+        await world.call(
+            "chat.postMessage", t.alice.token, channel=t.private, text=f"<!channel> <@{t.bob.id}> two"
+        )
+        await world.call("conversations.invite", t.alice.token, channel=t.private, users=t.carol.id)
+        await world.call("chat.postMessage", t.alice.token, channel=t.private, text="<!channel> three")
+        await world.caught_up(n)
+        assert len(world.frames_for(t.bob.id)) == 1  # nothing after he left, mentioned or not
+        assert [f["content"] for f in world.frames_for(t.carol.id)] == ["Alice Example: @channel three"]
+        assert n.channels.loads == 3 and n.channels.hits == 0  # read again after each change
+        await world.call("chat.postMessage", t.alice.token, channel=t.private, text="<!channel> four")
+        await world.caught_up(n)
+        assert n.channels.hits == 1
+    finally:
+        await n.close()

@@ -131,3 +131,47 @@ async def test_only_admins_with_user_tokens(admin_app: InProcess) -> None:
     assert other["error"] == "team_access_denied"
     unknown = (await app.call("admin.jobs.status", token, data={"job": "J404"})).json()
     assert unknown["error"] == "job_not_found"
+
+
+async def test_api_jobs_run_on_the_saq_queue_when_redis_is_configured(
+    store: Store, tmp_path: Path, redis_url: str, redis_prefix: str
+) -> None:
+    imports, exports = tmp_path / "imports", tmp_path / "exports"
+    imports.mkdir()
+    shutil.copy(SAMPLE, imports / "sample.zip")
+    settings = {"import_dir": str(imports), "export_dir": str(exports)}
+    async for app in in_process(store, redis_url=redis_url, redis_prefix=redis_prefix, **settings):
+        runner = app.asgi.state.origin.api.transfers.runner
+        assert isinstance(runner, jobs.SaqRunner) and runner.queue.name == redis_prefix + "transfer"
+        token = await admin_token(app)
+        started = (await app.call("admin.imports.start", token, data={"path": "sample.zip"})).json()
+        assert started["ok"], started
+        done = await wait_done(app, token, started["job"]["id"])
+        assert done["state"] == "done", done
+        progress = done["progress"]
+        assert progress["percent"] == 100.0 and progress["unit"] == "day_files"
+        assert progress["counts"]["message"] == 158 and progress["done"] == progress["total"] > 0
+        for _ in range(100):  # saq ran it, and says so (once the function has returned)
+            saq_job = await runner.queue.job(started["job"]["id"])
+            if saq_job is not None and saq_job.status == "complete":
+                break
+            await asyncio.sleep(0.05)
+        assert saq_job is not None and saq_job.status == "complete"
+        exported = (await app.call("admin.exports.start", token)).json()
+        finished = await wait_done(app, token, exported["job"]["id"])
+        assert finished["state"] == "done" and finished["progress"]["counts"]["messages"] == 158
+
+
+async def test_a_running_job_shows_its_counts_so_far(store: Store, tmp_path: Path) -> None:
+    from origin.service import teams
+
+    team = (await teams.create_workspace(store, "Live"))["id"]
+    job = await jobs.create_job(store, team, "import", {"path": str(SAMPLE)})
+    await jobs._update(
+        store, team, job["id"], state="running", done=3, total=12, result='{"live": {"message": 40}}'
+    )
+    running = await jobs.get_job(store, team, job["id"])
+    assert running["progress"] == {
+        "done": 3, "total": 12, "unit": "day_files", "counts": {"message": 40}, "percent": 25.0
+    }  # fmt: skip
+    assert running["result"] is None

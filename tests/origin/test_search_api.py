@@ -1,22 +1,41 @@
-"""search.messages over HTTP, through the official slack_sdk client and a real origin process."""
+"""search.messages and search.files over HTTP, through the official slack_sdk client and a real
+origin process, on each search engine (``--search-engine``)."""
 
 from __future__ import annotations
+
+from collections.abc import AsyncIterator
 
 import pytest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from origin.search import HIGHLIGHT_END, HIGHLIGHT_START
-from tests.origin.conftest import Origin
+from tests.conftest import ServerProcess
+from tests.origin.conftest import Origin, start_origin
 
 
-def test_search_messages_with_slack_sdk(origin: Origin) -> None:
+@pytest.fixture(params=["tantivy", "database"])
+async def engine_origin(
+    request: pytest.FixtureRequest, start_server: type[ServerProcess], database_urls: list[str]
+) -> AsyncIterator[Origin]:
+    server, store, team = await start_origin(start_server, database_urls, "--search-engine", request.param)
+    try:
+        yield Origin(server, store, team)
+    finally:
+        await store.close()
+
+
+def test_search_messages_with_slack_sdk(engine_origin: Origin) -> None:
+    origin = engine_origin
     team = origin.team
     alice = WebClient(token=team.alice.token, base_url=origin.api)
     carol = WebClient(token=team.carol.token, base_url=origin.api)
     posted = [alice.chat_postMessage(channel=team.general, text=f"release train {i}")["ts"] for i in range(5)]
     alice.chat_postMessage(channel=team.private, text="release of the secret kind")
     alice.chat_update(channel=team.general, ts=posted[0], text="renamed train 0")
+    # The poster reads her own writes at once (the index waits for her last offset); the
+    # others' searches below then see them too.
+    assert alice.search_messages(query="renamed")["messages"]["total"] == 1
 
     got = carol.search_messages(query="release", count=2, sort="timestamp", highlight=True)
     assert got["ok"] and got["query"] == "release"
@@ -84,3 +103,20 @@ def test_bad_search_arguments(origin: Origin) -> None:
         assert err.value.response["error"] == error, args
         if error == "invalid_arguments":
             assert err.value.response["detail"], args
+
+
+def test_search_files_answers_in_slack_shape(engine_origin: Origin) -> None:
+    """No file is shared here (files are indexed from file_share messages' events, see
+    test_search_indexer): the shape, the paging and the errors."""
+    client = WebClient(token=engine_origin.team.alice.token, base_url=engine_origin.api)
+    got = client.api_call("search.files", params={"query": "roadmap", "count": 5})
+    assert got["ok"] and got["query"] == "roadmap"
+    assert got["files"] == {
+        "total": 0,
+        "matches": [],
+        "paging": {"count": 5, "total": 0, "page": 1, "pages": 0},
+        "pagination": {"total_count": 0, "page": 1, "per_page": 5, "page_count": 0, "first": 0, "last": 0},
+    }
+    with pytest.raises(SlackApiError) as err:
+        client.api_call("search.files", params={"query": "in:"})
+    assert err.value.response["error"] == "invalid_arguments"

@@ -16,6 +16,7 @@ from router.registry import MemoryRegistry
 from router.settings import RouterSettings, parse_region_preference
 from wire.http import MAX_BODY, SERVICE_HEADER
 from wire.tickets import check
+from wire.tokencheck import TOKEN_CHECK_PATH
 
 SECRET = "router-test-secret"
 ALICE = "xoxp-T1-U1-alice"
@@ -47,6 +48,12 @@ def origin_answer(token: str) -> dict[str, Any]:
 def origin(request: httpx.Request) -> httpx.Response:
     if request.url.path == "/healthz":
         return httpx.Response(200, content=b'{"ok":true}')
+    if request.url.path == TOKEN_CHECK_PATH:  # the batch check: auth.test for each token
+        assert request.headers[SERVICE_HEADER] == SECRET
+        tokens = orjson.loads(request.content)["tokens"]
+        return httpx.Response(
+            200, content=orjson.dumps({"ok": True, "results": [origin_answer(t) for t in tokens]})
+        )
     token = request.headers["authorization"].removeprefix("Bearer ")
     return httpx.Response(200, content=orjson.dumps(origin_answer(token)))
 

@@ -1,4 +1,4 @@
-"""search.messages"""
+"""search.messages and search.files"""
 
 from __future__ import annotations
 
@@ -45,6 +45,29 @@ async def search_messages(ctx: Context, args: Args) -> JSON:
         highlight_words=args.flag("highlight"),
         base_url=ctx.base_url,
     )
+    return _answer("messages", query, found, count, offset)
+
+
+@method("search.files", tier=2)
+async def search_files(ctx: Context, args: Args) -> JSON:
+    """Files shared in what the caller may read, by name and title: ``files`` in the shape of
+    ``search.messages``' ``messages``."""
+    query = args.string("query", max_len=search.MAX_QUERY_CHARS)
+    count = args.integer("count", 20, 1, search.MAX_COUNT)
+    offset = _offset(args, count)
+    found = await search.search_files(
+        ctx.store,
+        ctx.caller,
+        query,
+        count=count,
+        offset=offset,
+        sort=_choice(args, "sort", search.SORTS),
+        sort_dir=_choice(args, "sort_dir", search.SORT_DIRS),
+    )
+    return _answer("files", query, found, count, offset)
+
+
+def _answer(kind: str, query: str, found: search.Found, count: int, offset: int) -> JSON:
     total, shown = found.total, len(found.matches)
     pages = -(-total // count)
     page = offset // count + 1
@@ -52,7 +75,7 @@ async def search_messages(ctx: Context, args: Args) -> JSON:
     more = shown > 0 and end < min(total, search.MAX_RESULTS)
     return {
         "query": query,
-        "messages": {
+        kind: {
             "total": total,
             "matches": found.matches,
             "paging": {"count": count, "total": total, "page": page, "pages": pages},

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from origin.api.registry import JSON, Context, method
-from origin.service import listing, users
+from origin.service import listing, presence, users
 from wire.args import Args
 from wire.cursors import metadata, page
 from wire.errors import SlackError, invalid_arguments
@@ -57,3 +57,25 @@ async def users_conversations(ctx: Context, args: Args) -> JSON:
         ctx.store, ctx.caller, user_id, types, args.flag("exclude_archived"), limit, after
     )
     return {"channels": channels, **metadata(next_cursor)}
+
+
+@method("users.getPresence", tier=3)
+async def users_get_presence(ctx: Context, args: Args) -> JSON:
+    user_id = args.id("user", "user_not_found") if "user" in args else ctx.caller.user_id
+    return await presence.get_presence(ctx.store, ctx.caller, user_id)
+
+
+@method("users.setPresence", tier=2)
+async def users_set_presence(ctx: Context, args: Args) -> JSON:
+    value = args.string("presence")
+    if value not in ("auto", "away"):
+        raise invalid_arguments("presence", "must be auto or away")
+    await presence.set_presence(ctx.store, ctx.caller, value)
+    return {}
+
+
+@method("users.setActive", tier=2)
+async def users_set_active(ctx: Context, args: Args) -> JSON:
+    """Slack's: marks the user active. Activity is counted on their connections (any client
+    frame); over HTTP there is no connection to mark, so it only answers ok, as Slack does."""
+    return {}

@@ -26,11 +26,14 @@ commit), so edited messages are found by their new words only.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from origin.models import JSON
 from origin.search import SearchQuery, SearchQueryError, parse
+from origin.search.engine import SearchEngine, engine_for
+from origin.search.indexer import WAIT_S, outbox_offset
 from origin.service.auth import Caller
 from origin.service.search import plans, scope
 from origin.service.search.plans import CHECKED, MAX_RESULTS
@@ -38,8 +41,11 @@ from origin.service.search.render import render
 from origin.store.db import Conn, Database
 from origin.store.shards import Store
 from wire.errors import invalid_arguments
+from wire.ids import ts_str
 
-__all__ = ["CHECKED", "MAX_RESULTS", "Found", "parse_query", "search_messages"]
+log = logging.getLogger("flannel.origin.search")
+
+__all__ = ["CHECKED", "MAX_RESULTS", "Found", "parse_query", "search_files", "search_messages"]
 
 MAX_QUERY_CHARS = 1000
 MAX_COUNT = 100
@@ -89,14 +95,89 @@ async def search_messages(
         raise invalid_arguments("sort", f"sort is one of {SORTS}, sort_dir one of {SORT_DIRS}")
     query = parse_query(q, today)
     db = await store.shard_of(caller.team_id)
+    index = engine_for(db)
+    if index is not None:
+        await _read_your_writes(index, db, caller)
     async with db.snapshot() as conn:
         channels = await scope.channels(conn, caller, query)
         authors = tuple(sorted(await scope.users(conn, caller, query.from_users)))
         if not channels or (query.from_users and not authors) or offset >= MAX_RESULTS:
             return Found(0, [])
-        total, hits, exact = await _run(conn, db, query, channels, authors, sort, sort_dir, offset, count)
+        if index is not None:
+            total, hits, exact = await index.search_messages(
+                caller.team_id,
+                channels,
+                authors,
+                query,
+                by_score=sort == "score",
+                descending=sort_dir == "desc",
+                offset=offset,
+                limit=count,
+                cap=MAX_RESULTS,
+            )
+        else:
+            total, hits, exact = await _run(conn, db, query, channels, authors, sort, sort_dir, offset, count)
         found = await render(conn, caller, channels, hits, query if highlight_words else None, base_url)
     return Found(total, found, exact)
+
+
+async def search_files(
+    store: Store,
+    caller: Caller,
+    q: str,
+    *,
+    count: int = 20,
+    offset: int = 0,
+    sort: str = "score",
+    sort_dir: str = "desc",
+    today: date | None = None,
+) -> Found:
+    """One page of the files shared in conversations ``caller`` may read, matching ``q`` by
+    name and title (and the same modifiers as messages). Files are indexed from the change
+    log only: with the database engine there are none to find."""
+    if sort not in SORTS or sort_dir not in SORT_DIRS:
+        raise invalid_arguments("sort", f"sort is one of {SORTS}, sort_dir one of {SORT_DIRS}")
+    query = parse_query(q, today)
+    db = await store.shard_of(caller.team_id)
+    index = engine_for(db)
+    if index is None:
+        return Found(0, [])
+    await _read_your_writes(index, db, caller)
+    async with db.snapshot() as conn:
+        channels = await scope.channels(conn, caller, query)
+        authors = tuple(sorted(await scope.users(conn, caller, query.from_users)))
+    if not channels or (query.from_users and not authors) or offset >= MAX_RESULTS:
+        return Found(0, [])
+    total, hits, files = await index.search_files(
+        caller.team_id,
+        channels,
+        authors,
+        query,
+        by_score=sort == "score",
+        descending=sort_dir == "desc",
+        offset=offset,
+        limit=count,
+        cap=MAX_RESULTS,
+    )
+    matches = []
+    for (channel, ts, score), f in zip(hits, files, strict=True):
+        shared = channels[channel]
+        match = dict(f)
+        match.setdefault("channels" if shared.kind == "channel" else "ims", [channel])
+        match["score"] = score
+        match["ts"] = ts_str(ts)
+        matches.append(match)
+    return Found(total, matches)
+
+
+async def _read_your_writes(index: SearchEngine, db: Database, caller: Caller) -> None:
+    """Wait (at most `WAIT_S`) until the index has applied every write of the workspace
+    committed before this search: whoever just posted (edited, deleted, reacted) finds it, and
+    so does anyone they told. Costs one key lookup when the index is current."""
+    team_id = caller.team_id
+    wanted = await outbox_offset(db, team_id)
+    if wanted > index.applied(team_id) and not await index.wait_for(team_id, wanted, WAIT_S):
+        log.warning("search index of %s behind offset %d after %.1f s", team_id, wanted, WAIT_S)
 
 
 async def _run(

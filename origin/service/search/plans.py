@@ -20,6 +20,8 @@ MAX_RESULTS = 10_000
 CHECKED = 2000
 """Candidates checked with `matches` when the engine cannot decide the words itself."""
 FIRST_WINDOW_US = 3600 * 1_000_000
+FILE_SHARE = "file_share"
+"""The subtype of a message that shares files: what ``has:file`` finds."""
 Plan = tuple[int, list[Row], bool]
 SEARCHED = "m.text, m.extra_text"
 """What a message is searched by: its text and the text of its blocks and attachments
@@ -140,6 +142,8 @@ def conditions(
         conds.append("EXISTS (SELECT 1 FROM reactions r WHERE r.channel_id = m.channel_id AND r.ts = m.ts)")
     if query.is_thread:
         conds.append("m.thread_ts IS NOT NULL")
+    if query.has_file:
+        conds.append(f"m.subtype = '{FILE_SHARE}'")
     for pattern in like:
         conds.append("(m.text LIKE ? ESCAPE '!' OR m.extra_text LIKE ? ESCAPE '!')")
         params += [pattern, pattern]

@@ -256,12 +256,12 @@ def test_slow_consumer_is_closed_for_resume(ws: FakeWorkspace) -> None:
 def test_typing_is_ephemeral_and_for_other_members(ws: FakeWorkspace) -> None:
     fanout = Fanout()
     sessions = everyone(fanout, ws)
-    routed = fanout.typing(sessions["U1"], "D1", ws)
+    routed = fanout.typing("T1", "U1", "D1", ws)
     assert routed is not None and routed.delivered == 1
     assert drain(sessions["U3"]) == [{"type": "user_typing", "channel": "D1", "user": "U1"}]
     assert receivers(sessions) == set()
-    assert fanout.typing(sessions["U4"], "G1", ws) is None  # not a member
-    assert fanout.typing(sessions["U4"], "C1", ws) is None  # can see, but not a member
+    assert fanout.typing("T1", "U4", "G1", ws) is None  # not a member
+    assert fanout.typing("T1", "U4", "C1", ws) is None  # can see, but not a member
 
 
 def test_registry() -> None:
@@ -278,6 +278,9 @@ def test_registry() -> None:
 
 EVENT_KINDS = (
     "message",
+    "file_shared",
+    "file_deleted",
+    "file_change",
     "message_changed",
     "reaction_added",
     "member_joined_channel",
@@ -316,11 +319,41 @@ def test_route_agrees_with_reaches(
         event["members"] = sorted(ws.members_of(channel))
     if kind == "message_changed":
         event["message"] = {"user": subject, "text": "x"}
+    if kind in ("file_deleted", "file_change"):
+        event = {"type": kind, "offset": 1, "file_id": "F1", "user_id": subject}
+        if kind == "file_deleted":
+            event["channel_ids"] = [channel]
     fanout = Fanout()
     sessions = {uid: connect(fanout, ws, uid) for uid in USERS}
     fanout.route("T1", event, ws)
     got = receivers(sessions)
     assert got == {uid for uid in USERS if fanout.reaches(uid, event, ws)}
     if channel[0] != "C" and kind not in ("user_change", "channel_marked"):
-        allowed = ws.members_of(channel) | ({subject} if kind.startswith("member_") else set())
+        own = kind.startswith("member_") or kind in ("file_deleted", "file_change")
+        allowed = ws.members_of(channel) | ({subject} if own else set())
         assert got <= allowed
+
+
+def test_file_events_reach_who_may_see_the_file(ws: FakeWorkspace) -> None:
+    """file_shared follows its channel; file_deleted the channels it was shared in plus whoever
+    deleted it; file_change only the user who changed it. Never a non-member of a private one."""
+    fanout = Fanout()
+    sessions = everyone(fanout, ws)
+    shared = {"type": "file_shared", "offset": 1, "file_id": "F1", "channel": "G1", "user_id": "U1"}
+    fanout.route("T1", shared, ws)
+    assert receivers(sessions) == {"U1", "U2"}
+    deleted = {
+        "type": "file_deleted",
+        "offset": 2,
+        "file_id": "F1",
+        "channel_ids": ["G1", "D1"],
+        "user_id": "U4",
+    }
+    fanout.route("T1", deleted, ws)
+    assert receivers(sessions) == {"U1", "U2", "U3", "U4"}
+    deleted = {"type": "file_deleted", "offset": 3, "file_id": "F2", "channel_ids": ["G1"], "user_id": "U1"}
+    fanout.route("T1", deleted, ws)
+    assert receivers(sessions) == {"U1", "U2"}
+    changed = {"type": "file_change", "offset": 4, "file_id": "F1", "file": {"id": "F1"}, "user_id": "U2"}
+    fanout.route("T1", changed, ws)
+    assert receivers(sessions) == {"U2"}

@@ -96,11 +96,11 @@ def test_invalid_arguments(raw: str, reply_to: int | None) -> None:
 
 
 def test_unknown_type_replies_to_the_id() -> None:
-    frame = bad(parse('{"id": 9, "type": "presence_sub", "ids": []}'))
+    frame = bad(parse('{"id": 9, "type": "dnd_sub", "ids": []}'))
     assert (frame.code, frame.reply_to) == ("unknown_type", 9)
     error = orjson.loads(frame.reply())
     assert error["type"] == "error" and error["reply_to"] == 9
-    assert error["error"]["code"] == "unknown_type" and "presence_sub" in error["error"]["msg"]
+    assert error["error"]["code"] == "unknown_type" and "dnd_sub" in error["error"]["msg"]
     assert "reply_to" not in orjson.loads(bad(parse("nope")).reply())
 
 

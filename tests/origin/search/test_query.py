@@ -191,8 +191,8 @@ def test_flags() -> None:
 @pytest.mark.parametrize(
     ("q", "message"),
     [
-        ("has:pin", 'has: "pin" is not supported (has:link, has:reaction)'),
-        ("has:", "has: needs a value (has:link, has:reaction)"),
+        ("has:pin", 'has: "pin" is not supported (has:link, has:reaction, has:file)'),
+        ("has:", "has: needs a value (has:link, has:reaction, has:file)"),
         ("is:saved", 'is: "saved" is not supported (is:thread)'),
     ],
 )

@@ -1,5 +1,5 @@
 """Bad exports: a clear error before any write, or a per-item report entry; ids remapped on
-collision with mentions following; a cancelled import leaves nothing."""
+collision with mentions following; a cancelled import stops, and running it again completes it."""
 
 from __future__ import annotations
 
@@ -145,6 +145,37 @@ async def test_cancelled_import_leaves_nothing(store: Store, tmp_path: Path) -> 
     async with store.read(team) as conn:
         row = await conn.fetchone("SELECT COUNT(*) FROM users WHERE team_id = ?", [team])
     assert row is not None and int(row[0]) == 0
+
+
+async def test_an_import_cancelled_half_way_is_completed_by_running_it_again(
+    store: Store, tmp_path: Path
+) -> None:
+    days = {
+        f"general/2020-01-0{d}.json": [
+            msg(f"157788{d}000.00000{i}", "U1AAA", f"m{d}{i}") for i in range(1, 4)
+        ]
+        for d in range(1, 5)
+    }
+    path = export(tmp_path, days)
+    whole = await new_team(store)
+    _, full = await import_export(store, path, whole, batch=2)
+    team = await new_team(store)
+    checks = iter([False, False, False, True])  # the start, two day files, then cancel
+    with pytest.raises(Cancelled):
+        await import_export(store, path, team, cancelled=lambda: next(checks), batch=2)
+    async with store.read(team) as conn:
+        row = await conn.fetchone("SELECT COUNT(*) FROM messages WHERE team_id = ?", [team])
+    assert row is not None and int(row[0]) == 6  # two day files' worth, committed
+    async with store.read(team) as conn:
+        cursors = await conn.fetchall("SELECT last_read FROM members WHERE team_id = ?", [team])
+    assert sorted(int(r[0]) for r in cursors) == [1577884000_000003] * 2  # read, though stopped early
+    _, rest = await import_export(store, path, team, batch=2)
+    assert rest.imported["message"] == 6 and rest.skipped_count("message", "already_present") == 6
+    async with store.read(team) as conn:
+        got = await conn.fetchall("SELECT ts, text FROM messages WHERE team_id = ? ORDER BY ts", [team])
+    async with store.read(whole) as conn:
+        want = await conn.fetchall("SELECT ts, text FROM messages WHERE team_id = ? ORDER BY ts", [whole])
+    assert got == want and full.imported["message"] == 12
 
 
 def test_choose_id_and_mentions() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -59,9 +60,14 @@ async def test_sample_imports_and_is_visible(app: InProcess) -> None:
     assert len(imported) == 4
     assert any(u["profile"].get("title") == "Eat Monkeys" for u in imported.values())
 
-    # search sees the imported messages (same transaction as the rows)
-    found = (await app.call("search.messages", token, data={"query": "cities"})).json()
-    assert found["ok"] and found["messages"]["total"] >= 1
+    # search sees the imported messages (its index follows the change log: soon, not at once)
+    for _ in range(100):
+        found = (await app.call("search.messages", token, data={"query": "cities"})).json()
+        assert found["ok"], found
+        if found["messages"]["total"] >= 1:
+            break
+        await asyncio.sleep(0.1)
+    assert found["messages"]["total"] >= 1
 
     offset = await teams.current_offset(app.store, app.team.id)
     again_id, again = await import_export(app.store, SAMPLE, app.team.id)

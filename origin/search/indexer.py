@@ -1,0 +1,626 @@
+"""The search indexer: follows every workspace's change log into the tantivy index of its shard.
+
+Layout on disk (``--search-dir``)::
+
+    CURRENT                       the generation that answers ("gen-<n>")
+    gen-<n>/shard-<i>/            one tantivy index per database shard
+    gen-<n>/offsets.json          per workspace, the last change-log offset applied
+
+Applying. One task per workspace reads its log (a `changelog.LogReader` subscription) into
+one queue; one applier drains it in batches. An event names what it changed (a message, its
+thread parent, the message a reaction is on, a shared file); the applier reads those
+messages' rows from the shard and replaces their documents (a row that is gone removes its
+document). Re-reading the row makes applying idempotent, so a batch applied twice (a crash
+after the commit, before ``offsets.json``) changes nothing; the offsets are written after
+each commit, and a restart resumes from them. Events about membership and visibility need no
+work: the query names the conversations the caller may read (see `origin.search.engine`).
+
+Resync. A workspace the index has never seen (a new index; rows seeded or imported without
+events), or whose next event the log no longer has (`TooOld`, or an in-process log that
+restarted empty), is rebuilt from its shard: the outbox's last offset is read first, then
+every message; events up to that offset are in the rows read.
+
+Rebuild (``flannel admin reindex``, or :meth:`Indexer.reindex`): a new generation is built
+from the database beside the one answering, then ``CURRENT`` is switched; a running indexer
+sees the switch, follows the logs from the new generation's offsets and drops the old one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import orjson
+
+from changelog import LogReader, TailableLog, TooOld
+from origin.search.engine import Hits, register, unregister
+from origin.search.query import SearchQuery
+from origin.search.tantivy_index import KIND_FILE, KIND_MESSAGE, FileDoc, MessageDoc, ShardIndex
+from origin.store.db import Conn, Database, Row
+from origin.store.shards import Store
+from wire.ids import parse_ts
+
+log = logging.getLogger("flannel.origin.search")
+
+WAIT_S: Final = 1.0
+"""How long a search waits for the index to apply its workspace's last write (read-your-writes)."""
+BATCH: Final = 2000
+POLL_S: Final = 1.0
+FILL_CHUNK: Final = 5000
+REBUILDS_PER_BATCH: Final = 4
+FILE_SHARE: Final = "file_share"
+_ROW = (
+    "m.channel_id, m.ts, m.team_id, m.user_id, m.text, m.extra_text, m.thread_ts, m.subtype, "
+    "EXISTS (SELECT 1 FROM reactions r WHERE r.channel_id = m.channel_id AND r.ts = m.ts)"
+)
+Key = tuple[str, int]
+
+
+def _doc(row: Row, file_flag: bool) -> MessageDoc:
+    text, extra = str(row[4] or ""), row[5]
+    return MessageDoc(
+        team_id=str(row[2]),
+        channel_id=str(row[0]),
+        ts=int(row[1]),
+        user_id=None if row[3] is None else str(row[3]),
+        text=text if not extra else f"{text}\n{extra}",
+        thread=row[6] is not None,
+        reaction=bool(row[8]),
+        file=file_flag or row[7] == FILE_SHARE,
+    )
+
+
+async def outbox_offset(db: Database, team_id: str, *, published: bool = False) -> int:
+    """The workspace's last outbox offset (of the published rows only, when asked)."""
+    sql = "SELECT MAX(event_offset) FROM outbox WHERE team_id = ?"
+    sql += " AND published = 1" if published else ""
+    async with db.read() as conn:
+        row = await conn.fetchone(sql, [team_id])
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+# -- generations ---------------------------------------------------------------------------------
+
+
+class Generation:
+    """One built index: a `ShardIndex` per shard and the offsets applied."""
+
+    def __init__(self, path: Path, shards: int) -> None:
+        self.path = path
+        self.name = path.name
+        self.shards = [ShardIndex(path / f"shard-{i}") for i in range(shards)]
+        try:
+            self.offsets: dict[str, int] = {
+                str(k): int(v) for k, v in orjson.loads((path / "offsets.json").read_bytes()).items()
+            }
+        except FileNotFoundError:
+            self.offsets = {}
+
+    def save_offsets(self) -> None:
+        tmp = self.path / "offsets.json.tmp"
+        tmp.write_bytes(orjson.dumps(self.offsets))
+        os.replace(tmp, self.path / "offsets.json")
+
+    def commit(self, shards: Iterable[int]) -> None:
+        """Blocking: commit those shards, then record the offsets."""
+        for i in sorted(set(shards)):
+            self.shards[i].commit()
+        self.save_offsets()
+
+    def close(self) -> None:
+        for shard in self.shards:
+            shard.close()
+
+    def size_bytes(self) -> int:
+        return sum(s.size_bytes() for s in self.shards)
+
+
+def current(root: Path) -> Path | None:
+    try:
+        name = (root / "CURRENT").read_text().strip()
+    except FileNotFoundError:
+        return None
+    path = root / name
+    return path if name and path.is_dir() else None
+
+
+def _publish(root: Path, path: Path) -> None:
+    tmp = root / "CURRENT.tmp"
+    tmp.write_text(path.name)
+    os.replace(tmp, root / "CURRENT")
+
+
+def _new_path(root: Path) -> Path:
+    path = root / f"gen-{time.time_ns()}"
+    path.mkdir(parents=True)
+    return path
+
+
+def drop_old(root: Path, keep: Path) -> None:
+    """Remove the generations other than `keep` (their readers are gone)."""
+    for path in root.glob("gen-*"):
+        if path != keep and path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+
+
+async def fill_team(gen: Generation, store: Store, team_id: str) -> tuple[int, int]:
+    """Index every message of the workspace from its shard (after removing what was there),
+    uncommitted; returns how many, and the outbox offset read before the rows: the offset
+    the documents reflect once committed."""
+    db = await store.shard_of(team_id)
+    shard = gen.shards[store.shards.index(db)]
+    offset = await outbox_offset(db, team_id)
+    shard.delete_team(team_id)
+    n = 0
+    async with db.read() as conn:
+        found = await conn.fetchall("SELECT id FROM conversations WHERE team_id = ? ORDER BY id", [team_id])
+    channels = [str(r[0]) for r in found]
+    for channel in channels:
+        after = -(2**62)
+        while True:
+            async with db.read() as conn:
+                rows = await conn.fetchall(
+                    f"SELECT {_ROW} FROM messages m WHERE m.channel_id = ? AND m.ts > ? "
+                    "ORDER BY m.ts LIMIT ?",
+                    [channel, after, FILL_CHUNK],
+                )
+            for row in rows:
+                shard.put_message(_doc(row, False), replace=False)  # the team was deleted above
+            n += len(rows)
+            if len(rows) < FILL_CHUNK:
+                break
+            after = int(rows[-1][1])
+            await asyncio.sleep(0)
+    return n, offset
+
+
+async def build(store: Store, root: str | os.PathLike[str]) -> tuple[Path, int]:
+    """A new generation of every workspace from the database, then made current (online: the
+    answering generation is untouched until the switch). Returns its path and the messages."""
+    base = Path(root)
+    base.mkdir(parents=True, exist_ok=True)
+    gen = Generation(_new_path(base), len(store.shards))
+    n = 0
+    try:
+        for team_id in await store.team_ids():
+            filled, gen.offsets[team_id] = await fill_team(gen, store, team_id)
+            n += filled
+        await asyncio.to_thread(gen.commit, range(len(gen.shards)))
+    finally:
+        gen.close()
+    _publish(base, gen.path)
+    return gen.path, n
+
+
+# -- the indexer ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Event:
+    gen: str
+    team_id: str
+    offset: int
+    payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class _Rebuild:
+    gen: str
+    team_id: str
+    done: asyncio.Future[int]
+
+
+class Indexer:
+    """The embedded engine: follows the change log into a `Generation`, answers searches."""
+
+    name = "tantivy"
+
+    def __init__(
+        self,
+        store: Store,
+        changelog: TailableLog,
+        root: str | os.PathLike[str] | None = None,
+        *,
+        batch: int = BATCH,
+        poll_s: float = POLL_S,
+    ) -> None:
+        self.store = store
+        self.changelog = changelog
+        self._owned = root is None or not str(root)
+        self.root = Path(tempfile.mkdtemp(prefix="flannel-search-")) if self._owned else Path(str(root))
+        self.batch = batch
+        self.poll_s = poll_s
+        self._gen: Generation | None = None
+        self._queue: asyncio.Queue[_Event | _Rebuild] = asyncio.Queue(maxsize=batch * 4)
+        self._follows: dict[str, asyncio.Task[None]] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._reader: LogReader | None = None
+        self._applied = asyncio.Event()
+        self._lock = asyncio.Lock()  # an applied batch, or a generation switch
+        self._starting = asyncio.Semaphore(2)
+        self._deferred: list[_Rebuild] = []
+        self._waited: set[str] = set()  # workspaces a search waits for
+        self._shard_of: dict[int, int] = {id(db): i for i, db in enumerate(store.shards)}
+        self.applied_events = 0
+
+    @property
+    def generation(self) -> Generation:
+        assert self._gen is not None, "Indexer.start() first"
+        return self._gen
+
+    async def start(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        path = current(self.root)
+        if path is None:
+            path = _new_path(self.root)
+            _publish(self.root, path)
+        self._gen = Generation(path, len(self.store.shards))
+        self._reader = LogReader(self.changelog)
+        register(self.store.shards, self)
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._apply_loop()), loop.create_task(self._watch())]
+        await self._follow_new()
+
+    async def stop(self) -> None:
+        unregister(self)
+        for task in [*self._follows.values(), *self._tasks]:
+            task.cancel()
+        for task in [*self._follows.values(), *self._tasks]:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._follows.clear()
+        if self._reader is not None:
+            await self._reader.close()
+        if self._gen is not None:
+            await asyncio.to_thread(self._gen.close)
+        if self._owned:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    def applied(self, team_id: str) -> int:
+        return self.generation.offsets.get(team_id, 0)
+
+    async def wait_for(self, team_id: str, offset: int, timeout_s: float) -> bool:
+        deadline = time.monotonic() + timeout_s
+        if self.applied(team_id) < offset and team_id not in self._follows:
+            await self._follow_new()  # a workspace created since the last look
+        self._waited.add(team_id)
+        try:
+            while self.applied(team_id) < offset:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._applied.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._applied.wait(), min(left, 0.25))
+            return True
+        finally:
+            self._waited.discard(team_id)
+
+    async def reindex(self) -> int:
+        """Rebuild every workspace into a new generation and switch to it (online)."""
+        _, n = await build(self.store, self.root)
+        await self._switch_if_changed()
+        return n
+
+    async def search_messages(
+        self,
+        team_id: str,
+        channels: Collection[str],
+        authors: Collection[str],
+        query: SearchQuery,
+        *,
+        by_score: bool,
+        descending: bool,
+        offset: int,
+        limit: int,
+        cap: int,
+    ) -> Hits:
+        shard = await self._shard(team_id)
+        total, hits, _ = shard.search(
+            KIND_MESSAGE,
+            team_id,
+            channels,
+            authors,
+            query,
+            by_score=by_score,
+            descending=descending,
+            offset=offset,
+            limit=limit,
+            cap=cap,
+        )
+        if not (query.positive or query.excluded):  # counted up to `cap`, as the database does
+            return min(total, cap), hits, total <= cap
+        return total, hits, True
+
+    async def search_files(
+        self,
+        team_id: str,
+        channels: Collection[str],
+        authors: Collection[str],
+        query: SearchQuery,
+        *,
+        by_score: bool,
+        descending: bool,
+        offset: int,
+        limit: int,
+        cap: int,
+    ) -> tuple[int, list[tuple[str, int, float]], list[dict[str, Any]]]:
+        shard = await self._shard(team_id)
+        return shard.search(
+            KIND_FILE,
+            team_id,
+            channels,
+            authors,
+            query,
+            by_score=by_score,
+            descending=descending,
+            offset=offset,
+            limit=limit,
+            cap=cap,
+        )
+
+    async def _shard(self, team_id: str) -> ShardIndex:
+        db = await self.store.shard_of(team_id)
+        return self.generation.shards[self._shard_of[id(db)]]
+
+    # -- following -------------------------------------------------------------------------------
+
+    async def _follow_new(self) -> None:
+        for team_id in await self.store.team_ids():
+            task = self._follows.get(team_id)
+            if task is None or task.done():
+                self._follows[team_id] = asyncio.get_running_loop().create_task(self._follow(team_id))
+
+    async def _watch(self) -> None:
+        """New workspaces, and a generation built by ``flannel admin reindex``."""
+        while True:
+            await asyncio.sleep(self.poll_s)
+            try:
+                await self._follow_new()
+                await self._switch_if_changed()
+            except Exception:
+                log.exception("search indexer: watching workspaces failed, retrying")
+
+    async def _switch_if_changed(self) -> None:
+        path = current(self.root)
+        if path is None or path.name == self.generation.name:
+            return
+        async with self._lock:
+            for task in self._follows.values():
+                task.cancel()
+            for task in self._follows.values():
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            self._follows.clear()
+            stale = [*self._deferred, *(self._queue.get_nowait() for _ in range(self._queue.qsize()))]
+            self._deferred = []
+            for item in stale:
+                if isinstance(item, _Rebuild) and not item.done.done():
+                    item.done.cancel()
+            old = self.generation
+            self._gen = Generation(path, len(self.store.shards))
+            await asyncio.to_thread(old.close)
+        drop_old(self.root, path)
+        log.info("search index switched to %s", path.name)
+        await self._follow_new()
+
+    async def _follow(self, team_id: str) -> None:
+        gen = self.generation.name
+        assert self._reader is not None
+        try:
+            after = self.applied(team_id)
+            async with self._starting:  # a few at a time: the pool serves the API too
+                # never indexed (a new index; a workspace seeded or imported without events),
+                # or the log cannot replay what the index lacks
+                lost = team_id not in self.generation.offsets or await self._log_lost(team_id, after)
+            if lost:
+                after = await self._rebuild(gen, team_id)
+            while True:
+                sub = await self._reader.subscribe(team_id, after)
+                try:
+                    async for offset, payload in sub:
+                        await self._queue.put(_Event(gen, team_id, offset, payload))
+                        after = offset
+                    return
+                except TooOld:
+                    after = await self._rebuild(gen, team_id)
+                finally:
+                    await sub.close()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("search indexer: following %s failed", team_id)
+            raise
+
+    async def _log_lost(self, team_id: str, after: int) -> bool:
+        """Whether events after `after` were published but the log cannot give them."""
+        db = await self.store.shard_of(team_id)
+        published = await outbox_offset(db, team_id, published=True)
+        if after >= published:
+            return False
+        floor = await self.changelog.floor(team_id)
+        last = await self.changelog.last_offset(team_id)
+        return after + 1 < floor or last < published
+
+    async def _rebuild(self, gen: str, team_id: str) -> int:
+        done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        await self._queue.put(_Rebuild(gen, team_id, done))
+        return await done
+
+    # -- applying --------------------------------------------------------------------------------
+
+    async def _apply_loop(self) -> None:
+        while True:
+            items = self._next_batch(
+                [] if self._deferred or not self._queue.empty() else [await self._queue.get()]
+            )
+            async with self._lock:
+                try:
+                    await self._apply(items)
+                except Exception:
+                    log.exception("search indexer: a batch failed; its workspaces are rebuilt")
+                    for team_id in {i.team_id for i in items}:
+                        self.generation.offsets.pop(team_id, None)
+                    for i in items:
+                        if isinstance(i, _Rebuild) and not i.done.done():
+                            i.done.set_exception(RuntimeError("search index rebuild failed"))
+                    for team_id in {i.team_id for i in items if isinstance(i, _Event)}:
+                        task = self._follows.pop(team_id, None)
+                        if task is not None:
+                            task.cancel()
+            self._applied.set()
+
+    def _next_batch(self, first: list[_Event | _Rebuild]) -> list[_Event | _Rebuild]:
+        """The queued events, and a few of the rebuilds (those someone waits for first), so
+        that live events stay fresh while many workspaces are rebuilt (a start on an empty
+        index). Deferring a rebuild is safe: its workspace queues no event until it is done."""
+        pending = first
+        while len(pending) < self.batch and not self._queue.empty():
+            pending.append(self._queue.get_nowait())
+        rebuilds = self._deferred + [i for i in pending if isinstance(i, _Rebuild)]
+        rebuilds.sort(key=lambda r: r.team_id not in self._waited)  # stable: FIFO otherwise
+        self._deferred = rebuilds[REBUILDS_PER_BATCH:]
+        return [*rebuilds[:REBUILDS_PER_BATCH], *(i for i in pending if isinstance(i, _Event))]
+
+    async def _apply(self, items: list[_Event | _Rebuild]) -> None:
+        """Stage the batch in order (events, and workspaces rebuilt from the database), then
+        commit once: only then do the offsets move and the waiting searches go on."""
+        gen = self.generation
+        events: list[_Event] = []
+        touched: set[int] = set()
+        offsets: dict[str, int] = {}
+        rebuilt: list[tuple[_Rebuild, int]] = []
+        for item in items:
+            if item.gen != gen.name:
+                if isinstance(item, _Rebuild):
+                    item.done.cancel()
+                continue
+            if isinstance(item, _Rebuild):
+                touched |= await self._stage_events(gen, events, offsets)
+                events = []
+                n, offset = await fill_team(gen, self.store, item.team_id)
+                touched.add(self._shard_of[id(await self.store.shard_of(item.team_id))])
+                offsets[item.team_id] = offset  # replaces what the events before it reached
+                rebuilt.append((item, n))
+            elif item.offset > max(gen.offsets.get(item.team_id, 0), offsets.get(item.team_id, 0)):
+                events.append(item)
+        touched |= await self._stage_events(gen, events, offsets)
+        if touched or offsets:
+            await asyncio.to_thread(self._commit, gen, touched, offsets)
+        for item, n in rebuilt:
+            log.info("search index: %s rebuilt from the database (%d messages)", item.team_id, n)
+            item.done.set_result(gen.offsets[item.team_id])
+
+    async def _stage_events(self, gen: Generation, events: list[_Event], offsets: dict[str, int]) -> set[int]:
+        """Write what the events changed (uncommitted); returns the shards touched."""
+        if not events:
+            return set()
+        refresh: dict[int, dict[Key, None]] = {}
+        files: dict[int, list[tuple[Any, ...]]] = {}
+        file_flag: dict[Key, bool] = {}
+        for e in events:
+            i = self._shard_of[id(await self.store.shard_of(e.team_id))]
+            offsets[e.team_id] = max(offsets.get(e.team_id, 0), e.offset)
+            for op in _changes(e.team_id, orjson.loads(e.payload)):
+                if op[0] == "refresh":
+                    refresh.setdefault(i, {})[op[1]] = None
+                else:
+                    files.setdefault(i, []).append(op)
+                    if op[0] == "files":
+                        file_flag[op[1]] = bool(op[2])
+        for i, ops in files.items():
+            shard = gen.shards[i]
+            for op in ops:
+                if op[0] == "files":
+                    channel, ts = op[1]
+                    listed, team_id, user, replace = op[2], op[3], op[4], op[5]
+                    if replace:  # its old file docs go; the message itself is re-read
+                        shard.delete_message(channel, ts)
+                    for f in listed:
+                        if isinstance(f, dict) and f.get("id"):
+                            shard.put_file(FileDoc(team_id, channel, ts, user, f))
+                elif op[0] == "file_deleted":
+                    shard.delete_file(str(op[1]))
+        for i, keys in refresh.items():
+            shard, db = gen.shards[i], self.store.shards[i]
+            wanted = list(keys)
+            async with db.read() as conn:
+                rows = await _rows(conn, wanted)
+            for key in wanted:
+                row = rows.get(key)
+                if row is None:
+                    shard.delete_message(*key)
+                    continue
+                flag = file_flag[key] if key in file_flag else shard.has_file_flag(*key)
+                shard.put_message(_doc(row, flag))
+        self.applied_events += len(events)
+        return set(refresh) | set(files)
+
+    @staticmethod
+    def _commit(gen: Generation, shards: set[int], offsets: dict[str, int]) -> None:
+        for i in sorted(shards):
+            gen.shards[i].commit()
+        gen.offsets.update(offsets)
+        gen.save_offsets()
+
+
+async def _rows(conn: Conn, keys: list[Key]) -> dict[Key, Row]:
+    out: dict[Key, Row] = {}
+    for start in range(0, len(keys), 200):
+        chunk = keys[start : start + 200]
+        rows = await conn.fetchall(
+            f"SELECT {_ROW} FROM messages m WHERE "
+            + " OR ".join(["(m.channel_id = ? AND m.ts = ?)"] * len(chunk)),
+            [v for key in chunk for v in key],
+        )
+        out.update({(str(r[0]), int(r[1])): r for r in rows})
+    return out
+
+
+def _ts(value: Any) -> int | None:
+    try:
+        return parse_ts(str(value))
+    except (ValueError, TypeError):
+        return None
+
+
+def _changes(team_id: str, event: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """What an event asks of the index: ``("refresh", key)``, ``("files", key, files, team,
+    user, replace)`` (the files a message shares now), ``("file_deleted", file_id)``."""
+    kind = event.get("type")
+    channel = event.get("channel")
+    if kind in ("message", "message_changed") and isinstance(channel, str):
+        msg = event.get("message") if kind == "message_changed" else event
+        if not isinstance(msg, dict) or (ts := _ts(msg.get("ts"))) is None:
+            return []
+        key = (channel, ts)
+        ops: list[tuple[Any, ...]] = [("refresh", key)]
+        listed = msg.get("files")
+        listed = listed if isinstance(listed, list) else []
+        ops.append(("files", key, listed, team_id, msg.get("user"), kind == "message_changed"))
+        parent = _ts(msg.get("thread_ts"))
+        if parent is not None and parent != ts:
+            ops.append(("refresh", (channel, parent)))  # its thread flag
+        return ops
+    if kind == "message_deleted" and isinstance(channel, str):
+        ts = _ts(event.get("deleted_ts"))
+        return [] if ts is None else [("refresh", (channel, ts))]
+    if kind in ("reaction_added", "reaction_removed"):
+        item = event.get("item")
+        if isinstance(item, dict) and isinstance(item.get("channel"), str):
+            ts = _ts(item.get("ts"))
+            return [] if ts is None else [("refresh", (item["channel"], ts))]
+        return []
+    if kind == "file_deleted":
+        file_id = event.get("file_id") or (event.get("file") or {}).get("id")
+        return [("file_deleted", file_id)] if isinstance(file_id, str) and file_id else []
+    return []

@@ -1,0 +1,233 @@
+"""Group commit: the writes that queue behind a workspace's lock share one transaction.
+
+Writes to one workspace are serialised (its ``teams`` row is locked first, so its event
+offsets commit in order). Rather than one transaction, one lock and one durable commit per
+write, the writes of a workspace that arrive while one is running wait in a queue, and a
+driver task runs them in one transaction: it locks the row once, lets each queued write run
+its body in turn on the shared connection (in its own task, in arrival order), writes all
+their events to the outbox with one multi-row insert, and commits once. Every write still
+sees the effects of the ones before it and nothing of the ones after, exactly as if they
+had run one after the other; offsets stay dense and in commit order.
+
+A write whose body fails is undone alone: before its first statement that writes, a
+``SAVEPOINT`` is taken (only when an earlier write of the group wrote something, since
+otherwise rolling the whole transaction back and starting again is as cheap), and the
+failure rolls back to it. Its buffered events are dropped, so the next write reuses its
+offsets. A failed commit fails every write of the group, as a failed commit did before.
+A caller's ``async with store.write(...)`` returns only after its group committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
+
+from origin.store.db import Conn, Database, Params, Row
+from wire.errors import SlackError
+
+if TYPE_CHECKING:
+    from origin.store.shards import WriteTx
+
+MAX_GROUP = 64
+"""The most writes one transaction takes (the rest wait for the next one)."""
+
+_OUTBOX_INSERT = "INSERT INTO outbox (team_id, event_offset, type, payload, created) VALUES (?, ?, ?, ?, ?)"
+
+
+def _lock(db: Database) -> str:
+    return "SELECT event_seq FROM teams WHERE id = ?" + db.for_update()
+
+
+class _Restart(Exception):
+    """The first write of a group failed after writing: roll back and start a fresh group."""
+
+
+class _Member:
+    """One queued write: its turn (the tx to use), its outcome and its group's commit."""
+
+    __slots__ = ("committed", "done", "turn")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.turn: asyncio.Future[WriteTx] = loop.create_future()
+        self.done: asyncio.Future[BaseException | None] = loop.create_future()
+        self.committed: asyncio.Future[None] = loop.create_future()
+
+
+class MemberConn:
+    """The group's connection as one write sees it: takes the savepoint before the write's
+    first statement that changes something (``execute``/``executemany``), when needed."""
+
+    __slots__ = ("_conn", "_guard", "wrote")
+
+    def __init__(self, conn: Conn, guard: bool) -> None:
+        self._conn = conn
+        self._guard = guard  # take a savepoint before writing
+        self.wrote = False
+
+    async def _before_write(self) -> None:
+        if not self.wrote:
+            self.wrote = True
+            if self._guard:
+                await self._conn.execute("SAVEPOINT flannel_write")
+
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        await self._before_write()
+        return await self._conn.execute(sql, params)
+
+    async def executemany(self, sql: str, rows: Sequence[Params]) -> None:
+        await self._before_write()
+        await self._conn.executemany(sql, rows)
+
+    async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
+        return await self._conn.fetchone(sql, params)
+
+    async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
+        return await self._conn.fetchall(sql, params)
+
+
+class _Queue:
+    __slots__ = ("driver", "pending")
+
+    def __init__(self) -> None:
+        self.pending: deque[_Member] = deque()
+        self.driver: asyncio.Task[None] | None = None
+
+
+class GroupCommit:
+    """Per-workspace write queues and their drivers (one task per busy workspace)."""
+
+    def __init__(self, on_commit: list[asyncio.Event], max_group: int = MAX_GROUP) -> None:
+        self.on_commit = on_commit
+        self.max_group = max_group
+        self.groups = 0  # transactions committed (a figure for the benchmark)
+        self._queues: dict[str, _Queue] = {}
+
+    @asynccontextmanager
+    async def write(self, db: Database, team_id: str) -> AsyncIterator[WriteTx]:
+        if self.max_group <= 1:
+            async with self._alone(db, team_id) as tx:
+                yield tx
+            return
+        loop = asyncio.get_running_loop()
+        member = _Member(loop)
+        queue = self._queues.get(team_id)
+        if queue is None:
+            queue = self._queues[team_id] = _Queue()
+        queue.pending.append(member)
+        if queue.driver is None:
+            queue.driver = loop.create_task(self._drive(db, team_id, queue), name=f"write:{team_id}")
+        try:
+            tx = await member.turn
+        except asyncio.CancelledError:
+            if member.turn.done() and not member.turn.cancelled() and member.turn.exception() is None:
+                member.done.set_result(None)  # our turn came as we were cancelled: did nothing
+            raise
+        try:
+            yield tx
+        except BaseException as exc:
+            member.done.set_result(exc)
+            raise
+        member.done.set_result(None)
+        await asyncio.shield(member.committed)
+
+    @asynccontextmanager
+    async def _alone(self, db: Database, team_id: str) -> AsyncIterator[WriteTx]:
+        """One transaction for this write alone (``max_group`` 1: the benchmark's baseline)."""
+        from origin.store.shards import WriteTx
+
+        async with db.transaction() as conn:
+            row = await conn.fetchone(_lock(db), [team_id])
+            if row is None:
+                raise SlackError("team_not_found")
+            tx = WriteTx(conn, db, team_id, int(row[0]))
+            yield tx
+            await self._finish(conn, team_id, tx.seq, tx.outbox_rows)
+        self.groups += 1
+        if tx.events:
+            self._notify()
+
+    def _notify(self) -> None:
+        for waiter in self.on_commit:
+            waiter.set()
+
+    @staticmethod
+    async def _finish(conn: Conn, team_id: str, seq: int, rows: list[tuple[str, int, str, str, int]]) -> None:
+        """The group's events into the outbox (one multi-row insert) and its offset counter."""
+        if rows:
+            await conn.executemany(_OUTBOX_INSERT, rows)
+            await conn.execute("UPDATE teams SET event_seq = ? WHERE id = ?", [seq, team_id])
+
+    async def _drive(self, db: Database, team_id: str, queue: _Queue) -> None:
+        try:
+            while queue.pending:
+                try:
+                    await self._group(db, team_id, queue)
+                except _Restart:
+                    continue
+                except Exception:  # each write of that group was given the error already
+                    continue
+        finally:
+            for member in queue.pending:  # only when the driver itself was cancelled
+                if not member.turn.done():
+                    member.turn.set_exception(SlackError("internal_error", "write queue stopped"))
+            queue.pending.clear()
+            if self._queues.get(team_id) is queue:
+                del self._queues[team_id]
+
+    async def _group(self, db: Database, team_id: str, queue: _Queue) -> None:
+        from origin.store.shards import WriteTx
+
+        ran: list[tuple[_Member, WriteTx]] = []  # writes whose bodies succeeded
+        turns = 0
+        try:
+            async with db.transaction() as conn:
+                row = await conn.fetchone(_lock(db), [team_id])
+                if row is None:
+                    while queue.pending:
+                        member = queue.pending.popleft()
+                        if not member.turn.done():
+                            member.turn.set_exception(SlackError("team_not_found"))
+                    return
+                seq = int(row[0])
+                dirty = False  # something of this transaction is worth keeping
+                while queue.pending and turns < self.max_group:
+                    member = queue.pending.popleft()
+                    if member.turn.done():  # cancelled while it waited
+                        continue
+                    turns += 1
+                    mconn = MemberConn(conn, guard=dirty)
+                    tx = WriteTx(mconn, db, team_id, seq)
+                    member.turn.set_result(tx)
+                    failure = await member.done
+                    if failure is None:
+                        ran.append((member, tx))
+                        seq = tx.seq
+                        dirty = dirty or mconn.wrote or bool(tx.events)
+                    elif mconn.wrote:
+                        if not dirty:
+                            raise _Restart  # nothing kept yet: a fresh transaction is cheaper
+                        await conn.execute("ROLLBACK TO SAVEPOINT flannel_write")
+                await self._finish(conn, team_id, seq, [r for _, tx in ran for r in tx.outbox_rows])
+        except _Restart:
+            for member, _ in ran:  # they wrote nothing: their outcome needs no commit
+                member.committed.set_result(None)
+            raise
+        except BaseException as exc:
+            for member, _ in ran:
+                member.committed.set_exception(exc)
+                member.committed.exception()  # retrieved: a cancelled caller may not look
+            if turns == 0 and isinstance(exc, Exception):
+                # the transaction or the lock failed: so does every write waiting for it
+                while queue.pending:
+                    member = queue.pending.popleft()
+                    if not member.turn.done():
+                        member.turn.set_exception(exc)
+            raise
+        self.groups += 1
+        for member, _ in ran:
+            member.committed.set_result(None)
+        if any(tx.events for _, tx in ran):
+            self._notify()

@@ -1,0 +1,792 @@
+// The Flannel web client: boots from the thin hello and asks the edge only for what is on
+// screen (the current channel's last messages, the users they show, their presence).
+import { Connection, AuthLost, sleep } from "./rtm.js";
+import { Users } from "./users.js";
+import { render, mentionedUsers, timeOf, escapeHtml } from "./format.js";
+
+const $ = (id) => document.getElementById(id);
+const PAGE = 40;
+const MARK_DELAY_MS = 1500;
+const TYPING_EVERY_MS = 3000;
+const TYPING_SHOWN_MS = 6000;
+
+const state = {
+  session: null, conn: null, self: null, team: null,
+  channels: new Map(), current: null, messages: new Map(), hasMore: new Map(),
+  thread: null, typing: new Map(), presence: new Map(), subscribed: "",
+  markTimer: null, lastTyping: 0, pendingIds: new Map(), mentionIds: new Map(),
+};
+window.flannel = state; // for the browser tests and the curious
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === "class") node.className = v;
+    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+    else node.setAttribute(k, v === true ? "" : v);
+  }
+  for (const c of children.flat()) if (c !== null && c !== undefined) node.append(c.nodeType ? c : String(c));
+  return node;
+}
+
+function status(text) {
+  $("status").hidden = !text;
+  $("status").textContent = text || "";
+}
+
+// -- sign-in ----------------------------------------------------------------------------
+
+async function post(path, body) {
+  const resp = await fetch(path, {
+    method: "POST", credentials: "same-origin",
+    headers: { "content-type": "application/json", ...(state.session ? { "x-flannel-csrf": state.session.csrf } : {}) },
+    body: JSON.stringify(body),
+  });
+  return resp.json().catch(() => ({ ok: false, error: `http_${resp.status}` }));
+}
+
+function showSignin(message = "") {
+  state.conn?.stop();
+  state.conn = null;
+  state.session = null;
+  status("");
+  $("app").hidden = true;
+  $("signin").hidden = false;
+  $("signin-error").textContent = message;
+  $("email").focus();
+}
+
+const SIGNIN_ERRORS = {
+  invalid_credentials: "That email and password don't match. Try again.",
+  ratelimited: "Too many attempts. Wait a few minutes, then try again.",
+  invalid_arguments: "Enter your email and password.",
+};
+
+$("signin-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  $("signin-submit").disabled = true;
+  try {
+    const answer = await post("/web/signin", { email: $("email").value, password: $("password").value });
+    if (!answer.ok) { $("signin-error").textContent = SIGNIN_ERRORS[answer.error] || `Sign-in failed (${answer.error}).`; return; }
+    $("password").value = "";
+    await start(answer);
+  } finally {
+    $("signin-submit").disabled = false;
+  }
+});
+
+$("signout").addEventListener("click", async () => {
+  await post("/web/signout", {});
+  showSignin("You signed out.");
+});
+
+async function boot() {
+  const link = new URLSearchParams(location.hash.slice(1)).get("signin");
+  if (link) {
+    history.replaceState(null, "", location.pathname); // the link is spent: don't keep it
+    const answer = await post("/web/signin/link", { link });
+    if (answer.ok) return start(answer);
+    return showSignin("That sign-in link was used or has expired. Sign in with your password.");
+  }
+  const csrf = document.cookie.match(/(?:^|; )flannel_csrf=([0-9a-f]+)/)?.[1];
+  if (csrf) return start({ csrf }); // signed in: straight to rtm.connect (a dead session lands on sign-in)
+  const session = await (await fetch("/web/session", { credentials: "same-origin" })).json();
+  if (session.ok) return start(session);
+  showSignin();
+}
+
+async function start(session) {
+  state.session = session;
+  $("signin").hidden = true;
+  $("app").hidden = false;
+  status("Connecting…");
+  const conn = new Connection({
+    csrf: session.csrf,
+    onHello, onEvent,
+    onState: (s) => status(s === "connected" ? "" : "Reconnecting…"),
+    onAuthLost: () => showSignin("Your session ended. Sign in again."),
+  });
+  state.conn = conn;
+  state.users = new Users((m, a) => conn.query(m, a), () => scheduleRender());
+  if ("Notification" in window && Notification.permission === "default") $("notify").hidden = false;
+  await conn.start();
+}
+
+// -- hello and live events ----------------------------------------------------------------
+
+function onHello(hello, resumed) {
+  if (!performance.getEntriesByName("hello").length) performance.mark("hello");
+  state.self = hello.self;
+  state.team = hello.team;
+  state.users.add([hello.self]);
+  $("team-name").textContent = hello.team.name;
+  $("me").textContent = `@${hello.self.name}`;
+  if (!resumed) {
+    state.channels = new Map(hello.channels.map((c) => [c.id, { ...c }]));
+    state.messages.clear();
+    state.hasMore.clear();
+  }
+  for (const c of state.channels.values()) if (c.is_im) state.users.want(c.user);
+  renderSidebar();
+  state.subscribed = "";
+  const wanted = state.current && state.channels.has(state.current) ? state.current : firstChannel();
+  if (wanted && (!resumed || !state.messages.has(wanted))) openChannel(wanted, { focus: false });
+  else { renderMessages(); subscribePresence(); }
+}
+
+function firstChannel() {
+  const list = sorted([...state.channels.values()]);
+  const general = list.find((c) => c.name === "general");
+  return (general || list[0])?.id ?? null;
+}
+
+function onEvent(ev) {
+  const handlers = {
+    message: onMessage, reaction_added: onReaction, reaction_removed: onReaction,
+    channel_marked: onMarked, group_marked: onMarked, im_marked: onMarked, mpim_marked: onMarked,
+    user_typing: onTyping, user_info: (e) => state.users.add(e.users),
+    user_change: (e) => state.users.add([e.user]), team_join: (e) => state.users.add([e.user]),
+    presence_change: onPresence, desktop_notification: onNotification,
+    channel_joined: (e) => { state.channels.set(e.channel.id, { ...e.channel }); renderSidebar(); },
+    channel_left: (e) => { state.channels.delete(e.channel); renderSidebar(); },
+    channel_rename: (e) => { const c = state.channels.get(e.channel.id); if (c) { c.name = e.channel.name; renderSidebar(); } },
+  };
+  handlers[ev.type]?.(ev);
+}
+
+function list(channel) {
+  if (!state.messages.has(channel)) state.messages.set(channel, new Map());
+  return state.messages.get(channel);
+}
+
+function onMessage(ev) {
+  const channel = ev.channel;
+  if (ev.subtype === "message_changed") {
+    const msgs = list(channel);
+    const old = msgs.get(ev.message.ts);
+    if (old) msgs.set(ev.message.ts, { ...old, ...ev.message });
+    updateThreadMessage(ev.message);
+    return scheduleRender();
+  }
+  if (ev.subtype === "message_deleted") {
+    list(channel).delete(ev.deleted_ts);
+    if (state.thread?.channel === channel) state.thread.replies.delete(ev.deleted_ts);
+    return scheduleRender();
+  }
+  if (ev.is_ephemeral) return addMessage(channel, ev);
+  const isReply = ev.thread_ts && ev.thread_ts !== ev.ts;
+  if (isReply) {
+    const parent = list(channel).get(ev.thread_ts);
+    if (parent && !parent.replies_seen?.has(ev.ts)) {
+      parent.replies_seen = parent.replies_seen || new Set();
+      parent.replies_seen.add(ev.ts);
+      parent.reply_count = (parent.reply_count || 0) + 1;
+      parent.latest_reply = ev.ts;
+    }
+    if (state.thread && state.thread.channel === channel && state.thread.ts === ev.thread_ts) {
+      state.thread.replies.set(ev.ts, ev);
+      reconcile(state.thread.replies, ev);
+    }
+    return scheduleRender();
+  }
+  addMessage(channel, ev);
+  const c = state.channels.get(channel);
+  if (!c) return;
+  c.latest = { ts: ev.ts, user: ev.user, text: ev.text };
+  const mine = ev.user === state.self?.id;
+  const visible = channel === state.current && document.visibilityState === "visible";
+  if (mine || visible) { if (visible) scheduleMark(); }
+  else {
+    c.unread_count_display = (c.unread_count_display || 0) + 1;
+    c.has_unreads = true;
+    if (c.is_im || mentionedUsers(ev.text).includes(state.self?.id)) c.mention_count = (c.mention_count || 0) + 1;
+  }
+  renderSidebar();
+}
+
+function addMessage(channel, ev) {
+  const msgs = list(channel);
+  reconcile(msgs, ev);
+  msgs.set(ev.ts, { ...(msgs.get(ev.ts) || {}), ...ev });
+  if (ev.user) state.users.want(ev.user);
+  scheduleRender();
+}
+
+// A message we sent comes back by its client_msg_id: the local echo it replaces goes away.
+function reconcile(msgs, ev) {
+  if (!ev.client_msg_id) return;
+  const local = state.pendingIds.get(ev.client_msg_id);
+  if (local) { msgs.delete(local); state.pendingIds.delete(ev.client_msg_id); }
+}
+
+function onReaction(ev) {
+  const m = list(ev.item.channel).get(ev.item.ts) || state.thread?.replies.get(ev.item.ts);
+  if (!m) return;
+  const reactions = (m.reactions || []).map((r) => ({ ...r, users: [...r.users] }));
+  let r = reactions.find((x) => x.name === ev.reaction);
+  if (ev.type === "reaction_added") {
+    if (!r) { r = { name: ev.reaction, users: [], count: 0 }; reactions.push(r); }
+    if (!r.users.includes(ev.user)) { r.users.push(ev.user); r.count = r.users.length; }
+  } else if (r) {
+    r.users = r.users.filter((u) => u !== ev.user);
+    r.count = r.users.length;
+  }
+  m.reactions = reactions.filter((x) => x.count > 0);
+  scheduleRender();
+}
+
+function onMarked(ev) {
+  const c = state.channels.get(ev.channel);
+  if (!c) return;
+  c.last_read = ev.ts;
+  c.unread_count_display = ev.unread_count_display ?? 0;
+  c.mention_count = ev.mention_count ?? 0;
+  c.has_unreads = c.unread_count_display > 0;
+  renderSidebar();
+}
+
+function onTyping(ev) {
+  if (ev.user === state.self?.id) return;
+  const key = `${ev.channel}:${ev.user}`;
+  clearTimeout(state.typing.get(key));
+  state.typing.set(key, setTimeout(() => { state.typing.delete(key); renderTyping(); }, TYPING_SHOWN_MS));
+  state.users.want(ev.user);
+  renderTyping();
+}
+
+function onPresence(ev) {
+  for (const u of ev.users || [ev.user]) state.presence.set(u, ev.presence);
+  scheduleRender();
+}
+
+function onNotification(ev) {
+  if (!("Notification" in window) || Notification.permission !== "granted") return;
+  const n = new Notification(ev.title || "Flannel", { body: ev.content || ev.subtitle || "", tag: ev.msg || ev.ts });
+  n.onclick = () => { window.focus(); if (ev.channel) openChannel(ev.channel); };
+}
+
+$("notify").addEventListener("click", async () => {
+  await Notification.requestPermission();
+  $("notify").hidden = Notification.permission !== "default";
+});
+
+// -- the sidebar ---------------------------------------------------------------------------
+
+function label(c) {
+  if (c.is_im) return state.users.name(c.user) || "…";
+  if (c.is_mpim) {
+    const ids = (c.name || "").replace(/^mpdm-|-1$/g, "").split("--").filter((id) => id && id !== state.self?.id);
+    return ids.map((id) => state.users.name(id) || "…").join(", ") || c.id;
+  }
+  return c.name || c.id;
+}
+
+function sorted(chs) { return chs.sort((a, b) => label(a).localeCompare(label(b))); }
+
+function renderSidebar() {
+  const sections = [
+    ["Channels", (c) => !c.is_im && !c.is_mpim && !c.is_private],
+    ["Private channels", (c) => !c.is_im && !c.is_mpim && c.is_private],
+    ["Direct messages", (c) => c.is_im],
+    ["Group messages", (c) => c.is_mpim],
+  ];
+  const all = [...state.channels.values()].filter((c) => !c.is_archived);
+  const nav = $("sidebar");
+  const focused = document.activeElement?.dataset?.channel;
+  nav.replaceChildren(...sections.map(([title, keep]) => {
+    const chs = sorted(all.filter(keep));
+    if (!chs.length) return null;
+    const id = `section-${title.replace(/\s/g, "-").toLowerCase()}`;
+    return el("section", { "aria-labelledby": id }, el("h3", { id }, title), el("ul", {}, chs.map(item)));
+  }).filter(Boolean));
+  if (focused) nav.querySelector(`a[data-channel="${focused}"]`)?.focus();
+}
+
+function item(c) {
+  const unread = (c.unread_count_display || 0) > 0;
+  const mentions = c.mention_count || 0;
+  const prefix = c.is_im ? el("span", { class: `dot ${state.presence.get(c.user) === "active" ? "active" : ""}`, "aria-hidden": "true" })
+    : c.is_mpim ? "⁘" : c.is_private ? "◆" : "#";
+  const badgeText = mentions ? `${mentions} mention${mentions > 1 ? "s" : ""}` : unread ? "unread" : "";
+  return el("li", {},
+    el("a", {
+      href: `#${c.id}`, "data-channel": c.id, class: unread ? "unread" : "",
+      "aria-current": c.id === state.current ? "page" : null,
+      "aria-label": `${label(c)}${badgeText ? `, ${badgeText}` : ""}`,
+      onclick: (ev) => { ev.preventDefault(); openChannel(c.id); },
+      onkeydown: sidebarKeys,
+    }, prefix, el("span", {}, label(c)), mentions ? el("span", { class: "badge", "data-badge": "mentions" }, String(mentions)) : null));
+}
+
+function sidebarKeys(ev) {
+  if (ev.key !== "ArrowDown" && ev.key !== "ArrowUp") return;
+  const links = [...$("sidebar").querySelectorAll("a")];
+  const i = links.indexOf(ev.currentTarget);
+  links[(i + (ev.key === "ArrowDown" ? 1 : links.length - 1)) % links.length]?.focus();
+  ev.preventDefault();
+}
+
+$("menu").addEventListener("click", () => {
+  const open = $("sidebar").classList.toggle("open");
+  $("menu").setAttribute("aria-expanded", String(open));
+});
+
+// -- a channel -----------------------------------------------------------------------------
+
+async function openChannel(id, { focus = true } = {}) {
+  state.current = id;
+  $("sidebar").classList.remove("open");
+  $("menu").setAttribute("aria-expanded", "false");
+  const c = state.channels.get(id);
+  $("channel-title").textContent = c ? (c.is_im || c.is_mpim ? label(c) : `${c.is_private ? "◆" : "#"} ${label(c)}`) : id;
+  $("channel-topic").textContent = "";
+  renderSidebar();
+  renderMessages();
+  renderTyping();
+  if (!state.messages.has(id) || !state.messages.get(id).size) await loadHistory(id);
+  if (focus) $("compose").focus();
+  scheduleMark();
+}
+
+async function loadHistory(id, older = false) {
+  const msgs = list(id);
+  const oldest = [...msgs.keys()].sort()[0];
+  const args = { channel: id, limit: PAGE };
+  if (older && oldest) args.latest = oldest;
+  const answer = await state.conn.query("conversations.history", args);
+  if (!answer.ok) { status(`Could not load messages (${answer.error?.code || answer.error}).`); return; }
+  for (const m of answer.messages) if (!msgs.has(m.ts)) msgs.set(m.ts, { ...m, channel: id });
+  state.hasMore.set(id, !!answer.has_more);
+  if (state.current !== id) return;
+  const box = $("messages");
+  const fromBottom = box.scrollHeight - box.scrollTop;
+  renderMessages();
+  box.scrollTop = older ? box.scrollHeight - fromBottom : box.scrollHeight;
+  if (!performance.getEntriesByName("content-visible").length) performance.mark("content-visible"); // the benchmark's end
+}
+
+let loadingOlder = false;
+$("messages").addEventListener("scroll", async () => {
+  const id = state.current;
+  if ($("messages").scrollTop > 80 || loadingOlder || !state.hasMore.get(id)) return;
+  loadingOlder = true;
+  try { await loadHistory(id, true); } finally { loadingOlder = false; }
+});
+
+function scheduleMark() {
+  clearTimeout(state.markTimer);
+  state.markTimer = setTimeout(markRead, MARK_DELAY_MS); // debounced, as Slack advises
+}
+
+async function markRead() {
+  const c = state.channels.get(state.current);
+  const msgs = state.messages.get(state.current);
+  if (!c || !msgs || !msgs.size || document.visibilityState !== "visible") return;
+  const newest = [...msgs.keys()].filter((ts) => !ts.startsWith("local-")).sort().pop();
+  if (!newest || (c.last_read && c.last_read >= newest && !c.unread_count_display && !c.mention_count)) return;
+  c.last_read = newest;
+  c.unread_count_display = 0;
+  c.mention_count = 0;
+  renderSidebar();
+  await state.conn.query("conversations.mark", { channel: c.id, ts: newest }).catch(() => {});
+}
+
+document.addEventListener("visibilitychange", () => { if (document.visibilityState === "visible") scheduleMark(); });
+
+let renderQueued = false;
+function scheduleRender() {
+  if (renderQueued) return;
+  renderQueued = true;
+  requestAnimationFrame(() => { renderQueued = false; renderMessages(); renderThread(); renderSidebar(); renderTyping(); });
+}
+
+function renderMessages() {
+  const box = $("messages");
+  const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 60;
+  const msgs = [...(state.messages.get(state.current)?.values() || [])]
+    .filter((m) => !(m.thread_ts && m.thread_ts !== m.ts && !m.is_ephemeral))
+    .sort((a, b) => (a.ts < b.ts ? -1 : 1));
+  const nodes = msgs.map((m) => messageNode(m, false));
+  if (state.hasMore.get(state.current)) nodes.unshift(el("div", { class: "older" }, "Scroll up for older messages"));
+  box.replaceChildren(...nodes);
+  if (atBottom) box.scrollTop = box.scrollHeight;
+  subscribePresence();
+}
+
+function messageNode(m, inThread) {
+  const mine = m.user === state.self?.id;
+  const name = state.users.name(m.user) || m.username || m.user || "someone";
+  mentionedUsers(m.text).forEach((id) => state.users.want(id));
+  const text = el("div", { class: "text" });
+  text.innerHTML = render(m.text, (id) => state.users.name(id), state.self?.id); // escaped by render()
+  const dot = m.user ? el("span", { class: `dot ${state.presence.get(m.user) === "active" ? "active" : ""}`, title: state.presence.get(m.user) || "presence unknown", "data-presence": m.user }) : null;
+  const node = el("article", {
+    class: `msg ${m.pending ? "pending" : ""} ${m.failed ? "failed" : ""}`, "data-ts": m.ts, "data-user": m.user || "",
+    "aria-label": `${name} at ${timeOf(m.ts)}`, tabindex: "-1",
+  },
+  el("div", { class: "avatar", "aria-hidden": "true" }, name.slice(0, 1).toUpperCase()),
+  el("div", { class: "who" }, name, dot, el("time", { datetime: new Date(Number(m.ts.split(".")[0]) * 1000 || Date.now()).toISOString() }, m.pending ? "sending…" : timeOf(m.ts)), m.edited ? el("span", { class: "topic" }, "(edited)") : null),
+  text,
+  files(m),
+  reactionsNode(m),
+  !inThread && m.reply_count ? el("button", { class: "replies", onclick: () => openThread(m) }, `${m.reply_count} repl${m.reply_count > 1 ? "ies" : "y"}`) : null,
+  m.pending ? null : actions(m, mine, inThread));
+  return node;
+}
+
+function files(m) {
+  if (!m.files?.length) return null;
+  return el("div", { class: "files" }, m.files.map((f) => {
+    const url = f.url_private_download || f.url_private || f.permalink;
+    const isImage = /^image\//.test(f.mimetype || "");
+    return el("div", { class: "file" },
+      isImage ? el("img", { src: f.thumb_360 || f.url_private || url, alt: f.title || f.name || "image", onload: keepAtBottom }) : null,
+      url ? el("a", { href: url, download: f.name || "", rel: "noopener" }, `⬇ ${f.name || f.title || "file"}`) : el("span", {}, f.name || "file"));
+  }));
+}
+
+function keepAtBottom(ev) {
+  const box = ev.target.closest(".messages");
+  if (box && box.scrollHeight - box.scrollTop - box.clientHeight < ev.target.height + 80) box.scrollTop = box.scrollHeight;
+}
+
+function reactionsNode(m) {
+  if (!m.reactions?.length) return null;
+  return el("div", { class: "reactions" }, m.reactions.map((r) => {
+    const mine = r.users?.includes(state.self?.id);
+    return el("button", {
+      "aria-pressed": String(!!mine), "aria-label": `${r.name} reaction, ${r.count}`, "data-reaction": r.name,
+      onclick: () => react(m, r.name, mine),
+    }, `:${r.name}: ${r.count}`);
+  }));
+}
+
+const QUICK = ["+1", "heart", "joy", "eyes"];
+
+function actions(m, mine, inThread) {
+  return el("div", { class: "actions", role: "toolbar", "aria-label": "Message actions" },
+    QUICK.slice(0, 2).map((name) => el("button", { "aria-label": `React with ${name}`, onclick: () => react(m, name, m.reactions?.find((r) => r.name === name)?.users?.includes(state.self?.id)) }, name === "+1" ? "+1" : "♥")),
+    inThread ? null : el("button", { "aria-label": "Reply in thread", onclick: () => openThread(m) }, "Reply"),
+    mine ? el("button", { "aria-label": "Edit message", onclick: () => editMessage(m) }, "Edit") : null,
+    mine ? el("button", { "aria-label": "Delete message", onclick: () => deleteMessage(m) }, "Delete") : null);
+}
+
+async function react(m, name, remove) {
+  await state.conn.query(remove ? "reactions.remove" : "reactions.add", { channel: m.channel || state.current, timestamp: m.ts, name });
+}
+
+async function editMessage(m) {
+  const text = prompt("Edit message", m.text);
+  if (text === null || text === m.text) return;
+  const answer = await state.conn.query("chat.update", { channel: m.channel || state.current, ts: m.ts, text });
+  if (!answer.ok) status(`Could not edit (${answer.error?.code}).`);
+}
+
+async function deleteMessage(m) {
+  if (!confirm("Delete this message?")) return;
+  await state.conn.query("chat.delete", { channel: m.channel || state.current, ts: m.ts });
+}
+
+// -- sending -------------------------------------------------------------------------------
+
+function toWire(text) {
+  // @name picked from the autocomplete becomes <@U..> on the wire
+  return text.replace(/(^|\s)@([\w.\-]+)/g, (all, pre, name) => (state.mentionIds.has(name) ? `${pre}<@${state.mentionIds.get(name)}>` : all));
+}
+
+async function send(channel, text, threadTs, into) {
+  const clientMsgId = crypto.randomUUID();
+  const local = `local-${clientMsgId}`;
+  const wire = toWire(text);
+  const echo = { ts: local, user: state.self.id, text: wire, channel, pending: true, client_msg_id: clientMsgId };
+  state.pendingIds.set(clientMsgId, local);
+  into.set(local, echo);
+  scheduleRender();
+  const args = { channel, text: wire, client_msg_id: clientMsgId };
+  if (threadTs) args.thread_ts = threadTs;
+  let answer;
+  try { answer = await state.conn.query("chat.postMessage", args); } catch (err) { answer = { ok: false, error: { code: "not_connected" } }; }
+  if (!answer.ok) {
+    if (answer.error?.code === "not_connected") { // sent again once reconnected, same client_msg_id
+      await waitConnected();
+      try { answer = await state.conn.query("chat.postMessage", args); } catch { /* shown as failed */ }
+    }
+  }
+  if (!answer?.ok) { echo.pending = false; echo.failed = true; echo.text = `${wire} (not sent: ${answer?.error?.code || "error"})`; scheduleRender(); return; }
+  if (into.has(local) && state.pendingIds.has(clientMsgId)) { // the reply came before the event
+    into.delete(local);
+    state.pendingIds.delete(clientMsgId);
+    if (!into.has(answer.ts)) into.set(answer.ts, { ...answer.message, channel });
+  }
+  scheduleRender();
+}
+
+async function waitConnected() {
+  for (let i = 0; i < 60 && !(state.conn?.ws?.readyState === WebSocket.OPEN); i++) await sleep(250);
+}
+
+function composerKeys(textarea, submit) {
+  textarea.addEventListener("keydown", (ev) => {
+    if (!$("autocomplete").hidden && textarea === $("compose") && autocompleteKeys(ev)) return;
+    if (ev.key === "Enter" && !ev.shiftKey) { ev.preventDefault(); submit(); }
+  });
+}
+
+function submitMain() {
+  const text = $("compose").value.trim();
+  if (!text || !state.current) return;
+  $("compose").value = "";
+  send(state.current, text, null, list(state.current));
+}
+
+function submitThread() {
+  const text = $("thread-compose").value.trim();
+  if (!text || !state.thread) return;
+  $("thread-compose").value = "";
+  send(state.thread.channel, text, state.thread.ts, state.thread.replies);
+}
+
+$("composer").addEventListener("submit", (ev) => { ev.preventDefault(); submitMain(); });
+$("thread-composer").addEventListener("submit", (ev) => { ev.preventDefault(); submitThread(); });
+composerKeys($("compose"), submitMain);
+composerKeys($("thread-compose"), submitThread);
+
+$("compose").addEventListener("input", () => {
+  const now = Date.now();
+  if (state.current && now - state.lastTyping > TYPING_EVERY_MS) {
+    state.lastTyping = now;
+    state.conn?.send({ id: state.conn.nextId++, type: "typing", channel: state.current });
+  }
+  autocomplete();
+});
+
+function renderTyping() {
+  const names = [...state.typing.keys()].filter((k) => k.startsWith(`${state.current}:`)).map((k) => state.users.name(k.split(":")[1]) || "someone");
+  $("typing").textContent = names.length === 0 ? "" : names.length === 1 ? `${names[0]} is typing…` : `${names.slice(0, -1).join(", ")} and ${names.at(-1)} are typing…`;
+}
+
+// -- @-autocomplete (the edge's prefix search) ----------------------------------------------
+
+let acItems = [];
+let acIndex = 0;
+async function autocomplete() {
+  const box = $("compose");
+  const before = box.value.slice(0, box.selectionStart);
+  const m = /(^|\s)@([\w.\-]{1,30})$/.exec(before);
+  if (!m) { $("autocomplete").hidden = true; return; }
+  const answer = await state.conn.query("users.search", { query: m[2], limit: 8 }).catch(() => null);
+  if (!answer?.ok || !answer.users.length) { $("autocomplete").hidden = true; return; }
+  state.users.add(answer.users);
+  acItems = answer.users;
+  acIndex = 0;
+  drawAutocomplete();
+}
+
+function drawAutocomplete() {
+  $("autocomplete").replaceChildren(...acItems.map((u, i) => el("li", {
+    role: "option", id: `ac-${i}`, "aria-selected": String(i === acIndex), onmousedown: (ev) => { ev.preventDefault(); pickMention(u); },
+  }, `@${u.name}`, u.real_name ? ` — ${u.real_name}` : "")));
+  $("autocomplete").hidden = false;
+  $("compose").setAttribute("aria-activedescendant", `ac-${acIndex}`);
+}
+
+function autocompleteKeys(ev) {
+  if (ev.key === "ArrowDown" || ev.key === "ArrowUp") { acIndex = (acIndex + (ev.key === "ArrowDown" ? 1 : acItems.length - 1)) % acItems.length; drawAutocomplete(); ev.preventDefault(); return true; }
+  if (ev.key === "Enter" || ev.key === "Tab") { pickMention(acItems[acIndex]); ev.preventDefault(); return true; }
+  if (ev.key === "Escape") { $("autocomplete").hidden = true; return true; }
+  return false;
+}
+
+function pickMention(u) {
+  const box = $("compose");
+  const before = box.value.slice(0, box.selectionStart).replace(/@[\w.\-]*$/, `@${u.name} `);
+  box.value = before + box.value.slice(box.selectionStart);
+  state.mentionIds.set(u.name, u.id);
+  $("autocomplete").hidden = true;
+  box.removeAttribute("aria-activedescendant");
+  box.focus();
+}
+
+// -- threads -------------------------------------------------------------------------------
+
+async function openThread(m) {
+  const channel = m.channel || state.current;
+  state.thread = { channel, ts: m.ts, replies: new Map() };
+  $("results").hidden = true;
+  $("thread").hidden = false;
+  renderThread();
+  const answer = await state.conn.query("conversations.replies", { channel, ts: m.ts, limit: 200 });
+  if (answer.ok && state.thread?.ts === m.ts) for (const r of answer.messages) if (!state.thread.replies.has(r.ts)) state.thread.replies.set(r.ts, { ...r, channel });
+  renderThread();
+  $("thread-compose").focus();
+}
+
+function updateThreadMessage(msg) {
+  const r = state.thread?.replies.get(msg.ts);
+  if (r) state.thread.replies.set(msg.ts, { ...r, ...msg });
+}
+
+function renderThread() {
+  if (!state.thread) return;
+  const parent = list(state.thread.channel).get(state.thread.ts);
+  const replies = [...state.thread.replies.values()].sort((a, b) => (a.ts < b.ts ? -1 : 1));
+  if (parent && !state.thread.replies.has(parent.ts)) replies.unshift(parent);
+  $("thread-messages").replaceChildren(...replies.map((r) => messageNode({ ...r, channel: state.thread.channel }, true)));
+}
+
+$("thread-close").addEventListener("click", () => { state.thread = null; $("thread").hidden = true; $("compose").focus(); });
+
+// -- search ----------------------------------------------------------------------------------
+
+$("search-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const query = $("search").value.trim();
+  if (!query) return;
+  const answer = await state.conn.query("search.messages", { query, count: 20 });
+  $("thread").hidden = true;
+  $("results").hidden = false;
+  const matches = answer.ok ? answer.messages.matches : [];
+  $("results-list").replaceChildren(
+    el("p", { class: "result", role: "status" }, answer.ok ? `${answer.messages.total} result${answer.messages.total === 1 ? "" : "s"} for “${query}”` : `Search failed (${answer.error?.code}).`),
+    ...matches.map((m) => {
+      const text = el("div", { class: "text" });
+      text.innerHTML = render(m.text, (id) => state.users.name(id), state.self?.id);
+      return el("div", { class: "result" },
+        el("button", { onclick: () => openChannel(m.channel.id) }, `#${m.channel.name || m.channel.id}`), ` ${m.username || state.users.name(m.user) || ""} · ${timeOf(m.ts)}`, text);
+    }));
+});
+$("results-close").addEventListener("click", () => { $("results").hidden = true; });
+
+// -- quick switcher (Ctrl/Cmd-K) ------------------------------------------------------------
+
+let swItems = [];
+let swIndex = 0;
+let swSeq = 0;
+
+function openSwitcher() {
+  $("switcher").hidden = false;
+  $("switcher-input").value = "";
+  swItems = sorted([...state.channels.values()]).slice(0, 8).map((c) => ({ kind: "channel", id: c.id, label: label(c) }));
+  swIndex = 0;
+  drawSwitcher();
+  $("switcher-input").focus();
+}
+
+function closeSwitcher() { $("switcher").hidden = true; $("compose").focus(); }
+
+async function switcherSearch() {
+  const query = $("switcher-input").value.trim().replace(/^[#@]/, "");
+  const seq = ++swSeq;
+  if (!query) return openSwitcher();
+  const [chs, people] = await Promise.all([
+    state.conn.query("conversations.search", { query, limit: 6 }).catch(() => null),
+    state.conn.query("users.search", { query, limit: 6 }).catch(() => null),
+  ]);
+  if (seq !== swSeq) return; // a later keystroke's answer wins
+  const mine = [...state.channels.values()].filter((c) => (c.is_im || c.is_mpim) && label(c).toLowerCase().includes(query.toLowerCase()));
+  swItems = [
+    ...(chs?.ok ? chs.channels.map((c) => ({ kind: "channel", id: c.id, label: `${c.is_private ? "◆" : "#"}${c.name}`, channel: c })) : []),
+    ...mine.map((c) => ({ kind: "channel", id: c.id, label: label(c) })),
+    ...(people?.ok ? people.users.map((u) => ({ kind: "user", id: u.id, label: `@${u.name}${u.real_name ? ` — ${u.real_name}` : ""}`, user: u })) : []),
+  ];
+  if (people?.ok) state.users.add(people.users);
+  swIndex = 0;
+  drawSwitcher();
+}
+
+function drawSwitcher() {
+  $("switcher-list").replaceChildren(...swItems.map((it, i) => el("li", {
+    role: "option", id: `sw-${i}`, "aria-selected": String(i === swIndex), onmousedown: (ev) => { ev.preventDefault(); pickSwitcher(it); },
+  }, it.label)));
+  $("switcher-input").setAttribute("aria-activedescendant", swItems.length ? `sw-${swIndex}` : "");
+  $("switcher").dataset.ready = String(swSeq);
+}
+
+async function pickSwitcher(it) {
+  if (!it) return;
+  closeSwitcher();
+  if (it.kind === "channel") {
+    if (!state.channels.has(it.id) && it.channel) {
+      await state.conn.query("conversations.join", { channel: it.id });
+      state.channels.set(it.id, { ...it.channel, unread_count_display: 0, mention_count: 0 });
+    }
+    return openChannel(it.id);
+  }
+  const answer = await state.conn.query("conversations.open", { users: it.id });
+  if (!answer.ok) return status(`Could not open the conversation (${answer.error?.code}).`);
+  if (!state.channels.has(answer.channel.id)) state.channels.set(answer.channel.id, { id: answer.channel.id, is_im: true, is_private: true, user: it.id });
+  openChannel(answer.channel.id);
+}
+
+$("switcher-open").addEventListener("click", openSwitcher);
+$("switcher-input").addEventListener("input", switcherSearch);
+$("switcher-input").addEventListener("keydown", (ev) => {
+  if (ev.key === "ArrowDown" || ev.key === "ArrowUp") { swIndex = (swIndex + (ev.key === "ArrowDown" ? 1 : swItems.length - 1)) % Math.max(1, swItems.length); drawSwitcher(); ev.preventDefault(); }
+  else if (ev.key === "Enter") { ev.preventDefault(); pickSwitcher(swItems[swIndex]); }
+  else if (ev.key === "Escape") closeSwitcher();
+});
+$("switcher").addEventListener("click", (ev) => { if (ev.target === $("switcher")) closeSwitcher(); });
+document.addEventListener("keydown", (ev) => {
+  if ((ev.ctrlKey || ev.metaKey) && ev.key.toLowerCase() === "k" && !$("app").hidden) { ev.preventDefault(); openSwitcher(); }
+});
+
+// -- mentions are clickable: a mention opens a DM with that person --------------------------
+
+document.addEventListener("click", (ev) => {
+  const target = ev.target.closest?.(".mention[data-user], .mention[data-channel]");
+  if (!target) return;
+  if (target.dataset.channel) { if (state.channels.has(target.dataset.channel)) openChannel(target.dataset.channel); return; }
+  pickSwitcher({ kind: "user", id: target.dataset.user });
+});
+
+// -- presence: subscribed for the users on screen only --------------------------------------
+
+function subscribePresence() {
+  if (!state.conn) return;
+  const ids = new Set();
+  document.querySelectorAll("#messages [data-user], #thread-messages [data-user]").forEach((n) => n.dataset.user && ids.add(n.dataset.user));
+  for (const c of state.channels.values()) if (c.is_im && c.user) ids.add(c.user);
+  const key = [...ids].sort().join(",");
+  if (key === state.subscribed) return;
+  state.subscribed = key;
+  state.conn.send({ type: "presence_sub", ids: [...ids].slice(0, 500) });
+}
+
+// -- files: Slack's v2 upload (getUploadURLExternal, POST, completeUploadExternal) ----------
+
+async function upload(file) {
+  if (!state.current) return;
+  status(`Uploading ${file.name}…`);
+  try {
+    const conn = state.conn;
+    const url = await conn.api("files.getUploadURLExternal", { filename: file.name, length: String(file.size) });
+    if (!url.ok) throw new Error(url.error);
+    const form = new FormData();
+    form.append("file", file, file.name);
+    const sent = await fetch(url.upload_url, { method: "POST", body: form, credentials: "omit" });
+    if (!sent.ok) throw new Error(`upload_http_${sent.status}`);
+    const done = await conn.api("files.completeUploadExternal", { files: [{ id: url.file_id, title: file.name }], channel_id: state.current });
+    if (!done.ok) throw new Error(done.error);
+    status("");
+  } catch (err) {
+    if (err instanceof AuthLost) return showSignin("Your session ended. Sign in again.");
+    status(`Upload failed (${err.message}).`);
+    setTimeout(() => status(""), 4000);
+  }
+}
+
+$("file").addEventListener("change", () => { for (const f of $("file").files) upload(f); $("file").value = ""; });
+$("composer").addEventListener("dragover", (ev) => { ev.preventDefault(); $("composer").classList.add("drop"); });
+$("composer").addEventListener("dragleave", () => $("composer").classList.remove("drop"));
+$("composer").addEventListener("drop", (ev) => {
+  ev.preventDefault();
+  $("composer").classList.remove("drop");
+  for (const f of ev.dataTransfer.files) upload(f);
+});
+
+// A sign-in link opened in a tab that already shows the page changes only its fragment.
+window.addEventListener("hashchange", () => { if (location.hash.startsWith("#signin=")) { state.conn?.stop(); boot(); } });
+
+export { escapeHtml };
+boot();

@@ -1,0 +1,85 @@
+// Slack's message formatting, rendered safely: everything is escaped first, then the few
+// marks Slack uses (*bold*, _italic_, ~strike~, `code`, ```pre```, <links>, <@mentions>)
+// become elements. No text from a message ever reaches the DOM as markup unescaped.
+
+export function escapeHtml(text) {
+  return String(text).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+}
+
+const SAFE_URL = /^(https?:|mailto:)/i;
+
+// `names(id)` gives a user's display name (or undefined while unknown); `self` is our id.
+export function render(text, names = () => undefined, self = "") {
+  const parts = [];
+  // Split out code spans first: nothing inside them is formatted.
+  const tokens = String(text ?? "").split(/(```[\s\S]*?```|`[^`\n]+`)/);
+  for (const token of tokens) {
+    if (token.startsWith("```") && token.endsWith("```") && token.length >= 6) {
+      parts.push(`<pre>${escapeHtml(token.slice(3, -3))}</pre>`);
+    } else if (token.startsWith("`") && token.endsWith("`") && token.length >= 2) {
+      parts.push(`<code>${escapeHtml(token.slice(1, -1))}</code>`);
+    } else {
+      parts.push(inline(token, names, self));
+    }
+  }
+  return parts.join("");
+}
+
+function inline(text, names, self) {
+  // Angle-bracket entities are found on the raw text, the rest is escaped piece by piece.
+  const out = [];
+  let last = 0;
+  const entity = /<([^<>\s][^<>]*)>/g;
+  for (let m; (m = entity.exec(text)); ) {
+    out.push(marks(escapeHtml(text.slice(last, m.index))));
+    out.push(entityHtml(m[1], names, self));
+    last = m.index + m[0].length;
+  }
+  out.push(marks(escapeHtml(text.slice(last))));
+  return out.join("");
+}
+
+function entityHtml(body, names, self) {
+  const [target, label] = splitLabel(body);
+  if (target.startsWith("@")) {
+    const id = target.slice(1);
+    const name = label || names(id) || id;
+    const me = id === self ? " me" : "";
+    return `<button type="button" class="mention${me}" data-user="${escapeHtml(id)}">@${escapeHtml(name)}</button>`;
+  }
+  if (target.startsWith("#")) {
+    return `<button type="button" class="mention" data-channel="${escapeHtml(target.slice(1))}">#${escapeHtml(label || target.slice(1))}</button>`;
+  }
+  if (target.startsWith("!")) {
+    const word = target.slice(1).split("^")[0];
+    return `<span class="mention">@${escapeHtml(label || word)}</span>`;
+  }
+  if (SAFE_URL.test(target)) {
+    return `<a href="${escapeHtml(target)}" target="_blank" rel="noopener noreferrer">${escapeHtml(label || target)}</a>`;
+  }
+  return escapeHtml(`<${body}>`);
+}
+
+function splitLabel(body) {
+  const bar = body.indexOf("|");
+  return bar < 0 ? [body, ""] : [body.slice(0, bar), body.slice(bar + 1)];
+}
+
+// Bold, italic and strike on already-escaped text (their markers are not escaped characters).
+function marks(html) {
+  return html
+    .replace(/(^|[\s(])\*([^*\n]+)\*(?=$|[\s).,!?:;])/g, "$1<strong>$2</strong>")
+    .replace(/(^|[\s(])_([^_\n]+)_(?=$|[\s).,!?:;])/g, "$1<em>$2</em>")
+    .replace(/(^|[\s(])~([^~\n]+)~(?=$|[\s).,!?:;])/g, "$1<del>$2</del>")
+    .replace(/(^|[\s(])(https?:\/\/[^\s<]+[^\s<.,!?:;)])/g, (all, pre, url) => `${pre}<a href="${url}" target="_blank" rel="noopener noreferrer">${url}</a>`);
+}
+
+// The user ids a text mentions, to resolve before (or while) it is shown.
+export function mentionedUsers(text) {
+  return [...String(text ?? "").matchAll(/<@([A-Z0-9]+)(?:\|[^>]*)?>/g)].map((m) => m[1]);
+}
+
+export function timeOf(ts) {
+  const d = new Date(Number(String(ts).split(".")[0]) * 1000);
+  return d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+}

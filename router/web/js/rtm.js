@@ -1,0 +1,133 @@
+// The connection: rtm.connect through the router (the page's one origin), then the edge's
+// WebSocket. Queries are Web API calls over the socket (answered from the edge's memory or
+// forwarded). On a drop it reconnects with backoff and resumes from the last offset it
+// applied, so the edge replays exactly what was missed; an event at or below that offset is
+// a duplicate and is dropped here, never shown twice.
+
+export class AuthLost extends Error {}
+
+const AUTH_ERRORS = new Set(["not_authed", "invalid_auth", "token_revoked", "account_inactive", "invalid_csrf"]);
+
+export class Connection {
+  constructor({ csrf, onHello, onEvent, onState, onAuthLost }) {
+    Object.assign(this, { csrf, onHello, onEvent, onState, onAuthLost });
+    this.offset = null; // the last change-log offset applied
+    this.nextId = 1;
+    this.pending = new Map();
+    this.ws = null;
+    this.attempt = 0;
+    this.stopped = false;
+  }
+
+  async api(method, args = {}) {
+    const body = new URLSearchParams();
+    for (const [k, v] of Object.entries(args)) body.set(k, typeof v === "string" ? v : JSON.stringify(v));
+    const resp = await fetch(`/api/${method}`, {
+      method: "POST", credentials: "same-origin", headers: { "x-flannel-csrf": this.csrf }, body,
+    });
+    const answer = await resp.json().catch(() => ({ ok: false, error: `http_${resp.status}` }));
+    if (!answer.ok && AUTH_ERRORS.has(answer.error)) throw new AuthLost(answer.error);
+    return answer;
+  }
+
+  async start() {
+    this.stopped = false;
+    while (!this.stopped) {
+      try {
+        await this.connectOnce();
+        return;
+      } catch (err) {
+        if (err instanceof AuthLost) { this.stop(); this.onAuthLost(err.message); return; }
+        this.onState("reconnecting");
+        await sleep(this.backoff());
+      }
+    }
+  }
+
+  backoff() {
+    const base = Math.min(15000, 500 * 2 ** this.attempt++);
+    return base / 2 + Math.random() * base / 2;
+  }
+
+  async connectOnce() {
+    const args = this.offset === null ? {} : { resume_from: String(this.offset) };
+    if (this.failedEdge) args.failed_edge = this.failedEdge; // not sent back to an edge we lost
+    const answer = await this.api("rtm.connect", args);
+    if (!answer.ok) throw new Error(answer.error || "connect_failed");
+    this.edge = answer.edge?.id;
+    if (!performance.getEntriesByName("connected").length) performance.mark("connected"); // rtm.connect answered
+    await new Promise((resolve, reject) => {
+      const ws = new WebSocket(answer.url);
+      let opened = false;
+      this.ws = ws;
+      ws.onmessage = (msg) => {
+        let frame;
+        try { frame = JSON.parse(msg.data); } catch { return; }
+        if (frame.type === "hello") {
+          opened = true;
+          this.failedEdge = null;
+          this.attempt = 0;
+          this.onState("connected");
+          const resumed = frame.resume_from !== null && frame.resume_from !== undefined && !frame.resync;
+          if (!resumed) this.offset = frame.offset;
+          this.onHello(frame, resumed);
+          resolve();
+          return;
+        }
+        this.frame(frame);
+      };
+      ws.onclose = (ev) => {
+        for (const [, p] of this.pending) p.reject(new Error("disconnected"));
+        this.pending.clear();
+        if (this.ws === ws) this.ws = null;
+        if (!opened) { this.failedEdge = this.edge; reject(new Error(`closed ${ev.code}`)); return; }
+        if (!ev.wasClean) this.failedEdge = this.edge; // dropped, not sent away with a goodbye
+        if (!this.stopped) { this.onState("reconnecting"); this.start(); }
+      };
+      ws.onerror = () => {};
+    });
+  }
+
+  frame(frame) {
+    if (frame.reply_to !== undefined && frame.type === undefined) {
+      const waiter = this.pending.get(frame.reply_to);
+      if (waiter) { this.pending.delete(frame.reply_to); waiter.resolve(frame); }
+      return;
+    }
+    if (frame.type === "error" && frame.reply_to !== undefined) {
+      const waiter = this.pending.get(frame.reply_to);
+      if (waiter) { this.pending.delete(frame.reply_to); waiter.resolve({ ok: false, error: frame.error }); }
+      return;
+    }
+    if (frame.type === "goodbye") { this.ws?.close(); return; }
+    if (frame.type === "resync") { this.offset = null; this.ws?.close(); return; }
+    if (typeof frame.offset === "number") {
+      if (this.offset !== null && frame.offset <= this.offset) return; // seen: a replay overlap
+      this.offset = frame.offset;
+    }
+    this.onEvent(frame);
+  }
+
+  send(frame) {
+    if (this.ws && this.ws.readyState === WebSocket.OPEN) { this.ws.send(JSON.stringify(frame)); return true; }
+    return false;
+  }
+
+  query(method, args = {}) {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      if (!this.send({ id, type: "query", method, args })) { reject(new Error("not connected")); return; }
+      this.pending.set(id, { resolve, reject });
+    }).then((answer) => {
+      if (!answer.ok && AUTH_ERRORS.has(answer.error?.code ?? answer.error)) throw new AuthLost(String(answer.error?.code));
+      return answer;
+    });
+  }
+
+  stop() {
+    this.stopped = true;
+    this.ws?.close();
+  }
+}
+
+export function sleep(ms) { return new Promise((r) => setTimeout(r, ms)); }

@@ -1,0 +1,321 @@
+"""The browser client, served by the router: the one origin a browser talks to.
+
+Why the router: it is already the one base URL (every Web API call a page makes is answered
+or forwarded here, :mod:`router.forward`), so the page, its session cookie and its calls share
+one origin and no CORS is needed. The page's WebSocket goes to the edge ``rtm.connect`` chose,
+as any thin client's does (a WebSocket is not bound by the same-origin rule; its ticket is its
+credential).
+
+The session: signing in (``/web/signin``, ``/web/signin/link``) asks the origin for a user
+token (:mod:`origin.api.signin`, with the shared secret) and keeps it in an HttpOnly,
+SameSite=Strict cookie the page's script never sees. A call authenticated by that cookie must
+carry ``x-flannel-csrf``, a value derived from the token with the router's secret
+(:func:`csrf_of`) that only a page of this origin can learn (``/web/session``, read with the
+same-origin rule); the ``/web/*`` writes also want a JSON body, which a cross-site form cannot
+send. Signing out revokes the token at the origin, which closes the page's WebSocket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from router.origin_calls import call_origin
+from router.service import Router
+from wire.errors import RateLimited, SlackError
+from wire.http import JSON_TYPE, SERVICE_HEADER, error_answer, read_body
+from wire.tokens import token_hash
+
+STATIC = Path(__file__).resolve().parent / "web"
+COOKIE = "flannel_session"
+#: The session's CSRF value, readable by the page's script (a double-submit cookie): the page
+#: starts without asking ``/web/session`` first. It is no secret from this origin's scripts.
+CSRF_COOKIE = "flannel_csrf"
+CSRF_HEADER = "x-flannel-csrf"
+MAX_BODY = 16 * 1024
+#: The page's scripts and styles are its own files; it may open WebSockets to the edges and
+#: fetch files from where the origin stores them.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob: http: https:; "
+    "connect-src 'self' ws: wss: http: https:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+)
+_LAG = re.compile(rb"^flannel_edge_log_lag(?:\{[^}]*\})? ([0-9.e+]+)$", re.M)
+
+
+def csrf_of(secret: str, token: str) -> str:
+    """The CSRF value of a session: derived, so the router keeps no state per session."""
+    return hmac.new(secret.encode(), b"csrf:" + token_hash(token).encode(), hashlib.sha256).hexdigest()[:40]
+
+
+def cookie_token(cookies: Mapping[str, str], headers: Mapping[str, str], secret: str) -> str | None:
+    """The session token a cookie-authenticated call acts with; None without the cookie;
+    ``invalid_csrf`` when the call does not carry the session's CSRF value."""
+    token = cookies.get(COOKIE)
+    if not token:
+        return None
+    given = headers.get(CSRF_HEADER, "")
+    if not given or not hmac.compare_digest(given.encode(), csrf_of(secret, token).encode()):
+        raise SlackError(
+            "invalid_csrf", f"a call authenticated by the session cookie needs {CSRF_HEADER}", 403
+        )
+    return token
+
+
+def session_cookie(
+    token: str, secure: bool, max_age: int | None = 30 * 24 * 3600, name: str = COOKIE, http_only: bool = True
+) -> str:
+    parts = [f"{name}={token}", "Path=/", *(["HttpOnly"] if http_only else []), "SameSite=Strict"]
+    if max_age is None:
+        parts.append("Max-Age=0")
+    else:
+        parts.append(f"Max-Age={max_age}")
+    if secure:
+        parts.append("Secure")
+    return "; ".join(parts)
+
+
+def lag_of(metrics_text: bytes) -> int | None:
+    found = _LAG.search(metrics_text)
+    return int(float(found.group(1))) if found else None
+
+
+def _json(body: Mapping[str, Any], status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(body), status, dict(headers or {}), media_type=JSON_TYPE)
+
+
+def _error(exc: SlackError) -> Response:
+    body, status, headers = error_answer(exc)
+    return Response(body, status, headers, media_type=JSON_TYPE)
+
+
+async def _json_body(request: Request) -> dict[str, Any]:
+    if not request.headers.get("content-type", "").startswith("application/json"):
+        raise SlackError("invalid_form_data", "send application/json", 415)
+    try:
+        body = orjson.loads(await read_body(request.stream(), MAX_BODY) or b"{}")
+    except orjson.JSONDecodeError:
+        raise SlackError("invalid_json", "the body is not JSON") from None
+    if not isinstance(body, dict):
+        raise SlackError("invalid_json", "the body must be a JSON object")
+    return body
+
+
+class WebClient:
+    """The page, its static files, the session endpoints and the operators' dashboard."""
+
+    def __init__(
+        self, router: Router, origin_url: str, secret: str, transport: httpx.AsyncBaseTransport | None = None
+    ) -> None:
+        self.router = router
+        self.origin_url = origin_url.rstrip("/")
+        self.secret = secret
+        self.http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=2.0), transport=transport)
+
+    async def close(self) -> None:
+        await self.http.aclose()
+
+    def routes(self) -> list[BaseRoute]:
+        return [
+            Route("/", self.page),
+            Route("/dashboard", self.dashboard_page),
+            Route("/web/signin", self.signin, methods=["POST"]),
+            Route("/web/signin/link", self.signin_link, methods=["POST"]),
+            Route("/web/session", self.session),
+            Route("/web/signout", self.signout, methods=["POST"]),
+            Route("/web/dashboard", self.dashboard),
+            Mount("/web/static", StaticFiles(directory=STATIC), name="web"),
+        ]
+
+    def token_of(self, request: Request) -> str | None:
+        return cookie_token(request.cookies, request.headers, self.secret)
+
+    @staticmethod
+    def with_session(request: Request) -> Request:
+        """A file download (GET) by the page: ``<img src>`` cannot send a header, so the
+        session cookie stands for ``Authorization`` (a cross-site GET never carries a
+        SameSite=Strict cookie, and a download changes nothing)."""
+        token = request.cookies.get(COOKIE)
+        if request.method not in ("GET", "HEAD") or not token or "authorization" in request.headers:
+            return request
+        headers = [*request.scope["headers"], (b"authorization", f"Bearer {token}".encode())]
+        return Request({**request.scope, "headers": headers}, request.receive)
+
+    async def _origin(self, how: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        try:
+            answer = await self.http.post(
+                f"{self.origin_url}/internal/signin/{how}",
+                json=dict(body),
+                headers={SERVICE_HEADER: self.secret},
+            )
+        except httpx.HTTPError as exc:
+            raise SlackError("service_unavailable", f"origin unreachable: {exc!r}", 503) from exc
+        try:
+            found = orjson.loads(answer.content)
+        except orjson.JSONDecodeError:
+            found = None
+        if not isinstance(found, dict):
+            raise SlackError("service_unavailable", f"origin answered HTTP {answer.status_code}", 503)
+        if found.get("ok") is not True:
+            detail = found.get("detail")
+            if answer.status_code == 429:
+                raise RateLimited(int(answer.headers.get("retry-after", "1") or 1), detail)
+            raise SlackError(str(found.get("error") or "internal_error"), detail)
+        return found
+
+    def _signed_in(self, request: Request, found: Mapping[str, Any]) -> Response:
+        token = str(found["token"])
+        body = {"ok": True, "team_id": found["team_id"], "user_id": found["user_id"]}
+        body["csrf"] = csrf_of(self.secret, token)
+        secure = request.url.scheme == "https"
+        response = _json(body, headers={"cache-control": "no-store"})
+        response.headers.append("set-cookie", session_cookie(token, secure))
+        response.headers.append(
+            "set-cookie", session_cookie(body["csrf"], secure, name=CSRF_COOKIE, http_only=False)
+        )
+        return response
+
+    @staticmethod
+    def _address(request: Request) -> str:
+        return request.client.host if request.client else "unknown"
+
+    async def signin(self, request: Request) -> Response:
+        try:
+            body = await _json_body(request)
+            email, password, team = body.get("email"), body.get("password"), body.get("team", "")
+            if not isinstance(email, str) or not isinstance(password, str) or not isinstance(team, str):
+                raise SlackError("invalid_arguments", "email and password are strings")
+            args = {"email": email, "password": password, "team": team, "address": self._address(request)}
+            return self._signed_in(request, await self._origin("password", args))
+        except SlackError as exc:
+            return _error(exc)
+
+    async def signin_link(self, request: Request) -> Response:
+        try:
+            body = await _json_body(request)
+            link = body.get("link")
+            if not isinstance(link, str):
+                raise SlackError("invalid_arguments", "link is a string")
+            args = {"link": link, "address": self._address(request)}
+            return self._signed_in(request, await self._origin("link", args))
+        except SlackError as exc:
+            return _error(exc)
+
+    async def session(self, request: Request) -> Response:
+        """Who the cookie signs in, and the CSRF value the page sends with its calls."""
+        token = request.cookies.get(COOKIE)
+        if not token:
+            return _json({"ok": False, "error": "not_authed"})
+        try:
+            who = await self.router.tokens.check(token)
+        except SlackError as exc:
+            return _error(exc)
+        body = {
+            "ok": True,
+            "team_id": who.team_id,
+            "user_id": who.user_id,
+            "csrf": csrf_of(self.secret, token),
+        }
+        return _json(body, headers={"cache-control": "no-store"})
+
+    async def signout(self, request: Request) -> Response:
+        try:
+            token = self.token_of(request)
+            if token:
+                try:
+                    await call_origin(self.http, f"{self.origin_url}/api/auth.revoke", token)
+                except SlackError:
+                    pass  # the origin is down: the cookie is still dropped
+        except SlackError as exc:
+            return _error(exc)
+        secure = request.url.scheme == "https"
+        response = _json({"ok": True})
+        response.headers.append("set-cookie", session_cookie("", secure, max_age=None))
+        response.headers.append("set-cookie", session_cookie("", secure, None, CSRF_COOKIE, False))
+        return response
+
+    async def page(self, request: Request) -> Response:
+        return FileResponse(
+            STATIC / "index.html", headers={"content-security-policy": CSP, "cache-control": "no-cache"}
+        )
+
+    async def dashboard_page(self, request: Request) -> Response:
+        return FileResponse(
+            STATIC / "dashboard.html", headers={"content-security-policy": CSP, "cache-control": "no-cache"}
+        )
+
+    async def _operator(self, request: Request) -> None:
+        """The service secret, or the session of a workspace admin."""
+        given = request.headers.get(SERVICE_HEADER, "")
+        if given:
+            if not hmac.compare_digest(given.encode(), self.secret.encode()):
+                raise SlackError("invalid_auth", "wrong service secret", 401)
+            return
+        token = self.token_of(request)
+        if not token:
+            raise SlackError("not_authed", "sign in as an admin, or send the service secret", 401)
+        who = await self._origin("whoami", {"token": token})
+        if who.get("is_admin") is not True:
+            raise SlackError("not_allowed", "the dashboard is for admins", 403)
+
+    async def _edge_figures(self, http_url: str) -> dict[str, Any]:
+        headers = {SERVICE_HEADER: self.secret}
+        try:
+            stats, metrics = await asyncio.gather(
+                self.http.get(f"{http_url}/internal/stats", headers=headers, timeout=2.0),
+                self.http.get(f"{http_url}/metrics", timeout=2.0),
+            )
+            body = orjson.loads(stats.content)
+        except (httpx.HTTPError, orjson.JSONDecodeError) as exc:
+            return {"reachable": False, "detail": repr(exc)[:200]}
+        out = dict(body) if isinstance(body, dict) else {}
+        out["reachable"] = True
+        out["log_lag"] = lag_of(metrics.content)
+        return out
+
+    async def dashboard(self, request: Request) -> Response:
+        """Edges by region (connections, workspaces, cache memory, snapshot loads, change-log
+        lag), the router's placements, and the origin's relay backlog: one JSON object."""
+        try:
+            await self._operator(request)
+        except SlackError as exc:
+            return _error(exc)
+        stats = await self.router.stats()
+        records = {e.id: e for e in await self._edges()}
+        figures = await asyncio.gather(
+            *(self._edge_figures(records[e["id"]].http_url) for e in stats["edges"] if e["id"] in records)
+        )
+        by_id = dict(zip([e["id"] for e in stats["edges"] if e["id"] in records], figures, strict=True))
+        regions: dict[str, list[dict[str, Any]]] = {}
+        for edge in stats["edges"]:
+            regions.setdefault(edge["region"], []).append({**edge, **by_id.get(edge["id"], {})})
+        origin: dict[str, Any] = {"reachable": False}
+        try:
+            answer = await self.http.get(
+                f"{self.origin_url}/internal/stats", headers={SERVICE_HEADER: self.secret}, timeout=2.0
+            )
+            origin = {**orjson.loads(answer.content), "reachable": True}
+        except (httpx.HTTPError, orjson.JSONDecodeError, TypeError):
+            pass
+        placements = {k: v for k, v in stats.items() if k != "edges"}
+        total = stats["placements"] or 0
+        placements["warm_share"] = round(stats["warm_hits"] / total, 4) if total else None
+        body = {"ok": True, "regions": regions, "router": placements, "origin": origin}
+        return _json(body, headers={"cache-control": "no-store"})
+
+    async def _edges(self) -> list[Any]:
+        try:
+            return list(await self.router.registry.edges())
+        except Exception:  # the registry is down: the dashboard still shows the rest
+            return []

@@ -1,0 +1,235 @@
+"""The web client in a real browser: two people in two browser contexts.
+
+Alice signs in with her password, Bob with a one-time link. They see their sidebars with
+badges, open #general, talk live, react, reply in a thread, see each other typing, quick-switch
+and search; then the edge they are on is killed, and the page reconnects (to the other edge)
+and shows every message exactly once, including one posted while it was away.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import time
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.browser.conftest import PASSWORD, World
+
+pytestmark = pytest.mark.e2e
+WAIT_MS = 15_000
+
+
+def shot(page: Any, world: World, name: str) -> None:
+    page.screenshot(path=str(world.shots / f"{name}.png"))
+
+
+def sign_in(page: Any, world: World, email: str, password: str = PASSWORD) -> None:
+    page.goto(world.router_url + "/")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def message(page: Any, text: str, panel: str = "#messages") -> Any:
+    return page.locator(f"{panel} article", has_text=text)
+
+
+def open_channel(page: Any, name: str) -> None:
+    page.locator("#sidebar a", has_text=re.compile(rf"^\W*{re.escape(name)}")).first.click()
+    page.wait_for_function(
+        "name => document.getElementById('channel-title').textContent.includes(name)", arg=name
+    )
+
+
+def edge_holding_connections(world: World) -> str:
+    stats = httpx.get(
+        world.router_url + "/internal/stats", headers={"x-flannel-service-secret": world.stack.cfg.secret}
+    ).json()
+    busy = [e["id"] for e in stats["edges"] if e["connections"] > 0]
+    assert len(busy) == 1, stats["edges"]
+    return str(busy[0])
+
+
+def test_sign_in_refuses_a_wrong_password_and_a_spent_link(world: World, browser: Any) -> None:
+    context = browser.new_context()
+    page = context.new_page()
+    sign_in(page, world, "alice@example.com", "not the password")
+    alert = page.get_by_role("alert")
+    alert.filter(has_text="don't match").wait_for(timeout=WAIT_MS)
+    page.goto("about:blank")
+    sign_in(page, world, "nobody@example.com")  # the same words: no hint the email is unknown
+    alert.filter(has_text="don't match").wait_for(timeout=WAIT_MS)
+    shot(page, world, "signin")
+    link = world.link(world.team.carol.id)
+    page.goto(link)
+    page.locator("#sidebar a").first.wait_for(timeout=WAIT_MS)
+    assert "#signin" not in page.url  # the spent secret is not left in the address bar
+    page.get_by_role("button", name="Sign out").click()
+    page.get_by_label("Email").wait_for(timeout=WAIT_MS)
+    other = browser.new_context().new_page()
+    other.goto(link)
+    other.get_by_role("alert").filter(has_text="used or has expired").wait_for(timeout=WAIT_MS)
+    context.close()
+    other.context.close()
+
+
+def test_two_people_talk_live_and_survive_an_edge_kill(world: World, browser: Any) -> None:
+    team = world.team
+    a_ctx = browser.new_context(viewport={"width": 1280, "height": 800})
+    b_ctx = browser.new_context(viewport={"width": 1280, "height": 800})
+    alice, bob = a_ctx.new_page(), b_ctx.new_page()
+    errors: list[str] = []
+    for page in (alice, bob):
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+
+    # Sign in: Alice with her password, Bob with a one-time link.
+    sign_in(alice, world, "alice@example.com")
+    bob.goto(world.link(team.bob.id))
+    for page in (alice, bob):
+        page.locator("#sidebar a").first.wait_for(timeout=WAIT_MS)
+
+    # The sidebar: sections, and a mention badge on #general (Carol mentioned Alice) until read.
+    sidebar = alice.locator("#sidebar")
+    assert sidebar.get_by_role("heading", name="Channels", exact=True).is_visible()
+    assert sidebar.get_by_role("heading", name="Private channels", exact=True).is_visible()
+    badge = alice.locator("#sidebar a", has_text="general").locator('[data-badge="mentions"]')
+    assert badge.inner_text() == "1"
+    random_link = alice.locator("#sidebar a", has_text="random")
+    assert "unread" in (random_link.get_attribute("class") or "")
+    shot(alice, world, "sidebar")
+
+    # Open #general: its last page of messages, older ones on scroll up.
+    for page in (alice, bob):
+        open_channel(page, "general")
+        message(page, "welcome aboard").wait_for(timeout=WAIT_MS)
+    assert alice.locator("#messages article").count() == 40
+    alice.locator("#messages").evaluate(
+        "box => { box.scrollTop = 0; box.dispatchEvent(new Event('scroll')); }"
+    )
+    message(alice, "history line 0").wait_for(timeout=WAIT_MS)
+    # The mention is rendered as Alice's name, and clickable.
+    assert message(alice, "welcome aboard").locator("button.mention", has_text="@alice").count() == 1
+
+    # Typing: Bob types, Alice sees it.
+    bob.locator("#compose").press_sequentially("hel")
+    alice.locator("#typing", has_text="bob is typing").wait_for(timeout=WAIT_MS)
+
+    # Send: Alice's message (with markup that must stay text) reaches Bob live.
+    text = "hello from alice *bold* <img src=x onerror=alert(1)>"
+    alice.locator("#compose").fill(text)
+    alice.locator("#compose").press("Enter")
+    got = message(bob, "hello from alice")
+    got.wait_for(timeout=WAIT_MS)
+    assert got.locator("strong", has_text="bold").count() == 1
+    assert got.locator("img").count() == 0 and "<img src=x" in got.inner_text()
+    message(alice, "hello from alice").locator("time", has_text=re.compile(r"\d")).wait_for(timeout=WAIT_MS)
+    assert message(alice, "hello from alice").count() == 1  # the local echo was reconciled
+    shot(bob, world, "channel")
+
+    # React: Bob +1s it, Alice sees the count.
+    got.hover()
+    got.get_by_role("button", name="React with +1").click()
+    message(alice, "hello from alice").locator('[data-reaction="+1"]', has_text="1").wait_for(timeout=WAIT_MS)
+
+    # Thread: Bob replies in the side panel; Alice sees the reply count, opens the thread.
+    got.hover()
+    got.get_by_role("button", name="Reply in thread").click()
+    bob.locator("#thread-compose").fill("a reply in the thread")
+    bob.locator("#thread-compose").press("Enter")
+    message(bob, "a reply in the thread", "#thread-messages").wait_for(timeout=WAIT_MS)
+    replies = message(alice, "hello from alice").get_by_role("button", name="1 reply")
+    replies.wait_for(timeout=WAIT_MS)
+    replies.click()
+    message(alice, "a reply in the thread", "#thread-messages").wait_for(timeout=WAIT_MS)
+    shot(alice, world, "thread")
+    alice.get_by_role("button", name="Close thread").click()
+
+    # Quick switcher: Ctrl-K, a prefix, Enter.
+    alice.keyboard.press("Control+k")
+    alice.locator("#switcher-input").press_sequentially("desig")
+    alice.locator("#switcher-list li", has_text="design-reviews").wait_for(timeout=WAIT_MS)
+    shot(alice, world, "switcher")
+    alice.keyboard.press("Enter")
+    alice.wait_for_function(
+        "() => document.getElementById('channel-title').textContent.includes('design-reviews')"
+    )
+    open_channel(alice, "general")
+
+    # Search: the message Alice sent is found (the index may lag its commit a little).
+    deadline = time.monotonic() + 20
+    while True:
+        alice.locator("#search").fill("hello from alice")
+        alice.locator("#search").press("Enter")
+        result = alice.locator("#results-list div.result", has_text="hello from alice")
+        try:
+            result.wait_for(timeout=2000)
+            break
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+    shot(alice, world, "search")
+    alice.get_by_role("button", name="Close search results").click()
+
+    # Kill the edge both are on: the pages say so, reconnect (to the other edge) and resume.
+    victim = edge_holding_connections(world)
+    server = next(s for s in world.stack.servers if s.name.startswith("edge") and victim.startswith(s.name))
+    os.kill(server.pid, signal.SIGKILL)
+    alice.locator("#status", has_text="Reconnecting").wait_for(timeout=WAIT_MS)
+    posted = httpx.post(  # while Alice is away: she must get it on resume, once
+        world.stack.origin_url + "/api/chat.postMessage",
+        headers={"authorization": f"Bearer {team.carol.token}"},
+        data={"channel": team.general, "text": "posted while you were away"},
+    ).json()
+    assert posted["ok"] is True
+    for page in (alice, bob):
+        page.locator("#status").wait_for(state="hidden", timeout=30_000)
+    for page in (alice, bob):  # the router's record of the dead edge outlives it a while
+        assert page.evaluate("() => window.flannel.conn.edge") not in (None, victim)
+    message(alice, "posted while you were away").wait_for(timeout=WAIT_MS)
+    bob.locator("#compose").fill("after the failover")
+    bob.locator("#compose").press("Enter")
+    message(alice, "after the failover").wait_for(timeout=WAIT_MS)
+    alice.wait_for_timeout(500)
+    for text in ("hello from alice", "posted while you were away", "after the failover", "welcome aboard"):
+        assert message(alice, text).count() == 1, text
+    stamps = alice.locator("#messages article").evaluate_all("nodes => nodes.map(n => n.dataset.ts)")
+    assert len(stamps) == len(set(stamps))
+    shot(alice, world, "after-failover")
+
+    # A session revoked elsewhere (an operator, another tab): Bob's page goes to sign-in.
+    token = next(c["value"] for c in b_ctx.cookies() if c["name"] == "flannel_session")
+    revoked = httpx.post(
+        world.stack.origin_url + "/api/auth.revoke", headers={"authorization": f"Bearer {token}"}
+    ).json()
+    assert revoked == {"ok": True, "revoked": True}
+    bob.get_by_role("alert").filter(has_text="session ended").wait_for(timeout=45_000)
+
+    # Signing out revokes the session: the page goes back to sign-in.
+    alice.get_by_role("button", name="Sign out").click()
+    alice.get_by_label("Email").wait_for(timeout=WAIT_MS)
+    assert errors == []
+    a_ctx.close()
+    b_ctx.close()
+
+
+def test_the_dashboard_shows_edges_by_region(world: World, browser: Any) -> None:
+    page = browser.new_context().new_page()
+    page.goto(world.router_url + "/dashboard")
+    page.get_by_label("Service secret").fill("wrong")
+    page.get_by_role("button", name="Open").click()
+    page.get_by_role("alert").filter(has_text="wrong").wait_for(timeout=WAIT_MS)
+    page.get_by_label("Service secret").fill(world.stack.cfg.secret)
+    page.get_by_role("button", name="Open").click()
+    # Region b's edge is alive (a's was killed above: listed as unreachable until its record expires).
+    page.locator("caption", has_text=re.compile(r"^b — 1 edge, \d+ connections")).wait_for(timeout=WAIT_MS)
+    assert page.locator("td", has_text="serving").count() >= 1
+    for row in page.locator("tr", has_text="edge-a-").all():
+        assert "unreachable" in row.inner_text()
+    assert page.locator("#router dt", has_text="warm share").count() == 1
+    assert page.locator("#origin dt", has_text="relay backlog").count() == 1
+    shot(page, world, "dashboard")
+    page.context.close()
