@@ -4,6 +4,12 @@
 builds one from settings; tests build theirs from in-process parts). The lifespan registers the
 edge with the routers, hands the edge to the handlers as Starlette lifespan state, and on
 shutdown leaves the registry, drains, closes the edge and then the injected parts.
+
+``/rtm`` is served outside Starlette's middleware stack and router (:class:`EdgeApp`): a
+WebSocket to ``/rtm`` goes straight to :func:`flannel.rtm_endpoint.rtm`, so each of the edge's
+long-lived connections does not hold the error, exception and routing middlewares' frames for
+its whole life. The route stays in the table (``url_path_for``, and the way in when middleware
+is added to the app).
 """
 
 from __future__ import annotations
@@ -19,6 +25,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
 
 from flannel import gcstats
 from flannel.edge import Edge
@@ -103,6 +111,34 @@ async def stats(request: Request) -> Response:
     )
 
 
+RTM_PATH = "/rtm"
+
+
+class EdgeApp(Starlette):
+    """The edge's Starlette app, with ``/rtm`` WebSockets routed to the endpoint directly.
+
+    Starlette's stack adds nothing to a WebSocket here (no user middleware; the error
+    middleware passes WebSockets through; the exception middleware re-raises what it has no
+    handler for, as the endpoint raises nothing else), so the endpoint runs in the same way,
+    with the same lifespan state, minus those frames per connection. Any middleware added to
+    the app puts ``/rtm`` back behind it.
+    """
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and not self.user_middleware and _route_path(scope) == RTM_PATH:
+            scope["app"] = self
+            await rtm(WebSocket(scope, receive, send))
+            return
+        await super().__call__(scope, receive, send)
+
+
+def _route_path(scope: Scope) -> str:
+    """The path the router would match (Starlette's rule: the path below ``root_path``)."""
+    path: str = scope["path"]
+    root = scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root) else path
+
+
 def create_app(
     edge: Edge,
     registration: EdgeRegistration | None = None,
@@ -138,11 +174,11 @@ def create_app(
                 except Exception:  # one part failing to close must not keep the others open
                     log.exception("closing %r failed", close)
 
-    return Starlette(
+    return EdgeApp(
         routes=[
             Route("/api/{method}", files_proxy.with_uploads(api), methods=["GET", "POST"]),
             *files_proxy.routes(),
-            WebSocketRoute("/rtm", rtm),
+            WebSocketRoute(RTM_PATH, rtm),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/internal/stats", stats),

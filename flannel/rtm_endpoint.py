@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 
+from starlette.datastructures import QueryParams
 from starlette.websockets import WebSocket
 
 from flannel.connection import Connection
@@ -23,8 +24,12 @@ async def rtm(socket: WebSocket) -> None:
     if gated is not None:
         await socket.close(gated.close_code, gated.error)  # before accepting: the ticket is kept
         return
-    ticket = await edge.redeem(socket.query_params.get("ticket", ""))
-    decision = admission.on_ticket(ticket, edge.revoked, socket.query_params.get("resume_from"))
+    # Parsed here, not through ``socket.query_params``: that would keep them for the
+    # connection's life (the ticket is a few hundred bytes).
+    query = QueryParams(socket.scope.get("query_string", b""))
+    ticket = await edge.redeem(query.get("ticket", ""))
+    decision = admission.on_ticket(ticket, edge.revoked, query.get("resume_from"))
+    del query
     await socket.accept()
     if isinstance(decision, Refuse):
         await socket.send_text(decision.frame().decode())

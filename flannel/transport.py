@@ -16,13 +16,23 @@ message and no framing per connection. Only while the connection is open and no 
 (compression) was negotiated; data frames only, never inside another message (uvicorn writes
 each of its messages whole), so the websockets state machine stays true for everything it
 sends itself (pings, pongs, the close).
+
+Per idle connection it keeps less than uvicorn's own protocol: the queue of received messages
+and the ``writable`` flag are :class:`_Inbox` and :class:`_Writable` (no ``asyncio.Queue`` with
+its three deques and an ``Event``, no ``asyncio.Event`` with its deque of waiters: at most one
+reader and one writer wait on them), and once the handshake is done the handshake's request and
+response and the scope's headers and query string are let go (the endpoint reads them before
+it accepts; the access log reads only the path).
 """
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+from collections import deque
+from typing import Any, Literal
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.datastructures import Headers
 from websockets.protocol import State
 
 DROP_EXTENSION = "flannel.drop"
@@ -43,8 +53,113 @@ def direct_of(scope: Any) -> Any:
     return (extensions.get(DIRECT_EXTENSION) or {}).get("direct")
 
 
+class _Inbox:
+    """What uvicorn's protocol needs of its queue of received ASGI messages (``put_nowait``,
+    ``get``, ``empty``): FIFO and unbounded like uvicorn's ``asyncio.Queue`` (uvicorn pauses
+    reading while a message waits), without its three deques and its ``Event``: the deque
+    exists only while messages wait, the list of waiting getters only while one waits (the
+    ASGI app, one reader)."""
+
+    __slots__ = ("_getters", "_items")
+
+    def __init__(self) -> None:
+        self._items: deque[Any] | None = None
+        self._getters: list[asyncio.Future[None]] | None = None
+
+    def empty(self) -> bool:
+        return not self._items
+
+    def qsize(self) -> int:
+        return len(self._items) if self._items else 0
+
+    def put_nowait(self, item: Any) -> None:
+        if self._items is None:
+            self._items = deque()
+        self._items.append(item)
+        self._wake_next()
+
+    def get_nowait(self) -> Any:
+        if not self._items:
+            raise asyncio.QueueEmpty
+        item = self._items.popleft()
+        if not self._items:
+            self._items = None
+        return item
+
+    async def get(self) -> Any:
+        while not self._items:
+            getter = asyncio.get_running_loop().create_future()
+            if self._getters is None:
+                self._getters = []
+            self._getters.append(getter)
+            try:
+                await getter
+            except asyncio.CancelledError:
+                if getter.done() and not getter.cancelled() and self._items:
+                    self._wake_next()  # woken, then cancelled: the message is the next getter's
+                raise
+            finally:
+                getters = self._getters
+                if getters is not None and getter in getters:
+                    getters.remove(getter)
+                if not getters:
+                    self._getters = None
+        return self.get_nowait()
+
+    def _wake_next(self) -> None:
+        for getter in self._getters or ():
+            if not getter.done():
+                getter.set_result(None)
+                return
+
+
+class _Writable:
+    """uvicorn's ``writable`` flag (``set``, ``clear``, ``is_set``, ``wait``) without
+    ``asyncio.Event``'s deque of waiters: the waiters' list exists only while some wait."""
+
+    __slots__ = ("_value", "_waiters")
+
+    def __init__(self) -> None:
+        self._value = True
+        self._waiters: list[asyncio.Future[None]] | None = None
+
+    def is_set(self) -> bool:
+        return self._value
+
+    def set(self) -> None:
+        self._value = True
+        waiters, self._waiters = self._waiters, None
+        for waiter in waiters or ():
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def clear(self) -> None:
+        self._value = False
+
+    async def wait(self) -> Literal[True]:
+        if self._value:
+            return True
+        waiter = asyncio.get_running_loop().create_future()
+        if self._waiters is None:
+            self._waiters = []
+        self._waiters.append(waiter)
+        try:
+            await waiter
+            return True
+        finally:
+            if self._waiters is not None and waiter in self._waiters:
+                self._waiters.remove(waiter)
+                if not self._waiters:
+                    self._waiters = None
+
+
 class DroppableWebSockets(WebSocketsSansIOProtocol):
     """uvicorn's sans-I/O WebSocket protocol, whose connections can drop their transport."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.queue = _Inbox()  # type: ignore[assignment]
+        self.writable = _Writable()  # type: ignore[assignment]
 
     async def run_asgi(self) -> None:
         extensions = self.scope.get("extensions")
@@ -58,9 +173,18 @@ class DroppableWebSockets(WebSocketsSansIOProtocol):
         await super().send(message)
         if message["type"] == "websocket.accept" and self.handshake_complete:
             # The handshake's request and response (their headers): read only to accept, and
-            # otherwise kept for the connection's life. The scope keeps the request's headers.
-            self.__dict__.pop("request", None)
+            # otherwise kept for the connection's life.
+            request = self.__dict__.pop("request", None)
             self.__dict__.pop("response", None)
+            if request is not None:
+                # The websockets parser's frame keeps the request it parsed for the
+                # connection's life: empty it (its path holds the ticket, its headers all).
+                request.path = ""
+                request.headers = Headers()
+            # Read by the endpoint before it accepts and by uvicorn's accept log line, never
+            # after (the access log reads the path).
+            self.scope["headers"] = []
+            self.scope["query_string"] = b""
 
     # -- flannel.connection.Direct ------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from flannel.edge import Edge
 from flannel.methods import LOCAL, Who, answer
 from flannel.metrics import EdgeMetrics
 from flannel.origin_client import OriginError
+from flannel.read_methods import READ_BODIES
 from flannel.writes import asked_after, user_key
 from wire import http
 from wire.args import Args
@@ -63,12 +64,32 @@ def failed(exc: SlackError) -> Response:
     return JsonBytes(body, status, headers)
 
 
-async def read_args(request: Request) -> dict[str, Any]:
+_WANTED = frozenset({b"authorization", b"content-type", http.AFTER_HEADER.encode()})
+
+
+def wanted_headers(scope: Mapping[str, Any]) -> dict[str, str]:
+    """The request headers this adapter reads (token, content type, ``x-flannel-after``), in
+    one pass over the raw list; as starlette's ``Headers.get``: the first of a repeated name,
+    names lowercased (ASGI servers send them so), values latin-1."""
+    out: dict[str, str] = {}
+    for raw_name, raw_value in scope.get("headers", ()):
+        name = raw_name.lower()
+        if name in _WANTED:
+            key = name.decode("latin-1")
+            if key not in out:
+                out[key] = raw_value.decode("latin-1")
+    return out
+
+
+async def read_args(request: Request, headers: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Every argument of the request (query string, then the body's fields over it)."""
-    body = await http.read_body(request.stream()) if request.method == "POST" else b""
+    if headers is None:
+        headers = wanted_headers(request.scope)
+    method = request.scope["method"]
+    body = await http.read_body(request.stream()) if method == "POST" else b""
     query = request.scope.get("query_string", b"")
     try:
-        return http.parse_args(request.method, query, request.headers.get("content-type", ""), body)
+        return http.parse_args(method, query, headers.get("content-type", ""), body)
     except (ValueError, LookupError):  # a body the parser chokes on is still just a bad form
         raise SlackError("invalid_form_data", "malformed body") from None
 
@@ -85,8 +106,9 @@ async def api(request: Request) -> Response:
 async def _dispatch(edge: Edge, request: Request, name: str) -> tuple[Response, str | None, bool]:
     """The answer, its error code, and whether the origin answered ``name`` as its own method."""
     try:
-        values = await read_args(request)
-        token = http.bearer(request.headers.get("authorization"), values)
+        headers = wanted_headers(request.scope)
+        values = await read_args(request, headers)
+        token = http.bearer(headers.get("authorization"), values)
         if name == "rtm.connect":
             return ok(await rtm_connect(edge, token, values)), None, False
         local = LOCAL.get(name)
@@ -99,10 +121,14 @@ async def _dispatch(edge: Edge, request: Request, name: str) -> tuple[Response, 
         if name == "auth.test":
             await edge.user_of(caller.team_id, caller.user_id)
         keys = (caller.token_hash, user_key(caller.team_id, caller.user_id))
-        ws = await edge.fresh(caller.team_id, keys, asked_after(request.headers))
+        ws = await edge.fresh(caller.team_id, keys, asked_after(headers))
         if ws is None:  # still behind the caller's own write: the origin answers
             return await _forward(edge, name, token, values, caller.token_hash)
-        result = answer(local, ws, Who(caller.team_id, caller.user_id), Args(values))
+        who = Who(caller.team_id, caller.user_id)
+        body_of = READ_BODIES.get(name)
+        if body_of is not None:  # answered as bytes kept with the answer (flannel.read_methods)
+            return JsonBytes(body_of(ws, who, Args(values))), None, False
+        result = answer(local, ws, who, Args(values))
     except SlackError as exc:
         return failed(exc), exc.code, False
     except OriginError as exc:

@@ -52,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="change-log retention by age in seconds",
     )
 
+    notifier.add_origin_flags(origin)  # its notifier child: --no-notifier, SMTP, email delay
+
     admin.add_parser(sub)
     edge.add_parser(sub)
     notifier.add_parser(sub)
@@ -95,9 +97,20 @@ def run_origin(args: argparse.Namespace) -> int:
     from origin.app import create_app
 
     settings = origin_settings(args)
+    try:
+        child = notifier.origin_child(args)  # None: --no-notifier, or no Redis (logged)
+    except ValueError as exc:
+        print(f"flannel origin: {exc}", file=sys.stderr)
+        return 2
     install_presence(settings.redis_url, settings.redis_prefix)
     app = create_app(settings)
-    run(serve_all([config(app, settings.host, settings.port, args.log_level, "origin")]))
+    if child is not None:
+        child.start()
+    try:
+        run(serve_all([config(app, settings.host, settings.port, args.log_level, "origin")]))
+    finally:
+        if child is not None:
+            child.stop()
     return 0
 
 

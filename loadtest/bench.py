@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import functools
 import os
 import platform
@@ -115,6 +116,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--phases", default=",".join(PHASES), help=f"comma-separated subset of {','.join(PHASES)}")
     p.add_argument("--no-pin", action="store_true", help="let servers and load generators share all CPUs")
     p.add_argument("--client-procs", type=int, help="load-generator processes (default: one per client CPU)")
+    p.add_argument("--search-messages", type=int, help="messages the search phase seeds (overrides the plan)")
+    p.add_argument("--search-queries", type=int, help="queries the search phase runs (overrides the plan)")
     g = p.add_argument_group("measuring a running stack (instead of starting one)")
     g.add_argument("--origin-url", help="the running origin; switches to this mode")
     g.add_argument("--edge-url", action="append", default=[], help="a running edge (give two)")
@@ -283,6 +286,12 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     from loadtest.phases import changelog, files, notify, presence, routing, search, transfer
 
     plan = QUICK if args.quick else FULL
+    if args.search_messages or args.search_queries:
+        plan = dataclasses.replace(
+            plan,
+            search_messages=args.search_messages or plan.search_messages,
+            search_queries=args.search_queries or plan.search_queries,
+        )
     chosen = [p.strip() for p in args.phases.split(",") if p.strip()]
     unknown = set(chosen) - set(PHASES)
     if unknown:

@@ -299,6 +299,8 @@ class Stack:
             cfg.secret,
             "--rate-limits",
             UNLIMITED,
+            "--file-store",
+            f"file://{(cfg.log_dir / 'files').resolve()}",  # uploads under the stack's temp dir
             "--log-level",
             "warning",
             "--port",

@@ -46,6 +46,9 @@ class PeopleCache:
         self._generation: dict[tuple[str, str], int] = {}
         self._team_generation: dict[str, int] = {}
         self._team_names: dict[str, str] = {}
+        #: per workspace, bumped by every invalidation in it: what was built from its people
+        #: (the notifier's per-channel audiences) is current while this has not moved
+        self._versions: dict[str, int] = {}
         self.hits = 0
         self.misses = 0
         self.loads = 0  # calls to the source
@@ -95,13 +98,18 @@ class PeopleCache:
         self.invalidate(team_id, user)
         return True
 
+    def version(self, team_id: str) -> int:
+        return self._versions.get(team_id, 0)
+
     def invalidate(self, team_id: str, user_id: str) -> None:
+        self._versions[team_id] = self._versions.get(team_id, 0) + 1
         key = (team_id, user_id)
         self._entries.pop(key, None)
         self._generation[key] = self._generation.get(key, 0) + 1
 
     def forget_team(self, team_id: str) -> None:
         """``team_id`` lost events: nothing cached of it can be trusted."""
+        self._versions[team_id] = self._versions.get(team_id, 0) + 1
         for key in [k for k in self._entries if k[0] == team_id]:
             del self._entries[key]
         self._team_names.pop(team_id, None)

@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -28,7 +29,16 @@ import orjson
 from changelog import LogReader, Subscription, TooOld
 from notifier import render
 from notifier.channels import ChannelCache
-from notifier.decide import EMAIL_ACTIONS, Config, Message, Recipient, decide, email_action
+from notifier.decide import (
+    EMAIL_ACTIONS,
+    Audience,
+    Channel,
+    Config,
+    Message,
+    Recipient,
+    decide_for,
+    email_action,
+)
 from notifier.pending import Item, Schedule
 from notifier.people import PeopleCache
 from notifier.ports import DesktopSink, Mailer, Presence, Source, StateStore
@@ -97,6 +107,12 @@ class Notifier:
         self.done: dict[str, int] = {}
         self._progress = asyncio.Condition()
         self._decide_config = Config(config.large_channel, config.email_delay_s)
+        # (team, channel) -> (the conversation it was built from, the people version, audience);
+        # bounded, like the channel cache, by the members it holds
+        self._audiences: OrderedDict[tuple[str, str], tuple[Channel, int, Audience]] = OrderedDict()
+        self._audience_members = 0
+        self.audience_hits = 0
+        self.audience_builds = 0
         if mailer is None:
             logger.warning("notifier: no SMTP configured, email notifications are off")
 
@@ -205,6 +221,11 @@ class Notifier:
                 "hits": self.channels.hits,
                 "loads": self.channels.loads,
             },
+            "audience_cache": {
+                "entries": len(self._audiences),
+                "hits": self.audience_hits,
+                "builds": self.audience_builds,
+            },
         }
 
     # -- progress --------------------------------------------------------------------------
@@ -279,36 +300,24 @@ class Notifier:
             participants.update(u for u in parent["reply_users"] if isinstance(u, str))
         if isinstance(event.get("parent_user_id"), str):
             participants.add(event["parent_user_id"])
-        people = await self.people.people(team, channel.members | {user})
+        audience = await self._audience(team, channel)
         # presence matters to <!here> only (which a large channel ignores): asked for then,
         # for the channel's members at once
         here = "here" in mentions.parse(message.text).broadcast
-        active: frozenset[str] = frozenset()
         if here and len(channel.members) <= self.config.large_channel:
             try:
-                active = await self.presence.active_among(team, channel.members)
+                audience = audience.with_active(await self.presence.active_among(team, channel.members))
             except Exception:  # the message's other notifications still go out
                 logger.warning(
                     "notifier: presence unavailable; <!here> in %s/%s reaches no one", team, channel_id
                 )
-        recipients = {
-            uid: Recipient(
-                uid,
-                p.prefs,
-                p.tz,
-                uid in active,
-                p.snooze_until,
-                p.dnd_ended_until,
-                p.deleted,
-                p.is_bot,
-            )
-            for uid, p in people.items()
-            if uid in channel.members
-        }
-        decision = decide(message, channel, recipients, self.clock(), participants, self._decide_config)
+        decision = decide_for(message, audience, self.clock(), participants, self._decide_config)
         if not decision.notify:
             return []
         team_name = await self.people.team_name(team)
+        # the names the text and the frame show: the sender's, and those of the members it names
+        named = {uid for uid in mentions.parse(message.text).users if uid in channel.members}
+        people = await self.people.people(team, named | {user})
         sender = people[user].display if user in people else user
 
         def name_of(uid: str) -> str:
@@ -336,6 +345,40 @@ class Notifier:
             )
             for n in decision.notify
         ]
+
+    async def _audience(self, team: str, channel: Channel) -> Audience:
+        """``channel``'s :class:`~notifier.decide.Audience` (its members' prefs and DND state,
+        indexed), built once and reused while the channel cache returns the same conversation
+        (no membership change) and no person of the workspace was invalidated: a 32,000-member
+        channel is not turned into 32,000 recipients per message. Who is active is not in it."""
+        key = (team, channel.id)
+        version = self.people.version(team)
+        hit = self._audiences.get(key)
+        if hit is not None and hit[0] is channel and hit[1] == version:
+            self._audiences.move_to_end(key)
+            self.audience_hits += 1
+            return hit[2]
+        people = await self.people.people(team, channel.members)
+        audience = Audience.of(
+            channel,
+            {
+                uid: Recipient(
+                    uid, p.prefs, p.tz, False, p.snooze_until, p.dnd_ended_until, p.deleted, p.is_bot
+                )
+                for uid, p in people.items()
+            },
+        )
+        self.audience_builds += 1
+        if self.people.version(team) == version:  # no invalidation while it was read
+            old = self._audiences.pop(key, None)
+            if old is not None:
+                self._audience_members -= len(old[0].members)
+            self._audiences[key] = (channel, version, audience)
+            self._audience_members += len(channel.members)
+            while self._audience_members > self.config.channel_cache_members and len(self._audiences) > 1:
+                _, (gone, _, _) = self._audiences.popitem(last=False)
+                self._audience_members -= len(gone.members)
+        return audience
 
     # -- delivery --------------------------------------------------------------------------
 

@@ -97,6 +97,8 @@ def create_app(
         transfers = Transfers(opened, runner, settings.import_dir, settings.export_dir)
         limiter = RateLimiter(settings.rate_limits)
         files = await files_app.open(settings.files, opened, limiter, settings.secret, settings.base_url)
+        if files is not None:  # import/export jobs carry files' bytes (``__uploads/``)
+            runner.files.blobs, runner.files.max_bytes = files.blobs, files.settings.max_bytes
         api = ApiEndpoint(
             opened,
             load_methods(),

@@ -127,9 +127,11 @@ class Entry:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Counts:
-    """One member's counts in one conversation."""
+    """One member's counts in one conversation (a value: nobody edits one after it is made;
+    not ``frozen`` because a frozen dataclass's ``__init__`` costs several times more, and one
+    is made per conversation per read)."""
 
     last_read: int
     unread_count: int
@@ -230,9 +232,15 @@ class Window:
     entries: dict[int, Entry] = field(default_factory=dict)
     chars: int = 0  # the previews' characters held (for the memory estimate)
     summary: _Summary | None = None  # the read index, rebuilt after a change (see _Summary)
+    version: int = 0  # moves with every change of entries or floor (answers cached per reader)
+
+    def changed(self) -> None:
+        """Entries or floor moved: drop the read index, move the version."""
+        self.summary = None
+        self.version += 1
 
     def add(self, entry: Entry) -> None:
-        self.summary = None
+        self.changed()
         old = self.entries.get(entry.ts)
         if old is not None:
             self.chars += len(entry.preview) - len(old.preview)
@@ -255,7 +263,7 @@ class Window:
     def remove(self, ts: int) -> None:
         gone = self.entries.pop(ts, None)
         if gone is not None:
-            self.summary = None
+            self.changed()
             self.order.remove(ts)
             self.chars -= len(gone.preview)
 
@@ -298,12 +306,19 @@ class ReadState:
     """Windows per conversation and ``last_read`` per membership, moved by change-log events.
 
     Memberships whose cursor is 0 (never marked) are not stored. Pure: no I/O, no clock.
+
+    ``version`` moves with every snapshot page and every event folded in (whatever its type),
+    and ``memo`` is where a reader may keep answers derived from this state: a cached answer
+    stamped with ``version`` is current while the version has not moved, as long as every
+    change of the state it also read (channels, memberships) comes in through the same events.
     """
 
     def __init__(self, window: int = WINDOW) -> None:
         self.window = window
         self.windows: dict[str, Window] = {}
         self.last_read: dict[str, dict[str, int]] = {}
+        self.version = 0
+        self.memo: dict[str, Any] = {}
 
     def _window(self, channel_id: str) -> Window:
         found = self.windows.get(channel_id)
@@ -315,11 +330,13 @@ class ReadState:
 
     def add_page(self, page: Mapping[str, Any]) -> bool:
         """Fold a ``reads`` or ``last_read`` snapshot page; False for any other page."""
+        self.version += 1  # any page: the caller's state moves with it
         kind = page.get("type")
         if kind == "reads":
             for item in page["items"]:
                 window = self._window(str(item["channel"]))
                 window.floor = max(window.floor, int(item.get("floor") or 0))
+                window.changed()
                 for raw in item["messages"]:
                     window.add(Entry.from_wire(raw))
             return True
@@ -332,6 +349,7 @@ class ReadState:
     # -- events --------------------------------------------------------------------------
 
     def apply(self, event: Mapping[str, Any]) -> None:
+        self.version += 1  # any event: the workspace it belongs to moves with it
         kind = event.get("type")
         channel = event.get("channel")
         if not isinstance(channel, str):
@@ -362,7 +380,7 @@ class ReadState:
             return  # older than the window: it no longer counts anywhere
         new = Entry.of_message(message)
         window.chars += len(new.preview) - len(old.preview)
-        window.summary = None
+        window.changed()
         old.preview, old.users, old.broadcast = new.preview, new.users, new.broadcast
 
     def _set(self, channel_id: str, user_id: str, ts: int) -> None:

@@ -46,15 +46,57 @@ def counts_item(reads: ReadState, channel_id: str, user_id: str) -> JSON:
     return item
 
 
+#: Callers whose ``client.counts`` answer is kept per read state; past it the memo starts over.
+MEMO_USERS = 20_000
+
+
+class _Memo:
+    """One caller's last ``client.counts``: the answer, the read state's version it was made at,
+    the conversations it covered, and per conversation what its item was computed from."""
+
+    __slots__ = ("answer", "mine", "parts", "version")
+
+    def __init__(self, version: int, mine: frozenset[str], parts: dict[str, tuple[Any, ...]], answer: JSON):
+        self.version, self.mine, self.parts, self.answer = version, mine, parts, answer
+
+
 def client_counts(reads: ReadState, channels: Mapping[str, JSON], mine: Iterable[str], user_id: str) -> JSON:
-    """``client.counts`` for ``user_id``: their conversations grouped as Slack does."""
+    """``client.counts`` for ``user_id``: their conversations grouped as Slack does.
+
+    The answer is kept per caller (``reads.memo``) and given again while nothing moved: the read
+    state's version (every event and snapshot page moves it) and the caller's conversations are
+    as they were. After any event, each item is reused only if its conversation's object, window
+    (and its version) and the caller's cursor there are the same objects and values, so a busy
+    workspace recomputes the conversations that changed, not all of them. The answer is shared:
+    callers must not edit it (:func:`flannel.read_methods.client_counts` copies its top level).
+    """
+    memo: dict[str, _Memo] = reads.memo.setdefault("client.counts", {})
+    old = memo.get(user_id)
+    if old is not None and old.version == reads.version and old.mine == mine:
+        return old.answer
     out: JSON = {"channels": [], "mpims": [], "ims": []}
-    for channel_id in sorted(mine):
+    parts: dict[str, tuple[Any, ...]] = {}
+    before = old.parts if old is not None else {}
+    windows, cursors = reads.windows, reads.last_read
+    order = sorted(mine)
+    for channel_id in order:
         channel = channels.get(channel_id)
         if channel is None:
             continue
-        group = _GROUPS.get(kind_of(channel), "channels")
-        out[group].append(counts_item(reads, channel_id, user_id))
+        window = windows.get(channel_id)
+        cursor = cursors.get(channel_id, {}).get(user_id, 0)
+        version = window.version if window is not None else -1
+        seen = before.get(channel_id)
+        if seen is not None and seen[0] is channel and seen[1] is window and seen[2:4] == (version, cursor):
+            group, item = seen[4], seen[5]
+        else:
+            group = _GROUPS.get(kind_of(channel), "channels")
+            item = counts_item(reads, channel_id, user_id)
+        parts[channel_id] = (channel, window, version, cursor, group, item)
+        out[group].append(item)
+    if old is None and len(memo) >= MEMO_USERS:
+        memo.clear()  # bounded: a cold caller pays one computation again
+    memo[user_id] = _Memo(reads.version, frozenset(order), parts, out)
     return out
 
 

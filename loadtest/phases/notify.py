@@ -1,10 +1,14 @@
 """Notifier: how fast the pure decision is, and how long a mention takes to reach its user.
 
-``notify.decide_per_s``: :func:`notifier.decide.decide` calls per second for an ``<!here>``
-message with a direct mention and highlight words in one channel of a 32,000-member workspace
-(the large-channel rule silences the broadcast, but every member is still looked at: the
-worst case); ``notify.decide_small_per_s`` the same message in a 50-member channel, where it
-notifies the active members.
+``notify.decide_per_s``: messages decided per second for an ``<!here>`` message with a
+direct mention and highlight words in one channel of a 32,000-member workspace (the
+large-channel rule silences the broadcast, and the decision still lists every active member it
+silenced: the worst case), the way the notifier decides: :func:`notifier.decide.decide_for` over
+the channel's :class:`~notifier.decide.Audience`, indexed once and reused while no member or
+preference changes. ``notify.decide_cold_per_s``: the same with the index built for each
+message (:func:`notifier.decide.decide`: what a cache miss costs, after a preference change).
+``notify.decide_small_per_s``: the same message in a 50-member channel, where it notifies the
+active members (presence given per message, as the notifier does).
 
 ``notify.email_p99_ms``: from ``messages.post`` returning (committed) to the email arriving at
 a real SMTP server (aiosmtpd on loopback), through the outbox, relay, change log, notifier and
@@ -26,7 +30,7 @@ from typing import Any
 from changelog import ChangeLog, LogReader, MemoryLog, RedisLog
 from ephemeral.memory import MemoryBus
 from loadtest.stats import percentile
-from notifier.decide import Channel, Message, Recipient, decide
+from notifier.decide import Audience, Channel, Config, Message, Recipient, decide, decide_for
 from notifier.desktop import BusDesktop
 from notifier.mailer import SmtpConfig, SmtpMailer
 from notifier.ports import NobodyActive
@@ -60,19 +64,30 @@ def recipients(n: int) -> tuple[Channel, dict[str, Recipient]]:
     return Channel("C1", "channel", frozenset(ids), is_private=False, name="general"), out
 
 
-def decide_rate(members: int, seconds: float) -> tuple[float, int]:
-    """Decisions per second (at least three runs, about ``seconds`` in all); and how many
-    users the decision notified."""
+def decide_rate(members: int, seconds: float, cold: bool = False) -> tuple[float, int]:
+    """Decisions per second (at least three runs, about ``seconds`` in all), over an audience
+    indexed once (``cold``: indexed for each message); and how many users were notified."""
     channel, people = recipients(members)
+    active = frozenset(u for u, r in people.items() if r.active)
     message = Message("T1", "C1", "U00000001", TEXT, "1700000000.000100")
-    decide(message, channel, people, 1_700_000_000.0)  # warm the regex caches
+    audience = Audience.of(channel, people)
+    expected = decide(message, channel, people, 1_700_000_000.0)  # warms the regex caches too
     runs = 0
-    notified = 0
     t0 = time.perf_counter()
     while runs < 3 or time.perf_counter() - t0 < seconds:
-        notified = len(decide(message, channel, people, 1_700_000_000.0).notify)
+        if cold:
+            decision = decide(message, channel, people, 1_700_000_000.0)
+        else:
+            # presence is asked for (and given) only where <!here> can notify: small channels
+            if members <= Config().large_channel:
+                decision = decide_for(message, audience.with_active(active), 1_700_000_000.0)
+            else:
+                decision = decide_for(message, audience, 1_700_000_000.0)
         runs += 1
-    return runs / (time.perf_counter() - t0), notified
+    rate = runs / (time.perf_counter() - t0)
+    if decision != expected:
+        raise AssertionError("the indexed decision differs from decide()")
+    return rate, len(decision.notify)
 
 
 class Inbox:
@@ -198,10 +213,12 @@ async def run(
     database_urls: list[str], redis_url: str | None, prefix: str, emails: int, members: int = 32000
 ) -> dict[str, Any]:
     rate, notified = await asyncio.to_thread(decide_rate, members, 3.0)
+    cold_rate, _ = await asyncio.to_thread(decide_rate, members, 2.0, True)
     small_rate, small_notified = await asyncio.to_thread(decide_rate, 50, 1.0)
     out: dict[str, Any] = {
         "notify.members": members,
         "notify.decide_per_s": round(rate, 1),
+        "notify.decide_cold_per_s": round(cold_rate, 1),
         "notify.decide_notified": notified,
         "notify.decide_small_per_s": round(small_rate, 1),
         "notify.decide_small_notified": small_notified,

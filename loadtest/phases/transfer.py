@@ -127,3 +127,55 @@ async def run(
         "export.seconds": round(export_s, 2),
         "export.messages_per_s": round(counts["messages"] / max(export_s, 1e-9)),
     }
+
+
+async def compare_bulk_path(mysql: str, messages: int, rounds: int) -> dict[str, list[float]]:
+    """Import speed on MariaDB with the driver's own executemany ("driver") and with
+    ``origin.store.mysql``'s bulk statements ("bulk"), alternated, on one generated export:
+    ``python -m loadtest.phases.transfer [messages] [rounds]``."""
+    import tempfile
+    import uuid
+
+    from origin.store import mysql as bulk
+
+    real = bulk.insert_statements
+    got: dict[str, list[float]] = {"driver": [], "bulk": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        source = Path(tmp) / "export.zip"
+        generate(source, messages)
+        for _ in range(rounds):
+            for mode in ("driver", "bulk"):
+                bulk.insert_statements = real if mode == "bulk" else (lambda *a, **k: None)  # type: ignore[assignment]
+                url = f"{mysql}/flannel_transfer_ab_{uuid.uuid4().hex[:8]}"
+                store = await Store.open([url])
+                try:
+                    team_id = (await teams.create_workspace(store, "AB"))["id"]
+                    started, cpu = time.perf_counter(), time.process_time()
+                    _, report = await import_export(store, source, team_id)
+                    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+                finally:
+                    bulk.insert_statements = real  # type: ignore[assignment]
+                    await store.close()
+                    await bulk.drop_database(bulk_params(url))
+                n = report.imported.get("message", 0)
+                got[mode].append(n / seconds)
+                print(f"{mode}: {n} messages in {seconds:.2f}s = {n / seconds:,.0f} msg/s, cpu {cpu:.2f}s")
+    return got
+
+
+def bulk_params(url: str) -> dict[str, Any]:
+    from origin.store.urls import mysql_params
+
+    return mysql_params(url)
+
+
+if __name__ == "__main__":
+    import asyncio
+    import os
+    import statistics
+    import sys
+
+    args = [int(a) for a in sys.argv[1:3]]
+    mysql = os.environ.get("FLANNEL_TEST_MYSQL", "mysql://root@127.0.0.1:3306")
+    result = asyncio.run(compare_bulk_path(mysql, *(args + [100_000, 3][len(args) :])))
+    print({mode: round(statistics.median(v)) for mode, v in result.items()})

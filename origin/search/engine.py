@@ -50,7 +50,13 @@ class SearchEngine(Protocol):
         offset: int,
         limit: int,
         cap: int,
-    ) -> Hits: ...
+        team_channels: Collection[str] | None = None,
+        view: Any = None,
+    ) -> Hits:
+        """One page. ``team_channels``: every conversation of the workspace, read after
+        ``view`` was pinned (`pin`), so the engine may filter by the complement of
+        ``channels`` when that is cheaper; without it, ``channels`` is the filter."""
+        ...
 
     async def search_files(
         self,
@@ -64,7 +70,14 @@ class SearchEngine(Protocol):
         offset: int,
         limit: int,
         cap: int,
+        team_channels: Collection[str] | None = None,
+        view: Any = None,
     ) -> tuple[int, list[tuple[str, int, float]], list[dict[str, Any]]]: ...
+
+    async def pin(self, team_id: str) -> Any:
+        """The index as it answers now, for one search (`view`): whatever the database shows
+        after it includes every conversation the view has documents of."""
+        ...
 
 
 _BY_SHARD: dict[int, tuple[Database, SearchEngine]] = {}

@@ -153,9 +153,9 @@ def drop_old(root: Path, keep: Path) -> None:
 
 
 async def fill_team(gen: Generation, store: Store, team_id: str) -> tuple[int, int]:
-    """Index every message of the workspace from its shard (after removing what was there),
-    uncommitted; returns how many, and the outbox offset read before the rows: the offset
-    the documents reflect once committed."""
+    """Index every message of the workspace from its shard, and the files they share
+    (after removing what was there), uncommitted; returns how many, and the outbox offset
+    read before the rows: the offset the documents reflect once committed."""
     db = await store.shard_of(team_id)
     shard = gen.shards[store.shards.index(db)]
     offset = await outbox_offset(db, team_id)
@@ -173,14 +173,44 @@ async def fill_team(gen: Generation, store: Store, team_id: str) -> tuple[int, i
                     "ORDER BY m.ts LIMIT ?",
                     [channel, after, FILL_CHUNK],
                 )
+            shared = await _shared_files(db, channel, rows) if rows else {}
             for row in rows:
-                shard.put_message(_doc(row, False), replace=False)  # the team was deleted above
+                files = shared.get(int(row[1]), [])
+                doc = _doc(row, bool(files))
+                shard.put_message(doc, replace=False)  # the team was deleted above
+                for f in files:
+                    shard.put_file(FileDoc(team_id, channel, doc.ts, doc.user_id, f))
             n += len(rows)
             if len(rows) < FILL_CHUNK:
                 break
             after = int(rows[-1][1])
             await asyncio.sleep(0)
     return n, offset
+
+
+async def _shared_files(db: Database, channel: str, rows: list[Row]) -> dict[int, list[dict[str, Any]]]:
+    """The files each of these messages (one channel, in ts order) shares, by ts: the full
+    objects its ``message_extras`` keep (an upload's share, or an import), tombstones left
+    out. What the live path reads from the ``message`` events."""
+    async with db.read() as conn:
+        found = await conn.fetchall(
+            "SELECT ts, payload FROM message_extras WHERE channel_id = ? AND ts >= ? AND ts <= ?",
+            [channel, int(rows[0][1]), int(rows[-1][1])],
+        )
+    out: dict[int, list[dict[str, Any]]] = {}
+    for ts, payload in found:
+        try:
+            listed = orjson.loads(payload).get("files")
+        except (orjson.JSONDecodeError, AttributeError):
+            continue
+        files = [
+            f
+            for f in (listed if isinstance(listed, list) else [])
+            if isinstance(f, dict) and f.get("id") and f.get("mode") != "tombstone"
+        ]
+        if files:
+            out[int(ts)] = files
+    return out
 
 
 async def build(store: Store, root: str | os.PathLike[str]) -> tuple[Path, int]:
@@ -323,8 +353,10 @@ class Indexer:
         offset: int,
         limit: int,
         cap: int,
+        team_channels: Collection[str] | None = None,
+        view: Any = None,
     ) -> Hits:
-        shard = await self._shard(team_id)
+        shard, searcher = view if view is not None else await self.pin(team_id)
         total, hits, _ = shard.search(
             KIND_MESSAGE,
             team_id,
@@ -336,6 +368,8 @@ class Indexer:
             offset=offset,
             limit=limit,
             cap=cap,
+            team_channels=team_channels,
+            searcher=searcher,
         )
         if not (query.positive or query.excluded):  # counted up to `cap`, as the database does
             return min(total, cap), hits, total <= cap
@@ -353,8 +387,10 @@ class Indexer:
         offset: int,
         limit: int,
         cap: int,
+        team_channels: Collection[str] | None = None,
+        view: Any = None,
     ) -> tuple[int, list[tuple[str, int, float]], list[dict[str, Any]]]:
-        shard = await self._shard(team_id)
+        shard, searcher = view if view is not None else await self.pin(team_id)
         return shard.search(
             KIND_FILE,
             team_id,
@@ -366,7 +402,14 @@ class Indexer:
             offset=offset,
             limit=limit,
             cap=cap,
+            team_channels=team_channels,
+            searcher=searcher,
         )
+
+    async def pin(self, team_id: str) -> tuple[ShardIndex, Any]:
+        """The index of the workspace's shard as it answers now, for one search."""
+        shard = await self._shard(team_id)
+        return shard, shard.pin()
 
     async def _shard(self, team_id: str) -> ShardIndex:
         db = await self.store.shard_of(team_id)

@@ -199,6 +199,10 @@ class ShardIndex:
         )
         return _count(self._searcher.search(q, 1, count=True)) > 0
 
+    def pin(self) -> tantivy.Searcher:
+        """The searcher answering now: the same view for one search's queries."""
+        return self._searcher
+
     def num_docs(self) -> int:
         return int(self._searcher.num_docs)
 
@@ -218,14 +222,25 @@ class ShardIndex:
         offset: int,
         limit: int,
         cap: int,
+        team_channels: Collection[str] | None = None,
+        searcher: tantivy.Searcher | None = None,
     ) -> tuple[int, list[HitRow], list[dict[str, Any]]]:
         """``(total, hits, stored files)`` of one page; at most `cap` results are reachable.
 
         Without positive words the order is by ``ts`` and the score 0. Ascending relevance
         (Slack's ``sort=score&sort_dir=asc``) reads the reachable results and reverses them.
+
+        `team_channels` (every conversation of the workspace, read after `searcher` was
+        pinned, see :meth:`pin`) lets the scope run as its complement: a term set costs in
+        proportion to the documents of its terms, and a member of most conversations can
+        see most messages, so excluding the few conversations they cannot see is cheaper
+        than listing the many they can. It is exact only because every conversation with
+        documents in the pinned searcher existed before the pin; a hit outside `channels`
+        is dropped all the same.
         """
-        q = build_query(kind, team_id, channels, authors, query)
-        searcher = self._searcher
+        searcher = searcher or self._searcher
+        hidden = _hidden(searcher, channels, team_channels)
+        q = build_query(kind, team_id, channels, authors, query, hidden=hidden)
         end = min(offset + limit, cap)
         if offset >= end:
             return _count(searcher.search(q, 1, count=True)), [], []
@@ -246,11 +261,35 @@ class ShardIndex:
         files: list[dict[str, Any]] = []
         for key, address in pairs:
             doc = searcher.doc(address)
+            channel = str(doc.get_first("channel"))
+            if channel not in channels:  # cannot happen (see above); never shown if it did
+                continue
             ts = int(doc.get_first("ts") or 0)
-            hits.append((str(doc.get_first("channel")), ts, float(key) if scored else 0.0))
+            hits.append((channel, ts, float(key) if scored else 0.0))
             if kind == KIND_FILE:
                 files.append(orjson.loads(str(doc.get_first("file"))))
         return _count(result), hits, files
+
+
+MAX_HIDDEN: Final = 4096
+"""At most this many excluded conversations (a bigger term set costs more to build)."""
+
+
+def _hidden(
+    searcher: tantivy.Searcher, channels: Collection[str], team_channels: Collection[str] | None
+) -> list[str] | None:
+    """The workspace's conversations outside `channels`, when excluding them reads fewer
+    postings than including `channels` (by their document frequencies); else None."""
+    if team_channels is None:
+        return None
+    hidden = [c for c in team_channels if c not in channels]
+    if len(hidden) > MAX_HIDDEN:
+        return None
+
+    def postings(ids: Iterable[str]) -> int:
+        return sum(int(searcher.doc_freq("channel", c)) for c in ids)
+
+    return hidden if postings(hidden) < postings(channels) else None
 
 
 def _count(result: tantivy.SearchResult) -> int:
@@ -258,15 +297,23 @@ def _count(result: tantivy.SearchResult) -> int:
 
 
 def build_query(
-    kind: str, team_id: str, channels: Collection[str], authors: Collection[str], query: SearchQuery
+    kind: str,
+    team_id: str,
+    channels: Collection[str],
+    authors: Collection[str],
+    query: SearchQuery,
+    *,
+    hidden: Collection[str] | None = None,
 ) -> tantivy.Query:
-    """The query: words and phrases scored (BM25), everything else a filter."""
+    """The query: words and phrases scored (BM25), everything else a filter. The scope is
+    `channels`, or the workspace without `hidden` when given (see `ShardIndex.search`)."""
     Q, must, must_not = tantivy.Query, tantivy.Occur.Must, tantivy.Occur.MustNot
     parts: list[tuple[tantivy.Occur, tantivy.Query]] = [
         (must, Q.term_query(SCHEMA, "kind", kind)),
         (must, Q.term_query(SCHEMA, "team", team_id)),
-        (must, Q.term_set_query(SCHEMA, "channel", sorted(channels))),
     ]
+    if hidden is None:
+        parts.append((must, Q.term_set_query(SCHEMA, "channel", sorted(channels))))
     if authors:
         parts.append((must, Q.term_set_query(SCHEMA, "user", sorted(authors))))
     if query.ts_from is not None or query.ts_to is not None:
@@ -294,6 +341,8 @@ def build_query(
     filters = [(o, Q.const_score_query(q, 0.0)) for o, q in parts]
     words = [(must, q) for q in _text_queries(query.positive)]
     excluded = [(must_not, q) for q in _text_queries(query.excluded)]
+    if hidden:
+        excluded.append((must_not, Q.term_set_query(SCHEMA, "channel", sorted(hidden))))
     return Q.boolean_query([*words, *filters, *excluded])
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import posixpath
 import zipfile
+import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -156,6 +158,24 @@ class Archive:
         self._read_total += len(data)
         self._check_total(self._read_total)
         return data
+
+    def stream(self, name: str, chunk: int) -> Iterator[bytes]:
+        """The entry's bytes, ``chunk`` at a time (a file's bytes: never whole in memory). An
+        entry that cannot be read, or is longer than the per-entry limit (whatever its header
+        said), is an ItemError; the archive's total limit is enforced as ``read`` does."""
+        entry = self._entries[name]
+        cap, size = self.limits.max_entry_bytes, 0
+        try:
+            with self._zip.open(entry) if self._zip is not None else open(entry, "rb") as stream:
+                while data := stream.read(chunk):
+                    size += len(data)
+                    if size > cap:
+                        raise ItemError(f"{name}: over {cap} bytes uncompressed")
+                    self._read_total += len(data)
+                    self._check_total(self._read_total)
+                    yield data
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error) as exc:
+            raise ItemError(f"{name}: cannot be read ({exc})") from None
 
     def read_json(self, name: str) -> Any:
         """The entry as JSON; malformed JSON is an ItemError (one entry, reported)."""

@@ -2,7 +2,9 @@
 ``users.json``, ``channels.json``, ``groups.json``, ``dms.json``, ``mpims.json`` and one folder
 per conversation of ``YYYY-MM-DD.json`` day files (UTC), messages with Slack's fields, thread
 parents with ``replies``, reactions, edits, and what an import kept without a column
-(``message_extras``: files' metadata, bot ids...). Read in one consistent snapshot.
+(``message_extras``: files' metadata, bot ids...). Read in one consistent snapshot. Given the
+blob store, the bytes of the files the messages carry go in too (:mod:`origin.transfer.uploads`:
+``__uploads/<file_id>/<name>``, streamed).
 
 The zip is written to a temporary name beside ``out`` and renamed when complete, so a failed
 or cancelled export never leaves a half-written file under the name asked for.
@@ -19,6 +21,7 @@ from typing import Any
 
 import orjson
 
+from origin.files.storage import BlobStore
 from origin.models import (
     CONVERSATION_COLUMNS,
     MESSAGE_FIELDS,
@@ -29,6 +32,7 @@ from origin.models import (
 )
 from origin.store.db import Conn
 from origin.store.shards import Store
+from origin.transfer.uploads import message_files, write_uploads
 from wire.ids import ts_str
 
 JSON = dict[str, Any]
@@ -98,17 +102,20 @@ async def export_workspace(
     progress: Progress | None = None,
     cancelled: Callable[[], bool] | None = None,
     counts: MutableMapping[str, int] | None = None,
+    blobs: BlobStore | None = None,
 ) -> JSON:
-    """Write the export to ``out``; returns counts (users, conversations, messages), kept in
-    ``counts`` as they grow when it is given."""
+    """Write the export to ``out``; returns counts (users, conversations, messages, files:
+    those whose bytes went in, with ``blobs``), kept in ``counts`` as they grow when given."""
     tmp = out.with_name(out.name + ".partial")
     if counts is None:
         counts = {}
-    counts.update({"users": 0, "conversations": 0, "messages": 0})
+    counts.update({"users": 0, "conversations": 0, "messages": 0, "files": 0})
     try:
         with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
             async with store.snapshot(team_id) as conn:
-                await _write(conn, zf, team_id, counts, channels, oldest, latest, progress, cancelled)
+                files = await _write(conn, zf, team_id, counts, channels, oldest, latest, progress, cancelled)
+                if blobs is not None and files:
+                    counts["files"] = await write_uploads(conn, zf, blobs, team_id, files)
         os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)
@@ -125,7 +132,8 @@ async def _write(
     latest: int | None,
     progress: Progress | None,
     cancelled: Callable[[], bool] | None,
-) -> None:
+) -> list[str]:
+    """Everything but the files' bytes; returns the ids of the files the messages carry."""
     users = []
     for row in await conn.fetchall(
         f"SELECT {USER_COLUMNS} FROM users WHERE team_id = ? ORDER BY id", [team_id]
@@ -146,6 +154,7 @@ async def _write(
         "SELECT channel_id, user_id FROM members WHERE team_id = ? ORDER BY channel_id, user_id", [team_id]
     ):
         members.setdefault(str(cid), []).append(str(uid))
+    files: list[str] = []
     listings: dict[str, list[JSON]] = {
         n: [] for n in ("channels.json", "groups.json", "dms.json", "mpims.json")
     }
@@ -154,16 +163,23 @@ async def _write(
             raise ExportCancelled()
         listing, folder, obj = conversation_entry(conv, members.get(str(conv[0]), []))
         listings[listing].append(obj)
-        counts["messages"] += await _conversation(conn, zf, str(conv[0]), folder, oldest, latest)
+        counts["messages"] += await _conversation(conn, zf, str(conv[0]), folder, oldest, latest, files)
         if progress is not None:
             progress(i + 1, len(convs))
     for name, objs in listings.items():
         zf.writestr(name, orjson.dumps(objs, option=_DUMP))
     counts["conversations"] = len(convs)
+    return files
 
 
 async def _conversation(
-    conn: Conn, zf: zipfile.ZipFile, channel_id: str, folder: str, oldest: int | None, latest: int | None
+    conn: Conn,
+    zf: zipfile.ZipFile,
+    channel_id: str,
+    folder: str,
+    oldest: int | None,
+    latest: int | None,
+    files: list[str],
 ) -> int:
     cond, params = "", [channel_id]
     if oldest is not None:
@@ -187,6 +203,8 @@ async def _conversation(
         message = export_message(row, reactions.get(int(row[1]), []), row[16])
         if int(row[1]) in replies:
             message["replies"] = replies[int(row[1])]
+        if row[16] is not None:
+            files.extend(f["id"] for f in message_files(message))
         days.setdefault(day_of(int(row[1])), []).append(message)
     for day, messages in days.items():
         zf.writestr(f"{folder}/{day}.json", orjson.dumps(messages, option=_DUMP))

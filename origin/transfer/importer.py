@@ -26,6 +26,7 @@ from typing import Any
 
 import orjson
 
+from origin.files.storage import BlobStore
 from origin.models import MESSAGE_COLUMNS, message_from_row
 from origin.service import teams
 from origin.store.shards import Store
@@ -34,6 +35,7 @@ from origin.transfer.directory import CHUNK, Target, import_conversations, impor
 from origin.transfer.plan import IdMap, Row, to_row
 from origin.transfer.report import Report
 from origin.transfer.source import ConvSpec, day_messages, read_source
+from origin.transfer.uploads import FILES_SQL, SHARES_SQL, Uploads, file_id_for, file_row, message_files
 from wire.ids import parse_ts, ts_str
 
 JSON = dict[str, Any]
@@ -64,13 +66,24 @@ async def import_export(
     cancelled: Callable[[], bool] | None = None,
     batch: int = BATCH,
     report: Report | None = None,
+    blobs: BlobStore | None = None,
+    max_file_bytes: int | None = None,
 ) -> tuple[str, Report]:
     """Import the export at ``path`` into ``team_id`` (or a new workspace ``team_name``);
     returns (workspace id, report: ``report`` when given, filled as the import goes). An
-    unreadable archive raises ArchiveError before any write."""
+    unreadable archive raises ArchiveError before any write. With ``blobs``, the files whose
+    bytes the export carries (``__uploads/``) are stored there, each at most ``max_file_bytes``
+    (default: the archive's per-entry limit), and become files of the workspace."""
     report = report if report is not None else Report()
     with Archive(path, limits) as archive:
         source = read_source(archive, report)
+        uploads = None
+        if blobs is not None:
+            uploads = Uploads(archive, blobs, report, max_file_bytes or archive.limits.max_entry_bytes)
+        else:
+            for name in archive.names:
+                if name.startswith("__uploads/"):
+                    report.skip("upload", "no_file_store", name)
         if team_id is None:
             team_id = (await teams.create_workspace(store, team_name or "Imported"))["id"]
         total = source.day_count
@@ -82,7 +95,7 @@ async def import_export(
             await import_users(tx, source.users, ids, report)
             targets = await import_conversations(tx, source.conversations, ids, report)
         for spec, target in targets:
-            writer = _ConvWriter(store, team_id, target, ids, report, batch)
+            writer = _ConvWriter(store, team_id, target, ids, report, batch, uploads or None)
             await writer.load_existing()
             if target.is_new:
                 writer.plan_threads(archive, spec.days)
@@ -100,6 +113,8 @@ async def import_export(
             finally:
                 writer.abandon()
         _skip_unlisted(source.conversations, targets, report)
+        if uploads is not None:
+            uploads.finish()
     return team_id, report
 
 
@@ -116,6 +131,8 @@ class _Batch:
     reactions: list[tuple[Any, ...]]
     extras: list[tuple[Any, ...]]
     events: list[JSON]
+    files: list[tuple[Any, ...]] = field(default_factory=list)
+    shares: list[tuple[Any, ...]] = field(default_factory=list)
 
 
 @dataclass
@@ -137,10 +154,20 @@ class _ConvWriter:
     """One conversation's messages, day file by day file, committed every ``batch`` rows."""
 
     def __init__(
-        self, store: Store, team_id: str, target: Target, ids: IdMap, report: Report, batch: int
+        self,
+        store: Store,
+        team_id: str,
+        target: Target,
+        ids: IdMap,
+        report: Report,
+        batch: int,
+        uploads: Uploads | None = None,
     ) -> None:
         self.store, self.team_id, self.target, self.ids, self.report = store, team_id, target, ids, report
         self.batch = batch
+        self.uploads = uploads
+        self.files: list[tuple[Any, ...]] = []  # pending files rows (bytes stored) and shares
+        self.shares: list[tuple[Any, ...]] = []
         self.present: set[int] = set()
         self.authors: dict[int, str | None] = {}
         self.planned: dict[int, _Thread] = {}  # thread ts -> its replies (new conversations)
@@ -193,12 +220,13 @@ class _ConvWriter:
                 continue
             self.present.add(row.ts)
             self.authors[row.ts] = row.user
+            if self.uploads is not None and row.extras is not None:
+                await self._files(row)
             self.pending.append(row)
         if len(self.pending) >= self.batch:
             await self._drain()
-            rows, self.pending = self.pending, []
             # committed while the next day files are read: the database works as Python parses
-            self.inflight = asyncio.create_task(self._commit(self._prepare(rows)))
+            self.inflight = asyncio.create_task(self._commit(self._take()))
         else:
             await asyncio.sleep(0)  # let a batch in flight move on
 
@@ -207,11 +235,43 @@ class _ConvWriter:
         if task is not None:
             await task
 
+    async def _files(self, row: Row) -> None:
+        """The message's files whose bytes the export carries: bytes into the blob store, their
+        rows written with the message's batch (a remapped file id is followed in the message)."""
+        assert self.uploads is not None and row.extras is not None
+        extras = orjson.loads(row.extras)
+        changed = False
+        for obj in message_files(extras):
+            original = obj["id"]
+            if original not in self.uploads.entries:
+                continue
+            async with self.store.read(self.team_id) as conn:
+                file_id, have = await file_id_for(conn, self.team_id, original)
+            if have:
+                self.uploads.used.add(original)
+            else:
+                blob = await self.uploads.put(original)
+                if blob is None:
+                    continue  # reported: the file stays metadata in the message, as it was
+                owner = obj.get("user") if isinstance(obj.get("user"), str) else row.user
+                self.files.append(file_row(obj, file_id, self.team_id, str(owner or ""), blob, row.ts))
+                self.report.add("file")
+            if file_id != original:
+                obj["id"], changed = file_id, True
+            self.shares.append((file_id, self.target.id, row.ts, self.team_id))
+        if changed:
+            row.extras = orjson.dumps(extras).decode()
+
+    def _take(self) -> _Batch:
+        rows, self.pending = self.pending, []
+        batch = self._prepare(rows)
+        batch.files, batch.shares, self.files, self.shares = self.files, self.shares, [], []
+        return batch
+
     async def flush(self) -> None:
         await self._drain()
-        rows, self.pending = self.pending, []
-        if rows:
-            await self._commit(self._prepare(rows))
+        if self.pending:
+            await self._commit(self._take())
 
     def abandon(self) -> None:
         """Stop a batch in flight (the import failed elsewhere): its transaction rolls back."""
@@ -256,6 +316,11 @@ class _ConvWriter:
                 await tx.conn.executemany(REACTIONS_SQL, batch.reactions)
             if batch.extras:
                 await tx.conn.executemany(EXTRAS_SQL, batch.extras)
+            ignore = tx.db.insert_ignore()
+            if batch.files:
+                await tx.conn.executemany(FILES_SQL.replace("INSERT", ignore, 1), batch.files)
+            if batch.shares:
+                await tx.conn.executemany(SHARES_SQL.replace("INSERT", ignore, 1), batch.shares)
             for event in batch.events:
                 await tx.emit(event)
         self.report.add("message", len(batch.values))

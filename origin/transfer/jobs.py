@@ -20,11 +20,13 @@ import asyncio
 import contextlib
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 import orjson
 
+from origin.files.storage import BlobStore
 from origin.store.shards import Store
 from origin.transfer.archive import ArchiveError
 from origin.transfer.exporter import ExportCancelled, export_workspace
@@ -119,7 +121,7 @@ async def cancel_job(store: Store, team_id: str, job_id: str) -> JSON:
     return await get_job(store, team_id, job_id)
 
 
-async def run_job(store: Store, team_id: str, job_id: str) -> JSON:
+async def run_job(store: Store, team_id: str, job_id: str, files: FileBytes | None = None) -> JSON:
     """Run (or run again, after a crash) one job to its end; returns the final job."""
     job = await get_job(store, team_id, job_id)
     if job["state"] in FINAL:
@@ -145,8 +147,9 @@ async def run_job(store: Store, team_id: str, job_id: str) -> JSON:
     params = job["params"]
     try:
         result = await _work(
-            store, team_id, job["kind"], params, progress, lambda: bool(live["cancel"]), counts
-        )
+            store, team_id, job["kind"], params, progress, lambda: bool(live["cancel"]), counts,
+            files or FileBytes(),
+        )  # fmt: skip
         state, error = "done", None
     except (Cancelled, ExportCancelled):
         result, state, error = None, "cancelled", None
@@ -165,25 +168,37 @@ async def run_job(store: Store, team_id: str, job_id: str) -> JSON:
 
 async def _work(
     store: Store, team_id: str, kind: str, params: JSON, progress: Callable[[int, int], None],
-    cancelled: Callable[[], bool], counts: Counter[str],
+    cancelled: Callable[[], bool], counts: Counter[str], files: FileBytes,
 ) -> JSON:  # fmt: skip
     if kind == "import":
         report = Report()
         report.imported = counts  # the watcher reads what is imported so far
         target, report = await import_export(
             store, Path(params["path"]), params.get("target_team") or team_id,
-            progress=progress, cancelled=cancelled, report=report,
+            progress=progress, cancelled=cancelled, report=report, blobs=files.blobs,
+            max_file_bytes=files.max_bytes,
         )  # fmt: skip
         return {"team_id": target, "report": report.as_json()}
     done = await export_workspace(
         store, team_id, Path(params["out"]), channels=params.get("channels"),
         oldest=params.get("oldest"), latest=params.get("latest"), progress=progress, cancelled=cancelled,
-        counts=counts,
+        counts=counts, blobs=files.blobs,
     )  # fmt: skip
     return {"out": params["out"], **done}
 
 
+@dataclass
+class FileBytes:
+    """Where jobs read and write files' bytes: late-bound (the file store opens after the
+    runner); ``blobs`` None: exports carry file metadata only, imports skip ``__uploads/``."""
+
+    blobs: BlobStore | None = None
+    max_bytes: int | None = None
+
+
 class Runner(Protocol):
+    files: FileBytes
+
     async def start(self) -> None: ...
 
     async def submit(self, team_id: str, job_id: str) -> None: ...
@@ -251,13 +266,14 @@ class InProcessRunner:
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        self.files = FileBytes()
         self.tasks: dict[str, asyncio.Task[JSON]] = {}
 
     async def start(self) -> None:
         pass
 
     async def submit(self, team_id: str, job_id: str) -> None:
-        self.tasks[job_id] = asyncio.create_task(run_job(self.store, team_id, job_id))
+        self.tasks[job_id] = asyncio.create_task(run_job(self.store, team_id, job_id, self.files))
 
     async def wait(self, job_id: str) -> JSON:
         return await self.tasks[job_id]
@@ -279,6 +295,7 @@ class SaqRunner:
         from saq import Queue
 
         self.store = store
+        self.files = FileBytes()
         self.queue = Queue.from_url(redis_url, name=name)
         self._worker: Any = None
         self._task: asyncio.Task[None] | None = None
@@ -295,13 +312,17 @@ class SaqRunner:
     def worker(self, concurrency: int = 2) -> Any:
         from saq import Worker
 
-        store = self.store
+        store, files = self.store, self.files
 
         async def flannel_transfer(ctx: Any, *, team_id: str, job_id: str) -> JSON:
-            return await run_job(store, team_id, job_id)
+            return await run_job(store, team_id, job_id, files)
 
         function: tuple[str, Callable[..., Awaitable[JSON]]] = (self.FUNCTION, flannel_transfer)
-        return Worker(self.queue, functions=[function], concurrency=concurrency)
+        worker = Worker(self.queue, functions=[function], concurrency=concurrency)
+        # saq's worker takes SIGTERM/SIGINT for itself (and removes their handlers when it stops),
+        # which would steal the process's graceful stop from flannel_cli.serve: it has none here.
+        worker.SIGNALS = []
+        return worker
 
     async def close(self) -> None:
         if self._worker is not None:

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.browser.conftest import PASSWORD, World
+from tests.browser.conftest import PASSWORD, World, off_loop
 
 pytestmark = pytest.mark.e2e
 WAIT_MS = 15_000
@@ -75,6 +75,144 @@ def test_sign_in_refuses_a_wrong_password_and_a_spent_link(world: World, browser
     other.get_by_role("alert").filter(has_text="used or has expired").wait_for(timeout=WAIT_MS)
     context.close()
     other.context.close()
+
+
+def test_the_page_is_revalidated_and_its_files_cached_a_minute(world: World) -> None:
+    from router.webclient import STATIC_CACHE
+
+    page = httpx.get(world.router_url + "/")
+    assert page.headers["cache-control"] == "no-cache"
+    for path in ("/web/static/js/app.js", "/web/static/style.css"):
+        got = httpx.get(world.router_url + path)
+        assert got.status_code == 200 and got.headers["cache-control"] == STATIC_CACHE == "public, max-age=60"
+        assert got.headers["etag"]  # then revalidated
+
+
+#: Records the page's desktop notifications (the real constructor's permission, as the
+#: context granted it): headless Chromium shows none, so the page's calls are what we observe.
+NOTIFICATION_SPY = """(() => {
+  const Real = window.Notification;
+  const shown = [];
+  function Spy(title, options = {}) {
+    this.title = title; this.body = options.body ?? ""; this.tag = options.tag ?? ""; this.onclick = null;
+    shown.push(this);
+  }
+  Object.defineProperty(Spy, "permission", { get: () => (Real ? Real.permission : "denied") });
+  Spy.requestPermission = (...args) => Real.requestPermission(...args);
+  window.Notification = Spy;
+  window.__notifications = shown;
+})();"""
+
+
+def publish_desktop(world: World, user_id: str, frame: dict[str, Any]) -> None:
+    """What the notifier does: a ``desktop_notification`` for ``user_id`` on the ephemeral bus."""
+    from ephemeral.redis_bus import RedisBus
+    from wire.bus import UserFrame
+
+    async def publish() -> None:
+        assert world.stack.cfg.redis_url is not None
+        bus = RedisBus(world.stack.cfg.redis_url, world.stack.cfg.prefix)
+        try:
+            await bus.publish(UserFrame(world.team.id, "notifier", user_id, frame))
+            assert bus.published == 1
+        finally:
+            await bus.close()
+
+    off_loop(publish())
+
+
+def presence_of(page: Any, user_id: str) -> Any:
+    return page.locator(f'#messages .dot[data-presence="{user_id}"]').first
+
+
+def test_presence_notifications_and_editing_own_messages(world: World, browser: Any) -> None:
+    from notifier.decide import Channel, Message
+    from notifier.render import desktop_frame
+
+    team = world.team
+    origin = world.stack.origin_url
+    bob_says = httpx.post(  # a message of Bob's on Carol's screen: his presence is shown by it
+        origin + "/api/chat.postMessage",
+        headers={"authorization": f"Bearer {team.bob.token}"},
+        data={"channel": team.general, "text": "bob checking in"},
+    ).json()
+    assert bob_says["ok"] is True
+    c_ctx = browser.new_context(permissions=["notifications"])
+    c_ctx.add_init_script(NOTIFICATION_SPY)
+    b_ctx = browser.new_context()
+    carol, bob = c_ctx.new_page(), b_ctx.new_page()
+    errors: list[str] = []
+    for page in (carol, bob):
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+    carol.goto(world.link(team.carol.id))
+    message(carol, "bob checking in").wait_for(timeout=WAIT_MS)
+    assert carol.evaluate("() => Notification.permission") == "granted"
+
+    # Presence: subscribed for the people on screen; Bob is away until he signs in.
+    dot = presence_of(carol, team.bob.id)
+    dot.and_(carol.locator('[title="away"]')).wait_for(timeout=WAIT_MS)
+    assert "active" not in (dot.get_attribute("class") or "").split()
+    bob.goto(world.link(team.bob.id))
+    message(bob, "bob checking in").wait_for(timeout=WAIT_MS)
+    carol.locator(f'#messages .dot.active[data-presence="{team.bob.id}"]').first.wait_for(timeout=WAIT_MS)
+    shot(carol, world, "presence")
+    for presence, shown in (("away", "away"), ("auto", "active")):  # users.setPresence, live
+        answer = httpx.post(
+            origin + "/api/users.setPresence",
+            headers={"authorization": f"Bearer {team.bob.token}"},
+            data={"presence": presence},
+        ).json()
+        assert answer["ok"] is True, answer
+        dot.and_(carol.locator(f'[title="{shown}"]')).wait_for(timeout=WAIT_MS)
+
+    # Edit and delete: only on one's own messages, seen live by the other.
+    carol.locator("#compose").fill("a message with a typo")
+    carol.locator("#compose").press("Enter")
+    mine = message(carol, "a message with a typo")
+    mine.locator("time", has_text=re.compile(r"\d")).wait_for(timeout=WAIT_MS)  # sent, not pending
+    theirs = message(bob, "a message with a typo")
+    theirs.wait_for(timeout=WAIT_MS)
+    assert theirs.get_by_role("button", name="Edit message").count() == 0
+    assert theirs.get_by_role("button", name="Delete message").count() == 0
+    carol.once("dialog", lambda dialog: dialog.accept("a message without a typo"))
+    mine.hover()
+    mine.get_by_role("button", name="Edit message").click()
+    edited = message(bob, "a message without a typo")
+    edited.wait_for(timeout=WAIT_MS)
+    assert message(bob, "with a typo").count() == 0
+    message(carol, "a message without a typo").wait_for(timeout=WAIT_MS)
+    confirmed: list[str] = []
+    carol.once("dialog", lambda dialog: (confirmed.append(dialog.message), dialog.accept()))
+    gone = message(carol, "a message without a typo")
+    gone.hover()
+    gone.get_by_role("button", name="Delete message").click()
+    edited.wait_for(state="detached", timeout=WAIT_MS)
+    gone.wait_for(state="detached", timeout=WAIT_MS)
+    assert confirmed == ["Delete this message?"]
+    assert message(carol, "bob checking in").count() == 1  # only that one went
+
+    # Desktop notifications: a desktop_notification frame (as the notifier renders it) becomes
+    # one Notification; clicking it opens its channel.
+    channel = Channel(world.random, "channel", frozenset({team.carol.id, team.bob.id}), False, "random")
+    said = Message(team.id, world.random, team.bob.id, "lunch at noon?", "1700000000.000100")
+    publish_desktop(
+        world, team.carol.id, desktop_frame("Flannel", team.id, channel, said, "bob", "lunch at noon?")
+    )
+    carol.wait_for_function("() => window.__notifications.length > 0", timeout=WAIT_MS)
+    shown = carol.evaluate("() => window.__notifications.map(n => [n.title, n.body, n.tag])")
+    assert shown == [["Flannel", "bob: lunch at noon?", "1700000000.000100"]]
+    assert bob.evaluate("() => window.__notifications === undefined")  # and none for Bob
+    carol.evaluate("() => window.__notifications[0].onclick()")
+    carol.wait_for_function("() => document.getElementById('channel-title').textContent.includes('random')")
+
+    # Bob signs out: Carol sees him away (open #general again, where his message is).
+    bob.get_by_role("button", name="Sign out").click()
+    bob.get_by_label("Email").wait_for(timeout=WAIT_MS)
+    open_channel(carol, "general")
+    presence_of(carol, team.bob.id).and_(carol.locator('[title="away"]')).wait_for(timeout=WAIT_MS)
+    assert errors == []
+    c_ctx.close()
+    b_ctx.close()
 
 
 def test_two_people_talk_live_and_survive_an_edge_kill(world: World, browser: Any) -> None:

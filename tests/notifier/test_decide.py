@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from notifier.decide import (
     DIRECT,
     NOTIFYING_SUBTYPES,
+    Audience,
     Channel,
     Config,
     Decision,
@@ -19,6 +20,7 @@ from notifier.decide import (
     Notification,
     Recipient,
     decide,
+    decide_for,
     highlights,
 )
 from wire import dnd, mentions
@@ -413,3 +415,54 @@ def test_agrees_with_the_reference_implementation(
     m = Message("T1", "C1", sender, text, "2.000000", reply, subtype)
     args = (m, Channel("C1", kind, members), rcpts, NOW, participants, Config(large_channel=large))
     assert decide(*args) == reference_decide(*args)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    sender=USERS,
+    members=st.frozensets(USERS, min_size=1),
+    texts=st.lists(TEXT, min_size=1, max_size=3),
+    prefs=st.dictionaries(USERS, PREFS),
+    active=st.frozensets(USERS),
+    kind=st.sampled_from(["channel", "im", "mpim"]),
+    reply=st.sampled_from([None, "1.000000", "2.000000"]),
+    participants=st.frozensets(USERS),
+    large=st.integers(1, 6),
+)
+def test_an_audience_indexed_once_decides_every_message_as_decide_does(
+    sender: str,
+    members: frozenset[str],
+    texts: list[str],
+    prefs: dict[str, dict[str, object]],
+    active: frozenset[str],
+    kind: str,
+    reply: str | None,
+    participants: frozenset[str],
+    large: int,
+) -> None:
+    """The notifier's path: one Audience per channel (entries without presence), reused for
+    several messages, presence given per message with ``with_active``."""
+    channel = Channel("C1", kind, members)
+    cached = {u: Recipient(u, parse(prefs.get(u, {})), tz="Europe/Paris") for u in ("UA", "UB", "UC", "UE")}
+    flagged = {u: Recipient(u, r.prefs, r.tz, active=u in active) for u, r in cached.items()}
+    audience = Audience.of(channel, cached)
+    config = Config(large_channel=large)
+    for text in texts:
+        m = Message("T1", "C1", sender, text, "2.000000", reply)
+        fast = decide_for(m, audience.with_active(active), NOW, participants, config)
+        assert fast == decide(m, channel, flagged, NOW, participants, config)
+        assert fast == reference_decide(m, channel, flagged, NOW, participants, config)
+
+
+def test_large_channel_broadcast_reports_the_plain_members_it_silenced() -> None:
+    members = frozenset(f"U{i:03d}" for i in range(40))
+    rcpts = {u: Recipient(u, active=int(u[1:]) % 2 == 0) for u in members}
+    rcpts["U004"] = Recipient("U004", parse({"highlight_words": ["deploy"]}), active=True)
+    channel = Channel("C1", "channel", members)
+    here = decide(msg("<!here> deploy", user="U000"), channel, rcpts, NOW, config=Config(large_channel=10))
+    # the active members, but the sender and the one the message concerns (a keyword)
+    expected = tuple(sorted(u for u in members if int(u[1:]) % 2 == 0 and u not in ("U000", "U004")))
+    assert here.large_channel_silenced == expected
+    assert who(here) == {"U004": "keyword"}
+    everyone = decide(msg("<!channel> hi", user="U000"), channel, rcpts, NOW, config=Config(large_channel=10))
+    assert everyone.large_channel_silenced == tuple(sorted(members - {"U000"})) and who(everyone) == {}

@@ -362,3 +362,24 @@ async def test_a_member_who_left_is_never_told_though_the_channel_is_cached(worl
         assert n.channels.hits == 1
     finally:
         await n.close()
+
+
+async def test_a_channels_audience_is_indexed_once_and_rebuilt_after_a_change(world: World) -> None:
+    t = world.team
+    n = await started(world)
+    try:
+        for i in range(3):
+            await world.call("chat.postMessage", t.alice.token, channel=t.general, text=f"<@{t.bob.id}> {i}")
+        await world.caught_up(n)
+        assert n.stats()["audience_cache"] == {"entries": 1, "hits": 2, "builds": 1}
+        await world.call("users.prefs.set", t.carol.token, prefs={"highlight_words": ["deploy"]})
+        await world.call("chat.postMessage", t.alice.token, channel=t.general, text="the deploy is out")
+        await world.caught_up(n)
+        assert n.stats()["audience_cache"]["builds"] == 2  # carol's new words, seen at once
+        assert [f["content"] for f in world.frames_for(t.carol.id)] == ["Alice Example: the deploy is out"]
+        await world.call("chat.postMessage", t.alice.token, channel=t.general, text="deploy again")
+        await world.caught_up(n)
+        assert n.stats()["audience_cache"] == {"entries": 1, "hits": 3, "builds": 2}
+        assert len(world.frames_for(t.carol.id)) == 2
+    finally:
+        await n.close()

@@ -34,6 +34,7 @@ from origin.models import JSON
 from origin.search import SearchQuery, SearchQueryError, parse
 from origin.search.engine import SearchEngine, engine_for
 from origin.search.indexer import WAIT_S, outbox_offset
+from origin.search.tantivy_index import MAX_HIDDEN
 from origin.service.auth import Caller
 from origin.service.search import plans, scope
 from origin.service.search.plans import CHECKED, MAX_RESULTS
@@ -52,6 +53,8 @@ MAX_COUNT = 100
 MAX_PAGE = MAX_RESULTS // MAX_COUNT
 SORTS = ("score", "timestamp")
 SORT_DIRS = ("desc", "asc")
+MIN_COMPLEMENT = 64
+"""Visible conversations from which an index may run the scope as its complement."""
 SMALL_SCOPE = {"sqlite": 2000, "mysql": 20_000}
 """At most this many messages in the scope of in:/from:/dates: read them and skip the index.
 InnoDB fetches the row of every match (about 17 µs each when its buffer pool is too small to
@@ -96,8 +99,10 @@ async def search_messages(
     query = parse_query(q, today)
     db = await store.shard_of(caller.team_id)
     index = engine_for(db)
+    view = None
     if index is not None:
         await _read_your_writes(index, db, caller)
+        view = await index.pin(caller.team_id)  # before the scope is read: see _team
     async with db.snapshot() as conn:
         channels = await scope.channels(conn, caller, query)
         authors = tuple(sorted(await scope.users(conn, caller, query.from_users)))
@@ -114,6 +119,8 @@ async def search_messages(
                 offset=offset,
                 limit=count,
                 cap=MAX_RESULTS,
+                team_channels=await _team(conn, caller, query, channels),
+                view=view,
             )
         else:
             total, hits, exact = await _run(conn, db, query, channels, authors, sort, sort_dir, offset, count)
@@ -143,9 +150,11 @@ async def search_files(
     if index is None:
         return Found(0, [])
     await _read_your_writes(index, db, caller)
+    view = await index.pin(caller.team_id)
     async with db.snapshot() as conn:
         channels = await scope.channels(conn, caller, query)
         authors = tuple(sorted(await scope.users(conn, caller, query.from_users)))
+        team = await _team(conn, caller, query, channels) if channels else None
     if not channels or (query.from_users and not authors) or offset >= MAX_RESULTS:
         return Found(0, [])
     total, hits, files = await index.search_files(
@@ -158,6 +167,8 @@ async def search_files(
         offset=offset,
         limit=count,
         cap=MAX_RESULTS,
+        team_channels=team,
+        view=view,
     )
     matches = []
     for (channel, ts, score), f in zip(hits, files, strict=True):
@@ -168,6 +179,20 @@ async def search_files(
         match["ts"] = ts_str(ts)
         matches.append(match)
     return Found(total, matches)
+
+
+async def _team(
+    conn: Conn, caller: Caller, query: SearchQuery, channels: dict[str, scope.Channel]
+) -> list[str] | None:
+    """Every conversation of the workspace, for an index to exclude the hidden ones rather
+    than list the visible ones (cheaper for a member of most of them), or None. Read after
+    the index view was pinned, so it names every conversation the view has documents of:
+    the complement is exact. In the scope's snapshot (a second connection per search could
+    deadlock a full pool). ``in:`` narrows the scope to a few, and a small scope is cheap to
+    list: no use then."""
+    if query.in_channels or query.in_users or len(channels) < MIN_COMPLEMENT:
+        return None
+    return await scope.conversation_ids(conn, caller.team_id, len(channels) + MAX_HIDDEN)
 
 
 async def _read_your_writes(index: SearchEngine, db: Database, caller: Caller) -> None:

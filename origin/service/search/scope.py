@@ -28,19 +28,23 @@ class Channel:
 
 async def visible(conn: Conn, caller: Caller) -> dict[str, Channel]:
     cols = "c.id, c.name, c.kind, c.is_private, c.created, c.last_ts"
-    rows = await conn.fetchall(
-        f"SELECT {cols} FROM conversations c WHERE c.team_id = ? AND {PUBLIC_SQL}",
-        [caller.team_id],
-    )
-    rows += await conn.fetchall(
+    rows = await conn.fetchall(  # one round trip
+        f"SELECT {cols} FROM conversations c WHERE c.team_id = ? AND {PUBLIC_SQL} UNION ALL "
         f"SELECT {cols} FROM members mb JOIN conversations c ON c.id = mb.channel_id "
         f"WHERE mb.user_id = ? AND c.team_id = ? AND NOT {PUBLIC_SQL}",
-        [caller.user_id, caller.team_id],
+        [caller.team_id, caller.user_id, caller.team_id],
     )
     return {
         str(r[0]): Channel(str(r[0]), r[1], str(r[2]), bool(r[3]), int(r[4]) * 1_000_000, int(r[5]))
         for r in rows
     }
+
+
+async def conversation_ids(conn: Conn, team_id: str, limit: int) -> list[str] | None:
+    """Every conversation of the workspace (visible or not), or None when there are more
+    than `limit`: what an index may exclude instead of listing the visible ones."""
+    rows = await conn.fetchall("SELECT id FROM conversations WHERE team_id = ? LIMIT ?", [team_id, limit + 1])
+    return None if len(rows) > limit else [str(r[0]) for r in rows]
 
 
 async def users(conn: Conn, caller: Caller, refs: tuple[str, ...]) -> set[str]:

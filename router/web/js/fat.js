@@ -1,7 +1,7 @@
 // The fat boot, for the benchmark (web.fat_content_visible_ms_*): rtm.start's whole workspace
 // (every user, channel and membership), then the first channel's history, rendered like the
 // thin client's first screen.
-import { render } from "./format.js";
+import { render, markVisible } from "./format.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -44,5 +44,5 @@ function item(name) {
     node.append(who, text);
     return node;
   }));
-  performance.mark("content-visible");
+  markVisible(); // the benchmark's end, as the thin page's: this first screen painted
 })();

@@ -219,3 +219,40 @@ def test_files_by_name_and_title(tmp_path: Path) -> None:
     index.delete_file("F2")
     index.commit()
     assert files("roadmap") == files("cat") == []
+
+
+def test_the_scope_as_its_complement_is_the_same_answer(tmp_path: Path) -> None:
+    """A member of most conversations: excluding the few hidden ones (fewer postings) gives
+    what listing the visible ones gives, page and total; a hit in a conversation outside the
+    visible set (one the workspace list did not name) is never shown."""
+    from origin.search.tantivy_index import _hidden
+
+    docs = [doc(f"otter note {i}", i, channel=f"C{i % 4}") for i in range(40)]
+    docs += [doc("otter secret", 100 + i, channel="CHIDDEN") for i in range(3)]
+    docs += [doc("otter elsewhere", 200, team="T2", channel="COTHER")]
+    index = filled(tmp_path, docs)
+    visible = ("C0", "C1", "C2", "C3")
+    team = [*visible, "CHIDDEN"]
+    assert _hidden(index.pin(), visible, team) == ["CHIDDEN"]
+    assert _hidden(index.pin(), ("CHIDDEN",), team) is None  # listing is cheaper there
+    listed = hits(index, q("otter"), visible)
+    complement = hits(index, q("otter"), visible, team_channels=team, searcher=index.pin())
+    assert listed == complement == set(range(40))
+    for sort in ({"by_score": False}, {"by_score": False, "descending": False}):
+        assert hits(index, q("otter"), visible, team_channels=team, **sort) == listed
+    # the workspace list missed CHIDDEN: its documents are left out of the page all the same
+    _total, found, _ = index.search(
+        KIND_MESSAGE,
+        "T1",
+        visible,
+        (),
+        q("secret"),
+        by_score=True,
+        descending=True,
+        offset=0,
+        limit=10,
+        cap=100,
+        team_channels=list(visible),
+    )
+    assert found == [] and {c for c, _, _ in found} <= set(visible)
+    index.close()
