@@ -43,6 +43,7 @@ from notifier.pending import Item, Schedule
 from notifier.people import PeopleCache
 from notifier.ports import DesktopSink, Mailer, Presence, Source, StateStore
 from wire import mentions
+from wire.errors import SlackError
 
 logger = logging.getLogger(__name__)
 
@@ -156,7 +157,11 @@ class Notifier:
             if team not in self.offsets:
                 # a first start begins at the newest commit (never notifying about history,
                 # even from a log the relay is still filling); a workspace seen later, at 0
-                self.offsets[team] = await self.source.head(team) if self._fresh else 0
+                try:
+                    self.offsets[team] = await self.source.head(team) if self._fresh else 0
+                except SlackError as exc:  # e.g. its shard is not configured here: the others go on
+                    logger.warning("notifier: workspace %s skipped (%s)", team, exc.code)
+                    continue
             await self._follow(team)
 
     async def _follow(self, team: str) -> None:
