@@ -54,7 +54,10 @@ async def test_with_redis_the_parts_are_shared_and_a_given_log_is_left_open(
 
 
 async def test_without_a_given_log_redis_mode_follows_redis(redis_url: str, redis_prefix: str) -> None:
-    built = build_edge(settings(redis_url=redis_url, redis_prefix=redis_prefix))
+    # port 9 (discard): no origin there, whatever else this machine runs on the default :8000
+    built = build_edge(
+        settings(redis_url=redis_url, redis_prefix=redis_prefix, origin_url="http://127.0.0.1:9")
+    )
     assert isinstance(built.edge.changelog, RedisLog)
     async with Lifespan(built.app) as served, served.http() as http:
-        assert (await http.get("/readyz")).json()["error"] == "not_ready"  # no origin at :8000
+        assert (await http.get("/readyz")).json()["error"] == "not_ready"  # the origin is unreachable
