@@ -93,6 +93,7 @@ class PresenceHub:
         self._locks: dict[str, asyncio.Lock] = {}
         self._kick = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._closing = False
         self._pending: set[asyncio.Task[Any]] = set()
         self.gate = TypingGate(settings.typing_interval_s, settings.typing_member_cap)
         self.stats = HubStats()
@@ -276,9 +277,12 @@ class PresenceHub:
         s = self.settings
         tick = max(0.01, min(s.coalesce_s / 4, s.heartbeat_s / 4))
         next_beat = self._clock() + s.heartbeat_s
-        while True:
+        while not self._closing:
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow the task's
+            # cancellation when the kick lands at the same moment, and close() would wait forever
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._kick.wait(), tick)
+                async with asyncio.timeout(tick):
+                    await self._kick.wait()
             self._kick.clear()
             now = self._clock()
             beat = now >= next_beat
@@ -335,6 +339,7 @@ class PresenceHub:
             self._wake(woken)
 
     async def close(self) -> None:
+        self._closing = True
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
