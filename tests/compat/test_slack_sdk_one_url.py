@@ -15,6 +15,7 @@ from slack_sdk.rtm_v2 import RTMClient
 from origin.service import conversations, users
 from origin.service.auth import issue_token
 from tests.compat.conftest import Compat
+from tests.slackrtm import shut_down
 
 
 async def add_bot(compat: Compat) -> str:
@@ -61,4 +62,4 @@ def test_web_and_rtm_clients_share_the_routers_base_url(compat: Compat) -> None:
         started = alice.rtm_start()
         assert started["url"].startswith("ws") and started["users"]
     finally:
-        rtm.close()
+        shut_down(rtm)

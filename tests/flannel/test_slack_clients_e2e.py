@@ -14,6 +14,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from tests.flannel.conftest import Stack
+from tests.slackrtm import shut_down
 from wire import closecodes
 from wire.http import SERVICE_HEADER
 
@@ -115,7 +116,7 @@ def test_slack_sdk_rtm_client_receives_messages(stack: Stack) -> None:
         assert done.wait(15)
         assert got[0]["text"] == "hello rtm" and got[0]["user"] == team.alice.id
     finally:
-        rtm.close()
+        shut_down(rtm)
 
 
 async def test_events_reach_only_members_with_users_just_in_time(stack: Stack) -> None:

@@ -15,6 +15,7 @@ import websockets
 from slack_sdk import WebClient
 
 from tests.router.conftest import HEARTBEAT_S, Fleet
+from tests.slackrtm import shut_down
 from wire.http import SERVICE_HEADER
 
 SERVICE = {SERVICE_HEADER: "dev-secret-change-me"}  # the fleet runs on the default secret
@@ -51,7 +52,7 @@ def test_slack_sdk_rtm_client_connects_through_the_router(fleet: Fleet) -> None:
         assert done.wait(15)
         assert got[0]["text"] == "hello through the router" and got[0]["user"] == team.alice.id
     finally:
-        rtm.close()
+        shut_down(rtm)
     stats = asyncio.run(router_stats(fleet))
     assert stats["placements"] == 1 and stats["rejections"] == 0
 
