@@ -65,6 +65,7 @@ class WsClient(asyncio.Protocol):
         for fut in (self.upgraded, self.first):
             if not fut.done():
                 fut.set_exception(WsError(f"connection lost: {exc}"))
+                fut.exception()  # awaiting it still raises; unawaited (a control socket's hello) is no error
         if not self.closed.done():
             self.closed.set_result(1006)
 

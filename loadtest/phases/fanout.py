@@ -1,9 +1,12 @@
 """Fanout: messages posted at the origin into a channel whose members hold thousands of
 WebSocket sessions, split over both edges; latency from post to receipt at each member.
 
-Two runs over the same connections: *paced* (a steady few messages per second: latency p50
-and p99, the figure a user feels) and *burst* (several posters as fast as the origin takes
-them: deliveries per second, the edges' fanout capacity). Each message text carries
+Runs over the same connections: *paced* (a steady few messages per second: latency p50
+and p99, the figure a user feels), *burst* (several posters as fast as the origin takes
+them: deliveries per second, the edges' fanout capacity) and *fast* (paced again, at
+``fanout_fast_rate``: ``fanout.p99_ms_20`` at 20 messages/s). Then *large*: more members
+(``fanout_large_connections``, 10,000 in the full plan) at ``fanout_large_rate`` (1.5/s: 15,000
+deliveries/s), ``fanout.p99_ms_10000``. Each message text carries
 ``bench:<seq>:<send time>``; the send time is taken just before the HTTP post, so latency
 includes the origin's commit, the relay, the log and the edge.
 
@@ -70,8 +73,10 @@ class Poster:
         self.idle.append(conn)
 
     def close(self) -> None:
+        """Close the idle connections (the next post opens a new one)."""
         for conn in self.idle:
             conn.close()
+        self.idle.clear()
 
 
 async def paced(poster: Poster, first: int, count: int, rate: float) -> None:
@@ -112,11 +117,10 @@ async def run(ctx: Context) -> dict[str, Any]:
             f"fanout: {members} connected in {connect_s:.1f}s; paced: {plan.fanout_paced_messages} messages "
             f"at {plan.fanout_paced_rate:g}/s ..."
         )
-        await paced(poster, 0, plan.fanout_paced_messages, plan.fanout_paced_rate)
-        await listeners.wait_for(members * plan.fanout_paced_messages, 60)
-        steady = await listeners.collect()
+        latencies, steady = await paced_run(
+            poster, listeners, members, 0, plan.fanout_paced_messages, plan.fanout_paced_rate
+        )
         cpu_burst = cpu_s(pids)
-        latencies = [lat for _, lat in steady["records"]]
         ctx.say(
             f"fanout: burst: {plan.fanout_burst_messages} messages from {plan.fanout_posters} posters ..."
         )
@@ -129,12 +133,16 @@ async def run(ctx: Context) -> dict[str, Any]:
         cpu_end = cpu_s(pids)
         delivered = len(rush["records"])
         rush_s = max(1e-9, rush["last"] - first_send)
-        closed = Counter(steady["closed"] + rush["closed"])
-        gc_after = await ctx.full_collections(stack.edge_urls)
         deliveries_per_s = round(delivered / rush_s, 1)
         edge_cpu_burst = per_delivery_us(cpu_burst, cpu_end, delivered)
+        rate = plan.fanout_fast_rate
+        ctx.say(f"fanout: fast: {plan.fanout_fast_messages} messages at {rate:g}/s ...")
+        fast, fast_got = await paced_run(poster, listeners, members, 200_000, plan.fanout_fast_messages, rate)
+        closed = Counter(steady["closed"] + rush["closed"] + fast_got["closed"])
+        gc_after = await ctx.full_collections(stack.edge_urls)
         closed_listeners = True
         await listeners.close()
+        large = await large_run(ctx, poster)
         try:
             bare = await bare_run(ctx, n)
         except Exception as exc:  # the edges' figures stand without the floor
@@ -158,6 +166,12 @@ async def run(ctx: Context) -> dict[str, Any]:
             "fanout.burst_missing": expected - delivered,
             "fanout.post_failures": poster.failures,
             "fanout.closed": dict(closed) if closed else 0,
+            "fanout.p50_ms_20": round(percentile(fast, 50), 1),
+            "fanout.p99_ms_20": round(percentile(fast, 99), 1),
+            "fanout.fast_messages_per_s": rate,
+            "fanout.fast_deliveries_per_s": round(members * rate),
+            "fanout.fast_missing": members * plan.fanout_fast_messages - len(fast),
+            **large,
             "fanout.edge_cpu_us_per_delivery": per_delivery_us(cpu_paced, cpu_burst, len(latencies)),
             "fanout.edge_cpu_us_per_delivery_burst": edge_cpu_burst,
             **bare,
@@ -173,6 +187,42 @@ async def run(ctx: Context) -> dict[str, Any]:
         poster.close()
         if not closed_listeners:
             await listeners.close()
+
+
+async def paced_run(
+    poster: Poster, listeners: Listeners, members: int, first: int, count: int, rate: float
+) -> tuple[list[float], dict[str, Any]]:
+    """``count`` messages at ``rate`` per second to ``members`` connections: the latencies of
+    what arrived (within 60 s of the last post), and the collected records."""
+    await paced(poster, first, count, rate)
+    await listeners.wait_for(members * count, 60)
+    got = await listeners.collect()
+    return [lat for _, lat in got["records"]], got
+
+
+async def large_run(ctx: Context, poster: Poster) -> dict[str, Any]:
+    """Paced fanout to ``fanout_large_connections`` members (``fanout.*_10000`` in the full plan)."""
+    plan, stack = ctx.plan, ctx.stack
+    n, rate, count = plan.fanout_large_connections, plan.fanout_large_rate, plan.fanout_large_messages
+    listeners = Listeners(ctx, stack.edge_urls, ctx.large.client_tokens[:n])
+    try:
+        ctx.say(f"fanout: large: connecting {n} members ...")
+        got = await listeners.connect()
+        members = got["ok"]
+        ctx.say(f"fanout: large: {members} connected; {count} messages at {rate:g}/s ...")
+        poster.close()  # idle through the connects: the origin may have closed them
+        latencies, records = await paced_run(poster, listeners, members, 300_000, count, rate)
+        return {
+            f"fanout.connections_{n}": members,
+            f"fanout.connect_failed_{n}": got["failed"],
+            f"fanout.p50_ms_{n}": round(percentile(latencies, 50), 1),
+            f"fanout.p99_ms_{n}": round(percentile(latencies, 99), 1),
+            f"fanout.deliveries_per_s_{n}": round(members * rate),
+            f"fanout.missing_{n}": members * count - len(latencies),
+            f"fanout.closed_{n}": dict(Counter(records["closed"])) or 0,
+        }
+    finally:
+        await listeners.close()
 
 
 async def bare_run(ctx: Context, n: int) -> dict[str, Any]:
