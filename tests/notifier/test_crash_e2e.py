@@ -22,6 +22,7 @@ from origin.service import conversations, notifyprefs, users
 from origin.service.auth import authenticate, issue_token
 from tests.conftest import ServerProcess, free_port
 from tests.flannel.conftest import Stack, stack  # noqa: F401  (the fixture)
+from tests.notifier.conftest import notifier_args
 from tests.notifier.test_e2e import SECRET, api, until
 from wire.http import SERVICE_HEADER
 
@@ -80,21 +81,7 @@ async def test_kill_9_mid_batch_then_restart_sends_every_due_email_once(
         await notifyprefs.set_prefs(stack.store, caller, {"email": {"enabled": True, "delay_s": 0}})
         recipients.add(f"extra{i}@example.com")
     port = free_port()
-    args = [
-        "notifier",
-        "--log-level",
-        "warning",
-        "--redis-url",
-        stack.redis_url,
-        "--redis-prefix",
-        stack.prefix,
-        "--database-url",
-        stack.db_urls[0],
-        "--state-dir",
-        str(tmp_path / "notifier"),
-        "--smtp-url",
-        f"smtp://127.0.0.1:{smtp_port}",
-    ]
+    args = notifier_args(stack, tmp_path / "notifier", smtp_port)
     first = start_server(args, port).start()
     assert first.proc is not None
     box.victim = first.proc.pid

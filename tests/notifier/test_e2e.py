@@ -25,6 +25,7 @@ from aiosmtpd.controller import Controller
 from ephemeral.redis_bus import RedisOnline
 from tests.conftest import ServerProcess, free_port
 from tests.flannel.conftest import Stack, stack  # noqa: F401  (the fixture)
+from tests.notifier.conftest import notifier_args
 from wire.http import SERVICE_HEADER
 
 SECRET = "dev-secret-change-me"
@@ -93,26 +94,8 @@ async def test_desktop_notification_to_a_real_connection_and_email_to_the_away(
     for member in (t.bob, t.carol):
         await api(origin, "users.prefs.set", member.token, prefs={"email": {"enabled": True, "delay_s": 0}})
     await api(origin, "users.prefs.set", t.bob.token, prefs={"channels": {t.general: {"muted": True}}})
-    notifier = start_server(
-        [
-            "notifier",
-            "--log-level",
-            "warning",
-            "--redis-url",
-            stack.redis_url,
-            "--redis-prefix",
-            stack.prefix,
-            "--database-url",
-            stack.db_urls[0],
-            "--state-dir",
-            str(tmp_path / "notifier"),
-            "--smtp-url",
-            f"smtp://127.0.0.1:{smtp_port}",
-            "--web-url",
-            "https://flannel.test",
-        ],
-        free_port(),
-    ).start()
+    args = notifier_args(stack, tmp_path / "notifier", smtp_port, "--web-url", "https://flannel.test")
+    notifier = start_server(args, free_port()).start()
 
     async def stats() -> dict[str, Any]:
         async with httpx.AsyncClient() as http:
