@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import sys
 
-from flannel_cli import admin, edge, notifier, router, seed, up
+from flannel_cli import admin, edge, notifier, notifier_child, router, seed, up
 from flannel_cli.files import add_files
 from flannel_cli.options import (
     FlagParser,
@@ -98,7 +98,7 @@ def run_origin(args: argparse.Namespace) -> int:
 
     settings = origin_settings(args)
     try:
-        child = notifier.origin_child(args)  # None: --no-notifier, or no Redis (logged)
+        child = notifier_child.origin_child(args)  # None: --no-notifier, or no Redis (logged)
     except ValueError as exc:
         print(f"flannel origin: {exc}", file=sys.stderr)
         return 2
