@@ -27,6 +27,7 @@ import pytest
 
 from origin.store.shards import Store
 from origin.store.urls import mysql_params
+from tests.spare_redis import SpareRedis
 
 REQUIRE = os.environ.get("FLANNEL_REQUIRE_SERVICES") == "1"
 MYSQL_SERVER = os.environ.get("FLANNEL_TEST_MYSQL", "mysql://root@127.0.0.1:3306")
@@ -35,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 #: Fixtures that start processes. ``origin``, ``stack`` and ``fleet`` start theirs through
 #: ``start_server``, and pytest's fixture closure is transitive, so they need no entry here.
-E2E_FIXTURES = frozenset({"start_server", "spare_redis", "own_redis", "stack_config"})
+E2E_FIXTURES = frozenset({"start_server", "spare_redis", "stack_config"})
 #: Modules whose tests start processes through helpers of their own.
 E2E_MODULES = frozenset(
     {"tests/test_cli.py", "tests/loadtest/test_bench_quick.py", "tests/loadtest/test_locust.py"}
@@ -213,3 +214,12 @@ def start_server() -> Iterator[type[ServerProcess]]:
     yield Tracked
     for server in started:
         server.stop()
+
+
+@pytest.fixture
+def spare_redis() -> Iterator[SpareRedis]:
+    """A redis-server of the test's own (tests/spare_redis.py), killed after it."""
+    server = SpareRedis(free_port())
+    server.start()
+    yield server
+    server.kill()

@@ -3,15 +3,11 @@ and a throwaway redis-server to flush, kill and restart."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import redis
 
 from origin.store.shards import Store
 from tests.conftest import ServerProcess, free_port
@@ -108,53 +104,3 @@ async def stack(
         yield s
     finally:
         await store.close()
-
-
-class SpareRedis:
-    """A redis-server of this test's own on a free loopback port, without persistence: it can
-    be flushed, killed and restarted (empty, on the same port) without touching the shared one."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        cmd = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
-        cmd += ["--save", "", "--appendonly", "no", "--daemonize", "no"]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        client = redis.Redis(port=self.port, socket_timeout=1)
-        deadline = time.monotonic() + 10
-        try:
-            while True:
-                try:
-                    client.ping()
-                    return
-                except redis.ConnectionError:
-                    if time.monotonic() > deadline or self.proc.poll() is not None:
-                        raise
-                    time.sleep(0.02)
-        finally:
-            client.close()
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-
-    def flushall(self) -> None:
-        client = redis.Redis(port=self.port, socket_timeout=1)
-        try:
-            client.flushall()
-        finally:
-            client.close()
-
-
-@pytest.fixture
-def spare_redis() -> Iterator[SpareRedis]:
-    if shutil.which("redis-server") is None:
-        pytest.skip("redis-server is not installed")
-    server = SpareRedis()
-    server.start()
-    yield server
-    server.kill()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 import httpx
 import websockets
@@ -12,8 +11,8 @@ from origin.store.shards import Store
 from tests.conftest import MYSQL_SERVER, ServerProcess, free_port
 from tests.factories import make_team
 from tests.flannel.conftest import Stack
-from tests.origin.test_changelog_e2e import ThrowawayRedis
 from tests.proxy import TcpProxy
+from tests.spare_redis import SpareRedis
 
 
 def sample(text: str, prefix: str) -> float:
@@ -62,7 +61,7 @@ async def wait_ready(url: str, want: int, wait_s: float = 20) -> None:
 
 
 async def test_readyz_follows_the_database_and_redis(
-    start_server: type[ServerProcess], mysql_shard_urls: list[str], tmp_path: Path, redis_url: str
+    start_server: type[ServerProcess], mysql_shard_urls: list[str], spare_redis: SpareRedis
 ) -> None:
     host, port = MYSQL_SERVER.rsplit("/", 1)[-1].split("@")[-1].split(":")
     proxy = await TcpProxy(host, int(port)).start()
@@ -70,8 +69,7 @@ async def test_readyz_follows_the_database_and_redis(
     store = await Store.open([db_url])
     await make_team(store)
     await store.close()
-    redis = ThrowawayRedis(tmp_path)
-    redis.start()
+    redis = spare_redis
     try:
         # Started from a thread: the proxy serves the origin's database connections on this loop.
         origin_args = ["origin", "--database-url", db_url, "--redis-url", redis.url]
@@ -84,12 +82,11 @@ async def test_readyz_follows_the_database_and_redis(
         await wait_ready(origin.url, 503)
         await proxy.start()  # and comes back on the same port
         await wait_ready(origin.url, 200)
-        redis.stop()  # Redis goes away
+        redis.kill()  # Redis goes away
         await wait_ready(origin.url, 503)
         await wait_ready(edge.url, 503)
         redis.start()
         await wait_ready(origin.url, 200)
         await wait_ready(edge.url, 200)
     finally:
-        redis.stop()
         await proxy.cut()

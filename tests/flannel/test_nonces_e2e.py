@@ -10,8 +10,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from flannel.nonces import RedisNonceStore
-from tests.flannel.conftest import SpareRedis
 from tests.flannel.harness import EDGE_ID, SECRET, serve
+from tests.spare_redis import SpareRedis
 from wire import closecodes
 from wire.keys import nonce_epoch_key
 from wire.tickets import TicketError, issue, verify

@@ -11,8 +11,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 
 import orjson
 import pytest
@@ -23,6 +22,7 @@ from origin.service.teams import current_offset
 from origin.store.shards import Store
 from tests.conftest import ROOT, ServerProcess, free_port
 from tests.factories import Team, make_team
+from tests.spare_redis import SpareRedis
 
 
 def origin_args(urls: list[str], redis_url: str, prefix: str, *extra: str) -> list[str]:
@@ -98,81 +98,27 @@ async def test_crash_between_commit_and_publish_loses_nothing_and_duplicates_not
         await log.close()
 
 
-class ThrowawayRedis:
-    """A redis-server of this test's own, so restarting it disturbs no one."""
-
-    def __init__(self, tmp: Path) -> None:
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.tmp = tmp
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [
-                "redis-server",
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self.tmp),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        import redis
-
-        for _ in range(100):
-            try:
-                redis.Redis.from_url(self.url).ping()
-                return
-            except redis.ConnectionError:
-                import time
-
-                time.sleep(0.05)
-        raise RuntimeError("throwaway redis did not start")
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.kill()
-            self.proc.wait()
-            self.proc = None
-
-
-@pytest.fixture
-def own_redis(tmp_path: Path, redis_url: str) -> Iterator[ThrowawayRedis]:
-    server = ThrowawayRedis(tmp_path)
-    server.start()
-    yield server
-    server.stop()
-
-
 async def test_redis_restart_while_following_loses_nothing(
     shop: tuple[Store, Team],
     mysql_shard_urls: list[str],
-    own_redis: ThrowawayRedis,
+    spare_redis: SpareRedis,
     start_server: type[ServerProcess],
 ) -> None:
     store, team = shop
     prefix = "flanneltest:restart:"
-    start_server(origin_args(mysql_shard_urls, own_redis.url, prefix), free_port()).start()
+    start_server(origin_args(mysql_shard_urls, spare_redis.url, prefix), free_port()).start()
     start = await current_offset(store, team.id)
-    log = RedisLog(own_redis.url, prefix)
+    log = RedisLog(spare_redis.url, prefix)
     reader = LogReader(log)
     sub = await reader.subscribe(team.id, after=start)
     try:
         for i in range(5):
             await messages.post(store, team.alice.caller, team.general, f"before {i}")
         before = await collect(sub, 3)
-        own_redis.stop()
+        spare_redis.kill()
         for i in range(5):
             await messages.post(store, team.alice.caller, team.general, f"during {i}")
-        own_redis.start()
+        spare_redis.start()
         for i in range(5):
             await messages.post(store, team.bob.caller, team.general, f"after {i}")
         rest = await collect(sub, 12, wait_s=40)
