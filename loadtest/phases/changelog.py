@@ -8,7 +8,9 @@ It runs with 8 and with 32 concurrent writers, each time twice side by side: wit
 commit (the writes queued behind the workspace's lock share one transaction, as in
 production) and without it (one transaction per write, ``_ungrouped``, the path before
 issue 14), each into a workspace of its own; the two alternate three times and each figure
-is the median of its three runs (``changelog.events`` is the events of one run).
+is the median of its three runs (``changelog.events`` is the events of one run). With 8
+writers a third run each time posts thread replies instead (to four threads, grouped:
+``changelog.*_replies_8w``), which the batch reads and updates the thread parents of.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from origin.service.auth import Caller, authenticate, issue_token
 from origin.service.teams import current_offset
 from origin.store.group import MAX_GROUP
 from origin.store.shards import Store
+from wire.ids import parse_ts
 
 WRITERS = (8, 32)
 REPEATS = 3
@@ -44,11 +47,22 @@ async def workspace(store: Store, name: str = "Bench") -> tuple[str, list[Caller
     return team["id"], callers, channel["id"]
 
 
+THREADS = 4
+"""Thread roots the replies of a ``replies`` run go to."""
+
+
 async def measure(
-    store: Store, relay: Relay, reader: LogReader, events: int, writers: int, name: str
+    store: Store, relay: Relay, reader: LogReader, events: int, writers: int, name: str, replies: bool = False
 ) -> dict[str, float]:
-    """``events`` posts from ``writers`` concurrent writers into a new workspace."""
+    """``events`` posts from ``writers`` concurrent writers into a new workspace (thread
+    replies to ``THREADS`` roots with ``replies``)."""
     team_id, callers, channel = await workspace(store, name)
+    roots: list[int | None] = [None]
+    if replies:
+        roots = [
+            parse_ts((await messages.post(store, callers[0], channel, f"root {t}"))[0]["ts"])
+            for t in range(THREADS)
+        ]
     start = await current_offset(store, team_id)
     sub = await reader.subscribe(team_id, after=start)
     committed: dict[int, float] = {}
@@ -57,7 +71,8 @@ async def measure(
 
     async def writer(w: int) -> None:
         for i in range(w, events, writers):
-            _, offset = await messages.post(store, callers[w % 3], channel, f"e{i}")
+            thread = roots[i % len(roots)]
+            _, offset = await messages.post(store, callers[w % 3], channel, f"e{i}", thread)
             committed[offset] = time.perf_counter()
 
     async def follow() -> None:
@@ -111,11 +126,19 @@ async def run(
             # Side by side, alternating (the path before, then group commit) ``REPEATS`` times,
             # each figure the median of its runs: a shared machine drifts within a phase.
             runs: dict[bool, list[dict[str, float]]] = {False: [], True: []}
+            replied: list[dict[str, float]] = []
             for r in range(REPEATS):
                 for grouped in (False, True):
                     store.group_commit.max_group = MAX_GROUP if grouped else 1
                     name = f"Bench{n}{'g' if grouped else 'u'}{r}"
                     runs[grouped].append(await measure(store, relay, reader, per_run, n, name))
+                if n == writers[0]:
+                    store.group_commit.max_group = MAX_GROUP
+                    name = f"Bench{n}r{r}"
+                    replied.append(await measure(store, relay, reader, per_run, n, name, replies=True))
+            if replied:
+                for key in ("events_per_s", "p50_ms", "p99_ms", "writes_per_commit"):
+                    out[f"changelog.{key}_replies_{n}w"] = statistics.median(m[key] for m in replied)
             for grouped, measured in runs.items():
                 suffix = f"_{n}w" + ("" if grouped else "_ungrouped")
                 for key in measured[0]:

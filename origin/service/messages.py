@@ -15,13 +15,27 @@ is Slack's ``thread_broadcast``: one message, subtype ``thread_broadcast``, with
 ``thread_ts``, that is both in the thread (``conversations.replies``, the parent's
 ``reply_count``) and in the channel (``conversations.history``). It is logged once, as one
 ``message`` event; editing or deleting it changes it in both places at once.
+
+Posting is a group-commit job (:class:`Posts`, see :mod:`origin.store.group`): the posts that
+queue one after another behind a workspace's lock are decided together. One statement reads
+their conversations with the posters' memberships (one more reads their thread parents, one
+their client_msg_ids, when they have some); each post is then decided in queue order in
+memory, seeing the posts before it (the channel's ``last_ts``, a thread's reply fields, an id
+just used), exactly as if they had run one after the other; then one ``last_ts`` update, one
+multi-row message insert, one update of the thread parents and one reopening of DMs write
+them all. A refused post wrote nothing. Posts to a name or a user, and every post of a batch
+whose statements failed, run alone (:func:`post_alone`), statement by statement.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
 import orjson
 
-from origin.models import JSON, MESSAGE_COLUMNS, MESSAGE_FIELDS, message_from_row
+from origin.models import CONVERSATION_COLUMNS, JSON, MESSAGE_COLUMNS, MESSAGE_FIELDS, message_from_row
 from origin.service import dms, targets
 from origin.service.access import Visible, fetch_message, require_member, require_open, visible
 from origin.service.auth import Caller
@@ -31,7 +45,7 @@ from origin.store.db import Conn, Row
 from origin.store.shards import Store, WriteTx
 from wire.errors import SlackError, invalid_arguments
 from wire.ids import now_us, ts_str
-from wire.visibility import channel_type
+from wire.visibility import channel_type, is_public_kind
 
 MAX_TEXT = 40_000
 #: The columns a message is read with: the shared ones, then its client_msg_id.
@@ -124,25 +138,304 @@ async def post_to(
     check_text(text, content)
     if subtype is not None and subtype not in POSTED_SUBTYPES:
         raise invalid_arguments("subtype", f"one of {POSTED_SUBTYPES}")
-    async with store.write(caller.team_id) as tx:
-        if client_msg_id is not None:
-            first = await posted_before(tx.conn, caller, client_msg_id)
+    item = PostItem(
+        caller, targets.check_ref(channel), text, thread_ts, client_msg_id, content, subtype, broadcast
+    )
+    db = await store.shard_of(caller.team_id)
+    return await store.group_commit.submit(db, caller.team_id, POSTS, item)
+
+
+@dataclass(frozen=True, slots=True)
+class PostItem:
+    """One post, as data (see :class:`Posts`)."""
+
+    caller: Caller
+    channel: str  # a reference, through targets.check_ref
+    text: str
+    thread_ts: int | None
+    client_msg_id: str | None
+    content: Content
+    subtype: str | None
+    broadcast: bool
+
+
+Posted = tuple[str, JSON, int]
+
+
+async def post_alone(tx: WriteTx, item: PostItem) -> Posted:
+    """One post in its own turn of the workspace's transaction (statement by statement)."""
+    caller = item.caller
+    if item.client_msg_id is not None:
+        first = await posted_before(tx.conn, caller, item.client_msg_id)
+        if first is not None:
+            ref = item.channel
+            wanted = ref if targets.is_conversation_id(ref) else (await targets.resolve(tx, caller, ref)).id
+            if first[0] != wanted:
+                raise SlackError("invalid_arguments", "client_msg_id was used for another channel")
+            reactions = await reactions_for(tx.conn, str(first[0]), int(first[1]))
+            return str(first[0]), message_with_id(first, reactions), 0
+    conv = await targets.resolve(tx, caller, item.channel)
+    require_member(conv)
+    require_open(conv)
+    message, offset = await _insert(
+        tx,
+        caller,
+        conv,
+        item.text,
+        item.thread_ts,
+        item.client_msg_id,
+        item.content,
+        item.subtype,
+        item.broadcast,
+    )
+    return conv.id, message, offset
+
+
+#: A message being posted in a batch, as ``MESSAGE_READ`` reads it (a list: a thread parent's
+#: reply fields change as the batch's replies to it are decided).
+_MessageState = list[Any]
+_Key = tuple[str, int]
+
+
+def _marks(n: int) -> str:
+    return ", ".join("?" * n)
+
+
+class _Batch:
+    """What one batch of posts read (under the lock, a few statements for all of them) and
+    what it decided so far, in queue order: the state each post sees is that of the posts
+    before it, as if they had run one after the other."""
+
+    def __init__(self, team_id: str) -> None:
+        self.team_id = team_id
+        self.convs: dict[str, Row] = {}
+        self.last_ts: dict[str, int] = {}
+        self.members: dict[tuple[str, str], int] = {}  # (channel, user) -> last_read
+        self.stored: dict[_Key, _MessageState] = {}  # messages read: thread parents
+        self.posted_before: dict[tuple[str, str], Row] = {}  # (user, client_msg_id) -> MESSAGE_READ
+        self.made: dict[_Key, _MessageState] = {}  # posted by this batch, in order
+        self.extra_text: dict[_Key, str | None] = {}
+        self.made_ids: dict[tuple[str, str], _MessageState] = {}  # (user, client_msg_id)
+        self.touched_convs: set[str] = set()
+        self.touched_parents: dict[_Key, _MessageState] = {}  # stored parents given replies
+        self.reopen: set[str] = set()
+
+    async def read(self, conn: Conn, items: list[PostItem]) -> None:
+        channels = list(dict.fromkeys(i.channel for i in items))
+        users = list(dict.fromkeys(i.caller.user_id for i in items))
+        columns = ", ".join(f"c.{c.strip()}" for c in CONVERSATION_COLUMNS.split(","))
+        width = len(CONVERSATION_COLUMNS.split(","))
+        rows = await conn.fetchall(
+            f"SELECT {columns}, c.last_ts, m.user_id, m.last_read FROM conversations c "
+            f"LEFT JOIN members m ON m.channel_id = c.id AND m.user_id IN ({_marks(len(users))}) "
+            f"WHERE c.id IN ({_marks(len(channels))}) AND c.team_id = ?",
+            [*users, *channels, self.team_id],
+        )
+        for row in rows:
+            cid = str(row[0])
+            self.convs[cid] = tuple(row[:width])
+            self.last_ts[cid] = int(row[width])
+            if row[width + 1] is not None:
+                self.members[(cid, str(row[width + 1]))] = int(row[width + 2])
+        ids = [(i.caller.user_id, i.client_msg_id) for i in items if i.client_msg_id is not None]
+        if ids:
+            id_users = list(dict.fromkeys(u for u, _ in ids))
+            id_values = list(dict.fromkeys(c for _, c in ids))
+            for row in await conn.fetchall(
+                f"SELECT {MESSAGE_READ} FROM messages WHERE team_id = ? "
+                f"AND user_id IN ({_marks(len(id_users))}) AND client_msg_id IN ({_marks(len(id_values))})",
+                [self.team_id, *id_users, *id_values],
+            ):
+                self.posted_before[(str(row[3]), str(row[-1]))] = row
+        wanted = [(i.channel, i.thread_ts) for i in items if i.thread_ts is not None]
+
+        await self._read_messages(conn, wanted)
+        # a reply to a reply belongs to its parent's thread: read those parents too
+        roots = [(k[0], int(m[6])) for k, m in self.stored.items() if m[6] is not None and m[6] != m[1]]
+        await self._read_messages(conn, [k for k in roots if k not in self.stored])
+
+    async def _read_messages(self, conn: Conn, keys: Sequence[tuple[str, int | None]]) -> None:
+        if not keys:
+            return
+        channels = list(dict.fromkeys(k[0] for k in keys))
+        stamps = list(dict.fromkeys(k[1] for k in keys))
+        for row in await conn.fetchall(
+            f"SELECT {MESSAGE_READ} FROM messages WHERE channel_id IN ({_marks(len(channels))}) "
+            f"AND ts IN ({_marks(len(stamps))})",
+            [*channels, *stamps],
+        ):
+            self.stored[(str(row[0]), int(row[1]))] = list(row)
+
+    def message(self, channel_id: str, ts: int) -> _MessageState:
+        """A message as the current post sees it, else ``message_not_found``."""
+        found = self.made.get((channel_id, ts)) or self.stored.get((channel_id, ts))
+        if found is None:
+            raise SlackError("message_not_found")
+        return found
+
+    async def decide(self, tx: WriteTx, item: PostItem) -> Posted:
+        """The post's outcome, recorded in the batch (nothing of it when it raises a
+        SlackError). No statement runs here but, for a ``client_msg_id`` posted before, the
+        read of that message's reactions."""
+        caller = item.caller
+        if item.client_msg_id is not None:
+            key = (caller.user_id, item.client_msg_id)
+            made = self.made_ids.get(key)
+            first = tuple(made) if made is not None else self.posted_before.get(key)
             if first is not None:
-                ref = targets.check_ref(channel)
-                wanted = (
-                    ref if targets.is_conversation_id(ref) else (await targets.resolve(tx, caller, ref)).id
-                )
-                if first[0] != wanted:
+                if first[0] != item.channel:
                     raise SlackError("invalid_arguments", "client_msg_id was used for another channel")
-                reactions = await reactions_for(tx.conn, str(first[0]), int(first[1]))
-                return str(first[0]), message_with_id(first, reactions), 0
-        conv = await targets.resolve(tx, caller, channel)
+                # nothing can have reacted yet to a message of this batch
+                reactions = (
+                    [] if made is not None else await reactions_for(tx.conn, item.channel, int(first[1]))
+                )
+                return item.channel, message_with_id(first, reactions), 0
+        row = self.convs.get(item.channel)
+        if row is None:
+            raise SlackError("channel_not_found")
+        last_read = self.members.get((item.channel, caller.user_id))
+        if last_read is None and not is_public_kind(str(row[3]), bool(row[4])):
+            raise SlackError("channel_not_found")
+        conv = Visible(row, last_read is not None, last_read or 0)
         require_member(conv)
         require_open(conv)
-        message, offset = await _insert(
-            tx, caller, conv, text, thread_ts, client_msg_id, content, subtype, broadcast
-        )
-    return conv.id, message, offset
+        parent: _MessageState | None = None
+        subtype = item.subtype
+        thread_ts = item.thread_ts
+        if thread_ts is not None:
+            parent = self.message(conv.id, thread_ts)
+            if parent[6] is not None and parent[6] != parent[1]:
+                parent = self.message(conv.id, int(parent[6]))
+            thread_ts = int(parent[1])
+            if item.broadcast:
+                subtype = "thread_broadcast"
+        # decided: from here on the post is recorded
+        ts = max(now_us(), self.last_ts[conv.id] + 1)
+        self.last_ts[conv.id] = ts
+        self.touched_convs.add(conv.id)
+        blocks, attachments, metadata, extra_text = item.content.columns()
+        parent_user = None if parent is None else parent[3]
+        row12 = [conv.id, ts, self.team_id, caller.user_id, item.text, subtype, thread_ts, 0]
+        row12 += [None, None, None, None]  # reply_users, latest_reply, edited_ts, edited_user
+        state: _MessageState = [*row12, parent_user, blocks, attachments, metadata, item.client_msg_id]
+        self.made[(conv.id, ts)] = state
+        self.extra_text[(conv.id, ts)] = extra_text
+        if item.client_msg_id is not None:
+            self.made_ids[(caller.user_id, item.client_msg_id)] = state
+        if conv.kind in ("im", "mpim"):
+            self.reopen.add(conv.id)
+        event = event_base(conv, "message")
+        message = message_with_id(tuple(state))
+        if parent is not None:
+            event["parent"] = self._bump(parent, caller.user_id, ts)
+        event.update(message)
+        event["channel"] = conv.id
+        return conv.id, message, await tx.emit(event)
+
+    def _bump(self, parent: _MessageState, user_id: str, ts: int) -> JSON:
+        users: list[str] = orjson.loads(parent[8]) if parent[8] else []
+        if user_id not in users:
+            users.append(user_id)
+        parent[6] = parent[1]
+        parent[7] = int(parent[7]) + 1
+        parent[8] = orjson.dumps(users).decode()
+        parent[9] = ts
+        key = (str(parent[0]), int(parent[1]))
+        if key not in self.made:
+            self.touched_parents[key] = parent
+        return {
+            "ts": ts_str(parent[1]),
+            "reply_count": parent[7],
+            "reply_users": users,
+            "latest_reply": ts_str(ts),
+        }
+
+    async def write(self, conn: Conn) -> None:
+        """What the batch decided, in a few statements for all of its posts."""
+        convs = sorted(self.touched_convs)
+        if len(convs) == 1:
+            await conn.execute(
+                "UPDATE conversations SET last_ts = ? WHERE id = ?", [self.last_ts[convs[0]], convs[0]]
+            )
+        elif convs:
+            cases = " ".join("WHEN ? THEN ?" for _ in convs)
+            await conn.execute(
+                f"UPDATE conversations SET last_ts = CASE id {cases} END WHERE id IN ({_marks(len(convs))})",
+                [*(v for c in convs for v in (c, self.last_ts[c])), *convs],
+            )
+        # Only the columns that hold something (a plain post writes what every schema version
+        # has): one multi-row insert per set of columns.
+        inserts: dict[tuple[str, ...], list[list[Any]]] = {}
+        for key, state in self.made.items():
+            optional = dict(zip(_OPTIONAL, (*state[12:16], self.extra_text[key], state[16]), strict=True))
+            given = {k: v for k, v in optional.items() if v is not None}
+            inserts.setdefault(tuple(given), []).append([*state[:12], *given.values()])
+        for names, rows in inserts.items():
+            columns = ", ".join([MESSAGE_COLUMNS, *names])
+            await conn.executemany(
+                f"INSERT INTO messages ({columns}) VALUES ({_marks(12 + len(names))})", rows
+            )
+        parents = list(self.touched_parents.values())
+        if len(parents) == 1:
+            p = parents[0]
+            await conn.execute(
+                "UPDATE messages SET thread_ts = ts, reply_count = ?, reply_users = ?, latest_reply = ? "
+                "WHERE channel_id = ? AND ts = ?",
+                [p[7], p[8], p[9], p[0], p[1]],
+            )
+        elif parents:
+            when = " ".join("WHEN channel_id = ? AND ts = ? THEN ?" for _ in parents)
+            where = " OR ".join("(channel_id = ? AND ts = ?)" for _ in parents)
+            params: list[Any] = []
+            for column in (7, 8, 9):
+                params.extend(v for p in parents for v in (p[0], p[1], p[column]))
+            params.extend(v for p in parents for v in (p[0], p[1]))
+            await conn.execute(
+                f"UPDATE messages SET thread_ts = ts, reply_count = CASE {when} END, "
+                f"reply_users = CASE {when} END, latest_reply = CASE {when} END WHERE {where}",
+                params,
+            )
+        if self.reopen:
+            reopen = sorted(self.reopen)
+            await conn.execute(
+                f"UPDATE members SET is_open = 1 WHERE channel_id IN ({_marks(len(reopen))}) AND is_open = 0",
+                reopen,
+            )
+
+
+#: The optional message columns, in the order a batch's rows carry them.
+_OPTIONAL = ("parent_user_id", "blocks", "attachments", "metadata", "extra_text", "client_msg_id")
+
+
+class Posts:
+    """Posts as group-commit jobs (:class:`origin.store.group.Batcher`): the posts queued
+    one after another behind a workspace's lock are decided together, with one read of their
+    conversations and memberships (and of thread parents and client_msg_ids, when they have
+    some), one ``last_ts`` update, one multi-row message insert and one update of the thread
+    parents. A post to a conversation id is batched; one to a name or a user (a DM that may
+    need opening) runs alone, statement by statement, as does every post of a batch whose
+    statements failed."""
+
+    def batchable(self, item: PostItem) -> bool:
+        return targets.is_conversation_id(item.channel)
+
+    async def run_one(self, tx: WriteTx, item: PostItem) -> Posted:
+        return await post_alone(tx, item)
+
+    async def run_batch(self, tx: WriteTx, items: list[PostItem]) -> list[Posted | Exception]:
+        batch = _Batch(tx.team_id)
+        await batch.read(tx.conn, items)
+        outcomes: list[Posted | Exception] = []
+        for item in items:
+            try:
+                outcomes.append(await batch.decide(tx, item))
+            except SlackError as exc:
+                outcomes.append(exc)
+        await batch.write(tx.conn)
+        return outcomes
+
+
+POSTS = Posts()
 
 
 async def _insert(

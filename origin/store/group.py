@@ -15,21 +15,33 @@ otherwise rolling the whole transaction back and starting again is as cheap), an
 failure rolls back to it. Its buffered events are dropped, so the next write reuses its
 offsets. A failed commit fails every write of the group, as a failed commit did before.
 A caller's ``async with store.write(...)`` returns only after its group committed.
+
+Batched jobs (:meth:`GroupCommit.submit`): a write given as data (an item for a
+:class:`Batcher`) rather than as a body runs in the driver itself, and consecutive jobs of one
+batcher in the queue run together: the batcher reads what all of them need, decides each one
+in queue order in memory (a job it refuses, a ``SlackError``, wrote nothing and costs its
+neighbours nothing), then writes for all of them at once (a few multi-row statements for the
+lot instead of a few statements each). Should the batch's statements fail, the batch is undone
+(to its savepoint, or by starting the group again when nothing before it is kept) and each of
+its jobs runs alone (``Batcher.run_one``, with a savepoint each), as an ordinary write would.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from origin.store.db import Conn, Database, Params, Row
 from wire.errors import SlackError
 
 if TYPE_CHECKING:
     from origin.store.shards import WriteTx
+
+log = logging.getLogger(__name__)
 
 MAX_GROUP = 64
 """The most writes one transaction takes (the rest wait for the next one)."""
@@ -39,6 +51,29 @@ _OUTBOX_INSERT = "INSERT INTO outbox (team_id, event_offset, type, payload, crea
 
 def _lock(db: Database) -> str:
     return "SELECT event_seq FROM teams WHERE id = ?" + db.for_update()
+
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+
+
+class Batcher(Protocol[Item, Result]):
+    """Runs jobs (items) of one kind: together when they queue one after another, else alone."""
+
+    def batchable(self, item: Item) -> bool:
+        """Whether ``item`` may run in a batch (else it always runs alone)."""
+        ...
+
+    async def run_batch(self, tx: WriteTx, items: list[Item]) -> list[Result | Exception]:
+        """Run ``items`` in queue order on ``tx`` (one event stream, offsets in that order):
+        each one's result, or the exception it was refused with before anything was written
+        for it. Raising means the batch failed as a whole: it is undone and its items run
+        alone."""
+        ...
+
+    async def run_one(self, tx: WriteTx, item: Item) -> Result:
+        """Run ``item`` alone on ``tx``."""
+        ...
 
 
 class _Restart(Exception):
@@ -54,6 +89,23 @@ class _Member:
         self.turn: asyncio.Future[WriteTx] = loop.create_future()
         self.done: asyncio.Future[BaseException | None] = loop.create_future()
         self.committed: asyncio.Future[None] = loop.create_future()
+
+
+class _Job(Generic[Item, Result]):
+    """One queued batched write: its item, its batcher and its outcome (set after the commit)."""
+
+    __slots__ = ("alone", "batcher", "item", "outcome")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, batcher: Batcher[Item, Result], item: Item) -> None:
+        self.batcher = batcher
+        self.item = item
+        self.alone = not batcher.batchable(item)
+        self.outcome: asyncio.Future[Result] = loop.create_future()
+
+    def fail(self, exc: BaseException) -> None:
+        if not self.outcome.done():
+            self.outcome.set_exception(exc)
+            self.outcome.exception()  # retrieved: a cancelled caller may not look
 
 
 class MemberConn:
@@ -92,7 +144,7 @@ class _Queue:
     __slots__ = ("driver", "pending")
 
     def __init__(self) -> None:
-        self.pending: deque[_Member] = deque()
+        self.pending: deque[_Member | _Job[Any, Any]] = deque()
         self.driver: asyncio.Task[None] | None = None
 
 
@@ -113,12 +165,7 @@ class GroupCommit:
             return
         loop = asyncio.get_running_loop()
         member = _Member(loop)
-        queue = self._queues.get(team_id)
-        if queue is None:
-            queue = self._queues[team_id] = _Queue()
-        queue.pending.append(member)
-        if queue.driver is None:
-            queue.driver = loop.create_task(self._drive(db, team_id, queue), name=f"write:{team_id}")
+        self._queue(loop, db, team_id).pending.append(member)
         try:
             tx = await member.turn
         except asyncio.CancelledError:
@@ -132,6 +179,27 @@ class GroupCommit:
             raise
         member.done.set_result(None)
         await asyncio.shield(member.committed)
+
+    async def submit(self, db: Database, team_id: str, batcher: Batcher[Item, Result], item: Item) -> Result:
+        """Run ``item`` (see :class:`Batcher`) in the workspace's next group; its result once
+        that group committed. A caller cancelled while the job waits takes it out of the
+        queue; once its group has started, the job runs and commits regardless."""
+        if self.max_group <= 1:
+            async with self._alone(db, team_id) as tx:
+                return await batcher.run_one(tx, item)
+        loop = asyncio.get_running_loop()
+        job = _Job(loop, batcher, item)
+        queue = self._queue(loop, db, team_id)
+        queue.pending.append(job)
+        return await job.outcome
+
+    def _queue(self, loop: asyncio.AbstractEventLoop, db: Database, team_id: str) -> _Queue:
+        queue = self._queues.get(team_id)
+        if queue is None:
+            queue = self._queues[team_id] = _Queue()
+        if queue.driver is None:
+            queue.driver = loop.create_task(self._drive(db, team_id, queue), name=f"write:{team_id}")
+        return queue
 
     @asynccontextmanager
     async def _alone(self, db: Database, team_id: str) -> AsyncIterator[WriteTx]:
@@ -171,7 +239,9 @@ class GroupCommit:
                     continue
         finally:
             for member in queue.pending:  # only when the driver itself was cancelled
-                if not member.turn.done():
+                if isinstance(member, _Job):
+                    member.fail(SlackError("internal_error", "write queue stopped"))
+                elif not member.turn.done():
                     member.turn.set_exception(SlackError("internal_error", "write queue stopped"))
             queue.pending.clear()
             if self._queues.get(team_id) is queue:
@@ -181,6 +251,9 @@ class GroupCommit:
         from origin.store.shards import WriteTx
 
         ran: list[tuple[_Member, WriteTx]] = []  # writes whose bodies succeeded
+        taken: list[_Job[Any, Any]] = []  # every job this group took
+        succeeded: list[tuple[_Job[Any, Any], Any]] = []  # jobs that succeeded, with their results
+        outbox: list[tuple[str, int, str, str, int]] = []  # in offset order
         turns = 0
         try:
             async with db.transaction() as conn:
@@ -188,13 +261,25 @@ class GroupCommit:
                 if row is None:
                     while queue.pending:
                         member = queue.pending.popleft()
-                        if not member.turn.done():
+                        if isinstance(member, _Job):
+                            member.fail(SlackError("team_not_found"))
+                        elif not member.turn.done():
                             member.turn.set_exception(SlackError("team_not_found"))
                     return
                 seq = int(row[0])
                 dirty = False  # something of this transaction is worth keeping
                 while queue.pending and turns < self.max_group:
                     member = queue.pending.popleft()
+                    if isinstance(member, _Job):
+                        if member.outcome.done():  # cancelled while it waited
+                            continue
+                        jobs = self._take_batch(member, queue, self.max_group - turns)
+                        turns += len(jobs)
+                        taken.extend(jobs)
+                        seq, dirty = await self._run_jobs(
+                            conn, db, team_id, seq, dirty, jobs, queue, succeeded, outbox
+                        )
+                        continue
                     if member.turn.done():  # cancelled while it waited
                         continue
                     turns += 1
@@ -204,30 +289,122 @@ class GroupCommit:
                     failure = await member.done
                     if failure is None:
                         ran.append((member, tx))
+                        outbox.extend(tx.outbox_rows)
                         seq = tx.seq
                         dirty = dirty or mconn.wrote or bool(tx.events)
                     elif mconn.wrote:
                         if not dirty:
                             raise _Restart  # nothing kept yet: a fresh transaction is cheaper
                         await conn.execute("ROLLBACK TO SAVEPOINT flannel_write")
-                await self._finish(conn, team_id, seq, [r for _, tx in ran for r in tx.outbox_rows])
+                await self._finish(conn, team_id, seq, outbox)
         except _Restart:
             for member, _ in ran:  # they wrote nothing: their outcome needs no commit
                 member.committed.set_result(None)
+            for job, result in succeeded:
+                if not job.outcome.done():
+                    job.outcome.set_result(result)
             raise
         except BaseException as exc:
             for member, _ in ran:
                 member.committed.set_exception(exc)
                 member.committed.exception()  # retrieved: a cancelled caller may not look
+            for job in taken:
+                job.fail(exc)
             if turns == 0 and isinstance(exc, Exception):
                 # the transaction or the lock failed: so does every write waiting for it
                 while queue.pending:
                     member = queue.pending.popleft()
-                    if not member.turn.done():
+                    if isinstance(member, _Job):
+                        member.fail(exc)
+                    elif not member.turn.done():
                         member.turn.set_exception(exc)
             raise
         self.groups += 1
         for member, _ in ran:
             member.committed.set_result(None)
-        if any(tx.events for _, tx in ran):
+        for job, result in succeeded:
+            if not job.outcome.done():
+                job.outcome.set_result(result)
+        if outbox:
             self._notify()
+
+    @staticmethod
+    def _take_batch(first: _Job[Any, Any], queue: _Queue, room: int) -> list[_Job[Any, Any]]:
+        """``first`` and the jobs of its batcher queued right behind it (none if it runs alone)."""
+        jobs = [first]
+        while not first.alone and queue.pending and len(jobs) < room:
+            nxt = queue.pending[0]
+            if not isinstance(nxt, _Job) or nxt.batcher is not first.batcher or nxt.alone:
+                break
+            queue.pending.popleft()
+            if not nxt.outcome.done():  # else cancelled while it waited
+                jobs.append(nxt)
+        return jobs
+
+    async def _run_jobs(
+        self,
+        conn: Conn,
+        db: Database,
+        team_id: str,
+        seq: int,
+        dirty: bool,
+        jobs: list[_Job[Any, Any]],
+        queue: _Queue,
+        succeeded: list[tuple[_Job[Any, Any], Any]],
+        outbox: list[tuple[str, int, str, str, int]],
+    ) -> tuple[int, bool]:
+        """Run ``jobs`` (one batcher's, in queue order) at offset ``seq``: as one batch unless
+        they run alone or the batch fails, then one by one. Returns the new ``seq`` and
+        ``dirty``."""
+        from origin.store.shards import WriteTx
+
+        batcher = jobs[0].batcher
+        if not jobs[0].alone:
+            mconn = MemberConn(conn, guard=dirty)
+            tx = WriteTx(mconn, db, team_id, seq)
+            try:
+                outcomes = await batcher.run_batch(tx, [job.item for job in jobs])
+            except Exception as exc:
+                log.warning(
+                    "a batch of %d writes to %s failed (%r): each runs alone", len(jobs), team_id, exc
+                )
+                if mconn.wrote:
+                    if not dirty:  # nothing kept yet: start again, each job alone
+                        self._requeue_alone(queue, jobs)
+                        raise _Restart from None
+                    await conn.execute("ROLLBACK TO SAVEPOINT flannel_write")
+                for job in jobs:
+                    job.alone = True
+            else:
+                for job, outcome in zip(jobs, outcomes, strict=True):
+                    if isinstance(outcome, Exception):
+                        job.fail(outcome)
+                    else:
+                        succeeded.append((job, outcome))
+                outbox.extend(tx.outbox_rows)
+                return tx.seq, dirty or mconn.wrote or bool(tx.events)
+        for i, job in enumerate(jobs):
+            mconn = MemberConn(conn, guard=dirty)
+            tx = WriteTx(mconn, db, team_id, seq)
+            try:
+                result = await batcher.run_one(tx, job.item)
+            except Exception as exc:
+                job.fail(exc)
+                if mconn.wrote:
+                    if not dirty:
+                        self._requeue_alone(queue, jobs[i + 1 :])
+                        raise _Restart from None
+                    await conn.execute("ROLLBACK TO SAVEPOINT flannel_write")
+                continue
+            succeeded.append((job, result))
+            outbox.extend(tx.outbox_rows)
+            seq = tx.seq
+            dirty = dirty or mconn.wrote or bool(tx.events)
+        return seq, dirty
+
+    @staticmethod
+    def _requeue_alone(queue: _Queue, jobs: list[_Job[Any, Any]]) -> None:
+        """``jobs`` back at the head of the queue, in order, each to run alone."""
+        for job in reversed(jobs):
+            job.alone = True
+            queue.pending.appendleft(job)
