@@ -257,7 +257,7 @@ class Notifier:
         kind = event.get("type")
         self.people.observe(team, event)
         self.channels.observe(team, event)
-        if kind == "message":
+        if kind == "message" and not event.get("imported"):  # an import is history, not news
             items = await self._decide(team, event)
             async with self._lock:
                 changed = any([self.schedule.add(i) for i in items])

@@ -27,6 +27,7 @@ from origin.relay import Fault, Relay, no_fault
 from origin.search.indexer import Indexer
 from origin.service.signin import SignIn
 from origin.settings import OriginSettings
+from origin.store.migrations import ensure_search_index
 from origin.store.shards import Store
 from origin.transfer.jobs import Transfers, open_runner
 from wire.errors import SlackError
@@ -59,6 +60,8 @@ def fault_hook(point_wanted: str | None) -> Fault:
 async def start_search(settings: OriginSettings, store: Store, log: ChangeLog) -> Indexer | None:
     """The embedded search indexer, unless search runs on the database."""
     if settings.search_engine != "tantivy":
+        for db in store.shards:  # the database engine reads the shard's full-text index
+            await ensure_search_index(db)
         return None
     indexer = Indexer(store, cast(TailableLog, log), settings.search_dir or None)
     await indexer.start()
@@ -99,6 +102,7 @@ def create_app(
         files = await files_app.open(settings.files, opened, limiter, settings.secret, settings.base_url)
         if files is not None:  # import/export jobs carry files' bytes (``__uploads/``)
             runner.files.blobs, runner.files.max_bytes = files.blobs, files.settings.max_bytes
+            runner.files.quota_bytes, runner.files.public_url = files.settings.quota_bytes, files.public_url
         api = ApiEndpoint(
             opened,
             load_methods(),

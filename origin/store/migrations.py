@@ -8,6 +8,7 @@ migration is never edited after it ships: change the schema by appending a new o
 from __future__ import annotations
 
 import time
+import weakref
 
 from origin.store.db import Database
 
@@ -419,7 +420,60 @@ MIGRATIONS: list[tuple[int, str, Statements]] = [
             ){table_opts}""",
         ],
     ),
+    (
+        12,
+        "the MariaDB FULLTEXT index only where the database search engine answers",
+        # Search runs on tantivy by default (origin.search), fed from the change log: there the
+        # InnoDB FULLTEXT index over messages is never read, and maintaining it was a cost on
+        # every write (a sixth of the database's work in an import, more in large ones). Dropped
+        # here and added back by `ensure_search_index`, which the database engine runs before
+        # it answers (the origin with --search-engine database at startup; the service's
+        # database plans before their first query on a shard). SQLite's FTS5 tables stay.
+        {"sqlite": [], "mysql": ["ALTER TABLE messages DROP INDEX messages_text"]},
+    ),
 ]
+
+#: The MariaDB index the database search engine's plans need (``MATCH(text, extra_text)``).
+#: Built by copying the table: MariaDB 10.11's in-place build, on a table whose FULLTEXT index
+#: was dropped in place (migration 12), leaves the rows already there out of it.
+MYSQL_SEARCH_INDEX = (
+    "ALTER TABLE messages ADD FULLTEXT INDEX messages_text (text, extra_text), ALGORITHM=COPY"
+)
+_HAS_SEARCH_INDEX = (
+    "SELECT COUNT(*) FROM information_schema.STATISTICS "
+    "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'messages' AND INDEX_NAME = 'messages_text'"
+)
+_search_indexed: weakref.WeakSet[Database] = weakref.WeakSet()
+
+
+async def has_search_index(db: Database) -> bool:
+    """Whether ``db`` has the full-text index the database search engine reads (SQLite: always)."""
+    if db.dialect != "mysql":
+        return True
+    async with db.read() as conn:
+        row = await conn.fetchone(_HAS_SEARCH_INDEX)
+    return bool(row and row[0])
+
+
+async def ensure_search_index(db: Database) -> bool:
+    """Make sure ``db`` has the database search engine's full-text index; True when it was
+    added now. Adding it to a table of many messages takes a while and blocks the table's
+    writes meanwhile (InnoDB builds a FULLTEXT index with a shared lock): the origin does it
+    at startup with ``--search-engine database``. Cheap once done (remembered per database);
+    concurrent callers (tasks, processes) may race: the losers find the index there."""
+    if db in _search_indexed:
+        return False
+    added = False
+    if not await has_search_index(db):
+        try:
+            async with db.read() as conn:
+                await conn.execute(MYSQL_SEARCH_INDEX)
+            added = True
+        except Exception:
+            if not await has_search_index(db):  # not a concurrent add (a duplicate): a failure
+                raise
+    _search_indexed.add(db)
+    return added
 
 
 def statements(dialect: str, sql_list: Statements) -> list[str]:

@@ -170,8 +170,8 @@ async def _insert(
     )
     joined = now_us()
     await tx.conn.executemany(
-        "INSERT INTO members (channel_id, user_id, team_id, last_read, joined) VALUES (?, ?, ?, 0, ?)",
-        [(conv_id, u, tx.team_id, joined) for u in members],
+        "INSERT INTO members (channel_id, user_id, team_id, last_read, joined) VALUES (?, ?, ?, ?, ?)",
+        [(conv_id, u, tx.team_id, 0, joined) for u in members],
     )
     await tx.emit({"type": "channel_created", "channel": conversation_from_row(row), "members": members})
     return Target(conv_id, spec.kind, spec.is_private, True, list(members))

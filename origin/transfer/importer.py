@@ -2,11 +2,11 @@
 memberships in one write transaction, then each conversation's messages in transactions of
 about :data:`BATCH` messages (multi-row inserts; each new item's change-log event emitted in
 the same transaction: ``team_join``, ``channel_created``, ``member_joined_channel``,
-``message``, ``reaction_added``, ``channel_marked``), so the outbox, the edges and the read
+``message`` (with its reactions), ``channel_marked``), so the outbox, the edges and the read
 state see every item, and no transaction holds the workspace's write lock for long (other
 writes to the workspace interleave with an import) nor grows with the export. Search sees the
-messages because its index is kept by the database in the same transaction (FTS5 triggers on
-SQLite, InnoDB FULLTEXT on MariaDB: :mod:`origin.search`).
+messages through those events (the tantivy indexer re-reads the rows they name), or, on the
+database engine, through the shard's own full-text index (:mod:`origin.search`).
 
 It is idempotent and safely restartable: a message already present (same conversation and ts)
 is skipped, so a second import changes nothing, and an import stopped half-way (cancelled, or
@@ -32,10 +32,19 @@ from origin.service import teams
 from origin.store.shards import Store
 from origin.transfer.archive import Archive, Limits
 from origin.transfer.directory import CHUNK, Target, import_conversations, import_users
-from origin.transfer.plan import IdMap, Row, to_row
+from origin.transfer.plan import IdMap, Row, kept_ts, to_row
 from origin.transfer.report import Report
 from origin.transfer.source import ConvSpec, day_messages, read_source
-from origin.transfer.uploads import FILES_SQL, SHARES_SQL, Uploads, file_id_for, file_row, message_files
+from origin.transfer.uploads import (
+    FILES_SQL,
+    SHARES_SQL,
+    Uploads,
+    file_id_for,
+    file_row,
+    message_files,
+    point_here,
+    quota_used,
+)
 from wire.ids import parse_ts, ts_str
 
 JSON = dict[str, Any]
@@ -68,12 +77,17 @@ async def import_export(
     report: Report | None = None,
     blobs: BlobStore | None = None,
     max_file_bytes: int | None = None,
+    quota_bytes: int | None = None,
+    public_url: str = "",
 ) -> tuple[str, Report]:
     """Import the export at ``path`` into ``team_id`` (or a new workspace ``team_name``);
     returns (workspace id, report: ``report`` when given, filled as the import goes). An
     unreadable archive raises ArchiveError before any write. With ``blobs``, the files whose
     bytes the export carries (``__uploads/``) are stored there, each at most ``max_file_bytes``
-    (default: the archive's per-entry limit), and become files of the workspace."""
+    (default: the archive's per-entry limit) and all together within the workspace's
+    ``quota_bytes`` (None: none), and become files of the workspace: their objects in the
+    messages link to them here (``public_url``: the base of ``url_private``, as the file
+    service's)."""
     report = report if report is not None else Report()
     with Archive(path, limits) as archive:
         source = read_source(archive, report)
@@ -86,6 +100,9 @@ async def import_export(
                     report.skip("upload", "no_file_store", name)
         if team_id is None:
             team_id = (await teams.create_workspace(store, team_name or "Imported"))["id"]
+        if uploads and quota_bytes is not None:
+            async with store.read(team_id) as conn:
+                uploads.quota_left = quota_bytes - await quota_used(conn, team_id)
         total = source.day_count
         done = 0
         ids = IdMap()
@@ -95,7 +112,7 @@ async def import_export(
             await import_users(tx, source.users, ids, report)
             targets = await import_conversations(tx, source.conversations, ids, report)
         for spec, target in targets:
-            writer = _ConvWriter(store, team_id, target, ids, report, batch, uploads or None)
+            writer = _ConvWriter(store, team_id, target, ids, report, batch, uploads or None, public_url)
             await writer.load_existing()
             if target.is_new:
                 writer.plan_threads(archive, spec.days)
@@ -162,10 +179,12 @@ class _ConvWriter:
         report: Report,
         batch: int,
         uploads: Uploads | None = None,
+        public_url: str = "",
     ) -> None:
         self.store, self.team_id, self.target, self.ids, self.report = store, team_id, target, ids, report
         self.batch = batch
         self.uploads = uploads
+        self.public_url = public_url
         self.files: list[tuple[Any, ...]] = []  # pending files rows (bytes stored) and shares
         self.shares: list[tuple[Any, ...]] = []
         self.present: set[int] = set()
@@ -237,7 +256,8 @@ class _ConvWriter:
 
     async def _files(self, row: Row) -> None:
         """The message's files whose bytes the export carries: bytes into the blob store, their
-        rows written with the message's batch (a remapped file id is followed in the message)."""
+        rows written with the message's batch; the message's file object takes the file's id
+        here (a remapped id is followed) and its links here."""
         assert self.uploads is not None and row.extras is not None
         extras = orjson.loads(row.extras)
         changed = False
@@ -247,17 +267,17 @@ class _ConvWriter:
                 continue
             async with self.store.read(self.team_id) as conn:
                 file_id, have = await file_id_for(conn, self.team_id, original)
+            owner = str((obj.get("user") if isinstance(obj.get("user"), str) else row.user) or "")
             if have:
                 self.uploads.used.add(original)
             else:
                 blob = await self.uploads.put(original)
                 if blob is None:
                     continue  # reported: the file stays metadata in the message, as it was
-                owner = obj.get("user") if isinstance(obj.get("user"), str) else row.user
-                self.files.append(file_row(obj, file_id, self.team_id, str(owner or ""), blob, row.ts))
+                self.files.append(file_row(obj, file_id, self.team_id, owner, blob, row.ts))
                 self.report.add("file")
-            if file_id != original:
-                obj["id"], changed = file_id, True
+            obj["id"], changed = file_id, True
+            point_here(obj, file_id, self.team_id, owner, self.public_url)
             self.shares.append((file_id, self.target.id, row.ts, self.team_id))
         if changed:
             row.extras = orjson.dumps(extras).decode()
@@ -327,6 +347,10 @@ class _ConvWriter:
         self.report.add("reaction", len(batch.reactions))
 
     def _events(self, r: Row, row: tuple[Any, ...]) -> list[JSON]:
+        """The message's one event: it carries its reactions (``reactions``, as Slack's message
+        objects do), so no ``reaction_added`` is logged for them: the message and its reactions
+        commit together, and whoever applies the event (the search indexer re-reads the row)
+        sees both. ``imported``: the notifier decides no notification for it."""
         by_name: dict[str, list[str]] = {}
         for name, user in r.reactions:
             by_name.setdefault(name, []).append(user)
@@ -335,21 +359,10 @@ class _ConvWriter:
         )
         event: JSON = {"type": "message", "channel_type": self.target.channel_type, **message}
         event["channel"] = self.target.id
+        event["imported"] = True  # history, not news: the notifier tells nobody about it
         if r.extras:
             event.update({k: v for k, v in orjson.loads(r.extras).items() if k not in event})
-        out = [event]
-        for name, user in r.reactions:
-            out.append(
-                {
-                    "type": "reaction_added",
-                    "user": user,
-                    "reaction": name,
-                    "item_user": r.user,
-                    "item": {"type": "message", "channel": self.target.id, "ts": ts_str(r.ts)},
-                    "channel_type": self.target.channel_type,
-                }
-            )
-        return out
+        return [event]
 
     async def finish(self) -> None:
         """The last batch; then threads whose parent predates this import get their reply
@@ -410,7 +423,7 @@ def newest(archive: Archive, days: list[str], ids: IdMap) -> int:
     day files (one, unless it holds none); 0 when there is none."""
     quiet = Report()
     for day in reversed(days):
-        found = [r.ts for m in day_messages(archive, day, quiet) if not isinstance(r := to_row(m, ids), str)]
+        found = [ts for m in day_messages(archive, day, quiet) if (ts := kept_ts(m, ids)) is not None]
         if found:
             return max(found)
     return 0

@@ -176,7 +176,7 @@ async def _work(
         target, report = await import_export(
             store, Path(params["path"]), params.get("target_team") or team_id,
             progress=progress, cancelled=cancelled, report=report, blobs=files.blobs,
-            max_file_bytes=files.max_bytes,
+            max_file_bytes=files.max_bytes, quota_bytes=files.quota_bytes, public_url=files.public_url,
         )  # fmt: skip
         return {"team_id": target, "report": report.as_json()}
     done = await export_workspace(
@@ -194,6 +194,9 @@ class FileBytes:
 
     blobs: BlobStore | None = None
     max_bytes: int | None = None
+    #: A workspace's file quota (imported bytes count against it) and the base of files' links.
+    quota_bytes: int | None = None
+    public_url: str = ""
 
 
 class Runner(Protocol):

@@ -103,6 +103,22 @@ def _remap_extras(extras: JSON, ids: IdMap) -> JSON:
     return extras
 
 
+def kept_ts(message: JSON, ids: IdMap) -> int | None:
+    """The ts of the row ``to_row`` makes of ``message``, None when it skips it; without the
+    rest of the row (what ``to_row`` refuses is decided by the fields read here)."""
+    if message.get("type", "message") != "message":
+        return None
+    try:
+        ts = parse_ts(str(message.get("ts", "")))
+        if message.get("thread_ts"):
+            parse_ts(str(message["thread_ts"]))
+    except ValueError:
+        return None
+    if message.get("user") is not None and ids.user(message["user"]) is None:
+        return None
+    return ts
+
+
 def to_row(message: JSON, ids: IdMap) -> Row | str:
     """The message's row, or why it is skipped (``bad_ts``, ``unknown_user``, ``not_a_message``)."""
     if message.get("type", "message") != "message":
@@ -126,10 +142,14 @@ def to_row(message: JSON, ids: IdMap) -> Row | str:
             edited_user = ids.any_user(str(edited.get("user") or user or ""))
         except ValueError:
             edited_ts = None
-    content = Content(
-        blocks=_json_list(message.get("blocks")), attachments=_json_list(message.get("attachments"))
+    given_blocks, given_attachments = (
+        _json_list(message.get("blocks")),
+        _json_list(message.get("attachments")),
     )
-    blocks, attachments, _, extra_text = content.columns()
+    blocks = attachments = extra_text = None
+    if given_blocks or given_attachments:
+        content = Content(blocks=given_blocks, attachments=given_attachments)
+        blocks, attachments, _, extra_text = content.columns()
     meta = message.get("metadata")
     reactions: list[tuple[str, str]] = []
     for reaction in message.get("reactions") or []:
@@ -137,7 +157,7 @@ def to_row(message: JSON, ids: IdMap) -> Row | str:
             for uid in reaction.get("users") or []:
                 if isinstance(uid, str):
                     reactions.append((reaction["name"][:100], ids.any_user(uid)))
-    extras = {k: v for k, v in message.items() if k not in COLUMNS}
+    extras = None if COLUMNS.issuperset(message) else {k: v for k, v in message.items() if k not in COLUMNS}
     return Row(
         ts=ts,
         user=user,

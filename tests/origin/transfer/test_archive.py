@@ -109,6 +109,27 @@ def test_zip_bomb_total_size(tmp_path: Path) -> None:
     assert err.value.code == "too_large"
 
 
+def test_total_limit_counts_what_entries_hold_once(tmp_path: Path) -> None:
+    """The import reads each day file twice (threads first) and the last one a third time:
+    that must not count against the total limit, while bytes beyond a lying header do."""
+    entries = {"users.json": b"[]", **{f"c/{i}.json": b" " * 100_000 for i in range(3)}}
+    path = make_zip(tmp_path / "e.zip", entries)
+    with Archive(path, Limits(max_total_bytes=300_002)) as archive:
+        for _ in range(3):
+            for i in range(3):
+                assert len(archive.read(f"c/{i}.json")) == 100_000
+                assert sum(map(len, archive.stream(f"c/{i}.json", 30_000))) == 100_000
+    bomb = make_zip(
+        tmp_path / "b.zip", {"users.json": b"[]", "c/a.json": b" " * 200_000, "c/b.json": b" " * 200_000}
+    )
+    with Archive(bomb, Limits(max_total_bytes=400_002)) as archive:
+        archive.read("c/a.json")
+        object.__setattr__(archive, "limits", Limits(max_total_bytes=300_000))  # as if headers lied
+        with pytest.raises(ArchiveError) as err:
+            archive.read("c/b.json")
+        assert err.value.code == "too_large"
+
+
 def test_zip_bomb_entry_size(tmp_path: Path) -> None:
     path = make_zip(tmp_path / "e.zip", {"users.json": b" " * 1_000_000})
     with pytest.raises(ArchiveError) as err:

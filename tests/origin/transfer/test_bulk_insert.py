@@ -48,7 +48,9 @@ async def test_values_round_trip_exactly(store: Store) -> None:
             "CREATE TABLE bulk_values (id BIGINT NOT NULL PRIMARY KEY, s TEXT, n BIGINT, f REAL)"
         )
     try:
-        rows = [(i, s, None if i % 2 else -(2**62) + i, None) for i, s in enumerate(TRICKY * 300)]
+        rows: list[tuple[int, str | None, int | None, float | None]] = [
+            (i, s, None if i % 2 else -(2**62) + i, None) for i, s in enumerate(TRICKY * 300)
+        ]
         rows.append((len(rows), None, 7, 1.25))  # a float: the driver's own path, same result
         async with db.transaction() as conn:
             await conn.executemany("INSERT INTO bulk_values (id, s, n, f) VALUES (?, ?, ?, ?)", rows[:-1])

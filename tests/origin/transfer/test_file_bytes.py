@@ -11,7 +11,7 @@ import orjson
 from origin.files.objects import FileRow
 from origin.files.service import Files
 from origin.files.storage import open_store
-from origin.service import history
+from origin.service import history, teams
 from origin.service.auth import Caller
 from origin.store.shards import Store
 from origin.transfer.exporter import export_workspace
@@ -19,6 +19,7 @@ from origin.transfer.importer import import_export
 from tests.origin.conftest import InProcess
 from tests.origin.files.conftest import files_app, files_settings
 from tests.origin.files.test_v2_flow import upload
+from wire.files import download_path
 
 __all__ = ["files_app"]  # the fixture, for this module's tests
 
@@ -44,7 +45,9 @@ async def test_file_bytes_round_trip(files_app: InProcess, tmp_path: Path) -> No
         carried = [f for n in day_files for m in orjson.loads(zf.read(n)) for f in m.get("files") or []]
         assert [f["id"] for f in carried] == [file_id]
 
-    new_team, report = await import_export(app.store, out, team_name="Copy", blobs=blobs)
+    new_team, report = await import_export(
+        app.store, out, team_name="Copy", blobs=blobs, public_url="http://copy.example"
+    )
     assert report.imported["file"] == 1 and not report.skipped_count("upload")
     # the copy's ids are derived where another workspace holds them; the message follows
     async with app.store.read(new_team) as conn:
@@ -65,6 +68,13 @@ async def test_file_bytes_round_trip(files_app: InProcess, tmp_path: Path) -> No
     # ids are unique per shard: on the original's shard the copy's file id is a derived one
     same_shard = await app.store.shard_of(new_team) is await app.store.shard_of(team.id)
     assert (new_id != file_id) == same_shard and new_id.startswith("F")
+    # its links are this workspace's now, as the file service builds them, not the source's
+    obj = shared["files"][0]
+    assert obj["url_private"] == f"http://copy.example{download_path(new_team, new_id, 'photo.bin')}"
+    assert obj["url_private_download"] == (
+        f"http://copy.example{download_path(new_team, new_id, 'photo.bin', download=True)}"
+    )
+    assert obj["permalink"].startswith(f"http://copy.example/files/{obj['user']}/{new_id}/")
     files = Files(app.store, blobs, files_settings(tmp_path / "blobs"), "secret", "http://origin")
     # bob is a member of the channel, not the owner: the file is visible to him by its share
     assert await bytes_of(files, Caller(new_team, bob, "t"), new_id) == data
@@ -124,6 +134,37 @@ async def test_bad_uploads_are_reported_and_lose_nothing_else(store: Store, tmp_
     assert [f["id"] for f in shared["files"]] == ["FGOOD0001", "FBIG00001", "FBAD00001"]
     files = Files(store, blobs, files_settings(tmp_path / "blobs"), "secret", "http://origin")
     assert await bytes_of(files, Caller(team, "U1", "t"), "FGOOD0001") == b"good bytes"
+
+
+async def test_imported_bytes_count_against_the_workspace_quota(store: Store, tmp_path: Path) -> None:
+    """Beyond the archive's own limits (entries, sizes, ratio), the bytes an import stores are
+    held to the workspace's file quota, with what it holds already: over it, a file is one
+    report item and stays metadata in its message."""
+    path = tmp_path / "export.zip"
+    _zip_with_uploads(path, b"z" * 5000)
+    blobs = open_store(f"file://{tmp_path / 'blobs'}")
+    team = (await teams.create_workspace(store, "Quota"))["id"]
+    async with store.write(team) as tx:  # 3 bytes held already (an earlier upload)
+        await tx.conn.execute(
+            "INSERT INTO files (id, team_id, user_id, name, title, mimetype, filetype, size, declared, "
+            "state, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [f"FHELD{team[-6:]}", team, "U0", "h.txt", "h", "text/plain", "text", 3, 3, "complete", 1],
+        )
+    _, report = await import_export(
+        store, path, team, blobs=blobs, max_file_bytes=100_000, quota_bytes=15, public_url="http://o"
+    )
+    assert report.imported["message"] == 2 and report.imported["file"] == 1  # a.txt: 10 bytes, 2 left
+    assert report.skipped_count("upload", "storage_limit_reached") == 1  # b.bin
+    assert report.skipped_count("upload", "unreadable") == 1  # c.txt: its CRC fails first
+    assert report.skipped_count("upload", "file_too_large") == 0
+    async with store.read(team) as conn:
+        rows = await conn.fetchall("SELECT id, size FROM files WHERE team_id = ? ORDER BY size", [team])
+    assert [int(r[1]) for r in rows] == [3, 10]
+    messages, _, _ = await history.history(store, Caller(team, "U1", "t"), "C1", 0, None, True, 10, None)
+    shared = next(m for m in messages if m.get("subtype") == "file_share")
+    links = {f["id"]: f.get("url_private") for f in shared["files"]}
+    assert links["FGOOD0001"] == f"http://o{download_path(team, 'FGOOD0001', 'a.txt')}"
+    assert links["FBIG00001"] is None  # no bytes here: the source's object, as it was
 
 
 async def test_uploads_without_a_file_store_are_reported(store: Store, tmp_path: Path) -> None:

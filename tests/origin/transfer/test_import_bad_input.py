@@ -14,7 +14,7 @@ from origin.service import teams
 from origin.store.shards import Store
 from origin.transfer.archive import ArchiveError, Limits
 from origin.transfer.importer import Cancelled, import_export
-from origin.transfer.plan import IdMap, choose_id, derived_id
+from origin.transfer.plan import IdMap, choose_id, derived_id, kept_ts, to_row
 
 USERS = [
     {"id": "U1AAA", "name": "ann", "real_name": "Ann", "profile": {"email": "ann@x.test"}},
@@ -189,3 +189,35 @@ def test_choose_id_and_mentions() -> None:
         ids.text("<@U1> <@U1|ann> <#C1|x> <@UNKNOWN>")
         == f"<@{remapped}> <@{remapped}|ann> <#C9|x> <@UNKNOWN>"
     )
+
+
+def test_kept_ts_agrees_with_to_row() -> None:
+    """``newest`` reads only the ts of the last day's messages (``kept_ts``): it must keep and
+    skip exactly what ``to_row`` keeps and skips, or imported memberships start read at a ts
+    no message has."""
+    ids = IdMap(users={"U1": "U1", "U2": "U7"})
+    messages: list[dict[str, Any]] = [
+        {"type": "message", "user": "U1", "text": "hi", "ts": "1700000000.000100"},
+        {"user": "U2", "text": "no type", "ts": "1700000001.5"},
+        {"type": "message", "text": "no user (a bot)", "ts": "1700000002.000000", "subtype": "bot_message"},
+        {"type": "message", "user": "U404", "text": "unknown", "ts": "1700000003.000000"},
+        {"type": "message", "user": 12, "text": "not an id", "ts": "1700000004.000000"},
+        {"type": "message", "user": "U1", "text": "bad", "ts": "17e8"},
+        {"type": "message", "user": "U1", "text": "bad thread", "ts": "1700000005.1", "thread_ts": "x"},
+        {
+            "type": "message",
+            "user": "U1",
+            "text": "reply",
+            "ts": "1700000006.1",
+            "thread_ts": "1700000000.0001",
+        },
+        {"type": "channel_join", "user": "U1", "ts": "1700000007.000000"},
+        {"type": "message", "user": None, "text": "null user", "ts": "1700000008.000000"},
+        {"type": "message", "user": "U1", "ts": 1700000009},
+        {"type": "message", "user": "U1", "text": "extras", "ts": "1700000010.2", "client_msg_id": "x"},
+    ]
+    for m in messages:
+        row = to_row(m, ids)
+        assert kept_ts(m, ids) == (None if isinstance(row, str) else row.ts), m
+    kept = [kept_ts(m, ids) for m in messages]
+    assert kept.count(None) == 5  # unknown, not an id, two bad ts, not a message
