@@ -5,11 +5,14 @@ builds one from settings; tests build theirs from in-process parts). The lifespa
 edge with the routers, hands the edge to the handlers as Starlette lifespan state, and on
 shutdown leaves the registry, drains, closes the edge and then the injected parts.
 
-``/rtm`` is served outside Starlette's middleware stack and router (:class:`EdgeApp`): a
-WebSocket to ``/rtm`` goes straight to :func:`flannel.rtm_endpoint.rtm`, so each of the edge's
-long-lived connections does not hold the error, exception and routing middlewares' frames for
-its whole life. The route stays in the table (``url_path_for``, and the way in when middleware
-is added to the app).
+``/rtm`` and the Web API are served outside Starlette's middleware stack and router
+(:class:`EdgeApp`): a WebSocket to ``/rtm`` goes straight to :func:`flannel.rtm_endpoint.rtm`, so
+each of the edge's long-lived connections does not hold the error, exception and routing
+middlewares' frames for its whole life; a GET or POST to ``/api/<method>`` goes straight to
+:class:`flannel.webapi.WebApi` (arguments parsed from the raw query string and body, the answer
+written as bytes), so a call pays for no routing, ``Request`` or ``Response`` object. Multipart
+``files.upload`` and every other path take the Starlette routes. The routes stay in the table
+(``url_path_for``, and the way in when middleware is added to the app).
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from flannel.methods import LOCAL
 from flannel.metrics import EdgeMetrics
 from flannel.registry import EdgeRegistration
 from flannel.rtm_endpoint import rtm
-from flannel.webapi import api
+from flannel.webapi import WebApi, api
 from wire.http import JSON_TYPE, SERVICE_HEADER
 
 Closer = Callable[[], Awaitable[None]]
@@ -114,22 +117,52 @@ async def stats(request: Request) -> Response:
 RTM_PATH = "/rtm"
 
 
+API_PREFIX = "/api/"
+#: The methods Starlette's ``/api/{method}`` route takes (HEAD and the rest stay with it).
+_DIRECT_METHODS = frozenset({"GET", "POST"})
+
+
 class EdgeApp(Starlette):
-    """The edge's Starlette app, with ``/rtm`` WebSockets routed to the endpoint directly.
+    """The edge's Starlette app, with ``/rtm`` WebSockets and Web API calls routed directly.
 
     Starlette's stack adds nothing to a WebSocket here (no user middleware; the error
     middleware passes WebSockets through; the exception middleware re-raises what it has no
     handler for, as the endpoint raises nothing else), so the endpoint runs in the same way,
-    with the same lifespan state, minus those frames per connection. Any middleware added to
-    the app puts ``/rtm`` back behind it.
+    with the same lifespan state, minus those frames per connection. A Web API call (``web_api``,
+    set by :func:`create_app`) answers every failure itself (a Slack error, or a 500 body), so
+    the error middleware has nothing to catch either. Any middleware added to the app puts both
+    back behind it.
     """
 
+    web_api: WebApi | None = None
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "websocket" and not self.user_middleware and _route_path(scope) == RTM_PATH:
+        kind = scope["type"]
+        if kind == "http" and self.web_api is not None and not self.user_middleware:
+            name = api_method(scope)
+            if name is not None:
+                await self.web_api(scope, receive, send, name)
+                return
+        elif kind == "websocket" and not self.user_middleware and _route_path(scope) == RTM_PATH:
             scope["app"] = self
             await rtm(WebSocket(scope, receive, send))
             return
         await super().__call__(scope, receive, send)
+
+
+def api_method(scope: Scope) -> str | None:
+    """The method a GET or POST to ``/api/<method>`` names, as the Starlette route would match
+    it (one path segment), or None: not a Web API call, or one for the Starlette route (a
+    ``files.upload``, which may stream a multipart body to the origin; any other HTTP method)."""
+    if scope["method"] not in _DIRECT_METHODS:
+        return None
+    path = _route_path(scope)
+    if not path.startswith(API_PREFIX):
+        return None
+    name = path[len(API_PREFIX) :]
+    if not name or "/" in name or name == "files.upload":
+        return None
+    return name
 
 
 def _route_path(scope: Scope) -> str:
@@ -174,7 +207,7 @@ def create_app(
                 except Exception:  # one part failing to close must not keep the others open
                     log.exception("closing %r failed", close)
 
-    return EdgeApp(
+    app = EdgeApp(
         routes=[
             Route("/api/{method}", files_proxy.with_uploads(api), methods=["GET", "POST"]),
             *files_proxy.routes(),
@@ -186,3 +219,5 @@ def create_app(
         ],
         lifespan=lifespan,
     )
+    app.web_api = WebApi(edge, metrics)
+    return app

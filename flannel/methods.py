@@ -2,6 +2,12 @@
 
 The same table serves HTTP (``/api/<method>``) and WebSocket queries. Cursors are the
 origin's (``wire.cursors``), so a client may page at the edge and continue at the origin.
+
+Over HTTP the user methods are answered straight as bytes (:data:`BODIES`): each user's JSON
+is encoded once and kept (:class:`UserBytes`, by the rule of the fanout's
+:class:`flannel.rtm.delivery.UserJson`) while the cache holds the same user object (a
+``user_change`` or ``team_join`` replaces it), and an answer is joined from those bytes,
+identical to encoding the method's result.
 """
 
 from __future__ import annotations
@@ -10,8 +16,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from flannel.cache import CacheError, Workspace
-from flannel.read_methods import READ_METHODS
+from flannel.read_methods import READ_BODIES, READ_METHODS
 from flannel.user_conversations import users_conversations
 from wire import cursors
 from wire.args import Args
@@ -127,5 +135,104 @@ def answer(method: Local, ws: Workspace, who: Who, args: Args) -> JSON:
     try:
         return method(ws, who, args)
     except CacheError as exc:
-        code = "invalid_arguments" if exc.code == "invalid_types" else exc.code
-        raise SlackError(code) from None
+        raise _slack_error(exc) from None
+
+
+def _slack_error(exc: CacheError) -> SlackError:
+    return SlackError("invalid_arguments" if exc.code == "invalid_types" else exc.code)
+
+
+# -- the same answers as HTTP bodies, joined from each user's JSON kept ---------------------
+
+
+class UserBytes:
+    """Each user's JSON encoded once and kept while the cache holds the same object: the rule
+    of :class:`flannel.rtm.delivery.UserJson` (the workspace cache replaces a user's object on
+    ``user_change`` and ``team_join``, so an object seen again is unchanged), kept per
+    workspace so that a lookup is one dict get by the user's id, with no key tuple to build and
+    hash. Bounded: past ``limit`` users in all, everything is dropped and encoded again as it is
+    asked for."""
+
+    __slots__ = ("_size", "_teams", "limit")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._teams: dict[str, dict[str, tuple[JSON, bytes]]] = {}
+        self._size = 0
+
+    def __len__(self) -> int:
+        return self._size
+
+    def joined(self, team_id: str, users: list[JSON]) -> bytes:
+        """The users' JSON, comma-separated (the inside of a JSON array)."""
+        kept = self._teams.get(team_id)
+        if kept is None:
+            kept = self._teams[team_id] = {}
+        parts: list[bytes] = []
+        for user in users:
+            uid = user["id"]
+            got = kept.get(uid)
+            if got is not None and got[0] is user:
+                parts.append(got[1])
+                continue
+            data = orjson.dumps(user)
+            if got is None:
+                if self._size >= self.limit:
+                    self._teams.clear()
+                    kept = self._teams[team_id] = {}
+                    self._size = 0
+                self._size += 1
+            kept[uid] = (user, data)
+            parts.append(data)
+        return b",".join(parts)
+
+
+#: Users whose JSON is kept, all workspaces together (a 32,000-user workspace fits).
+USER_JSON_LIMIT = 64_000
+USER_JSON = UserBytes(USER_JSON_LIMIT)
+
+LocalBody = Callable[[Workspace, Who, Args], bytes]
+
+
+def _users_array(head: bytes, ws: Workspace, users: list[JSON], tail: bytes = b"]}") -> bytes:
+    return b"".join((head, USER_JSON.joined(ws.team_id, users), tail))
+
+
+def users_info_body(ws: Workspace, who: Who, args: Args) -> bytes:
+    if "users" in args:
+        found, missing = ws.users(args.items("users", max_items=1000))
+        if missing:
+            raise SlackError("users_not_found", ",".join(missing))
+        return _users_array(b'{"ok":true,"users":[', ws, found)
+    user = ws.user(args.id("user", "user_not_found"))
+    return b'{"ok":true,"user":' + USER_JSON.joined(ws.team_id, [user]) + b"}"
+
+
+def users_search_body(ws: Workspace, who: Who, args: Args) -> bytes:
+    query, limit = _prefix(args)
+    return _users_array(b'{"ok":true,"users":[', ws, ws.search_users(query, limit))
+
+
+def users_list_body(ws: Workspace, who: Who, args: Args) -> bytes:
+    limit, after = page(args, "user", 200)
+    channel = args.id("channel", "channel_not_found") if "channel" in args else None
+    members, next_after = ws.list_users(who.user_id, limit, after, channel)
+    rest = orjson.dumps({"cache_ts": 0, **_next("user", next_after)})  # {"cache_ts":0,...}
+    return _users_array(b'{"ok":true,"members":[', ws, members, b"]," + rest[1:])
+
+
+#: Methods of :data:`LOCAL` answered as the HTTP body itself (``{"ok":true,...}``).
+BODIES: dict[str, LocalBody] = {
+    "users.info": users_info_body,
+    "users.search": users_search_body,
+    "users.list": users_list_body,
+    **READ_BODIES,  # client.counts (flannel.read_methods)
+}
+
+
+def answer_body(method: LocalBody, ws: Workspace, who: Who, args: Args) -> bytes:
+    """Run a method of :data:`BODIES`; cache errors become Slack errors."""
+    try:
+        return method(ws, who, args)
+    except CacheError as exc:
+        raise _slack_error(exc) from None

@@ -6,16 +6,24 @@ the method or the origin answered it as one of its own (anything but ``unknown_m
 the names learned that way are bounded. Every other name is counted as ``unknown``, so a
 client calling ``/api/<random>`` cannot grow the metrics (each label set is a series kept
 forever).
+
+Calls are tallied in plain numbers (:class:`CallTally`: a dict lookup, a bisect and two
+additions per call) and exposed at scrape time as the counter ``flannel_edge_requests`` and
+the histogram ``flannel_edge_request_seconds``, as prometheus_client's own would be (no lock,
+no child object per call).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from typing import Any
+import time
+from bisect import bisect_left
+from collections.abc import Callable, Iterable, Iterator
+from typing import cast
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 from flannel.edge import Edge
 
@@ -80,43 +88,76 @@ class MethodLabels:
         return UNKNOWN
 
 
+class CallTally(Collector):
+    """Web API calls by (method, error) and their latency by method, in plain numbers."""
+
+    def __init__(self, buckets: Iterable[float] = LATENCY_BUCKETS) -> None:
+        self.bounds = tuple(sorted(buckets))
+        self.counts: dict[tuple[str, str], int] = {}
+        # Per method: [count in each bucket (non-cumulative; the last is +Inf), sum of seconds].
+        self.latency: dict[str, tuple[list[int], list[float]]] = {}
+        self.created: dict[tuple[str, str], float] = {}  # a counter's ``_created``
+
+    def declare(self, method: str, error: str = "") -> None:
+        """Expose the label set at zero until it is first counted (as a bound child is)."""
+        key = (method, error)
+        if key not in self.counts:
+            self.counts[key] = 0
+            self.created[key] = time.time()
+        if method not in self.latency:
+            self.latency[method] = ([0] * (len(self.bounds) + 1), [0.0])
+
+    def observe(self, method: str, error: str, seconds: float) -> None:
+        key = (method, error)
+        counts = self.counts
+        if key in counts:
+            counts[key] += 1
+        else:
+            self.declare(method, error)
+            counts[key] = 1
+        buckets, total = self.latency[method]
+        buckets[bisect_left(self.bounds, seconds)] += 1  # a bucket holds values <= its bound
+        total[0] += seconds
+
+    def collect(self) -> Iterator[Metric]:
+        requests = CounterMetricFamily(
+            "flannel_edge_requests", "Web API calls by method and error code", labels=["method", "error"]
+        )
+        for (method, error), n in list(self.counts.items()):
+            requests.add_metric([method, error], n, created=self.created.get((method, error)))
+        yield requests
+        latency = HistogramMetricFamily(
+            "flannel_edge_request_seconds", "Web API call latency", labels=["method"]
+        )
+        les = [*(_le(b) for b in self.bounds), "+Inf"]
+        for method, (buckets, total) in list(self.latency.items()):
+            cumulative, running = [], 0
+            for le, n in zip(les, buckets, strict=True):
+                running += n
+                cumulative.append((le, float(running)))
+            latency.add_metric([method], cumulative, total[0])
+        yield latency
+
+
+#: A bucket's ``le`` label, written as prometheus_client writes it.
+_le = cast(Callable[[float], str], floatToGoString)
+
+
 class EdgeMetrics:
     def __init__(self, edge: Edge, known_methods: Iterable[str] = ()) -> None:
         known = tuple(known_methods)
         self.registry = CollectorRegistry()
         self.collector = EdgeCollector(edge)
         self.registry.register(self.collector)
-        self.requests = Counter(
-            "flannel_edge_requests",
-            "Web API calls by method and error code",
-            ["method", "error"],
-            registry=self.registry,
-        )
-        self.latency = Histogram(
-            "flannel_edge_request_seconds",
-            "Web API call latency",
-            ["method"],
-            buckets=LATENCY_BUCKETS,
-            registry=self.registry,
-        )
+        self.calls = CallTally()
+        self.registry.register(self.calls)
         self.label = MethodLabels(known)
-        # Children bound once per label set: a request costs one dict lookup, not labels().
-        self._children: dict[tuple[str, str], tuple[Any, Any]] = {}
         for method in known:
-            self._child(method, "")
-
-    def _child(self, method: str, error: str) -> tuple[Any, Any]:
-        key = (method, error)
-        pair = self._children.get(key)
-        if pair is None:  # a new label set (bounded, see MethodLabels): bound once
-            pair = self._children[key] = (self.requests.labels(method, error), self.latency.labels(method))
-        return pair
+            self.calls.declare(method)
 
     def observe(self, method: str, error: str | None, seconds: float, recognized: bool = False) -> None:
         """One call of ``method`` (as the client named it) that failed with ``error``."""
-        count, latency = self._child(self.label(method, recognized), error or "")
-        count.inc()
-        latency.observe(seconds)
+        self.calls.observe(self.label(method, recognized), error or "", seconds)
 
     async def render(self) -> bytes:
         edge = self.collector.edge

@@ -14,7 +14,7 @@ from bisect import bisect_left, bisect_right, insort
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Generic, Protocol, TypeVar
 
-from flannel.text import tokenize
+from flannel.text import fold, tokenize
 
 
 class _Orderable(Protocol):
@@ -193,7 +193,7 @@ class PrefixIndex(Generic[K]):
         """Up to `limit` keys matching `prefix`, best first, among those `filter` accepts."""
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise ValueError(f"limit must be an integer >= 1, got {limit!r}")
-        query = tokenize(prefix)[0]
+        query = fold(prefix)
         if not query:
             return []
         found: list[K] = []

@@ -27,8 +27,13 @@ _TABLE_LIMIT = 1 << 16
 
 
 def fold(text: str) -> str:
-    """Fold `text` for comparison: "ÉMILE  Zola" -> "emile zola"."""
-    return tokenize(text)[0]
+    """Fold `text` for comparison: "ÉMILE  Zola" -> "emile zola" (:func:`tokenize`'s folded
+    text, without locating the words: a query is folded on every search)."""
+    if not text.isascii():
+        text = text.translate(_DECOMPOSE)
+        if not text.isascii():
+            return "".join([_CASEFOLD[ord(ch)] for ch in " ".join(text.split())])
+    return " ".join(text.split()).lower()
 
 
 def split_words(text: str) -> list[str]:

@@ -1,11 +1,13 @@
-"""``/api/<method>``: the edge's Web API, a thin starlette adapter over :mod:`wire.http`.
+"""``/api/<method>``: the edge's Web API, a thin ASGI adapter over :mod:`wire.http`.
 
 Slack's conventions (arguments, the token, answers and statuses) are the wire contract's; this
-module moves bytes between starlette and those functions. Methods the edge holds
-(:data:`flannel.methods.LOCAL`) are answered from memory; ``rtm.connect`` by the edge for itself;
-every other method is forwarded to the origin and its answer passed back verbatim. Every call,
-local or forwarded, spends the origin's per-token tier (:mod:`wire.ratelimit`); a read from
-memory waits for the caller's own last write first (:mod:`flannel.writes`).
+module moves bytes between the ASGI server and those functions: :class:`WebApi` as a bare ASGI
+app (what :class:`flannel.app.EdgeApp` calls), :func:`api` as the Starlette route's endpoint,
+both over :func:`dispatch`. Methods the edge holds (:data:`flannel.methods.LOCAL`) are answered
+from memory; ``rtm.connect`` by the edge for itself; every other method is forwarded to the
+origin and its answer passed back verbatim. Every call, local or forwarded, spends the origin's
+per-token tier (:mod:`wire.ratelimit`); a read from memory waits for the caller's own last write
+first (:mod:`flannel.writes`).
 """
 
 from __future__ import annotations
@@ -18,12 +20,12 @@ from typing import Any
 import orjson
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from flannel.edge import Edge
-from flannel.methods import LOCAL, Who, answer
+from flannel.methods import BODIES, LOCAL, Who, answer, answer_body
 from flannel.metrics import EdgeMetrics
 from flannel.origin_client import OriginError
-from flannel.read_methods import READ_BODIES
 from flannel.writes import asked_after, user_key
 from wire import http
 from wire.args import Args
@@ -37,31 +39,34 @@ log = logging.getLogger("flannel.edge")
 
 
 _CONTENT_TYPE = (b"content-type", http.JSON_TYPE.encode())
+Header = tuple[bytes, bytes]
+#: What a call is answered with: body, status, extra headers (raw), the error code and whether
+#: the origin answered the name as its own method (for the metric label).
+Answer = tuple[bytes, int, list[Header], str | None, bool]
+#: A client that hung up mid-body: nobody reads it, Starlette's bare 400.
+_HUNG_UP: Answer = (b"", 400, [], "client_disconnected", False)
 
 
-class JsonBytes(Response):
-    """A JSON body that is already bytes (orjson's), answered as is: a plain Response whose
-    headers are built directly, not parsed back from a mapping and re-encoded."""
-
-    media_type = http.JSON_TYPE
-
-    def __init__(self, body: bytes, status_code: int = 200, headers: Mapping[str, str] | None = None) -> None:
-        self.status_code = status_code
-        self.background = None
-        self.body = body
-        raw = [(b"content-length", b"%d" % len(body)), _CONTENT_TYPE]
-        if headers:
-            raw.extend((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items())
-        self.raw_headers = raw
+def raw_headers(headers: Mapping[str, str]) -> list[Header]:
+    return [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
 
 
-def ok(result: dict[str, Any]) -> Response:
-    return JsonBytes(http.ok_body(result))
+def json_headers(body: bytes, extra: list[Header]) -> list[Header]:
+    """A JSON answer's headers, as Starlette's Response would send them."""
+    return [(b"content-length", b"%d" % len(body)), _CONTENT_TYPE, *extra]
 
 
-def failed(exc: SlackError) -> Response:
+def answer_headers(answer: Answer) -> list[Header]:
+    """The headers an :data:`Answer` is sent with (a hang-up's bare 400: no body, no type)."""
+    body, _, extra, error, _ = answer
+    if error == "client_disconnected":
+        return [(b"content-length", b"0")]
+    return json_headers(body, extra)
+
+
+def _failed(exc: SlackError) -> Answer:
     body, status, headers = http.error_answer(exc)
-    return JsonBytes(body, status, headers)
+    return body, status, raw_headers(headers) if headers else [], exc.code, False
 
 
 _WANTED = frozenset({b"authorization", b"content-type", http.AFTER_HEADER.encode()})
@@ -81,13 +86,36 @@ def wanted_headers(scope: Mapping[str, Any]) -> dict[str, str]:
     return out
 
 
-async def read_args(request: Request, headers: Mapping[str, str] | None = None) -> dict[str, Any]:
+async def receive_body(receive: Receive, limit: int = http.MAX_BODY) -> bytes:
+    """The request body from ASGI ``http.request`` messages, as starlette's ``Request.stream``
+    gives it (a hang-up is :class:`ClientDisconnect`), refused as ``request_too_large`` as soon
+    as it passes ``limit``."""
+    parts: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        kind = message["type"]
+        if kind == "http.request":
+            chunk: bytes = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise SlackError("request_too_large", f"bodies are at most {limit} bytes")
+            parts.append(chunk)
+            if not message.get("more_body", False):
+                return parts[0] if len(parts) == 1 else b"".join(parts)
+        elif kind == "http.disconnect":
+            raise ClientDisconnect()
+
+
+async def read_args(
+    scope: Mapping[str, Any], receive: Receive, headers: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     """Every argument of the request (query string, then the body's fields over it)."""
     if headers is None:
-        headers = wanted_headers(request.scope)
-    method = request.scope["method"]
-    body = await http.read_body(request.stream()) if method == "POST" else b""
-    query = request.scope.get("query_string", b"")
+        headers = wanted_headers(scope)
+    method = scope["method"]
+    body = await receive_body(receive) if method == "POST" else b""
+    query = scope.get("query_string", b"")
     try:
         return http.parse_args(method, query, headers.get("content-type", ""), body)
     except (ValueError, LookupError):  # a body the parser chokes on is still just a bad form
@@ -95,22 +123,48 @@ async def read_args(request: Request, headers: Mapping[str, str] | None = None) 
 
 
 async def api(request: Request) -> Response:
+    """``/api/<method>`` as a Starlette endpoint (the way in when middleware is added to the
+    app; :class:`WebApi` serves the same answers without Starlette otherwise)."""
     name = request.path_params["method"]
     metrics: EdgeMetrics = request.state.metrics
     started = time.perf_counter()
-    response, error, recognized = await _dispatch(request.state.edge, request, name)
-    metrics.observe(name, error, time.perf_counter() - started, recognized)
+    answered = await dispatch(request.state.edge, request.scope, request.receive, name)
+    metrics.observe(name, answered[3], time.perf_counter() - started, answered[4])
+    response = Response(answered[0], answered[1])
+    response.raw_headers = answer_headers(answered)
     return response
 
 
-async def _dispatch(edge: Edge, request: Request, name: str) -> tuple[Response, str | None, bool]:
-    """The answer, its error code, and whether the origin answered ``name`` as its own method."""
+class WebApi:
+    """``/api/<method>`` as a bare ASGI app over one edge: the arguments parsed from the query
+    string and body directly, the answer written as two ASGI messages of bytes. The same
+    answers as :func:`api` (both call :func:`dispatch`), without Starlette's routing,
+    ``Request`` and ``Response`` objects per call."""
+
+    __slots__ = ("edge", "metrics")
+
+    def __init__(self, edge: Edge, metrics: EdgeMetrics) -> None:
+        self.edge = edge
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send, name: str) -> None:
+        started = time.perf_counter()
+        answered = await dispatch(self.edge, scope, receive, name)
+        self.metrics.observe(name, answered[3], time.perf_counter() - started, answered[4])
+        headers = answer_headers(answered)
+        await send({"type": "http.response.start", "status": answered[1], "headers": headers})
+        await send({"type": "http.response.body", "body": answered[0]})
+
+
+async def dispatch(edge: Edge, scope: Scope, receive: Receive, name: str) -> Answer:
+    """The answer to a call of ``name``: its body, status, headers, error code, and whether the
+    origin answered ``name`` as its own method."""
     try:
-        headers = wanted_headers(request.scope)
-        values = await read_args(request, headers)
+        headers = wanted_headers(scope)
+        values = await read_args(scope, receive, headers)
         token = http.bearer(headers.get("authorization"), values)
         if name == "rtm.connect":
-            return ok(await rtm_connect(edge, token, values)), None, False
+            return http.ok_body(await rtm_connect(edge, token, values)), 200, [], None, False
         local = LOCAL.get(name)
         if local is None:
             key = token_hash(token) if token else ""
@@ -125,21 +179,20 @@ async def _dispatch(edge: Edge, request: Request, name: str) -> tuple[Response, 
         if ws is None:  # still behind the caller's own write: the origin answers
             return await _forward(edge, name, token, values, caller.token_hash)
         who = Who(caller.team_id, caller.user_id)
-        body_of = READ_BODIES.get(name)
-        if body_of is not None:  # answered as bytes kept with the answer (flannel.read_methods)
-            return JsonBytes(body_of(ws, who, Args(values))), None, False
-        result = answer(local, ws, who, Args(values))
+        body_of = BODIES.get(name)
+        if body_of is not None:  # answered as bytes (each user's JSON kept: flannel.methods)
+            return answer_body(body_of, ws, who, Args(values)), 200, [], None, False
+        return http.ok_body(answer(local, ws, who, Args(values))), 200, [], None, False
     except SlackError as exc:
-        return failed(exc), exc.code, False
+        return _failed(exc)
     except OriginError as exc:
-        return failed(SlackError(exc.code, exc.detail, 502)), exc.code, False
+        return _failed(SlackError(exc.code, exc.detail, 502))
     except ClientDisconnect:
         log.debug("client hung up during %s", name)  # nobody is left to answer
-        return Response(status_code=400), "client_disconnected", False
+        return _HUNG_UP
     except Exception:
         log.exception("edge method %s failed", name)
-        return JsonBytes(http.INTERNAL_ERROR, 500), "internal_error", False
-    return ok(result), None, False
+        return http.INTERNAL_ERROR, 500, [], "internal_error", False
 
 
 def _limit(edge: Edge, key: str, name: str) -> None:
@@ -149,21 +202,27 @@ def _limit(edge: Edge, key: str, name: str) -> None:
         raise RateLimited(wait, f"retry after {wait}s")
 
 
-async def _forward(
-    edge: Edge, name: str, token: str | None, values: dict[str, Any], key: str
-) -> tuple[Response, str | None, bool]:
+async def _forward(edge: Edge, name: str, token: str | None, values: dict[str, Any], key: str) -> Answer:
     """``name`` answered by the origin, verbatim; the offset a write committed is noted for
     the caller's next read and passed on (``x-flannel-offset``, for the router)."""
     forwarded = await edge.origin.forward(name, token, values)
     edge.writes.note(key, forwarded.offset)
-    headers: dict[str, str] = {}
+    headers: list[Header] = []
     if forwarded.retry_after:
-        headers["Retry-After"] = forwarded.retry_after
+        headers.append((b"retry-after", forwarded.retry_after.encode("latin-1")))
     if forwarded.offset:
-        headers[http.OFFSET_HEADER] = str(forwarded.offset)
+        headers.append((_OFFSET, b"%d" % forwarded.offset))
     error = None if b'"ok":true' in forwarded.body[:20] else _error_of(forwarded.body)
-    response = JsonBytes(forwarded.body, forwarded.status, headers)
-    return response, error, forwarded.status < 500 and error != "unknown_method"
+    return (
+        forwarded.body,
+        forwarded.status,
+        headers,
+        error,
+        forwarded.status < 500 and error != "unknown_method",
+    )
+
+
+_OFFSET = http.OFFSET_HEADER.encode()
 
 
 def _error_of(body: bytes) -> str | None:

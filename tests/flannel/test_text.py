@@ -92,3 +92,8 @@ def test_fold_is_idempotent(text: str) -> None:
 def test_transliterated_names_split_into_whole_words() -> None:
     assert split_words("ÆgirSøren") == ["aegir", "soren"]
     assert split_words("Łukasz Żółć") == ["lukasz", "zolc"]
+
+
+@given(any_text)
+def test_fold_is_the_folded_text_of_tokenize(text: str) -> None:
+    assert fold(text) == tokenize(text)[0]
