@@ -21,6 +21,7 @@ import asyncio
 import hashlib
 import hmac
 import re
+import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -51,7 +52,14 @@ CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob: http: https:; "
     "connect-src 'self' ws: wss: http: https:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 )
+#: Where the router puts the page's boot script (``web/js/boot.js``) and the socket it opens.
+BOOT_SLOT = "<!--flannel-boot-->"
 _LAG = re.compile(rb"^flannel_edge_log_lag(?:\{[^}]*\})? ([0-9.e+]+)$", re.M)
+
+
+def boot_csp(nonce: str) -> str:
+    """The page's policy, plus the one inline script of this answer (its boot script)."""
+    return CSP.replace("script-src 'self'", f"script-src 'self' 'nonce-{nonce}'", 1)
 
 
 def csrf_of(secret: str, token: str) -> str:
@@ -136,6 +144,8 @@ class WebClient:
         self.origin_url = origin_url.rstrip("/")
         self.secret = secret
         self.http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=2.0), transport=transport)
+        self.index = (STATIC / "index.html").read_text()
+        self.boot_js = (STATIC / "js" / "boot.js").read_text()
 
     async def close(self) -> None:
         await self.http.aclose()
@@ -260,9 +270,34 @@ class WebClient:
         return response
 
     async def page(self, request: Request) -> Response:
-        return FileResponse(
-            STATIC / "index.html", headers={"content-security-policy": CSP, "cache-control": "no-cache"}
-        )
+        """The client. To a signed-in session it comes with its WebSocket's URL: the router
+        answers ``rtm.connect`` for the session's cookie while serving the page, and the page's
+        inline boot script (under a nonce of this answer's policy) opens the socket before the
+        modules have loaded. Such a page holds a ticket: it is never stored. Without a session,
+        or when the connect is refused (the page then asks ``rtm.connect`` itself, and lands
+        on sign-in for a dead session), the plain page."""
+        boot = await self._boot(request)
+        if boot is None:
+            return Response(
+                self.index,
+                headers={"content-security-policy": CSP, "cache-control": "no-cache"},
+                media_type="text/html",
+            )
+        nonce = secrets.token_urlsafe(18)
+        data = orjson.dumps(boot).decode().replace("<", "\\u003c")  # no "</script>" in a string
+        script = f'<script nonce="{nonce}">window.flannelBoot = {data};\n{self.boot_js}</script>'
+        headers = {"content-security-policy": boot_csp(nonce), "cache-control": "no-store"}
+        return Response(self.index.replace(BOOT_SLOT, script, 1), headers=headers, media_type="text/html")
+
+    async def _boot(self, request: Request) -> dict[str, Any] | None:
+        token = request.cookies.get(COOKIE)
+        if not token:
+            return None
+        try:
+            answer = await self.router.connect(token, self._address(request), {})
+        except SlackError:
+            return None
+        return {"url": answer["url"], "edge": answer["edge"]["id"], "csrf": csrf_of(self.secret, token)}
 
     async def dashboard_page(self, request: Request) -> Response:
         return FileResponse(

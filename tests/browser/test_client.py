@@ -68,6 +68,19 @@ def test_sign_in_refuses_a_wrong_password_and_a_spent_link(world: World, browser
     page.goto(link)
     page.locator("#sidebar a").first.wait_for(timeout=WAIT_MS)
     assert "#signin" not in page.url  # the spent secret is not left in the address bar
+    # Signed in, the page comes with its socket (a nonce'd boot script the policy allows):
+    # reloaded, it opens it at once and asks no rtm.connect; the first channel's history was
+    # asked by the boot script, on the hello.
+    asked: list[str] = []
+    errors: list[str] = []
+    page.on("request", lambda request: asked.append(request.url))
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.reload()
+    message(page, "history line 44").wait_for(timeout=WAIT_MS)
+    assert not [url for url in asked if "/api/" in url], asked
+    assert page.evaluate("() => window.flannel.conn.edge") and errors == []
+    assert page.evaluate("() => performance.getEntriesByName('content-visible').length") == 1
     page.get_by_role("button", name="Sign out").click()
     page.get_by_label("Email").wait_for(timeout=WAIT_MS)
     other = browser.new_context().new_page()
@@ -182,7 +195,12 @@ def test_presence_notifications_and_editing_own_messages(world: World, browser: 
     assert message(bob, "with a typo").count() == 0
     message(carol, "a message without a typo").wait_for(timeout=WAIT_MS)
     confirmed: list[str] = []
-    carol.once("dialog", lambda dialog: (confirmed.append(dialog.message), dialog.accept()))
+
+    def confirm(dialog: Any) -> None:
+        confirmed.append(dialog.message)
+        dialog.accept()
+
+    carol.once("dialog", confirm)
     gone = message(carol, "a message without a typo")
     gone.hover()
     gone.get_by_role("button", name="Delete message").click()

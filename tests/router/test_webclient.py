@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import time
 from typing import Any
 
 import httpx
@@ -10,11 +12,21 @@ import orjson
 from router.app import create_app
 from router.registry import MemoryRegistry
 from router.settings import RouterSettings
-from router.webclient import COOKIE, CSRF_COOKIE, CSRF_HEADER, cookie_token, csrf_of, lag_of, session_cookie
-from tests.router.test_router_app import ALICE, SECRET
+from router.webclient import (
+    BOOT_SLOT,
+    COOKIE,
+    CSRF_COOKIE,
+    CSRF_HEADER,
+    cookie_token,
+    csrf_of,
+    lag_of,
+    session_cookie,
+)
+from tests.router.test_router_app import ALICE, REVOKED, SECRET, Env
 from tests.router.test_router_app import origin as token_origin
 from wire.errors import SlackError
 from wire.http import SERVICE_HEADER
+from wire.tickets import check
 
 PASSWORD = "correct horse"
 
@@ -89,6 +101,32 @@ async def test_the_page_is_served_with_a_strict_policy() -> None:
         script = await http.get("/web/static/js/app.js")
         assert script.status_code == 200 and "javascript" in script.headers["content-type"]
         assert (await http.get("/web/static/../webclient.py")).status_code == 404
+
+
+async def test_a_signed_in_page_comes_with_its_socket_under_a_nonce() -> None:
+    env = Env()
+    try:
+        await env.edge("e1")
+        page = await env.http.get("/", cookies={COOKIE: ALICE})
+        assert page.status_code == 200 and page.headers["cache-control"] == "no-store"  # it holds a ticket
+        nonce = re.search(r"'nonce-([^']+)'", page.headers["content-security-policy"])
+        assert nonce is not None and "script-src 'self' 'nonce-" in page.headers["content-security-policy"]
+        script = re.search(r'<script nonce="([^"]+)">window.flannelBoot = (\{.*?\});', page.text)
+        assert script is not None and script.group(1) == nonce.group(1) and BOOT_SLOT not in page.text
+        boot = orjson.loads(script.group(2))
+        assert boot["edge"] == "e1" and boot["url"].startswith("ws://e1/rtm?ticket=")
+        assert boot["csrf"] == csrf_of(SECRET, ALICE)
+        claims = check(SECRET, boot["url"].split("ticket=")[1], "e1", time.time())
+        assert (claims.user, claims.team, claims.resume_from) == ("U1", "T1", None)
+        again = await env.http.get("/", cookies={COOKIE: ALICE})  # a nonce per answer
+        assert again.headers["content-security-policy"] != page.headers["content-security-policy"]
+        for cookies in ({COOKIE: REVOKED}, {}):  # a dead session, none: the plain page (no ticket)
+            plain = await env.http.get("/", cookies=cookies)
+            assert plain.headers["cache-control"] == "no-cache" and "flannelBoot" not in plain.text
+            assert "nonce" not in plain.headers["content-security-policy"]
+    finally:
+        await env.http.aclose()
+        await env.app.state.router.close()
 
 
 async def test_sign_in_sets_the_cookie_and_calls_need_the_csrf_header() -> None:

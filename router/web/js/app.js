@@ -2,11 +2,13 @@
 // screen (the current channel's last messages, the users they show, their presence).
 import { Connection, AuthLost, sleep } from "./rtm.js";
 import { Users } from "./users.js";
-import { render, mentionedUsers, timeOf, escapeHtml, markVisible } from "./format.js";
+import { render, mentionedUsers, timeOf, escapeHtml, markVisible, compareNames, loadLocale } from "./format.js";
 
 const $ = (id) => document.getElementById(id);
 const PAGE = 40;
 const MARK_DELAY_MS = 1500;
+const REVEAL_MS = 300; // the app shows empty ("Connecting…") when its first screen takes longer
+const NAMES_WAIT_MS = 100; // the first screen waits this long at most for its people's names
 const TYPING_EVERY_MS = 3000;
 const TYPING_SHOWN_MS = 6000;
 
@@ -49,6 +51,8 @@ async function post(path, body) {
 function showSignin(message = "") {
   state.conn?.stop();
   state.conn = null;
+  clearTimeout(state.markTimer); // nothing is marked read for a session that ended
+  clearTimeout(state.revealTimer);
   state.session = null;
   status("");
   $("app").hidden = true;
@@ -89,8 +93,10 @@ async function boot() {
     if (answer.ok) return start(answer);
     return showSignin("That sign-in link was used or has expired. Sign in with your password.");
   }
-  const csrf = document.cookie.match(/(?:^|; )flannel_csrf=([0-9a-f]+)/)?.[1];
-  if (csrf) return start({ csrf }); // signed in: straight to rtm.connect (a dead session lands on sign-in)
+  // signed in: straight to the socket (the page came with it) or to rtm.connect (a dead session
+  // lands on sign-in); the CSRF value came with the page too, else from its cookie
+  const csrf = window.flannelBoot?.csrf || document.cookie.match(/(?:^|; )flannel_csrf=([0-9a-f]+)/)?.[1];
+  if (csrf) return start({ csrf });
   const session = await (await fetch("/web/session", { credentials: "same-origin" })).json();
   if (session.ok) return start(session);
   showSignin();
@@ -99,24 +105,36 @@ async function boot() {
 async function start(session) {
   state.session = session;
   $("signin").hidden = true;
-  $("app").hidden = false;
-  status("Connecting…");
+  // The app shows with its first screen (laid out and painted once, not empty first), or
+  // empty with "Connecting…" if that takes a while.
+  clearTimeout(state.revealTimer);
+  state.connected = false;
+  state.revealTimer = setTimeout(() => { if (reveal() && !state.connected) status("Connecting…"); }, REVEAL_MS);
   const conn = new Connection({
     csrf: session.csrf,
     onHello, onEvent,
-    onState: (s) => status(s === "connected" ? "" : "Reconnecting…"),
+    onState: (s) => { state.connected = s === "connected"; status(state.connected ? "" : "Reconnecting…"); },
     onAuthLost: () => showSignin("Your session ended. Sign in again."),
   });
   state.conn = conn;
   state.users = new Users((m, a) => conn.query(m, a), () => scheduleRender());
-  if ("Notification" in window && Notification.permission === "default") $("notify").hidden = false;
   await conn.start();
+}
+
+// The app shown (true when it was hidden).
+function reveal() {
+  clearTimeout(state.revealTimer);
+  if (!$("app").hidden) return false;
+  $("app").hidden = false;
+  return true;
 }
 
 // -- hello and live events ----------------------------------------------------------------
 
 function onHello(hello, resumed) {
   if (!performance.getEntriesByName("hello").length) performance.mark("hello");
+  const first = !resumed && !state.shown;
+  if (first) state.holding = true; // nothing is drawn before the first screen (firstScreen)
   state.self = hello.self;
   state.team = hello.team;
   state.users.add([hello.self]);
@@ -131,6 +149,9 @@ function onHello(hello, resumed) {
   const wanted = state.current && state.channels.has(state.current) ? state.current : firstChannel();
   for (const c of state.channels.values()) if (c.is_im) state.users.want(c.user);
   // openChannel asks for the history before it draws: the edge works while the page renders
+  if (wanted && first) return firstScreen(wanted);
+  state.holding = false;
+  reveal();
   if (wanted && (!resumed || !state.messages.has(wanted))) openChannel(wanted, { focus: false });
   else { renderSidebar(); renderMessages(); subscribePresence(); }
 }
@@ -282,7 +303,10 @@ function label(c) {
   return c.name || c.id;
 }
 
-function sorted(chs) { return chs.sort((a, b) => label(a).localeCompare(label(b))); }
+function sorted(chs) {
+  const labels = new Map(chs.map((c) => [c, label(c)]));
+  return chs.sort((a, b) => compareNames(labels.get(a), labels.get(b)));
+}
 
 function renderSidebar() {
   const sections = [
@@ -332,11 +356,50 @@ $("menu").addEventListener("click", () => {
   $("menu").setAttribute("aria-expanded", String(open));
 });
 
+// -- the first screen: drawn once, with its names -------------------------------------------
+
+// The page's first channel: its history (asked on the hello, by the boot script or here) and
+// the names it shows (the DMs' people, the messages' authors and mentions: one users.info
+// each, sent at once) come in before anything is drawn; then the sidebar and the messages
+// are drawn and laid out once. Nothing re-renders while it waits (scheduleRender holds).
+async function firstScreen(id) {
+  state.current = id;
+  state.holding = true;
+  const asked = state.conn.takeEarly(id) || askHistory(id);
+  const names = [state.users.flushNow()];
+  let answer;
+  try {
+    answer = await asked;
+    for (const m of answer.ok ? answer.messages : []) {
+      state.users.want(m.user);
+      mentionedUsers(m.text).forEach((u) => state.users.want(u));
+    }
+    names.push(state.users.flushNow());
+    await Promise.race([Promise.all(names), sleep(NAMES_WAIT_MS)]);
+  } catch (err) {
+    if (err instanceof AuthLost) showSignin("Your session ended. Sign in again.");
+    return; // disconnected: the next hello draws it
+  } finally {
+    state.holding = false;
+  }
+  if (state.current !== id) return;
+  state.shown = true;
+  reveal();
+  const c = state.channels.get(id);
+  $("channel-title").textContent = c ? (c.is_im || c.is_mpim ? label(c) : `${c.is_private ? "◆" : "#"} ${label(c)}`) : id;
+  renderSidebar();
+  state.quiet = true; // presence is asked after the first screen is up
+  try { showHistory(id, answer, false); } finally { state.quiet = false; }
+  renderTyping();
+  scheduleMark();
+}
+
 // -- a channel -----------------------------------------------------------------------------
 
 async function openChannel(id, { focus = true } = {}) {
   state.current = id;
-  const asked = state.messages.get(id)?.size ? null : askHistory(id); // sent first, drawn after
+  // sent first, drawn after (the boot script may have asked already, on the hello)
+  const asked = state.messages.get(id)?.size ? null : state.conn.takeEarly(id) || askHistory(id);
   $("sidebar").classList.remove("open");
   $("menu").setAttribute("aria-expanded", "false");
   const c = state.channels.get(id);
@@ -371,7 +434,15 @@ function showHistory(id, answer, older) {
   const fromBottom = older ? box.scrollHeight - box.scrollTop : 0; // read only when kept: a layout
   renderMessages();
   box.scrollTop = older ? box.scrollHeight - fromBottom : box.scrollHeight;
-  markVisible(); // the benchmark's end: this first screen painted
+  (markVisible() || Promise.resolve()).then(afterFirstScreen); // the benchmark's end: this first screen painted
+}
+
+// What the first screen did without: presence for the people on it, the locale's time format
+// and name order (ICU's objects cost more to build than the screen; format.js).
+function afterFirstScreen() {
+  subscribePresence();
+  if ("Notification" in window && Notification.permission === "default") $("notify").hidden = false; // asks the browser
+  if (loadLocale()) scheduleRender();
 }
 
 let loadingOlder = false;
@@ -390,7 +461,7 @@ function scheduleMark() {
 async function markRead() {
   const c = state.channels.get(state.current);
   const msgs = state.messages.get(state.current);
-  if (!c || !msgs || !msgs.size || document.visibilityState !== "visible") return;
+  if (!state.conn || !c || !msgs || !msgs.size || document.visibilityState !== "visible") return;
   const newest = [...msgs.keys()].filter((ts) => !ts.startsWith("local-")).sort().pop();
   if (!newest || (c.last_read && c.last_read >= newest && !c.unread_count_display && !c.mention_count)) return;
   c.last_read = newest;
@@ -404,54 +475,53 @@ document.addEventListener("visibilitychange", () => { if (document.visibilitySta
 
 let renderQueued = false;
 function scheduleRender() {
-  if (renderQueued) return;
+  if (renderQueued || state.holding) return;
   renderQueued = true;
   requestAnimationFrame(() => { renderQueued = false; renderMessages(); renderThread(); renderSidebar(); renderTyping(); });
 }
 
 function renderMessages() {
   const box = $("messages");
-  const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 60;
+  // An empty box (a channel just opened) has no place to keep: its layout is not read, so the
+  // first screen is laid out once, when its messages are in.
+  const atBottom = !box.firstChild || box.scrollHeight - box.scrollTop - box.clientHeight < 60;
   const msgs = [...(state.messages.get(state.current)?.values() || [])]
     .filter((m) => !(m.thread_ts && m.thread_ts !== m.ts && !m.is_ephemeral))
     .sort((a, b) => (a.ts < b.ts ? -1 : 1));
-  const nodes = msgs.map((m) => messageNode(m, false));
-  if (state.hasMore.get(state.current)) nodes.unshift(el("div", { class: "older" }, "Scroll up for older messages"));
-  box.replaceChildren(...nodes);
-  if (atBottom) box.scrollTop = box.scrollHeight;
-  subscribePresence();
+  const older = state.hasMore.get(state.current) ? '<div class="older">Scroll up for older messages</div>' : "";
+  box.innerHTML = older + msgs.map((m) => messageHtml(m, false)).join("");
+  if (atBottom && msgs.length) box.scrollTop = box.scrollHeight;
+  if (!state.quiet) subscribePresence();
 }
 
-function messageNode(m, inThread) {
+// A message as markup: the screen's messages are written in one go (one parse, no element
+// by element building), and their buttons answer through one listener per list (below).
+// Every text is escaped here or by render().
+function messageHtml(m, inThread) {
   const mine = m.user === state.self?.id;
   const name = state.users.name(m.user) || m.username || m.user || "someone";
   mentionedUsers(m.text).forEach((id) => state.users.want(id));
-  const text = el("div", { class: "text" });
-  text.innerHTML = render(m.text, (id) => state.users.name(id), state.self?.id); // escaped by render()
-  const dot = m.user ? el("span", { class: `dot ${state.presence.get(m.user) === "active" ? "active" : ""}`, title: state.presence.get(m.user) || "presence unknown", "data-presence": m.user }) : null;
-  const node = el("article", {
-    class: `msg ${m.pending ? "pending" : ""} ${m.failed ? "failed" : ""}`, "data-ts": m.ts, "data-user": m.user || "",
-    "aria-label": `${name} at ${timeOf(m.ts)}`, tabindex: "-1",
-  },
-  el("div", { class: "avatar", "aria-hidden": "true" }, name.slice(0, 1).toUpperCase()),
-  el("div", { class: "who" }, name, dot, el("time", { datetime: new Date(Number(m.ts.split(".")[0]) * 1000 || Date.now()).toISOString() }, m.pending ? "sending…" : timeOf(m.ts)), m.edited ? el("span", { class: "topic" }, "(edited)") : null),
-  text,
-  files(m),
-  reactionsNode(m),
-  !inThread && m.reply_count ? el("button", { class: "replies", onclick: () => openThread(m) }, `${m.reply_count} repl${m.reply_count > 1 ? "ies" : "y"}`) : null,
-  m.pending ? null : actions(m, mine, inThread));
-  return node;
+  const presence = state.presence.get(m.user);
+  const dot = m.user ? `<span class="dot ${presence === "active" ? "active" : ""}" title="${escapeHtml(presence || "presence unknown")}" data-presence="${escapeHtml(m.user)}"></span>` : "";
+  const at = new Date(Number(m.ts.split(".")[0]) * 1000 || Date.now()).toISOString();
+  const classes = `msg ${m.pending ? "pending" : ""} ${m.failed ? "failed" : ""}`;
+  const replies = !inThread && m.reply_count ? `<button class="replies" data-act="thread">${m.reply_count} repl${m.reply_count > 1 ? "ies" : "y"}</button>` : "";
+  return `<article class="${classes}" data-ts="${escapeHtml(m.ts)}" data-user="${escapeHtml(m.user || "")}" aria-label="${escapeHtml(`${name} at ${timeOf(m.ts)}`)}" tabindex="-1">`
+    + `<div class="avatar" aria-hidden="true">${escapeHtml(name.slice(0, 1).toUpperCase())}</div>`
+    + `<div class="who">${escapeHtml(name)}${dot}<time datetime="${at}">${m.pending ? "sending…" : escapeHtml(timeOf(m.ts))}</time>${m.edited ? '<span class="topic">(edited)</span>' : ""}</div>`
+    + `<div class="text">${render(m.text, (id) => state.users.name(id), state.self?.id)}</div>`
+    + filesHtml(m) + reactionsHtml(m) + replies + (m.pending ? "" : actionsHtml(mine, inThread))
+    + "</article>";
 }
 
-function files(m) {
-  if (!m.files?.length) return null;
-  return el("div", { class: "files" }, m.files.map((f) => {
+function filesHtml(m) {
+  if (!m.files?.length) return "";
+  return `<div class="files">${m.files.map((f) => {
     const url = f.url_private_download || f.url_private || f.permalink;
-    const isImage = /^image\//.test(f.mimetype || "");
-    return el("div", { class: "file" },
-      isImage ? el("img", { src: f.thumb_360 || f.url_private || url, alt: f.title || f.name || "image", onload: keepAtBottom }) : null,
-      url ? el("a", { href: url, download: f.name || "", rel: "noopener" }, `⬇ ${f.name || f.title || "file"}`) : el("span", {}, f.name || "file"));
-  }));
+    const image = /^image\//.test(f.mimetype || "") ? `<img src="${escapeHtml(f.thumb_360 || f.url_private || url)}" alt="${escapeHtml(f.title || f.name || "image")}">` : "";
+    const link = url ? `<a href="${escapeHtml(url)}" download="${escapeHtml(f.name || "")}" rel="noopener">⬇ ${escapeHtml(f.name || f.title || "file")}</a>` : `<span>${escapeHtml(f.name || "file")}</span>`;
+    return `<div class="file">${image}${link}</div>`;
+  }).join("")}</div>`;
 }
 
 function keepAtBottom(ev) {
@@ -459,26 +529,53 @@ function keepAtBottom(ev) {
   if (box && box.scrollHeight - box.scrollTop - box.clientHeight < ev.target.height + 80) box.scrollTop = box.scrollHeight;
 }
 
-function reactionsNode(m) {
-  if (!m.reactions?.length) return null;
-  return el("div", { class: "reactions" }, m.reactions.map((r) => {
-    const mine = r.users?.includes(state.self?.id);
-    return el("button", {
-      "aria-pressed": String(!!mine), "aria-label": `${r.name} reaction, ${r.count}`, "data-reaction": r.name,
-      onclick: () => react(m, r.name, mine),
-    }, `:${r.name}: ${r.count}`);
-  }));
+function reactionsHtml(m) {
+  if (!m.reactions?.length) return "";
+  return `<div class="reactions">${m.reactions.map((r) => {
+    const mine = !!r.users?.includes(state.self?.id);
+    return `<button aria-pressed="${mine}" aria-label="${escapeHtml(`${r.name} reaction, ${r.count}`)}" data-reaction="${escapeHtml(r.name)}">:${escapeHtml(r.name)}: ${r.count}</button>`;
+  }).join("")}</div>`;
 }
 
 const QUICK = ["+1", "heart", "joy", "eyes"];
 
-function actions(m, mine, inThread) {
-  return el("div", { class: "actions", role: "toolbar", "aria-label": "Message actions" },
-    QUICK.slice(0, 2).map((name) => el("button", { "aria-label": `React with ${name}`, onclick: () => react(m, name, m.reactions?.find((r) => r.name === name)?.users?.includes(state.self?.id)) }, name === "+1" ? "+1" : "♥")),
-    inThread ? null : el("button", { "aria-label": "Reply in thread", onclick: () => openThread(m) }, "Reply"),
-    mine ? el("button", { "aria-label": "Edit message", onclick: () => editMessage(m) }, "Edit") : null,
-    mine ? el("button", { "aria-label": "Delete message", onclick: () => deleteMessage(m) }, "Delete") : null);
+function actionsHtml(mine, inThread) {
+  return '<div class="actions" role="toolbar" aria-label="Message actions">'
+    + QUICK.slice(0, 2).map((name) => `<button aria-label="React with ${name}" data-act="react" data-name="${name}">${name === "+1" ? "+1" : "♥"}</button>`).join("")
+    + (inThread ? "" : '<button aria-label="Reply in thread" data-act="reply">Reply</button>')
+    + (mine ? '<button aria-label="Edit message" data-act="edit">Edit</button><button aria-label="Delete message" data-act="delete">Delete</button>' : "")
+    + "</div>";
 }
+
+// The buttons of a list of messages: the message is found by its ts when clicked, in
+// `find` (the channel's messages, or the open thread's).
+function messageButtons(box, find) {
+  box.addEventListener("click", (ev) => {
+    const button = ev.target.closest?.("button[data-act], button[data-reaction]");
+    const node = button?.closest("article[data-ts]");
+    const m = node && box.contains(node) ? find(node.dataset.ts) : null;
+    if (!m) return;
+    const self = state.self?.id;
+    const mineOn = (name) => !!m.reactions?.find((r) => r.name === name)?.users?.includes(self);
+    if (button.dataset.reaction) return react(m, button.dataset.reaction, mineOn(button.dataset.reaction));
+    const act = button.dataset.act;
+    if (act === "react") return react(m, button.dataset.name, mineOn(button.dataset.name));
+    if (act === "reply" || act === "thread") return openThread(m);
+    if (act === "edit") return editMessage(m);
+    if (act === "delete") return deleteMessage(m);
+  });
+  box.addEventListener("load", (ev) => { if (ev.target.tagName === "IMG") keepAtBottom(ev); }, true); // load does not bubble
+}
+
+messageButtons($("messages"), (ts) => {
+  const m = list(state.current).get(ts);
+  return m && { ...m, channel: m.channel || state.current };
+});
+messageButtons($("thread-messages"), (ts) => {
+  const t = state.thread;
+  const m = t && (t.replies.get(ts) || (ts === t.ts ? list(t.channel).get(ts) : null));
+  return m && { ...m, channel: t.channel };
+});
 
 async function react(m, name, remove) {
   await state.conn.query(remove ? "reactions.remove" : "reactions.add", { channel: m.channel || state.current, timestamp: m.ts, name });
@@ -640,7 +737,7 @@ function renderThread() {
   const parent = list(state.thread.channel).get(state.thread.ts);
   const replies = [...state.thread.replies.values()].sort((a, b) => (a.ts < b.ts ? -1 : 1));
   if (parent && !state.thread.replies.has(parent.ts)) replies.unshift(parent);
-  $("thread-messages").replaceChildren(...replies.map((r) => messageNode({ ...r, channel: state.thread.channel }, true)));
+  $("thread-messages").innerHTML = replies.map((r) => messageHtml({ ...r, channel: state.thread.channel }, true)).join("");
 }
 
 $("thread-close").addEventListener("click", () => { state.thread = null; $("thread").hidden = true; $("compose").focus(); });

@@ -49,42 +49,82 @@ export class Connection {
     return base / 2 + Math.random() * base / 2;
   }
 
+  // The socket the page's inline boot script opened (router/web/js/boot.js), once: the first
+  // connection skips rtm.connect. Later ones (reconnects) go through rtm.connect as usual.
+  takeBoot() {
+    const boot = window.flannelBoot;
+    window.flannelBoot = null;
+    if (!boot?.ws || this.offset !== null) { boot?.ws?.close(); return null; }
+    if (boot.history) {
+      this.nextId = Math.max(this.nextId, boot.history.id + 1);
+      const reply = new Promise((resolve, reject) => this.pending.set(boot.history.id, { resolve, reject }));
+      this.early = { channel: boot.history.channel, reply: this.checked(reply) };
+      this.early.reply.catch(() => {}); // a socket lost before the page took it: not an error here
+    }
+    return boot;
+  }
+
+  // The first channel's history, when the boot script asked it already (else null).
+  takeEarly(channel) {
+    const early = this.early;
+    this.early = null;
+    return early && early.channel === channel ? early.reply : null;
+  }
+
   async connectOnce() {
-    const args = this.offset === null ? {} : { resume_from: String(this.offset) };
-    if (this.failedEdge) args.failed_edge = this.failedEdge; // not sent back to an edge we lost
-    const answer = await this.api("rtm.connect", args);
-    if (!answer.ok) throw new Error(answer.error || "connect_failed");
-    this.edge = answer.edge?.id;
-    if (!performance.getEntriesByName("connected").length) performance.mark("connected"); // rtm.connect answered
+    const boot = this.takeBoot();
+    let url;
+    if (boot) {
+      url = boot.url;
+      this.edge = boot.edge;
+    } else {
+      const args = this.offset === null ? {} : { resume_from: String(this.offset) };
+      if (this.failedEdge) args.failed_edge = this.failedEdge; // not sent back to an edge we lost
+      const answer = await this.api("rtm.connect", args);
+      if (!answer.ok) throw new Error(answer.error || "connect_failed");
+      url = answer.url;
+      this.edge = answer.edge?.id;
+    }
     await new Promise((resolve, reject) => {
-      const ws = new WebSocket(answer.url);
+      const ws = boot ? boot.ws : new WebSocket(url);
       let opened = false;
       this.ws = ws;
+      const hello = (frame) => {
+        opened = true;
+        this.failedEdge = null;
+        this.attempt = 0;
+        this.onState("connected");
+        const resumed = frame.resume_from !== null && frame.resume_from !== undefined && !frame.resync;
+        if (!resumed) this.offset = frame.offset;
+        this.onHello(frame, resumed);
+        resolve();
+      };
+      ws.onopen = () => { if (!performance.getEntriesByName("connected").length) performance.mark("connected"); };
       ws.onmessage = (msg) => {
         let frame;
         try { frame = JSON.parse(msg.data); } catch { return; }
-        if (frame.type === "hello") {
-          opened = true;
-          this.failedEdge = null;
-          this.attempt = 0;
-          this.onState("connected");
-          const resumed = frame.resume_from !== null && frame.resume_from !== undefined && !frame.resync;
-          if (!resumed) this.offset = frame.offset;
-          this.onHello(frame, resumed);
-          resolve();
-          return;
-        }
+        if (frame.type === "hello") { hello(frame); return; }
         this.frame(frame);
       };
       ws.onclose = (ev) => {
         for (const [, p] of this.pending) p.reject(new Error("disconnected"));
         this.pending.clear();
+        this.early = null;
         if (this.ws === ws) this.ws = null;
         if (!opened) { this.failedEdge = this.edge; reject(new Error(`closed ${ev.code}`)); return; }
         if (!ev.wasClean) this.failedEdge = this.edge; // dropped, not sent away with a goodbye
         if (!this.stopped) { this.onState("reconnecting"); this.start(); }
       };
       ws.onerror = () => {};
+      if (!boot) return;
+      // What came while the modules loaded, in order; the hello was parsed already.
+      const [first, ...rest] = boot.frames;
+      if (first !== undefined) {
+        if (boot.hello?.type === "hello") hello(boot.hello);
+        else ws.onmessage({ data: first });
+      }
+      for (const data of rest) ws.onmessage({ data });
+      if (boot.closed) ws.onclose(boot.closed);
     });
   }
 
@@ -115,10 +155,14 @@ export class Connection {
 
   query(method, args = {}) {
     const id = this.nextId++;
-    return new Promise((resolve, reject) => {
+    return this.checked(new Promise((resolve, reject) => {
       if (!this.send({ id, type: "query", method, args })) { reject(new Error("not connected")); return; }
       this.pending.set(id, { resolve, reject });
-    }).then((answer) => {
+    }));
+  }
+
+  checked(reply) {
+    return reply.then((answer) => {
       if (!answer.ok && AUTH_ERRORS.has(answer.error?.code ?? answer.error)) throw new AuthLost(String(answer.error?.code));
       return answer;
     });

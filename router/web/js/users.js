@@ -31,6 +31,12 @@ export class Users {
     this.onChange();
   }
 
+  // The wanted ones asked now, not in a tick: the answer's promise (the first screen waits on it).
+  flushNow() {
+    clearTimeout(this.timer);
+    return this.flush();
+  }
+
   async flush() {
     this.timer = null;
     const ids = [...this.wanted].slice(0, 200);
