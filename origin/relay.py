@@ -2,15 +2,22 @@
 as readers see it.
 
 Each round takes the unpublished rows of every shard in (workspace, offset) order (up to
-``batch`` a shard: a burst of commits is drained in one pass), appends them to the log, every
-workspace's share in one round trip, and then marks them all published in one transaction.
-A crash between the two only means the rows are appended again after a restart; the log
-ignores offsets it already holds, so readers see each event once. A row committed but not
-yet appended is simply still unpublished, and the next relay to run publishes it.
+``batch`` a shard: a burst of commits is drained in one pass) and appends them to the log,
+every workspace's share in one round trip. The log refuses an offset it already holds (the
+stream entry id is the offset, and the append script skips anything at or below the
+stream's last offset), so publishing a row twice is harmless: readers see each event once.
+That is why the relay does not mark rows published durably on every pass (one more fsync per
+pass, as many as the writes' own commits): it remembers in memory, per workspace, the last
+offset it appended, reads only above it, and marks the appended rows published in one
+transaction every ``mark_every_s`` (or once ``mark_max`` rows wait, or when it stops). A crash
+(kill -9) before the marks only means those rows are appended again after a restart and
+refused by the log. A row committed but not yet appended is simply still unpublished, and
+the next relay to run publishes it.
 
 If the log loses its data (a Redis restart with no persistence: its epoch marker changes),
-the relay republishes, from the outbox, what the log no longer has, so readers that were
-following lose nothing; a reader further behind than the outbox reaches gets ``TooOld``.
+the relay forgets what it appended and republishes, from the outbox, what the log no longer
+has, so readers that were following lose nothing; a reader further behind than the outbox
+reaches gets ``TooOld``.
 """
 
 from __future__ import annotations
@@ -32,6 +39,10 @@ Fault = Callable[[str], None]
 
 MARK_CHUNK = 500
 """Offsets marked published per statement (well under any database's parameter limit)."""
+
+MARK_TEAMS = 200
+"""Workspaces with appended but unmarked rows, per shard, before the marks are written anyway
+(each one is a term of the pass's read)."""
 
 
 def no_fault(point: str) -> None:
@@ -57,6 +68,8 @@ class Relay:
         outbox_keep_s: float = 24 * 3600,
         republish_max: int = 100_000,
         fault: Fault = no_fault,
+        mark_every_s: float = 0.25,
+        mark_max: int = 5000,
     ) -> None:
         self.store = store
         self.changelog = changelog
@@ -65,13 +78,22 @@ class Relay:
         self.outbox_keep_s = outbox_keep_s
         self.republish_max = republish_max
         self.fault = fault
+        self.mark_every_s = mark_every_s
+        self.mark_max = mark_max
         self.published = 0
+        self.marks = 0  # transactions that marked rows published (a figure for the benchmark)
         self.passes = 0  # publishing passes that moved something (a figure for the benchmark)
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._epoch: str | None = None
         self._last_prune = 0.0
         self._stopping = False
+        # Per shard: workspace -> the last offset appended by this relay, and the appended
+        # offsets not yet marked published (memory only: lost on a crash, which is harmless).
+        self._sent: dict[int, dict[str, int]] = {}
+        self._unmarked: dict[int, dict[str, list[int]]] = {}
+        self._unmarked_rows = 0
+        self._oldest_unmarked = 0.0
         store.on_commit.append(self._wake)
 
     def start(self) -> None:
@@ -86,12 +108,17 @@ class Relay:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        try:  # so that a restart does not append them again (harmless, but wasted work)
+            await self.mark_published()
+        except Exception:
+            log.warning("relay: could not mark the last published rows at stop", exc_info=True)
 
     async def run(self) -> None:
         while not self._stopping:
             try:
                 await self._check_epoch()
                 moved = await self.publish_once()
+                await self._maybe_mark()
                 await self._maybe_prune()
             except asyncio.CancelledError:
                 raise
@@ -103,8 +130,12 @@ class Relay:
                 continue
             if moved == 0:
                 self._wake.clear()
+                wait_s = self.poll_s
+                if self._unmarked_rows:  # wake in time to write the marks
+                    due = self._oldest_unmarked + self.mark_every_s - time.monotonic()
+                    wait_s = max(0.0, min(wait_s, due))
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.poll_s)
+                    await asyncio.wait_for(self._wake.wait(), wait_s)
 
     async def publish_once(self) -> int:
         """Publish one batch from every shard; return how many rows moved."""
@@ -114,14 +145,20 @@ class Relay:
         return total
 
     async def _publish_shard(self, db: Database) -> int:
-        """One pass over a shard: up to ``batch`` unpublished rows, every workspace's share
-        appended in one round trip to the log, then all marked published in one transaction."""
+        """One pass over a shard: up to ``batch`` rows not yet appended (unpublished, above the
+        offset this relay last appended for their workspace), every workspace's share appended
+        in one round trip to the log; their marks wait for :meth:`mark_published`."""
+        shard = self.store.shards.index(db)
+        sent = self._sent.setdefault(shard, {})
+        sql = "SELECT team_id, event_offset, payload FROM outbox WHERE published = 0"
+        params: list[Any] = []
+        if sent:
+            whens = " ".join("WHEN ? THEN ?" for _ in sent)
+            sql += f" AND event_offset > CASE team_id {whens} ELSE 0 END"
+            for team_id, offset in sent.items():
+                params += [team_id, offset]
         async with db.read() as conn:
-            rows = await conn.fetchall(
-                "SELECT team_id, event_offset, payload FROM outbox WHERE published = 0 "
-                "ORDER BY team_id, event_offset LIMIT ?",
-                [self.batch],
-            )
+            rows = await conn.fetchall(f"{sql} ORDER BY team_id, event_offset LIMIT ?", [*params, self.batch])
         if not rows:
             return 0
         by_team: dict[str, list[tuple[int, bytes]]] = {}
@@ -130,20 +167,62 @@ class Relay:
         self.fault("before_append")
         await self.changelog.append_many(list(by_team.items()))
         self.fault("after_append")
-        async with db.transaction() as conn:
-            for team_id, entries in by_team.items():
-                # The offsets by equality on the primary key, not a range: a range would also
-                # lock the gap above it and hold up the next insert into the outbox.
-                for i in range(0, len(entries), MARK_CHUNK):
-                    chunk = [offset for offset, _ in entries[i : i + MARK_CHUNK]]
-                    marks = ", ".join("?" * len(chunk))
-                    await conn.execute(
-                        f"UPDATE outbox SET published = 1 WHERE team_id = ? AND event_offset IN ({marks})",
-                        [team_id, *chunk],
-                    )
+        unmarked = self._unmarked.setdefault(shard, {})
+        if not self._unmarked_rows:
+            self._oldest_unmarked = time.monotonic()
+        for team_id, entries in by_team.items():
+            sent[team_id] = entries[-1][0]
+            unmarked.setdefault(team_id, []).extend(offset for offset, _ in entries)
+        self._unmarked_rows += len(rows)
         self.published += len(rows)
         self.passes += 1
         return len(rows)
+
+    async def _maybe_mark(self) -> None:
+        if not self._unmarked_rows:
+            return
+        due = time.monotonic() - self._oldest_unmarked >= self.mark_every_s
+        crowded = any(len(teams) >= MARK_TEAMS for teams in self._sent.values())
+        if due or crowded or self._unmarked_rows >= self.mark_max:
+            await self.mark_published()
+
+    async def mark_published(self) -> int:
+        """Mark every row appended so far published, one transaction a shard; return how many.
+
+        Only the outbox's bookkeeping (pruning, the backlog figure, the search indexer's check
+        of a lost log) reads the marks; publishing reads this relay's memory."""
+        if not self._unmarked_rows:
+            return 0
+        marked = 0
+        self.fault("before_mark")
+        for shard, teams in list(self._unmarked.items()):
+            if not teams:
+                continue
+            db = self.store.shards[shard]
+            async with db.transaction() as conn:
+                for team_id, offsets in teams.items():
+                    # The offsets by equality on the primary key, not a range: a range would
+                    # also lock the gap above it and hold up the next insert into the outbox.
+                    for i in range(0, len(offsets), MARK_CHUNK):
+                        chunk = offsets[i : i + MARK_CHUNK]
+                        marks = ", ".join("?" * len(chunk))
+                        await conn.execute(
+                            "UPDATE outbox SET published = 1 "
+                            f"WHERE team_id = ? AND event_offset IN ({marks})",
+                            [team_id, *chunk],
+                        )
+            count = sum(len(offsets) for offsets in teams.values())
+            marked += count
+            self._unmarked_rows -= count
+            del self._unmarked[shard]
+            # The workspaces marked no longer need a term in the pass's read: their rows
+            # up to there are published = 1 now.
+            sent = self._sent.get(shard, {})
+            for team_id in teams:
+                sent.pop(team_id, None)
+            self.marks += 1
+        self._oldest_unmarked = time.monotonic()
+        return marked
 
     async def _check_epoch(self) -> None:
         epoch_of = getattr(self.changelog, "epoch", None)
@@ -153,6 +232,11 @@ class Relay:
         if epoch != self._epoch:
             if self._epoch is not None:
                 log.warning("change log lost its data (epoch changed): republishing from the outbox")
+            # Rows appended but not yet marked are in the lost log too: forget them, so that
+            # the next pass reads them again (they are still published = 0).
+            self._sent.clear()
+            self._unmarked.clear()
+            self._unmarked_rows = 0
             await self.republish_missing()
             self._epoch = epoch
 
@@ -192,13 +276,13 @@ class Relay:
                 await conn.execute("DELETE FROM outbox WHERE published = 1 AND created < ?", [cutoff])
 
     async def backlog(self) -> int:
-        """Unpublished rows across all shards (a health figure)."""
+        """Rows committed but not yet appended across all shards (a health figure)."""
         total = 0
         for db in self.store.shards:
             async with db.read() as conn:
                 row = await conn.fetchone("SELECT COUNT(*) FROM outbox WHERE published = 0")
             total += int(row[0]) if row else 0
-        return total
+        return max(0, total - self._unmarked_rows)
 
 
 def _bytes(payload: Any) -> bytes:

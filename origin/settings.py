@@ -22,7 +22,7 @@ class OriginSettings:
     pool_size: int = 10
     log_max_events: int = 100_000
     log_max_age_s: float = 24 * 3600.0
-    relay_fault: str | None = None  # fault injection for tests: "before_append" or "after_append"
+    relay_fault: str | None = None  # test fault injection: "before_append", "after_append", "before_mark"
     # admin.imports.start reads exports only from inside this directory (None: imports refused);
     # admin.exports.start writes its zips into export_dir (None: exports refused)
     import_dir: str | None = None

@@ -11,6 +11,10 @@ issue 14), each into a workspace of its own; the two alternate three times and e
 is the median of its three runs (``changelog.events`` is the events of one run). With 8
 writers a third run each time posts thread replies instead (to four threads, grouped:
 ``changelog.*_replies_8w``), which the batch reads and updates the thread parents of.
+
+Then ``chat.update`` and ``chat.delete`` (three updates for each delete) with 8 writers, grouped,
+side by side: decided as a batch (``changelog.edits_per_s_8w``, as in production) and each
+edit alone inside the same group (``_unbatched``: the per-write path), alternating, medians.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from loadtest.stats import percentile
 from origin.relay import Relay
 from origin.service import conversations, messages, teams, users
 from origin.service.auth import Caller, authenticate, issue_token
+from origin.service.content import Content
 from origin.service.teams import current_offset
 from origin.store.group import MAX_GROUP
 from origin.store.shards import Store
@@ -86,7 +91,7 @@ async def measure(
             if len(offsets) == events:
                 return
 
-    groups0, passes0 = store.group_commit.groups, relay.passes
+    groups0, passes0, marks0 = store.group_commit.groups, relay.passes, relay.marks
     try:
         t0 = time.perf_counter()
         follower = asyncio.create_task(follow())
@@ -104,6 +109,40 @@ async def measure(
         "p99_ms": round(percentile(latencies, 99), 2),
         "writes_per_commit": round(events / max(1, groups), 1),
         "rows_per_relay_pass": round(events / max(1, relay.passes - passes0), 1),
+        # The relay's durable "published" marks: one transaction per ``mark_every_s``, not per pass.
+        "relay_passes_per_mark": round((relay.passes - passes0) / max(1, relay.marks - marks0), 1),
+    }
+
+
+class _EditsAlone(messages.Edits):
+    """Every edit alone inside its group (the path before edits were batched)."""
+
+    def batchable(self, item: messages.EditItem) -> bool:
+        return False
+
+
+async def measure_edits(store: Store, edits: int, writers: int, name: str, batched: bool) -> dict[str, float]:
+    """``edits`` updates and deletes of messages posted beforehand, from ``writers`` writers."""
+    team_id, callers, channel = await workspace(store, name)
+    stamps = [
+        parse_ts((await messages.post(store, callers[0], channel, f"m{i}"))[0]["ts"]) for i in range(edits)
+    ]
+    db = await store.shard_of(team_id)
+    batcher = messages.EDITS if batched else _EditsAlone()
+    groups0 = store.group_commit.groups
+
+    async def writer(w: int) -> None:
+        for i in range(w, edits, writers):
+            kind = "delete" if i % 4 == 3 else "update"
+            item = messages.EditItem(kind, callers[0], channel, stamps[i], f"edited {i}", Content())
+            await store.group_commit.submit(db, team_id, batcher, item)
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(writer(w) for w in range(writers)))
+    elapsed = time.perf_counter() - t0
+    return {
+        "edits_per_s": round(edits / elapsed, 1),
+        "edits_per_commit": round(edits / max(1, store.group_commit.groups - groups0), 1),
     }
 
 
@@ -146,6 +185,16 @@ async def run(
             gain = out[f"changelog.events_per_s_{n}w"] / out[f"changelog.events_per_s_{n}w_ungrouped"]
             out[f"changelog.group_gain_{n}w"] = round(gain, 2)
         first = writers[0]
+        store.group_commit.max_group = MAX_GROUP
+        edited: dict[bool, list[dict[str, float]]] = {True: [], False: []}
+        for r in range(REPEATS):
+            for batched in (False, True):
+                name = f"Edits{first}{'b' if batched else 'a'}{r}"
+                edited[batched].append(await measure_edits(store, per_run // 2, first, name, batched))
+        for batched, measured in edited.items():
+            suffix = f"_{first}w" + ("" if batched else "_unbatched")
+            for key in measured[0]:
+                out[f"changelog.{key}{suffix}"] = statistics.median(m[key] for m in measured)
         for key in ("events_per_s", "p50_ms", "p99_ms"):  # the headline figures: 8 writers
             out[f"changelog.{key}"] = out[f"changelog.{key}_{first}w"]
         out["changelog.backend"] = ("mysql" if database_urls[0].startswith("mysql") else "sqlite") + (

@@ -25,6 +25,9 @@ just used), exactly as if they had run one after the other; then one ``last_ts``
 multi-row message insert, one update of the thread parents and one reopening of DMs write
 them all. A refused post wrote nothing. Posts to a name or a user, and every post of a batch
 whose statements failed, run alone (:func:`post_alone`), statement by statement.
+
+``chat.update`` and ``chat.delete`` are group-commit jobs too (:class:`Edits`), decided the same
+way: read together, decided in queue order in memory, written in a few statements for all.
 """
 
 from __future__ import annotations
@@ -506,65 +509,315 @@ async def update(
     store: Store, caller: Caller, channel_id: str, ts: int, text: str, content: Content | None = None
 ) -> JSON:
     """``chat.update``: new text, and the blocks, attachments or metadata given (what is not
-    given is kept; an empty list removes them)."""
-    async with store.write(caller.team_id) as tx:
-        conv = await visible(tx.conn, caller, channel_id)
-        require_open(conv)
-        row = await fetch_message(tx.conn, conv.id, ts)
-        if row[3] != caller.user_id or row[5] not in (None, *POSTED_SUBTYPES, "thread_broadcast"):
-            raise SlackError("cant_update_message")
-        merged = (content or Content()).over(from_row(*row[13:16]))
-        check_text(text, merged)
-        blocks, attachments, metadata, extra_text = merged.columns()
-        edited = now_us()
-        await tx.conn.execute(
-            "UPDATE messages SET text = ?, blocks = ?, attachments = ?, metadata = ?, extra_text = ?, "
-            "edited_ts = ?, edited_user = ? WHERE channel_id = ? AND ts = ?",
-            [text, blocks, attachments, metadata, extra_text, edited, caller.user_id, conv.id, ts],
-        )
-        new_row = await fetch_message(tx.conn, conv.id, ts)
-        reactions = await reactions_for(tx.conn, conv.id, ts)
-        previous = message_from_row(row, reactions)
-        message = message_from_row(new_row, reactions)
-        event = event_base(conv, "message_changed")
-        event.update(
-            {
-                "subtype": "message_changed",
-                "hidden": True,
-                "message": message,
-                "previous_message": previous,
-                "ts": ts_str(edited),
-            }
-        )
-        await tx.emit(event)
+    given is kept; an empty list removes them). A group-commit job (:class:`Edits`)."""
+    item = EditItem("update", caller, channel_id, ts, text, content or Content())
+    db = await store.shard_of(caller.team_id)
+    message: JSON | None = await store.group_commit.submit(db, caller.team_id, EDITS, item)
+    if message is None:  # an update always answers with the message
+        raise SlackError("internal_error", "update gave no message")
     return message
 
 
 async def delete(store: Store, caller: Caller, channel_id: str, ts: int) -> None:
-    async with store.write(caller.team_id) as tx:
-        conv = await visible(tx.conn, caller, channel_id)
-        row = await fetch_message(tx.conn, conv.id, ts)
+    """``chat.delete``. A group-commit job (:class:`Edits`)."""
+    item = EditItem("delete", caller, channel_id, ts, "", Content())
+    db = await store.shard_of(caller.team_id)
+    await store.group_commit.submit(db, caller.team_id, EDITS, item)
+
+
+@dataclass(frozen=True, slots=True)
+class EditItem:
+    """One ``chat.update`` (``kind`` "update") or ``chat.delete`` ("delete"), as data."""
+
+    kind: str
+    caller: Caller
+    channel_id: str
+    ts: int
+    text: str  # update only
+    content: Content  # update only
+
+
+async def update_alone(tx: WriteTx, item: EditItem) -> JSON:
+    """One update in its own turn of the workspace's transaction (statement by statement)."""
+    caller, ts = item.caller, item.ts
+    conv = await visible(tx.conn, caller, item.channel_id)
+    require_open(conv)
+    row = await fetch_message(tx.conn, conv.id, ts)
+    if row[3] != caller.user_id or row[5] not in (None, *POSTED_SUBTYPES, "thread_broadcast"):
+        raise SlackError("cant_update_message")
+    merged = item.content.over(from_row(*row[13:16]))
+    check_text(item.text, merged)
+    blocks, attachments, metadata, extra_text = merged.columns()
+    edited = now_us()
+    await tx.conn.execute(
+        "UPDATE messages SET text = ?, blocks = ?, attachments = ?, metadata = ?, extra_text = ?, "
+        "edited_ts = ?, edited_user = ? WHERE channel_id = ? AND ts = ?",
+        [item.text, blocks, attachments, metadata, extra_text, edited, caller.user_id, conv.id, ts],
+    )
+    new_row = await fetch_message(tx.conn, conv.id, ts)
+    reactions = await reactions_for(tx.conn, conv.id, ts)
+    message = message_from_row(new_row, reactions)
+    await tx.emit(_changed_event(conv, message_from_row(row, reactions), message, edited))
+    return message
+
+
+async def delete_alone(tx: WriteTx, item: EditItem) -> None:
+    """One delete in its own turn of the workspace's transaction (statement by statement)."""
+    caller, ts = item.caller, item.ts
+    conv = await visible(tx.conn, caller, item.channel_id)
+    row = await fetch_message(tx.conn, conv.id, ts)
+    if row[3] != caller.user_id and not caller.is_admin:
+        raise SlackError("cant_delete_message")
+    previous = message_from_row(row)
+    thread_ts = row[6]
+    for table in _MESSAGE_TABLES:
+        await tx.conn.execute(f"DELETE FROM {table} WHERE channel_id = ? AND ts = ?", [conv.id, ts])
+    if thread_ts is not None and thread_ts != ts:
+        await _shrink_thread(tx.conn, conv.id, int(thread_ts))
+    await tx.emit(_deleted_event(conv, ts, previous))
+
+
+#: The tables a deleted message's rows go from, in the order they are deleted.
+_MESSAGE_TABLES = ("messages", "reactions", "pins", "message_extras")
+
+
+def _changed_event(conv: Visible, previous: JSON, message: JSON, edited: int) -> JSON:
+    event = event_base(conv, "message_changed")
+    event.update(
+        {
+            "subtype": "message_changed",
+            "hidden": True,
+            "message": message,
+            "previous_message": previous,
+            "ts": ts_str(edited),
+        }
+    )
+    return event
+
+
+def _deleted_event(conv: Visible, ts: int, previous: JSON) -> JSON:
+    event = event_base(conv, "message_deleted")
+    event.update(
+        {
+            "subtype": "message_deleted",
+            "hidden": True,
+            "deleted_ts": ts_str(ts),
+            "previous_message": previous,
+            "ts": ts_str(now_us()),
+        }
+    )
+    return event
+
+
+def _pairs(keys: Sequence[_Key]) -> tuple[str, list[Any]]:
+    """``(channel_id = ? AND ts = ?) OR ...`` for ``keys``, and its parameters."""
+    where = " OR ".join("(channel_id = ? AND ts = ?)" for _ in keys)
+    return where, [v for k in keys for v in k]
+
+
+class _EditBatch:
+    """What one batch of updates and deletes read (a few statements for all of them) and
+    what it decided so far, in queue order, as :class:`_Batch` does for posts."""
+
+    def __init__(self, team_id: str) -> None:
+        self.team_id = team_id
+        self.convs: dict[str, Row] = {}
+        self.members: dict[tuple[str, str], int] = {}  # (channel, user) -> last_read
+        self.rows: dict[_Key, list[Any] | None] = {}  # MESSAGE_FIELDS; None once deleted
+        self.reactions: dict[_Key, list[tuple[str, str]]] = {}  # (name, user), in order
+        self.replies: dict[_Key, dict[int, str]] = {}  # thread root -> {reply ts: user}
+        self.edited: dict[_Key, tuple[Any, ...]] = {}  # the edit columns, last edit wins
+        self.shrunk: set[_Key] = set()  # roots whose reply fields a delete changed
+        self.deleted: list[_Key] = []
+
+    async def read(self, conn: Conn, items: list[EditItem]) -> None:
+        channels = list(dict.fromkeys(i.channel_id for i in items))
+        users = list(dict.fromkeys(i.caller.user_id for i in items))
+        columns = ", ".join(f"c.{c.strip()}" for c in CONVERSATION_COLUMNS.split(","))
+        width = len(CONVERSATION_COLUMNS.split(","))
+        for row in await conn.fetchall(
+            f"SELECT {columns}, m.user_id, m.last_read FROM conversations c "
+            f"LEFT JOIN members m ON m.channel_id = c.id AND m.user_id IN ({_marks(len(users))}) "
+            f"WHERE c.id IN ({_marks(len(channels))}) AND c.team_id = ?",
+            [*users, *channels, self.team_id],
+        ):
+            cid = str(row[0])
+            self.convs[cid] = tuple(row[:width])
+            if row[width] is not None:
+                self.members[(cid, str(row[width]))] = int(row[width + 1])
+        keys = list(dict.fromkeys((i.channel_id, i.ts) for i in items if i.channel_id in self.convs))
+        await self._read_messages(conn, keys)
+        # the roots of the replies a delete may shrink, and every reply of those threads
+        doomed = [(i.channel_id, i.ts) for i in items if i.kind == "delete"]
+        found = [(k, r) for k in doomed if (r := self.rows.get(k)) is not None]
+        roots = list(dict.fromkeys((k[0], int(r[6])) for k, r in found if r[6] is not None and r[6] != r[1]))
+        await self._read_messages(conn, [k for k in roots if k not in self.rows])
+        if roots:
+            threads = " OR ".join("(channel_id = ? AND thread_ts = ?)" for _ in roots)
+            for channel_id, thread_ts, user_id, ts in await conn.fetchall(
+                "SELECT channel_id, thread_ts, user_id, ts FROM messages "
+                f"WHERE ({threads}) AND ts <> thread_ts",
+                [v for k in roots for v in k],
+            ):
+                self.replies.setdefault((str(channel_id), int(thread_ts)), {})[int(ts)] = str(user_id)
+        updated = [k for k in keys if self.rows.get(k) is not None]
+        if updated and any(i.kind == "update" for i in items):
+            where, params = _pairs(updated)
+            for channel_id, ts, name, user_id, _ in await conn.fetchall(
+                f"SELECT channel_id, ts, name, user_id, added FROM reactions WHERE {where} "
+                "ORDER BY added, user_id",
+                params,
+            ):
+                self.reactions.setdefault((str(channel_id), int(ts)), []).append((str(name), str(user_id)))
+
+    async def _read_messages(self, conn: Conn, keys: Sequence[_Key]) -> None:
+        if not keys:
+            return
+        where, params = _pairs(keys)
+        for row in await conn.fetchall(f"SELECT {MESSAGE_FIELDS} FROM messages WHERE {where}", params):
+            self.rows[(str(row[0]), int(row[1]))] = list(row)
+
+    def visible(self, caller: Caller, channel_id: str) -> Visible:
+        """As :func:`origin.service.access.visible`, from what the batch read."""
+        row = self.convs.get(channel_id)
+        if row is None:
+            raise SlackError("channel_not_found")
+        last_read = self.members.get((channel_id, caller.user_id))
+        if last_read is None and not is_public_kind(str(row[3]), bool(row[4])):
+            raise SlackError("channel_not_found")
+        return Visible(row, last_read is not None, last_read or 0)
+
+    def message(self, key: _Key) -> list[Any]:
+        row = self.rows.get(key)
+        if row is None:
+            raise SlackError("message_not_found")
+        return row
+
+    def reactions_of(self, key: _Key) -> list[JSON]:
+        by_name: dict[str, list[str]] = {}
+        for name, user_id in self.reactions.get(key, []):
+            by_name.setdefault(name, []).append(user_id)
+        return [{"name": n, "users": u, "count": len(u)} for n, u in by_name.items()]
+
+    def decide(self, item: EditItem) -> tuple[JSON | None, JSON]:
+        """The edit's answer and event, recorded in the batch (nothing of it when it raises a
+        SlackError); no statement runs here."""
+        caller, ts = item.caller, item.ts
+        conv = self.visible(caller, item.channel_id)
+        key = (conv.id, ts)
+        if item.kind == "update":
+            require_open(conv)
+            row = self.message(key)
+            if row[3] != caller.user_id or row[5] not in (None, *POSTED_SUBTYPES, "thread_broadcast"):
+                raise SlackError("cant_update_message")
+            merged = item.content.over(from_row(*row[13:16]))
+            check_text(item.text, merged)
+            blocks, attachments, metadata, extra_text = merged.columns()
+            edited = now_us()
+            reactions = self.reactions_of(key)
+            previous = message_from_row(tuple(row), reactions)
+            row[4], row[10], row[11] = item.text, edited, caller.user_id
+            row[13], row[14], row[15] = blocks, attachments, metadata
+            self.edited[key] = (item.text, blocks, attachments, metadata, extra_text, edited, caller.user_id)
+            message = message_from_row(tuple(row), reactions)
+            return message, _changed_event(conv, previous, message, edited)
+        row = self.message(key)
         if row[3] != caller.user_id and not caller.is_admin:
             raise SlackError("cant_delete_message")
-        previous = message_from_row(row)
+        previous = message_from_row(tuple(row))
+        self.rows[key] = None
+        self.reactions.pop(key, None)
+        self.edited.pop(key, None)
+        self.deleted.append(key)
         thread_ts = row[6]
-        await tx.conn.execute("DELETE FROM messages WHERE channel_id = ? AND ts = ?", [conv.id, ts])
-        await tx.conn.execute("DELETE FROM reactions WHERE channel_id = ? AND ts = ?", [conv.id, ts])
-        await tx.conn.execute("DELETE FROM pins WHERE channel_id = ? AND ts = ?", [conv.id, ts])
-        await tx.conn.execute("DELETE FROM message_extras WHERE channel_id = ? AND ts = ?", [conv.id, ts])
         if thread_ts is not None and thread_ts != ts:
-            await _shrink_thread(tx.conn, conv.id, int(thread_ts))
-        event = event_base(conv, "message_deleted")
-        event.update(
-            {
-                "subtype": "message_deleted",
-                "hidden": True,
-                "deleted_ts": ts_str(ts),
-                "previous_message": previous,
-                "ts": ts_str(now_us()),
-            }
+            root = (conv.id, int(thread_ts))
+            replies = self.replies.setdefault(root, {})
+            replies.pop(ts, None)
+            parent = self.rows.get(root)
+            if parent is not None:  # as _shrink_thread: the remaining replies, by ts
+                order = sorted(replies)
+                users = list(dict.fromkeys(replies[t] for t in order))
+                parent[7], parent[8] = len(order), orjson.dumps(users).decode()
+                parent[9] = order[-1] if order else None
+                self.shrunk.add(root)
+        return None, _deleted_event(conv, ts, previous)
+
+    async def write(self, conn: Conn) -> None:
+        """What the batch decided, in a few statements for all of its edits."""
+        if self.deleted:
+            where, params = _pairs(self.deleted)
+            for table in _MESSAGE_TABLES:
+                await conn.execute(f"DELETE FROM {table} WHERE {where}", params)
+        edited = [(k, v) for k, v in self.edited.items() if self.rows.get(k) is not None]
+        if edited:
+            await _update_cases(
+                conn,
+                ("text", "blocks", "attachments", "metadata", "extra_text", "edited_ts", "edited_user"),
+                edited,
+            )
+        shrunk = [k for k in self.shrunk if self.rows.get(k) is not None]
+        if shrunk:
+            await _update_cases(
+                conn,
+                ("reply_count", "reply_users", "latest_reply"),
+                [(k, tuple(self.message(k)[7:10])) for k in shrunk],
+            )
+
+
+async def _update_cases(conn: Conn, names: Sequence[str], rows: Sequence[tuple[_Key, Sequence[Any]]]) -> None:
+    """Set ``names`` of each message of ``rows`` to its values, in one statement."""
+    if len(rows) == 1:
+        (channel_id, ts), values = rows[0]
+        sets = ", ".join(f"{n} = ?" for n in names)
+        await conn.execute(
+            f"UPDATE messages SET {sets} WHERE channel_id = ? AND ts = ?", [*values, channel_id, ts]
         )
-        await tx.emit(event)
+        return
+    when = " ".join("WHEN channel_id = ? AND ts = ? THEN ?" for _ in rows)
+    sets = ", ".join(f"{n} = CASE {when} END" for n in names)
+    where, where_params = _pairs([k for k, _ in rows])
+    params: list[Any] = []
+    for column in range(len(names)):
+        params.extend(v for k, values in rows for v in (*k, values[column]))
+    await conn.execute(f"UPDATE messages SET {sets} WHERE {where}", [*params, *where_params])
+
+
+class Edits:
+    """``chat.update`` and ``chat.delete`` as group-commit jobs (:class:`origin.store.group.Batcher`):
+    the edits queued one after another behind a workspace's lock are decided together, in
+    queue order, from one read of their conversations and memberships, one of their messages
+    (and their thread roots), one of those threads' replies (for deletes) and one of their
+    reactions (for updates); then one delete per table for the deleted messages, one update of
+    the edited ones and one of the thread roots whose replies went. Every edit of a batch whose
+    statements failed runs alone (:func:`update_alone`, :func:`delete_alone`)."""
+
+    def batchable(self, item: EditItem) -> bool:
+        return True
+
+    async def run_one(self, tx: WriteTx, item: EditItem) -> JSON | None:
+        if item.kind == "update":
+            return await update_alone(tx, item)
+        await delete_alone(tx, item)
+        return None
+
+    async def run_batch(self, tx: WriteTx, items: list[EditItem]) -> list[JSON | Exception | None]:
+        batch = _EditBatch(tx.team_id)
+        await batch.read(tx.conn, items)
+        outcomes: list[JSON | Exception | None] = []
+        for item in items:
+            try:
+                answer, event = batch.decide(item)
+            except SlackError as exc:
+                outcomes.append(exc)
+                continue
+            await tx.emit(event)
+            outcomes.append(answer)
+        await batch.write(tx.conn)
+        return outcomes
+
+
+EDITS = Edits()
 
 
 async def _shrink_thread(conn: Conn, channel_id: str, thread_ts: int) -> None:

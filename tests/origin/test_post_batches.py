@@ -8,13 +8,13 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
 import pytest
 
-from origin.service import conversations, dms, messages
+from origin.service import conversations, dms, messages, pins, reactions
 from origin.service.content import Content
 from origin.service.teams import current_offset
 from origin.store.group import MAX_GROUP
@@ -284,3 +284,270 @@ async def test_a_post_cancelled_while_queued_is_not_posted(store: Store) -> None
     with pytest.raises(asyncio.CancelledError):
         await posts[1]
     assert [(await p)[1] for p in (posts[0], posts[2])] == [start + 2, start + 3]
+
+
+# -- chat.update and chat.delete as a batch (origin/service/messages.py ``Edits``) -------------
+
+
+@dataclass
+class EditWorld:
+    """A workspace with messages to edit and delete besides #general's thread."""
+
+    base: World
+    stamps: dict[str, int]  # message name -> ts
+    archived_msg: int  # a message of alice's in the archived channel
+
+
+async def edit_world(store: Store) -> EditWorld:
+    w = await world(store)
+    t = w.team
+    alice, bob, carol = t.alice.caller, t.bob.caller, t.carol.caller
+    stamps = {"root": w.root, "reply": w.reply, "other": w.other_root}
+
+    async def put(name: str, caller: Any, text: str, thread: int | None = None, **kw: Any) -> None:
+        message, _ = await messages.post(store, caller, t.general, text, thread, **kw)
+        stamps[name] = parse_ts(message["ts"])
+
+    await put("r2", carol, "second reply", w.root)
+    await put("r3", alice, "third reply", w.root, broadcast=True)
+    await put("blocky", alice, "has blocks", content=Content(BLOCKS))
+    await put("liked", alice, "liked and pinned")
+    await put("bobs", bob, "bob's own")
+    await put("o1", bob, "other's reply", w.other_root)
+    await reactions.set_reaction(store, bob, t.general, stamps["liked"], "thumbsup", True)
+    await reactions.set_reaction(store, carol, t.general, stamps["liked"], "eyes", True)
+    await reactions.set_reaction(store, carol, t.general, stamps["bobs"], "eyes", True)
+    await pins.add(store, alice, t.general, stamps["liked"])
+    archived_chan = await conversations.create(store, alice, "closing", False)
+    kept, _ = await messages.post(store, alice, archived_chan["id"], "before closing")
+    await conversations.set_archived(store, alice, archived_chan["id"], True)
+    w.archived = archived_chan["id"]
+    return EditWorld(w, stamps, parse_ts(kept["ts"]))
+
+
+EditOp = Callable[[Store, EditWorld], Awaitable[Any]]
+
+
+def upd(who: str, name: str, text: str, content: Content | None = None) -> EditOp:
+    def op(s: Store, e: EditWorld) -> Awaitable[Any]:
+        caller = getattr(e.base.team, who).caller
+        return messages.update(s, caller, e.base.team.general, e.stamps[name], text, content)
+
+    return op
+
+
+def dele(who: str, name: str, admin: bool = False) -> EditOp:
+    def op(s: Store, e: EditWorld) -> Awaitable[Any]:
+        caller = getattr(e.base.team, who).caller
+        if admin:
+            caller = replace(caller, is_admin=True)
+        return messages.delete(s, caller, e.base.team.general, e.stamps[name])
+
+    return op
+
+
+EDIT_SCRIPT: list[EditOp] = [
+    upd("alice", "root", "root v2"),
+    upd("alice", "bobs", "not mine"),  # cant_update_message
+    dele("bob", "reply"),  # shrinks the root's thread: r2, r3 are left
+    upd("carol", "r2", "second reply, edited"),
+    upd("alice", "root", "root v3"),  # sees the shrunk thread and its own first edit
+    dele("bob", "reply"),  # message_not_found: deleted just before
+    upd("alice", "liked", "   "),  # no_text
+    upd("alice", "blocky", "still blocky"),  # keeps its blocks
+    upd("alice", "blocky", "plain now", Content([])),  # an empty list removes them
+    lambda s, e: messages.post(s, e.base.team.bob.caller, e.base.team.general, "between"),  # splits
+    dele("alice", "liked"),  # its reactions and pin go too
+    upd("alice", "liked", "gone"),  # message_not_found
+    lambda s, e: messages.update(s, e.base.team.alice.caller, e.base.archived, e.archived_msg, "late"),
+    lambda s, e: messages.delete(s, e.base.team.alice.caller, e.base.archived, e.archived_msg),  # allowed
+    lambda s, e: messages.update(s, e.base.team.carol.caller, e.base.team.private, 1, "x"),  # not hers
+    dele("carol", "bobs"),  # cant_delete_message
+    upd("bob", "bobs", "bob's, edited"),
+    dele("carol", "bobs", admin=True),  # an admin may: edited, then deleted in the same batch
+    dele("alice", "root"),  # the root: its replies stay
+    dele("carol", "r2"),  # a reply whose root is gone: nothing to shrink
+    upd("alice", "root", "too late"),  # message_not_found
+    dele("bob", "o1"),  # the other thread: no replies left
+    upd("alice", "r3", "broadcast, edited"),
+]
+
+
+async def edit_outcome(store: Store, e: EditWorld, start: int, answers: list[Any]) -> dict[str, Any]:
+    w, tid = e.base, e.base.team.id
+    async with store.read(tid) as conn:
+        rows = await conn.fetchall(
+            f"SELECT {messages.MESSAGE_READ}, extra_text FROM messages WHERE team_id = ?", [tid]
+        )
+        events = await conn.fetchall(
+            "SELECT event_offset, payload FROM outbox WHERE team_id = ? AND event_offset > ? "
+            "ORDER BY event_offset",
+            [tid, start],
+        )
+        convs = await conn.fetchall(
+            "SELECT id FROM conversations WHERE team_id = ? ORDER BY created, id", [tid]
+        )
+        kept = await conn.fetchall(
+            "SELECT 'reaction', channel_id, ts, name FROM reactions "
+            "WHERE channel_id IN (SELECT id FROM conversations WHERE team_id = ?) "
+            "UNION ALL SELECT 'pin', channel_id, ts, pinned_by FROM pins WHERE team_id = ?",
+            [tid, tid],
+        )
+    stamps = [*e.stamps.values(), e.archived_msg, *(int(r[1]) for r in rows)]
+    norm = Normal(w, stamps, [str(c[0]) for c in convs])
+    answered: list[Any] = []
+    for a in answers:
+        if isinstance(a, SlackError):
+            answered.append(a.code)
+        elif isinstance(a, tuple):  # the post between
+            answered.append([norm(a[0]), a[1] - start])
+        else:
+            answered.append(norm(a))
+    stamp_columns = (1, 6, 9, 10)  # ts, thread_ts, latest_reply, edited_ts
+
+    def cell(i: int, v: Any) -> Any:
+        if v is not None and i in stamp_columns:
+            return norm(ts_str(v))
+        return norm(v)
+
+    table = sorted(([cell(i, v) for i, v in enumerate(r)] for r in rows), key=lambda r: (r[0], r[1]))
+    return {
+        "answers": answered,
+        "offsets": [int(ev[0]) - start for ev in events],
+        "events": [norm(orjson.loads(ev[1])) for ev in events],
+        "rows": table,
+        "kept": sorted([str(k), norm(str(c)), norm(ts_str(int(ts))), norm(str(n))] for k, c, ts, n in kept),
+        "last_offset": await current_offset(store, tid) - start,
+    }
+
+
+async def run_edit_script(store: Store, grouped: bool) -> tuple[dict[str, Any], int]:
+    """:data:`EDIT_SCRIPT` in a new workspace, queued behind one write (grouped) or one
+    write at a time with grouping off; its outcome and the number of transactions it took."""
+    e = await edit_world(store)
+    start = await current_offset(store, e.base.team.id)
+    groups = store.group_commit.groups
+
+    async def attempt(op: EditOp) -> Any:
+        try:
+            return await op(store, e)
+        except SlackError as exc:
+            return exc
+
+    holder = Holder(store, e.base.team.id)
+    if grouped:
+        answers = await queued_behind(holder, *(lambda op=op: attempt(op) for op in EDIT_SCRIPT))
+    else:
+        store.group_commit.max_group = 1
+        try:
+            holder.release.set()
+            await holder.run()
+            answers = [await attempt(op) for op in EDIT_SCRIPT]
+        finally:
+            store.group_commit.max_group = MAX_GROUP
+    return await edit_outcome(store, e, start + 1, answers), store.group_commit.groups - groups
+
+
+async def test_a_batch_of_updates_and_deletes_ends_as_the_same_edits_one_by_one(store: Store) -> None:
+    grouped, grouped_commits = await run_edit_script(store, grouped=True)
+    alone, alone_commits = await run_edit_script(store, grouped=False)
+    assert grouped == alone
+    assert grouped_commits == 1  # the holder and every edit: one transaction
+    assert alone_commits == 1 + len([a for a in alone["answers"] if not isinstance(a, str)])
+    answers = grouped["answers"]
+    assert [answers[i] for i in (1, 5, 6, 11, 12, 14, 15, 20)] == [
+        "cant_update_message",
+        "message_not_found",
+        "no_text",
+        "message_not_found",
+        "is_archived",
+        "channel_not_found",
+        "cant_delete_message",
+        "message_not_found",
+    ]
+    assert answers[4]["reply_count"] == 2 and answers[4]["text"] == "root v3"
+    assert "blocks" in answers[7] and "blocks" not in answers[8]
+    assert grouped["offsets"] == list(range(1, grouped["last_offset"] + 1))  # dense
+    assert not [k for k in grouped["kept"] if k[0] == "pin"]  # the pinned message went
+    assert [k[3] for k in grouped["kept"]] == []  # bobs' reaction went with it too
+    types = [ev.get("subtype", ev["type"]) for ev in grouped["events"]]
+    assert types.count("message_deleted") == 7 and types.count("message_changed") == 7
+
+
+class CountingConn:
+    """The batch's real connection, counting the statements sent through it."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+        self.statements = 0
+
+    async def execute(self, sql: str, params: Any = ()) -> int:
+        self.statements += 1
+        return int(await self.conn.execute(sql, params))
+
+    async def executemany(self, sql: str, rows: Any) -> None:
+        self.statements += 1
+        await self.conn.executemany(sql, rows)
+
+    async def fetchone(self, sql: str, params: Any = ()) -> Any:
+        self.statements += 1
+        return await self.conn.fetchone(sql, params)
+
+    async def fetchall(self, sql: str, params: Any = ()) -> Any:
+        self.statements += 1
+        return await self.conn.fetchall(sql, params)
+
+
+class CountedEdits(messages.Edits):
+    """:class:`messages.Edits`, recording each batch's size and statement count."""
+
+    def __init__(self) -> None:
+        self.batches: list[tuple[int, int]] = []
+
+    async def run_batch(self, tx: Any, items: list[messages.EditItem]) -> list[Any]:
+        real = tx.conn
+        tx.conn = counting = CountingConn(real)
+        try:
+            return await super().run_batch(tx, items)
+        finally:
+            tx.conn = real
+            self.batches.append((len(items), counting.statements))
+
+
+@pytest.mark.parametrize("size", [2, 12])
+async def test_edits_queued_together_take_few_statements(store: Store, size: int) -> None:
+    """Updates and deletes behind one write: one transaction, one batch, and the same few
+    statements whatever the number of edits (replies, so thread roots are read and shrunk)."""
+    team = await make_team(store)
+    root = parse_ts((await messages.post(store, team.alice.caller, team.general, "root"))[0]["ts"])
+    posted = [
+        (await messages.post(store, team.alice.caller, team.general, f"m{i}", root))[0] for i in range(size)
+    ]
+    stamps = [parse_ts(m["ts"]) for m in posted]
+    start = await current_offset(store, team.id)
+    groups = store.group_commit.groups
+    edits = CountedEdits()
+    db = await store.shard_of(team.id)
+
+    def edit(kind: str, ts: int) -> Callable[[], Awaitable[object]]:
+        item = messages.EditItem(kind, team.alice.caller, team.general, ts, "edited", Content())
+        return lambda: store.group_commit.submit(db, team.id, edits, item)
+
+    half = size // 2
+    answers = await queued_behind(
+        Holder(store, team.id),
+        *(edit("update", ts) for ts in stamps[:half]),
+        *(edit("delete", ts) for ts in stamps[half:]),
+    )
+    assert store.group_commit.groups == groups + 1
+    assert [a["text"] for a in answers[:half]] == ["edited"] * half  # type: ignore[index]
+    assert answers[half:] == [None] * (size - half)
+    # reads: conversations, messages, thread roots, replies, reactions; writes: 4 deletes, the
+    # edits, the root's reply fields
+    assert edits.batches == [(size, 11)]
+    assert await current_offset(store, team.id) == start + 1 + size
+    async with store.read(team.id) as conn:
+        rows = await conn.fetchall(
+            "SELECT text, reply_count FROM messages WHERE channel_id = ? ORDER BY ts", [team.general]
+        )
+    assert [tuple(r) for r in rows] == [("root", half)] + [("edited", 0)] * half
