@@ -6,6 +6,11 @@ closes that token's connections), so revocation does not wait for the TTL.
 
 The cache is a plain bounded dict with a TTL (:class:`flannel.tokencache.TtlCache`): a hit is
 a hash and a dict lookup, with no task, timer or ``await`` (every Web API call starts here).
+
+Misses are batched (:class:`wire.tokencheck.BatchCalls`): the tokens new at one moment (a
+connect storm's ``rtm.connect`` calls) go to the origin in one call of its batch endpoint, as
+the router's do, instead of one ``auth.test`` each. An origin without the endpoint is asked
+``auth.test`` per token from then on.
 """
 
 from __future__ import annotations
@@ -13,10 +18,12 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
+from typing import Any
 
-from flannel.origin_client import OriginClient
+from flannel.origin_client import NoBatchCheck, OriginClient
 from flannel.tokencache import Clock, TtlCache
 from wire.errors import SlackError
+from wire.tokencheck import MAX_TOKENS, BatchCalls
 from wire.tokens import token_hash
 
 #: Cached token checks at most (a few MB); the oldest go first when full.
@@ -51,6 +58,7 @@ class TokenAuth:
         *,
         max_entries: int = MAX_CACHED_TOKENS,
         clock: Clock = time.monotonic,
+        batched: bool = True,
     ) -> None:
         self.origin = origin
         self._cache: TtlCache[EdgeCaller] = TtlCache(ttl_s, max_entries, clock)
@@ -59,6 +67,13 @@ class TokenAuth:
         self._inflight: dict[str, asyncio.Future[EdgeCaller]] = {}
         # Bumped by every revocation: an answer asked for before one is returned, not cached.
         self._epoch = 0
+        self._batched = batched and hasattr(origin, "check_tokens")
+        self._batches: BatchCalls[str, dict[str, Any]] = BatchCalls(self._ask_many, MAX_TOKENS, 2)
+
+    @property
+    def origin_calls(self) -> int:
+        """Batch calls made to the origin for token checks (``auth.test`` ones not counted)."""
+        return self._batches.calls
 
     @property
     def ttl_s(self) -> float:
@@ -85,8 +100,19 @@ class TokenAuth:
         if self._inflight.get(key) is done:
             del self._inflight[key]
 
+    async def _ask_many(self, tokens: list[str]) -> list[dict[str, Any]]:
+        return await self.origin.check_tokens(tokens)
+
+    async def _auth_test(self, token: str) -> dict[str, Any]:
+        if self._batched:
+            try:
+                return await self._batches.get(token)
+            except NoBatchCheck:
+                self._batched = False
+        return await self.origin.call("auth.test", token, {})
+
     async def _ask(self, token: str, key: str, epoch: int) -> EdgeCaller:
-        body = await self.origin.call("auth.test", token, {})
+        body = await self._auth_test(token)
         if not body.get("ok"):
             raise AuthError(str(body.get("error", "invalid_auth")))
         caller = EdgeCaller(str(body["team_id"]), str(body["user_id"]), key)

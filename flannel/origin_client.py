@@ -2,11 +2,20 @@
 
 Snapshots arrive as NDJSON pages and are yielded one page at a time, so a large workspace
 is never held as one payload; forwarded Web API calls return the origin's answer verbatim
-(status, body and ``Retry-After``), so a client sees the origin's own error codes.
+(status, body and ``Retry-After``), so a client sees the origin's own error codes. Many new
+tokens are checked in one call (:meth:`OriginClient.check_tokens`, :mod:`wire.tokencheck`).
+
+A storm's requests wait for a connection in an :class:`asyncio.Semaphore` (FIFO, constant
+cost a waiter), not in httpx's pool: httpcore scans every queued request against every pooled
+connection (a readability poll of each idle socket) each time a request arrives or ends, so
+with a thousand queued requests (a connect storm's manual-away lookups) over 100 connections
+the pool itself was most of the edge's CPU. The pool is small (32) for the same reason: one
+origin process gains nothing from more requests in flight from one edge.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +24,11 @@ import httpx
 import orjson
 
 from wire.http import ACTING_HEADER, JSON_TYPE, OFFSET_HEADER, SERVICE_HEADER
+from wire.tokencheck import TOKEN_CHECK_PATH, check_answer
+
+
+class NoBatchCheck(Exception):
+    """The origin has no batch token-check endpoint (404): ask ``auth.test`` per token."""
 
 
 class OriginError(Exception):
@@ -47,12 +61,13 @@ class OriginClient:
         base_url: str,
         secret: str,
         timeout_s: float = 10.0,
-        max_connections: int = 100,
+        max_connections: int = 32,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.secret = secret
         self.snapshot_loads = 0
+        self._gate = asyncio.Semaphore(max_connections)  # see the module docstring
         self._http = httpx.AsyncClient(
             base_url=self.base_url,
             timeout=httpx.Timeout(timeout_s, read=max(timeout_s, 60.0), pool=60.0),  # storms queue, not fail
@@ -77,9 +92,12 @@ class OriginClient:
         """The workspace's snapshot pages; raises OriginError if the stream is cut short."""
         self.snapshot_loads += 1
         try:
-            async with self._http.stream(
-                "GET", f"/internal/snapshot/{team_id}", headers={SERVICE_HEADER: self.secret}
-            ) as resp:
+            async with (
+                self._gate,
+                self._http.stream(
+                    "GET", f"/internal/snapshot/{team_id}", headers={SERVICE_HEADER: self.secret}
+                ) as resp,
+            ):
                 if resp.status_code != 200:
                     body = orjson.loads(await resp.aread())
                     raise OriginError(str(body.get("error", "origin_error")), str(body.get("detail", "")))
@@ -107,16 +125,36 @@ class OriginClient:
         if acting:
             headers = {SERVICE_HEADER: self.secret, ACTING_HEADER: acting}
         try:
-            resp = await self._http.post(
-                f"/api/{method}",
-                content=orjson.dumps(args),
-                headers={**headers, "content-type": JSON_TYPE},
-            )
+            async with self._gate:
+                resp = await self._http.post(
+                    f"/api/{method}",
+                    content=orjson.dumps(args),
+                    headers={**headers, "content-type": JSON_TYPE},
+                )
         except httpx.HTTPError as exc:
             raise OriginError("origin_unreachable", repr(exc)) from exc
         committed = resp.headers.get(OFFSET_HEADER, "")
         offset = int(committed) if committed.isdigit() else None
         return Forwarded(resp.status_code, resp.content, resp.headers.get("retry-after"), offset)
+
+    async def check_tokens(self, tokens: list[str]) -> list[dict[str, Any]]:
+        """``auth.test``'s answer for each token, in one call to the origin's batch endpoint;
+        :class:`NoBatchCheck` when the origin has none, OriginError on trouble."""
+        try:
+            async with self._gate:
+                resp = await self._http.post(
+                    TOKEN_CHECK_PATH,
+                    content=orjson.dumps({"tokens": tokens}),
+                    headers={SERVICE_HEADER: self.secret, "content-type": JSON_TYPE},
+                )
+        except httpx.HTTPError as exc:
+            raise OriginError("origin_unreachable", repr(exc)) from exc
+        if resp.status_code == 404:
+            raise NoBatchCheck(TOKEN_CHECK_PATH)
+        try:
+            return check_answer(orjson.loads(resp.content), len(tokens))
+        except (orjson.JSONDecodeError, ValueError) as exc:
+            raise OriginError("origin_error", f"token check: HTTP {resp.status_code}") from exc
 
     async def call(
         self, method: str, token: str | None, args: dict[str, Any], acting: str | None = None

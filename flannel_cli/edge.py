@@ -4,16 +4,29 @@
 client, the change log, the ticket nonce store, the regional snapshot cache and the registry
 store (Redis when ``redis_url`` is set, in-process otherwise). ``flannel up`` and the embedded
 benchmark call it with a change log and a registry shared with the processes' other parts.
+
+``--workers N`` runs N edge processes on one host, one per core (:func:`worker_settings`):
+worker ``i`` listens on ``--port`` + ``i`` and registers as an edge of its own
+(``<edge-id>-<i>``), so routers place on each like on any other edge and a process that dies
+is left out like any dead edge; no state is shared between them. Each worker is pinned to a
+CPU of its own when the host gives the command at least N. The parent only starts them,
+passes SIGTERM/SIGINT on (each drains as a single edge does) and exits when they all have.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import dataclasses
+import os
+import signal
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
 
 from flannel_cli.options import (
     add_flag,
@@ -71,6 +84,13 @@ def add_parser(sub: Any) -> None:
         help="most live sessions; routers send no more",
     )
     add_flag(p, "--heartbeat", type=float, default=2.0, help="seconds between registry heartbeats")
+    add_flag(
+        p,
+        "--workers",
+        type=int,
+        default=1,
+        help="edge processes on this host, one per core: worker i on --port + i, registered as <edge-id>-<i>",
+    )
     add_presence(p)
     add_log_level(p)
 
@@ -219,11 +239,104 @@ def server_config(
     return cfg
 
 
-def run(args: argparse.Namespace) -> int:
+def worker_settings(settings: EdgeSettings, workers: int) -> list[EdgeSettings]:
+    """The settings of each of ``workers`` edge processes: worker ``i`` on ``port + i``, as
+    edge ``<edge_id>-<i>``, its public URL (when given) on the same port offset. One worker:
+    ``settings`` unchanged. ValueError when they cannot be told apart."""
+    if workers < 1:
+        raise ValueError("--workers must be at least 1")
+    if workers == 1:
+        return [settings]
+    if settings.port == 0:
+        raise ValueError("--workers needs a fixed --port (worker i listens on --port + i)")
+    public = urlsplit(settings.public_url) if settings.public_url else None
+    if public is not None and public.port is None:
+        raise ValueError("with --workers, --public-url needs an explicit port (worker i: port + i)")
+    out: list[EdgeSettings] = []
+    for i in range(workers):
+        url = settings.public_url
+        if public is not None and public.port is not None:
+            host = public.netloc.rsplit(":", 1)[0]
+            url = urlunsplit(public._replace(netloc=f"{host}:{public.port + i}"))
+        out.append(
+            dataclasses.replace(
+                settings, port=settings.port + i, edge_id=f"{settings.edge_id}-{i}", public_url=url
+            )
+        )
+    return out
+
+
+def worker_cpus(workers: int, allowed: set[int]) -> list[set[int] | None]:
+    """The CPU each worker is pinned to: one each when there are enough, else none pinned."""
+    cpus = sorted(allowed)
+    if workers < 2 or len(cpus) < workers:
+        return [None] * workers
+    return [{cpus[i]} for i in range(workers)]
+
+
+def serve(settings: EdgeSettings, presence: PresenceSettings, log_level: str) -> None:
+    """Serve one edge in this process until SIGTERM/SIGINT (then drain and exit)."""
     from flannel_cli.serve import run as run_servers
     from flannel_cli.serve import serve_all
 
-    built = build_edge(settings_from(args), presence=presence_from(args))
-    cfg = server_config(built.app, built.edge.settings, args.log_level)
+    built = build_edge(settings, presence=presence)
+    cfg = server_config(built.app, built.edge.settings, log_level)
     run_servers(serve_all([cfg], before_exit=[built.stop_then_drain]))
-    return 0
+
+
+def _worker(
+    settings: EdgeSettings, presence: PresenceSettings, log_level: str, log_format: str, cpus: set[int] | None
+) -> None:
+    """One worker process (spawned): its own logging, CPU and edge; dies with the parent."""
+    import ctypes
+
+    from flannel_cli.logs import configure
+
+    os.setpgrp()  # a terminal's Ctrl-C reaches the parent only, which passes it on once
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG: die with the parent
+    if cpus:
+        os.sched_setaffinity(0, cpus)
+    configure("edge", log_level, log_format)
+    serve(settings, presence, log_level)
+
+
+def run_workers(settings: list[EdgeSettings], presence: PresenceSettings, log_level: str) -> int:
+    """Start one process per worker, pass stop signals on, wait for all; the worst exit code."""
+    import multiprocessing
+
+    from flannel_cli.options import env
+
+    log_format = env("FLANNEL_LOG_FORMAT", "json") or "json"
+    ctx = multiprocessing.get_context("spawn")
+    pins = worker_cpus(len(settings), os.sched_getaffinity(0))
+    procs = [
+        ctx.Process(target=_worker, args=(s, presence, log_level, log_format, cpu), name=s.edge_id)
+        for s, cpu in zip(settings, pins, strict=True)
+    ]
+
+    def forward(signum: int, frame: object) -> None:
+        for proc in procs:
+            if proc.pid is not None and proc.is_alive():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(proc.pid, signum)
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, forward)
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join()
+    return max((abs(proc.exitcode or 0) for proc in procs), default=0)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        every = worker_settings(settings_from(args), args.workers)
+    except ValueError as exc:
+        print(f"flannel edge: {exc}", file=sys.stderr)
+        return 2
+    if len(every) == 1:
+        serve(every[0], presence_from(args), args.log_level)
+        return 0
+    return run_workers(every, presence_from(args), args.log_level)

@@ -38,7 +38,7 @@ import orjson
 from loadtest.phases import Context, progress
 from loadtest.plan import FULL, QUICK, Plan
 
-STACK_PHASES = ("boot", "query", "connection", "fanout", "freshness", "storm", "readstate", "web")
+STACK_PHASES = ("boot", "query", "connection", "fanout", "freshness", "storm", "failover", "readstate", "web")
 PHASES = (*STACK_PHASES, "changelog", "routing", "search", "transfer", "notify", "files", "presence")
 STRATEGIES = ("random", "hash", "bounded", "bounded_warm")
 ROUTING_METRICS = ("max_over_mean", "moved_per_change_x_n", "warm_share")
@@ -72,6 +72,8 @@ REQUIRED_KEYS = (
     "storm.clients",
     "storm.origin_snapshot_loads",
     "storm.all_connected_s",
+    "failover.reconnect_p99_s",
+    "failover.missing",
     "freshness.p50_ms",
     "freshness.p99_ms",
     "changelog.events_per_s",
@@ -118,6 +120,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--client-procs", type=int, help="load-generator processes (default: one per client CPU)")
     p.add_argument("--search-messages", type=int, help="messages the search phase seeds (overrides the plan)")
     p.add_argument("--search-queries", type=int, help="queries the search phase runs (overrides the plan)")
+    p.add_argument(
+        "--storm-clients",
+        type=int,
+        help="clients the storm connects at once (overrides the plan; its workspace: twice as many users)",
+    )
     g = p.add_argument_group("measuring a running stack (instead of starting one)")
     g.add_argument("--origin-url", help="the running origin; switches to this mode")
     g.add_argument("--edge-url", action="append", default=[], help="a running edge (give two)")
@@ -223,7 +230,7 @@ async def stack_phases(
     results: dict[str, Any],
 ) -> None:
     from loadtest import workspace
-    from loadtest.phases import boot, connection, fanout, freshness, query, readstate, storm, web
+    from loadtest.phases import boot, connection, failover, fanout, freshness, query, readstate, storm, web
     from loadtest.stack import ExternalStack, Stack, StackConfig
     from origin.store.shards import Store
 
@@ -235,7 +242,11 @@ async def stack_phases(
         small = await workspace.seed(store, plan.small_users, plan.small_channels, 1000, "Small", progress)
         large = await workspace.seed(store, plan.large_users, plan.large_channels, 2000, "Large", progress)
         storm_ws = await workspace.seed(store, plan.storm_users, 20, 200, "Storm", progress)
-        await workspace.issue_tokens(store, large, max(plan.fanout_connections, plan.idle_connections + 1))
+        await workspace.issue_tokens(
+            store,
+            large,
+            max(plan.fanout_connections, plan.fanout_large_connections, plan.idle_connections + 1),
+        )
         await workspace.issue_tokens(store, storm_ws, plan.storm_clients)
     finally:
         await store.close()
@@ -271,6 +282,7 @@ async def stack_phases(
             "fanout": fanout.run,
             "freshness": freshness.run,
             "storm": storm.run,
+            "failover": failover.run,
             "readstate": readstate.run,
             "web": web.run,
         }
@@ -292,6 +304,9 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             search_messages=args.search_messages or plan.search_messages,
             search_queries=args.search_queries or plan.search_queries,
         )
+    if args.storm_clients:
+        n = args.storm_clients
+        plan = dataclasses.replace(plan, storm_clients=n, storm_users=max(plan.storm_users, 2 * n))
     chosen = [p.strip() for p in args.phases.split(",") if p.strip()]
     unknown = set(chosen) - set(PHASES)
     if unknown:

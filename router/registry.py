@@ -144,8 +144,9 @@ class MemoryRegistry:
 class RedisRegistry:
     """The shared registry in Redis.
 
-    The edge list is read at most every ``refresh_s`` (a connect storm costs Redis a few reads a
-    second, not one per connect); if Redis fails, the last list is used for up to ``stale_s``.
+    The edge list and each workspace's warm set are read at most every ``refresh_s`` (a connect
+    storm costs Redis a few reads a second, not one per connect; this router's own marks are
+    seen at once); if Redis fails, the last list is used for up to ``stale_s``.
     """
 
     def __init__(
@@ -168,6 +169,10 @@ class RedisRegistry:
         self._edges: list[EdgeRecord] = []
         self._read_at = float("-inf")  # monotonic
         self._lock = asyncio.Lock()
+        self.max_teams = 100_000
+        self._warm: dict[str, tuple[float, dict[str, float]]] = {}  # team -> (monotonic, set)
+        self._warm_reads: dict[str, asyncio.Future[dict[str, float]]] = {}
+        self._marking: set[tuple[str, str]] = set()
 
     async def edges(self) -> list[EdgeRecord]:
         if time.monotonic() - self._read_at < self.refresh_s:
@@ -194,6 +199,26 @@ class RedisRegistry:
         return [r for r in records if r is not None]
 
     async def warm(self, team_id: str) -> dict[str, float]:
+        """The team's warm set, read at most every ``refresh_s`` (concurrent readers share one
+        read): a storm of one workspace's connects costs Redis a few reads, not one each."""
+        cached = self._warm.get(team_id)
+        if cached is not None and time.monotonic() - cached[0] < self.refresh_s:
+            floor = self._clock() - self.warm_ttl_s
+            return {eid: at for eid, at in cached[1].items() if at > floor}
+        task = self._warm_reads.get(team_id)
+        if task is None:
+            task = asyncio.ensure_future(self._read_warm(team_id))
+            self._warm_reads[team_id] = task
+            task.add_done_callback(lambda _: self._warm_reads.pop(team_id, None))
+        return await asyncio.shield(task)
+
+    def _keep_warm(self, team_id: str, assignments: dict[str, float]) -> None:
+        self._warm.pop(team_id, None)
+        self._warm[team_id] = (time.monotonic(), assignments)
+        while len(self._warm) > self.max_teams:
+            del self._warm[next(iter(self._warm))]
+
+    async def _read_warm(self, team_id: str) -> dict[str, float]:
         floor_ms = int((self._clock() - self.warm_ttl_s) * 1000)
         try:
             rows: list[Any] = await self._redis.zrangebyscore(
@@ -202,10 +227,25 @@ class RedisRegistry:
         except Exception as exc:  # placement still works, only colder
             log.warning("warm set of %s unreadable: %s", team_id, exc)
             return {}
-        return {_text(member): float(score) / 1000 for member, score in rows}
+        assignments = {_text(member): float(score) / 1000 for member, score in rows}
+        self._keep_warm(team_id, assignments)
+        return assignments
 
     async def mark_warm(self, team_id: str, edge_id: str) -> None:
+        """Record a connect of ``team_id`` sent to ``edge_id``; one write at a time for a pair
+        (the connects placed meanwhile are covered by it), seen by this router at once."""
+        if (team_id, edge_id) in self._marking:
+            return
+        self._marking.add((team_id, edge_id))
+        try:
+            await self._mark_warm(team_id, edge_id)
+        finally:
+            self._marking.discard((team_id, edge_id))
+
+    async def _mark_warm(self, team_id: str, edge_id: str) -> None:
         now = self._clock()
+        cached = self._warm.get(team_id)
+        self._keep_warm(team_id, {**(cached[1] if cached else {}), edge_id: now})
         key = warm_key(self.prefix, team_id)
         ttl_ms = int(self.warm_ttl_s * 1000)
         try:

@@ -30,6 +30,7 @@ from flannel.settings import EdgeSettings
 from tests.flannel.cache import base_state, pages_of
 from wire.state import WorkspaceState
 from wire.tickets import MemoryNonceStore, NonceStore, issue
+from wire.tokencheck import TOKEN_CHECK_PATH
 from wire.tokens import token_hash
 
 JSON = dict[str, Any]
@@ -201,21 +202,29 @@ class FakeOrigin:
             pages = pages_of(copy.deepcopy(self.state))
             pages[0]["revoked_tokens"] = list(self.revoked_tokens)
             return httpx.Response(200, content=b"\n".join(orjson.dumps(p) for p in pages) + b"\n")
+        if path == TOKEN_CHECK_PATH:  # the batch check: each token as its own auth.test call
+            tokens = orjson.loads(request.content)["tokens"]
+            for token in tokens:
+                self.calls.append(Call("auth.test", {}, httpx.Headers({"authorization": f"Bearer {token}"})))
+            return httpx.Response(200, json={"ok": True, "results": [self.auth_test(t) for t in tokens]})
         method = path.removeprefix("/api/")
         args = orjson.loads(request.content) if request.content else {}
         self.calls.append(Call(method, args, request.headers))
         if method == "auth.test":
             token = request.headers.get("authorization", "").removeprefix("Bearer ")
-            user = self.tokens.get(token)
-            if user is None:
-                return httpx.Response(200, json={"ok": False, "error": "invalid_auth"})
-            return httpx.Response(200, json={"ok": True, "team_id": self.team_id, "user_id": user})
+            return httpx.Response(200, json=self.auth_test(token))
         if self.methods is not None and method not in self.methods and method != "auth.test":
             return httpx.Response(200, json={"ok": False, "error": "unknown_method"})
         if method in self.answers:
             status, body, headers = self.answers[method]
             return httpx.Response(status, json=body, headers=headers)
         return httpx.Response(200, json={"ok": True, "method": method, "args": args})
+
+    def auth_test(self, token: str) -> JSON:
+        user = self.tokens.get(token)
+        if user is None:
+            return {"ok": False, "error": "invalid_auth"}
+        return {"ok": True, "team_id": self.team_id, "user_id": user}
 
     def forwarded(self) -> list[Call]:
         """Calls other than the edge's own: token checks, and the manual away of a user who

@@ -212,3 +212,84 @@ async def test_a_hit_is_plain_dict_work_no_task_or_timer() -> None:
     for _ in range(100):
         await auth.check(ALICE)
     assert (len(asyncio.all_tasks()), len(getattr(loop, "_scheduled", ()))) == before
+
+
+# -- batched checks -----------------------------------------------------------------------------
+
+
+class BatchOrigin(Origin):
+    """The origin with its batch endpoint: ``batches`` holds each call's tokens."""
+
+    def __init__(self, users: dict[str, tuple[str, str]], batch: bool = True) -> None:
+        super().__init__(users)
+        self.batch = batch
+        self.batches: list[list[str]] = []
+
+    async def check_tokens(self, tokens: list[str]) -> list[dict[str, Any]]:
+        from flannel.origin_client import NoBatchCheck
+
+        if not self.batch:
+            raise NoBatchCheck("/internal/tokens/check")
+        self.batches.append(list(tokens))
+        await self.gate.wait()
+        return [await self.answer(t) for t in tokens]
+
+    async def answer(self, token: str) -> dict[str, Any]:
+        if token not in self.users:
+            return {"ok": False, "error": "invalid_auth"}
+        team_id, user_id = self.users[token]
+        return {"ok": True, "team_id": team_id, "user_id": user_id}
+
+
+def storm_tokens(n: int) -> dict[str, tuple[str, str]]:
+    return {f"xoxp-T1-U{i}-s": ("T1", f"U{i}") for i in range(n)}
+
+
+async def test_a_storm_of_new_tokens_is_checked_in_few_origin_calls() -> None:
+    users = storm_tokens(300)
+    origin = BatchOrigin(users)
+    auth = TokenAuth(origin, 30.0, clock=Clock())  # type: ignore[arg-type]
+    origin.gate.clear()
+    tasks = [asyncio.create_task(auth.check(t)) for t in [*users, *users]]  # each token twice
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    origin.gate.set()
+    got = await asyncio.gather(*tasks)
+    assert [(c.team_id, c.user_id) for c in got] == [*users.values(), *users.values()]
+    assert origin.calls == []  # no auth.test at all
+    assert sorted(t for b in origin.batches for t in b) == sorted(users)  # each token asked once
+    assert 1 <= len(origin.batches) <= 3 and auth.origin_calls == len(origin.batches)
+    await auth.check(next(iter(users)))  # cached now
+    assert len(origin.batches) == auth.origin_calls
+
+
+async def test_a_batch_answer_refuses_each_bad_token_on_its_own() -> None:
+    origin = BatchOrigin({ALICE: ("T1", "U1")})
+    auth = TokenAuth(origin, 30.0, clock=Clock())  # type: ignore[arg-type]
+    good, bad = await asyncio.gather(auth.check(ALICE), auth.check("xoxp-nobody"), return_exceptions=True)
+    assert isinstance(good, EdgeCaller) and good.user_id == "U1"
+    assert isinstance(bad, AuthError) and bad.code == "invalid_auth"
+    assert origin.batches == [[ALICE, "xoxp-nobody"]]
+
+
+async def test_a_revocation_during_a_batch_keeps_its_answer_out_of_the_cache() -> None:
+    origin = BatchOrigin({ALICE: ("T1", "U1")})
+    auth = TokenAuth(origin, 30.0, clock=Clock())  # type: ignore[arg-type]
+    origin.gate.clear()
+    pending = asyncio.create_task(auth.check(ALICE))
+    await asyncio.sleep(0.01)
+    await auth.revoke(token_hash(ALICE))
+    origin.gate.set()
+    await pending  # answered as asked, but not remembered
+    del origin.users[ALICE]
+    with pytest.raises(AuthError):
+        await auth.check(ALICE)
+    assert len(origin.batches) == 2
+
+
+async def test_an_origin_without_the_batch_endpoint_is_asked_auth_test_per_token() -> None:
+    origin = BatchOrigin({ALICE: ("T1", "U1"), BOB: ("T1", "U2")}, batch=False)
+    auth = TokenAuth(origin, 30.0, clock=Clock())  # type: ignore[arg-type]
+    assert (await auth.check(ALICE)).user_id == "U1"
+    assert (await auth.check(BOB)).user_id == "U2"
+    assert origin.calls == [ALICE, BOB] and origin.batches == []

@@ -205,3 +205,25 @@ async def test_an_unreachable_registry_serves_the_last_list_for_a_while(
     with pytest.raises(RegistryUnavailable):
         await reader.edges()
     await reader.close()
+
+
+async def test_a_warm_set_is_read_at_most_every_refresh_and_own_marks_show_at_once(
+    redis_url: str, redis_prefix: str
+) -> None:
+    """A storm of one workspace's connects must not cost Redis a read each: the warm set is
+    kept for ``refresh_s`` (another router's mark shows after it), concurrent readers share
+    one read, and this router's own mark is seen at once."""
+    mine = RedisRegistry(redis_url, redis_prefix, warm_ttl_s=60, refresh_s=0.3)
+    other = RedisRegistry(redis_url, redis_prefix, warm_ttl_s=60)
+    try:
+        assert await mine.warm("T9") == {}
+        await other.mark_warm("T9", "edge-x")
+        together = await asyncio.gather(*(mine.warm("T9") for _ in range(50)))
+        assert all(w == {} for w in together)  # the read of a moment ago, shared
+        await mine.mark_warm("T9", "edge-y")
+        assert set(await mine.warm("T9")) == {"edge-y"}  # its own mark: at once
+        await asyncio.sleep(0.35)
+        assert set(await mine.warm("T9")) == {"edge-x", "edge-y"}  # read again: the other's too
+    finally:
+        await mine.close()
+        await other.close()
