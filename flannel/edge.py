@@ -18,7 +18,7 @@ from flannel.access import WorkspaceAccess
 from flannel.auth import EdgeCaller, TokenAuth
 from flannel.cache import Workspace, WorkspaceCache
 from flannel.methods import LOCAL, Who, answer
-from flannel.origin_client import OriginClient, decoded
+from flannel.origin_client import NoBatchCheck, OriginClient, decoded
 from flannel.presence.hub import PresenceHub
 from flannel.presence.settings import PresenceSettings
 from flannel.regional import RegionalSnapshots
@@ -36,8 +36,10 @@ from flannel.writes import WAIT_S, OwnWrites, user_key
 from wire import closecodes
 from wire.args import Args
 from wire.errors import SlackError
+from wire.presence import MAX_MANUAL_BATCH
 from wire.ratelimit import RateLimiter, tier_of
 from wire.tickets import NonceStore, Ticket, TicketError, verify
+from wire.tokencheck import BatchCalls
 
 JSON = dict[str, Any]
 log = logging.getLogger("flannel.edge")
@@ -97,6 +99,10 @@ class Edge:
         )
         self.fanout = Fanout()
         self.bus: Bus = bus if bus is not None else MemoryBus()
+        self._manual_batched = hasattr(self.origin, "manual_away")
+        self._manual_batches: BatchCalls[tuple[str, str], bool] = BatchCalls(
+            self._ask_manual, MAX_MANUAL_BATCH, 2
+        )
         self.presence = PresenceHub(
             settings.edge_id,
             presence or PresenceSettings(),
@@ -399,9 +405,19 @@ class Edge:
             self.evict(session)
 
     async def _manual_away(self, team_id: str, user_id: str) -> bool:
-        """Whether ``user_id`` set manual away (stored at the origin: ``users.getPresence``)."""
+        """Whether ``user_id`` set manual away (stored at the origin). The users connecting at
+        one moment (a storm brings hundreds) are asked for in one batch call; an origin
+        without the batch endpoint is asked ``users.getPresence`` per user from then on."""
+        if self._manual_batched:
+            try:
+                return await self._manual_batches.get((team_id, user_id))
+            except NoBatchCheck:
+                self._manual_batched = False
         body = await self.origin.call("users.getPresence", None, {}, acting=user_key(team_id, user_id))
         return bool(body.get("manual_away"))
+
+    async def _ask_manual(self, pairs: list[tuple[str, str]]) -> list[bool]:
+        return await self.origin.manual_away(pairs)
 
     async def drain(self) -> None:
         """Stop new sessions; send ``goodbye`` to the connected ones, spread over the window."""

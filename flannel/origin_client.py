@@ -3,7 +3,8 @@
 Snapshots arrive as NDJSON pages and are yielded one page at a time, so a large workspace
 is never held as one payload; forwarded Web API calls return the origin's answer verbatim
 (status, body and ``Retry-After``), so a client sees the origin's own error codes. Many new
-tokens are checked in one call (:meth:`OriginClient.check_tokens`, :mod:`wire.tokencheck`).
+tokens are checked in one call (:meth:`OriginClient.check_tokens`, :mod:`wire.tokencheck`), and
+many users' manual away is read in one (:meth:`OriginClient.manual_away`, :mod:`wire.presence`).
 
 A storm's requests wait for a connection in an :class:`asyncio.Semaphore` (FIFO, constant
 cost a waiter), not in httpx's pool: httpcore scans every queued request against every pooled
@@ -24,11 +25,13 @@ import httpx
 import orjson
 
 from wire.http import ACTING_HEADER, JSON_TYPE, OFFSET_HEADER, SERVICE_HEADER
+from wire.presence import MANUAL_AWAY_PATH, manual_answer
 from wire.tokencheck import TOKEN_CHECK_PATH, check_answer
 
 
 class NoBatchCheck(Exception):
-    """The origin has no batch token-check endpoint (404): ask ``auth.test`` per token."""
+    """The origin has no such batch endpoint (404): ask per item (``auth.test`` per token,
+    ``users.getPresence`` per user)."""
 
 
 class OriginError(Exception):
@@ -155,6 +158,25 @@ class OriginClient:
             return check_answer(orjson.loads(resp.content), len(tokens))
         except (orjson.JSONDecodeError, ValueError) as exc:
             raise OriginError("origin_error", f"token check: HTTP {resp.status_code}") from exc
+
+    async def manual_away(self, pairs: list[tuple[str, str]]) -> list[bool]:
+        """Whether each (team_id, user_id) set manual away, in one call to the origin's batch
+        endpoint; :class:`NoBatchCheck` when the origin has none, OriginError on trouble."""
+        try:
+            async with self._gate:
+                resp = await self._http.post(
+                    MANUAL_AWAY_PATH,
+                    content=orjson.dumps({"users": [list(p) for p in pairs]}),
+                    headers={SERVICE_HEADER: self.secret, "content-type": JSON_TYPE},
+                )
+        except httpx.HTTPError as exc:
+            raise OriginError("origin_unreachable", repr(exc)) from exc
+        if resp.status_code == 404:
+            raise NoBatchCheck(MANUAL_AWAY_PATH)
+        try:
+            return manual_answer(orjson.loads(resp.content), len(pairs))
+        except (orjson.JSONDecodeError, ValueError) as exc:
+            raise OriginError("origin_error", f"manual away: HTTP {resp.status_code}") from exc
 
     async def call(
         self, method: str, token: str | None, args: dict[str, Any], acting: str | None = None

@@ -21,7 +21,7 @@ from origin.api.ratelimit import RateLimiter
 from origin.api.registry import load_methods
 from origin.api.signin import SignInEndpoint
 from origin.files.app import FilesApp, is_streamed_upload
-from origin.internal import SnapshotEndpoint, TokenCheckEndpoint, check_service
+from origin.internal import ManualAwayEndpoint, SnapshotEndpoint, TokenCheckEndpoint, check_service
 from origin.metrics import OriginMetrics
 from origin.relay import Fault, Relay, no_fault
 from origin.search.indexer import Indexer
@@ -31,6 +31,7 @@ from origin.store.migrations import ensure_search_index
 from origin.store.shards import Store
 from origin.transfer.jobs import Transfers, open_runner
 from wire.errors import SlackError
+from wire.presence import MANUAL_AWAY_PATH
 from wire.tokencheck import TOKEN_CHECK_PATH
 
 log = logging.getLogger("flannel.origin")
@@ -80,6 +81,7 @@ class Origin:
     snapshots: SnapshotEndpoint
     signin: SignInEndpoint
     token_checks: TokenCheckEndpoint | None = None
+    manual_away: ManualAwayEndpoint | None = None
 
 
 def create_app(
@@ -122,6 +124,7 @@ def create_app(
             SnapshotEndpoint(opened, settings.secret, metrics.snapshots.inc),
             SignInEndpoint(SignIn(opened), settings.secret),
             TokenCheckEndpoint(opened, settings.secret, settings.base_url),
+            ManualAwayEndpoint(opened, settings.secret),
         )
         holder.append(origin)
         app.state.origin = origin
@@ -153,6 +156,11 @@ def create_app(
 
     async def token_check(request: Request) -> Response:
         endpoint = holder[0].token_checks
+        assert endpoint is not None
+        return await endpoint(request)
+
+    async def manual_away(request: Request) -> Response:
+        endpoint = holder[0].manual_away
         assert endpoint is not None
         return await endpoint(request)
 
@@ -202,6 +210,7 @@ def create_app(
             Route("/internal/snapshot/{team_id}", snapshot),
             Route("/internal/signin/{how}", signin, methods=["POST"]),
             Route(TOKEN_CHECK_PATH, token_check, methods=["POST"]),
+            Route(MANUAL_AWAY_PATH, manual_away, methods=["POST"]),
             Route("/internal/stats", stats),
             Route("/metrics", metrics_endpoint),
             Route("/healthz", healthz),

@@ -15,11 +15,13 @@ from origin.api.http import error_response, json_response
 from origin.api.methods.auth import auth_test
 from origin.api.registry import Context
 from origin.service.auth import authenticate
+from origin.service.presence import manual_away_many
 from origin.snapshot.stream import pages
 from origin.store.shards import Store
 from wire.args import Args
 from wire.errors import SlackError
 from wire.http import SERVICE_HEADER
+from wire.presence import manual_request
 from wire.tokencheck import check_request
 
 
@@ -101,3 +103,26 @@ class TokenCheckEndpoint:
             return {"ok": True, **await auth_test(ctx, Args({}))}
         except SlackError as exc:
             return {"ok": False, "error": exc.code}
+
+
+class ManualAwayEndpoint:
+    """``POST /internal/presence/manual`` (:data:`wire.presence.MANUAL_AWAY_PATH`): whether
+    each of many users set manual away, in one call: an edge facing a connect storm asks for
+    every connecting user's at once, not with one ``users.getPresence`` each."""
+
+    def __init__(self, store: Store, secret: str) -> None:
+        self.store = store
+        self.secret = secret
+        self.calls = 0
+
+    async def __call__(self, request: Request) -> Response:
+        try:
+            check_service(request, self.secret)
+            try:
+                pairs = manual_request(orjson.loads(await request.body()))
+            except (orjson.JSONDecodeError, ValueError) as exc:
+                raise SlackError("invalid_arguments", str(exc)) from None
+        except SlackError as exc:
+            return error_response(exc)
+        self.calls += 1
+        return json_response({"ok": True, "away": await manual_away_many(self.store, pairs)})

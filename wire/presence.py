@@ -13,6 +13,11 @@ and expire typing on their own).
   ``typing_expiry_s``); a typing client repeats its ``typing`` frame, of which an edge forwards
   at most one per channel per :data:`TYPING_INTERVAL_S` per connection. :class:`TypingBoard`
   is the receiving side's expiry.
+- Manual away is stored at the origin; an edge asks for many users at once (a connect storm
+  brings hundreds) with one ``POST`` to :data:`MANUAL_AWAY_PATH` (with the service secret):
+  ``{"users": [[team_id, user_id], ...]}`` (at most :data:`MAX_MANUAL_BATCH`) answered
+  ``{"ok": true, "away": [bool, ...]}``, one per pair, in order (:func:`manual_request`,
+  :func:`manual_answer`).
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ MAX_ID_LEN = 32
 TYPING_EXPIRY_S = 5.0
 TYPING_INTERVAL_S = 3.0
 TYPING_MEMBER_CAP = 1000
+MANUAL_AWAY_PATH = "/internal/presence/manual"
+MAX_MANUAL_BATCH = 500
 
 
 def parse_ids(raw: Any, limit: int = MAX_PRESENCE_SUB) -> list[str] | str:
@@ -43,6 +50,35 @@ def parse_ids(raw: Any, limit: int = MAX_PRESENCE_SUB) -> list[str] | str:
             return "ids must be user id strings"
         seen[value] = None
     return list(seen)
+
+
+def manual_request(body: Any) -> list[tuple[str, str]]:
+    """The (team_id, user_id) pairs of a manual-away batch request, or ValueError saying what
+    is wrong with it."""
+    users = body.get("users") if isinstance(body, dict) else None
+    if not isinstance(users, list):
+        raise ValueError("users must be a list of [team_id, user_id] pairs")
+    if len(users) > MAX_MANUAL_BATCH:
+        raise ValueError(f"at most {MAX_MANUAL_BATCH} users a call")
+    pairs = []
+    for pair in users:
+        if (
+            not isinstance(pair, list)
+            or len(pair) != 2
+            or not all(isinstance(x, str) and 0 < len(x) <= MAX_ID_LEN for x in pair)
+        ):
+            raise ValueError("users must be a list of [team_id, user_id] pairs")
+        pairs.append((pair[0], pair[1]))
+    return pairs
+
+
+def manual_answer(body: Any, n: int) -> list[bool]:
+    """The per-user answers of a manual-away batch answer, or ValueError when it is not one for
+    ``n`` users."""
+    away = body.get("away") if isinstance(body, dict) and body.get("ok") is True else None
+    if not isinstance(away, list) or len(away) != n or not all(isinstance(a, bool) for a in away):
+        raise ValueError("not a manual-away answer")
+    return away
 
 
 def presence_change(users: Iterable[str], presence: str) -> dict[str, Any]:

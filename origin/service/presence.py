@@ -58,6 +58,29 @@ async def manual_away(store: Store, team_id: str, user_id: str) -> bool:
     return bool(row and row[0])
 
 
+async def manual_away_many(store: Store, pairs: list[tuple[str, str]]) -> list[bool]:
+    """:func:`manual_away` for each (team_id, user_id), in order: one query per workspace."""
+    by_team: dict[str, list[str]] = {}
+    for team_id, user_id in pairs:
+        by_team.setdefault(team_id, []).append(user_id)
+    away: set[tuple[str, str]] = set()
+    for team_id, user_ids in by_team.items():
+        ids = sorted(set(user_ids))
+        try:
+            async with store.read(team_id) as conn:
+                rows = await conn.fetchall(
+                    "SELECT user_id FROM user_presence WHERE team_id = ? AND manual_away <> 0 "
+                    f"AND user_id IN ({','.join('?' * len(ids))})",
+                    [team_id, *ids],
+                )
+        except SlackError as exc:
+            if exc.code != "team_not_found":
+                raise
+            continue  # an unknown workspace's users: none set manual away
+        away.update((team_id, str(r[0])) for r in rows)
+    return [pair in away for pair in pairs]
+
+
 async def _exists(store: Store, team_id: str, user_id: str) -> bool:
     async with store.read(team_id) as conn:
         row = await conn.fetchone("SELECT 1 FROM users WHERE id = ? AND team_id = ?", [user_id, team_id])

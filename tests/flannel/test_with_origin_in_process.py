@@ -3,9 +3,11 @@ one in-memory change log, SQLite): writes through the edge come back as events."
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -25,6 +27,7 @@ from wire import closecodes
 class Both:
     edge: Lifespan
     team: Team
+    origin: Any  # the origin's app (its state: the endpoints and their counters)
 
     def auth(self, token: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {token}"}
@@ -47,7 +50,7 @@ async def both(tmp_path: Path) -> AsyncIterator[Both]:
         async with Lifespan(origin_app) as origin:
             edge = edge_over(httpx.ASGITransport(app=origin), log)
             async with Lifespan(create_app(edge, closers=[edge.origin.close])) as served:
-                yield Both(served, team)
+                yield Both(served, team, origin_app)
     finally:
         await log.close()
         await store.close()
@@ -99,3 +102,29 @@ async def test_a_token_revoked_at_the_origin_closes_its_connection_and_its_calls
             after = (await http.post("/api/users.list", headers=both.auth(team.carol.token))).json()
     assert revoked["ok"] and carol.close_code == closecodes.TOKEN_REVOKED
     assert after == {"ok": False, "error": "token_revoked"}
+
+
+async def test_connecting_users_manual_away_is_asked_for_in_one_batch(both: Both) -> None:
+    """A connect storm's presence lookups: the users connecting at once are asked for together
+    (``/internal/presence/manual``), not with one ``users.getPresence`` each."""
+    team = both.team
+    async with both.edge.http() as http:
+        auth = both.auth(team.bob.token)
+        away = await http.post("/api/users.setPresence", headers=auth, data={"presence": "away"})
+    assert away.json()["ok"]
+    endpoint = both.origin.state.origin.manual_away
+    before = endpoint.calls
+    sockets = [await both.connect(m.token) for m in (team.alice, team.bob, team.carol)]
+    async with sockets[0] as alice, sockets[1] as bob, sockets[2] as carol:
+        for ws in (alice, bob, carol):
+            await ws.next_of("hello")
+        want = {team.bob.id: "away", team.carol.id: "active"}
+        for query in range(1, 60):  # presence is applied in rounds (a 250 ms window)
+            await alice.send({"id": query, "type": "presence_query", "ids": list(want)})
+            while (answer := await alice.recv()).get("reply_to") != query:
+                pass
+            if answer["presence"] == want:
+                break
+            await asyncio.sleep(0.1)
+        assert answer["presence"] == want
+    assert 1 <= endpoint.calls - before <= 3  # at most one per connect; batched when together
