@@ -123,7 +123,7 @@ def create_app(
             api,
             SnapshotEndpoint(opened, settings.secret, metrics.snapshots.inc),
             SignInEndpoint(SignIn(opened), settings.secret),
-            TokenCheckEndpoint(opened, settings.secret, settings.base_url),
+            TokenCheckEndpoint(opened, settings.secret),
             ManualAwayEndpoint(opened, settings.secret),
         )
         holder.append(origin)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -12,13 +11,13 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from origin.api.http import error_response, json_response
-from origin.api.methods.auth import auth_test
-from origin.api.registry import Context
-from origin.service.auth import authenticate
+from origin.api.methods.auth import auth_test_answer
+from origin.api.registry import JSON
+from origin.service import teams
+from origin.service.auth import authenticate_many
 from origin.service.presence import manual_away_many
 from origin.snapshot.stream import pages
 from origin.store.shards import Store
-from wire.args import Args
 from wire.errors import SlackError
 from wire.http import SERVICE_HEADER
 from wire.presence import manual_request
@@ -65,16 +64,14 @@ class TokenCheckEndpoint:
     :mod:`wire.tokencheck`): each answered exactly as ``auth.test`` would answer it alone.
 
     For the router and edges facing a reconnect storm: one round trip for hundreds of new
-    tokens, not one each. Up to ``parallel`` tokens are looked up at a time (the pool's share).
+    tokens, not one each, and at the origin one read per workspace for all of its tokens.
     """
 
-    def __init__(self, store: Store, secret: str, base_url: str, parallel: int = 8) -> None:
+    def __init__(self, store: Store, secret: str) -> None:
         self.store = store
         self.secret = secret
-        self.base_url = base_url
         self.calls = 0
         self.tokens = 0
-        self._parallel = parallel
 
     async def __call__(self, request: Request) -> Response:
         try:
@@ -87,22 +84,31 @@ class TokenCheckEndpoint:
             return error_response(exc)
         self.calls += 1
         self.tokens += len(tokens)
-        gate = asyncio.Semaphore(self._parallel)
+        return json_response({"ok": True, "results": await self.check_all(tokens)})
 
-        async def one(token: str) -> dict[str, Any]:
-            async with gate:
-                return await self.check(token)
-
-        return json_response({"ok": True, "results": list(await asyncio.gather(*map(one, tokens)))})
-
-    async def check(self, token: str) -> dict[str, Any]:
-        """``auth.test``'s answer for ``token``."""
-        try:
-            caller = await authenticate(self.store, token)
-            ctx = Context(self.store, caller, token, self.base_url)
-            return {"ok": True, **await auth_test(ctx, Args({}))}
-        except SlackError as exc:
-            return {"ok": False, "error": exc.code}
+    async def check_all(self, tokens: list[str]) -> list[dict[str, Any]]:
+        """``auth.test``'s answer for each token: one read per workspace for its tokens
+        (:func:`authenticate_many`) and one for the workspace itself."""
+        checked = await authenticate_many(self.store, tokens)
+        teams_of: dict[str, JSON | SlackError] = {}
+        out: list[dict[str, Any]] = []
+        for result in checked:
+            if isinstance(result, SlackError):
+                out.append({"ok": False, "error": result.code})
+                continue
+            team_id = result.caller.team_id
+            if team_id not in teams_of:
+                try:
+                    teams_of[team_id] = await teams.get_team(self.store, team_id)
+                except SlackError as exc:
+                    teams_of[team_id] = exc
+            team = teams_of[team_id]
+            if isinstance(team, SlackError):
+                out.append({"ok": False, "error": team.code})
+            else:
+                answer = auth_test_answer(team, result.caller.user_id, result.name, result.is_bot)
+                out.append({"ok": True, **answer})
+        return out
 
 
 class ManualAwayEndpoint:

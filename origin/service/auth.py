@@ -89,6 +89,59 @@ async def authenticate(store: Store, token: str | None) -> Caller:
     return Caller(team_id, str(user_id), hashed, bool(is_admin))
 
 
+@dataclass(frozen=True)
+class Checked:
+    """A live token's user, as :func:`authenticate_many` found it (with what ``auth.test``
+    shows of them)."""
+
+    caller: Caller
+    name: str
+    is_bot: bool
+
+
+async def authenticate_many(store: Store, tokens: list[str]) -> list[Checked | SlackError]:
+    """:func:`authenticate` for each token, in order, with the same errors: one indexed read
+    per workspace for all of its tokens, not one per token (a reconnect storm's checks)."""
+    out: list[Checked | SlackError | None] = [None] * len(tokens)
+    by_team: dict[str, list[int]] = {}
+    for i, token in enumerate(tokens):
+        team_id = token_team(token) if token else None
+        if not token:
+            out[i] = SlackError("not_authed")
+        elif team_id is None:
+            out[i] = SlackError("invalid_auth")
+        else:
+            by_team.setdefault(team_id, []).append(i)
+    for team_id, indexes in by_team.items():
+        hashes = {i: token_hash(tokens[i]) for i in indexes}
+        wanted = sorted(set(hashes.values()))
+        try:
+            async with store.read(team_id) as conn:
+                rows = await conn.fetchall(
+                    "SELECT t.token_hash, t.user_id, t.revoked, u.deleted, u.is_admin, u.name, u.is_bot "
+                    "FROM tokens t JOIN users u ON u.id = t.user_id "
+                    f"WHERE t.team_id = ? AND t.token_hash IN ({','.join('?' * len(wanted))})",
+                    [team_id, *wanted],
+                )
+        except SlackError as exc:
+            if exc.code != "team_not_found":
+                raise
+            rows = []
+        found = {str(r[0]): r for r in rows}
+        for i, hashed in hashes.items():
+            row = found.get(hashed)
+            if row is None:
+                out[i] = SlackError("invalid_auth")
+            elif row[2]:
+                out[i] = SlackError("token_revoked")
+            elif row[3]:
+                out[i] = SlackError("account_inactive")
+            else:
+                caller = Caller(team_id, str(row[1]), hashed, bool(row[4]))
+                out[i] = Checked(caller, str(row[5]), bool(row[6]))
+    return [r if r is not None else SlackError("invalid_auth") for r in out]
+
+
 async def revoke_token(store: Store, token: str) -> Caller:
     """Revoke ``token``; the change log tells edges (by hash) to close its connections."""
     team_id = token_team(token)

@@ -13,14 +13,19 @@ from wire.errors import SlackError
 async def auth_test(ctx: Context, args: Args) -> JSON:
     team = await teams.get_team(ctx.store, ctx.caller.team_id)
     user = await users.get_user(ctx.store, ctx.caller, ctx.caller.user_id)
-    bot = {"bot_id": bots.bot_id_of(user["id"])} if user["is_bot"] else {}
+    return auth_test_answer(team, str(user["id"]), str(user["name"]), bool(user["is_bot"]))
+
+
+def auth_test_answer(team: JSON, user_id: str, user_name: str, is_bot: bool) -> JSON:
+    """``auth.test``'s answer for a user of ``team`` (also the batch token check's)."""
+    bot = {"bot_id": bots.bot_id_of(user_id)} if is_bot else {}
     return {
         **bot,
         "url": f"https://{team['domain']}.flannel.invalid/",
         "team": team["name"],
-        "user": user["name"],
+        "user": user_name,
         "team_id": team["id"],
-        "user_id": user["id"],
+        "user_id": user_id,
         "is_enterprise_install": False,
     }
 
