@@ -12,6 +12,7 @@ query time and passed in: an engine decides words, filters and order, never who 
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
 from origin.search.query import SearchQuery
@@ -20,8 +21,47 @@ from origin.store.db import Database
 ENGINES: Final = ("tantivy", "database")
 """What ``--search-engine`` takes; the first is the default."""
 
-Hits = tuple[int, list[tuple[str, int, float]], bool]
-"""``(total, [(channel_id, ts, score)], exact)``, as the database plans return."""
+
+@dataclass(frozen=True, slots=True)
+class SearchRequest:
+    """One page of one search, as the service hands it to an engine.
+
+    `channels` and `authors` are the caller's scope, resolved at query time; `team_channels`
+    is every conversation of the workspace, read after the engine's view was pinned (see
+    `SearchEngine.pin`), so an engine may filter by the complement of `channels` when that
+    is cheaper; None: `channels` is the filter. At most `cap` results are reachable.
+    """
+
+    team_id: str
+    channels: Collection[str]
+    authors: Collection[str]
+    query: SearchQuery
+    by_score: bool
+    descending: bool
+    offset: int
+    limit: int
+    cap: int
+    team_channels: Collection[str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """What a match object is rendered from, kept in an index document beside the words:
+    the message as the index last applied it (current up to the read-your-writes wait)."""
+
+    user_id: str | None
+    text: str
+    thread_ts: int | None
+    blocks: str | None  # JSON, as the messages row keeps it
+    attachments: str | None
+
+
+HitRow = tuple[str, int, float, Stored | None]
+"""``(channel_id, ts, score, stored)``: ``stored`` None when the engine keeps no copy."""
+Hits = tuple[int, list[HitRow], bool]
+"""``(total, hits, exact)``, as the database plans return."""
+FileHits = tuple[int, list[HitRow], list[dict[str, Any]]]
+"""``(total, hits, files)``: the file objects, one per hit."""
 
 
 class SearchEngine(Protocol):
@@ -38,41 +78,11 @@ class SearchEngine(Protocol):
         read-your-writes. True when it has."""
         ...
 
-    async def search_messages(
-        self,
-        team_id: str,
-        channels: Collection[str],
-        authors: Collection[str],
-        query: SearchQuery,
-        *,
-        by_score: bool,
-        descending: bool,
-        offset: int,
-        limit: int,
-        cap: int,
-        team_channels: Collection[str] | None = None,
-        view: Any = None,
-    ) -> Hits:
-        """One page. ``team_channels``: every conversation of the workspace, read after
-        ``view`` was pinned (`pin`), so the engine may filter by the complement of
-        ``channels`` when that is cheaper; without it, ``channels`` is the filter."""
+    async def search_messages(self, request: SearchRequest, view: Any = None) -> Hits:
+        """One page of messages, in `view` (from `pin`) or the index as it answers now."""
         ...
 
-    async def search_files(
-        self,
-        team_id: str,
-        channels: Collection[str],
-        authors: Collection[str],
-        query: SearchQuery,
-        *,
-        by_score: bool,
-        descending: bool,
-        offset: int,
-        limit: int,
-        cap: int,
-        team_channels: Collection[str] | None = None,
-        view: Any = None,
-    ) -> tuple[int, list[tuple[str, int, float]], list[dict[str, Any]]]: ...
+    async def search_files(self, request: SearchRequest, view: Any = None) -> FileHits: ...
 
     async def pin(self, team_id: str) -> Any:
         """The index as it answers now, for one search (`view`): whatever the database shows

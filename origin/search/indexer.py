@@ -5,6 +5,7 @@ Layout on disk (``--search-dir``)::
     CURRENT                       the generation that answers ("gen-<n>")
     gen-<n>/shard-<i>/            one tantivy index per database shard
     gen-<n>/offsets.json          per workspace, the last change-log offset applied
+    gen-<n>/version               the index schema it was built with (`SCHEMA_VERSION`)
 
 Applying. One task per workspace reads its log (a `changelog.LogReader` subscription) into
 one queue; one applier drains it in batches. An event names what it changed (a message, its
@@ -23,6 +24,9 @@ every message; events up to that offset are in the rows read.
 Rebuild (``flannel admin reindex``, or :meth:`Indexer.reindex`): a new generation is built
 from the database beside the one answering, then ``CURRENT`` is switched; a running indexer
 sees the switch, follows the logs from the new generation's offsets and drops the old one.
+An indexer that starts on a generation of another schema version starts a new, empty one
+instead: every workspace is then rebuilt from the database (the old one answers nothing
+meanwhile, since it cannot be opened with this schema).
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Collection, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -42,9 +46,15 @@ from typing import Any, Final
 import orjson
 
 from changelog import LogReader, TailableLog, TooOld
-from origin.search.engine import Hits, register, unregister
-from origin.search.query import SearchQuery
-from origin.search.tantivy_index import KIND_FILE, KIND_MESSAGE, FileDoc, MessageDoc, ShardIndex
+from origin.search.engine import FileHits, Hits, SearchRequest, Stored, register, unregister
+from origin.search.tantivy_index import (
+    KIND_FILE,
+    KIND_MESSAGE,
+    SCHEMA_VERSION,
+    FileDoc,
+    MessageDoc,
+    ShardIndex,
+)
 from origin.store.db import Conn, Database, Row
 from origin.store.shards import Store
 from wire.ids import parse_ts
@@ -60,22 +70,32 @@ REBUILDS_PER_BATCH: Final = 4
 FILE_SHARE: Final = "file_share"
 _ROW = (
     "m.channel_id, m.ts, m.team_id, m.user_id, m.text, m.extra_text, m.thread_ts, m.subtype, "
-    "EXISTS (SELECT 1 FROM reactions r WHERE r.channel_id = m.channel_id AND r.ts = m.ts)"
+    "EXISTS (SELECT 1 FROM reactions r WHERE r.channel_id = m.channel_id AND r.ts = m.ts), "
+    "m.blocks, m.attachments"
 )
 Key = tuple[str, int]
 
 
+def _json_text(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    return bytes(value).decode() if isinstance(value, (bytes, bytearray, memoryview)) else str(value)
+
+
 def _doc(row: Row, file_flag: bool) -> MessageDoc:
     text, extra = str(row[4] or ""), row[5]
+    user_id = None if row[3] is None else str(row[3])
+    thread_ts = None if row[6] is None else int(row[6])
     return MessageDoc(
         team_id=str(row[2]),
         channel_id=str(row[0]),
         ts=int(row[1]),
-        user_id=None if row[3] is None else str(row[3]),
+        user_id=user_id,
         text=text if not extra else f"{text}\n{extra}",
-        thread=row[6] is not None,
+        thread=thread_ts is not None,
         reaction=bool(row[8]),
         file=file_flag or row[7] == FILE_SHARE,
+        stored=Stored(user_id, text, thread_ts, _json_text(row[9]), _json_text(row[10])),
     )
 
 
@@ -142,7 +162,16 @@ def _publish(root: Path, path: Path) -> None:
 def _new_path(root: Path) -> Path:
     path = root / f"gen-{time.time_ns()}"
     path.mkdir(parents=True)
+    (path / "version").write_text(str(SCHEMA_VERSION))
     return path
+
+
+def schema_version(path: Path) -> int:
+    """The schema a generation was built with (1: before the version was recorded)."""
+    try:
+        return int((path / "version").read_text().strip())
+    except (FileNotFoundError, ValueError):
+        return 1
 
 
 def drop_old(root: Path, keep: Path) -> None:
@@ -290,9 +319,12 @@ class Indexer:
     async def start(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         path = current(self.root)
-        if path is None:
+        if path is None or schema_version(path) != SCHEMA_VERSION:
+            if path is not None:
+                log.warning("search index %s has another schema: starting a new one", path.name)
             path = _new_path(self.root)
             _publish(self.root, path)
+            drop_old(self.root, path)
         self._gen = Generation(path, len(self.store.shards))
         self._reader = LogReader(self.changelog)
         register(self.store.shards, self)
@@ -341,70 +373,17 @@ class Indexer:
         await self._switch_if_changed()
         return n
 
-    async def search_messages(
-        self,
-        team_id: str,
-        channels: Collection[str],
-        authors: Collection[str],
-        query: SearchQuery,
-        *,
-        by_score: bool,
-        descending: bool,
-        offset: int,
-        limit: int,
-        cap: int,
-        team_channels: Collection[str] | None = None,
-        view: Any = None,
-    ) -> Hits:
-        shard, searcher = view if view is not None else await self.pin(team_id)
-        total, hits, _ = shard.search(
-            KIND_MESSAGE,
-            team_id,
-            channels,
-            authors,
-            query,
-            by_score=by_score,
-            descending=descending,
-            offset=offset,
-            limit=limit,
-            cap=cap,
-            team_channels=team_channels,
-            searcher=searcher,
-        )
+    async def search_messages(self, request: SearchRequest, view: Any = None) -> Hits:
+        shard, searcher = view if view is not None else await self.pin(request.team_id)
+        total, hits, _ = shard.search(KIND_MESSAGE, request, searcher)
+        query = request.query
         if not (query.positive or query.excluded):  # counted up to `cap`, as the database does
-            return min(total, cap), hits, total <= cap
+            return min(total, request.cap), hits, total <= request.cap
         return total, hits, True
 
-    async def search_files(
-        self,
-        team_id: str,
-        channels: Collection[str],
-        authors: Collection[str],
-        query: SearchQuery,
-        *,
-        by_score: bool,
-        descending: bool,
-        offset: int,
-        limit: int,
-        cap: int,
-        team_channels: Collection[str] | None = None,
-        view: Any = None,
-    ) -> tuple[int, list[tuple[str, int, float]], list[dict[str, Any]]]:
-        shard, searcher = view if view is not None else await self.pin(team_id)
-        return shard.search(
-            KIND_FILE,
-            team_id,
-            channels,
-            authors,
-            query,
-            by_score=by_score,
-            descending=descending,
-            offset=offset,
-            limit=limit,
-            cap=cap,
-            team_channels=team_channels,
-            searcher=searcher,
-        )
+    async def search_files(self, request: SearchRequest, view: Any = None) -> FileHits:
+        shard, searcher = view if view is not None else await self.pin(request.team_id)
+        return shard.search(KIND_FILE, request, searcher)
 
     async def pin(self, team_id: str) -> tuple[ShardIndex, Any]:
         """The index of the workspace's shard as it answers now, for one search."""
@@ -435,8 +414,8 @@ class Indexer:
 
     async def _switch_if_changed(self) -> None:
         path = current(self.root)
-        if path is None or path.name == self.generation.name:
-            return
+        if path is None or path.name == self.generation.name or schema_version(path) != SCHEMA_VERSION:
+            return  # (a generation of another schema: built by another version of flannel)
         async with self._lock:
             for task in self._follows.values():
                 task.cancel()

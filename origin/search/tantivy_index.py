@@ -5,7 +5,10 @@ tokenized here, by `origin.search.query.tokens` (case and accents folded, the un
 rules), and handed to tantivy split on spaces, so the index agrees with `matches` word for
 word; phrases use the positions. Every document carries its workspace, conversation, author,
 ``ts`` (fast field: the timestamp sort) and flags (``link``, ``reaction``, ``thread``,
-``file``).
+``file``). A message document also stores what its match object is rendered from
+(`origin.search.engine.Stored`: text, author, thread, blocks, attachments), so a page of
+hits needs no message rows from the database; the indexer replaces the document on every
+edit and removes it on delete, as it does for the words.
 
 The index holds no membership: a query names the conversations the caller may read (a term
 set, computed at query time by `origin.service.search.scope`) and the workspace, so a
@@ -26,14 +29,15 @@ from typing import Any, Final
 import orjson
 import tantivy
 
+from origin.search.engine import HitRow, SearchRequest, Stored
 from origin.search.query import SearchQuery, tokens
 
+SCHEMA_VERSION: Final = 2
+"""Bumped when the schema changes: an index of another version is rebuilt (see the indexer)."""
 KIND_MESSAGE: Final = "m"
 KIND_FILE: Final = "f"
 WRITER_HEAP: Final = 32_000_000
 _WORDS: Final = "words"
-HitRow = tuple[str, int, float]
-"""``(channel_id, ts, score)``: what a plan of the database engine also returns."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +52,7 @@ class MessageDoc:
     thread: bool
     reaction: bool
     file: bool
+    stored: Stored | None = None  # what its match object is rendered from
 
     @property
     def key(self) -> str:
@@ -90,6 +95,7 @@ def _schema() -> tantivy.Schema:
     b.add_text_field("text", tokenizer_name=_WORDS)
     b.add_text_field("file", stored=True, tokenizer_name="raw", index_option="basic")
     b.add_integer_field("ts", stored=True, indexed=True, fast=True)
+    b.add_bytes_field("view", stored=True)  # a message's `Stored`, as JSON
     return b.build()
 
 
@@ -139,6 +145,8 @@ class ShardIndex:
                 d.add_text("flag", flag)
         d.add_text("text", _words(doc.text))
         d.add_integer("ts", doc.ts)
+        if doc.stored is not None:
+            d.add_bytes("view", _dump_stored(doc.stored))
         w.add_document(d)
 
     def delete_message(self, channel_id: str, ts: int) -> None:
@@ -210,65 +218,65 @@ class ShardIndex:
         return sum(p.stat().st_size for p in self.path.rglob("*") if p.is_file())
 
     def search(
-        self,
-        kind: str,
-        team_id: str,
-        channels: Collection[str],
-        authors: Collection[str],
-        query: SearchQuery,
-        *,
-        by_score: bool,
-        descending: bool,
-        offset: int,
-        limit: int,
-        cap: int,
-        team_channels: Collection[str] | None = None,
-        searcher: tantivy.Searcher | None = None,
+        self, kind: str, request: SearchRequest, searcher: tantivy.Searcher | None = None
     ) -> tuple[int, list[HitRow], list[dict[str, Any]]]:
-        """``(total, hits, stored files)`` of one page; at most `cap` results are reachable.
+        """``(total, hits, stored files)`` of one page; at most ``request.cap`` results are
+        reachable. Message hits carry their `Stored` fields when the document has them.
 
         Without positive words the order is by ``ts`` and the score 0. Ascending relevance
         (Slack's ``sort=score&sort_dir=asc``) reads the reachable results and reverses them.
 
-        `team_channels` (every conversation of the workspace, read after `searcher` was
-        pinned, see :meth:`pin`) lets the scope run as its complement: a term set costs in
-        proportion to the documents of its terms, and a member of most conversations can
-        see most messages, so excluding the few conversations they cannot see is cheaper
-        than listing the many they can. It is exact only because every conversation with
-        documents in the pinned searcher existed before the pin; a hit outside `channels`
-        is dropped all the same.
+        ``request.team_channels`` (every conversation of the workspace, read after
+        `searcher` was pinned, see :meth:`pin`) lets the scope run as its complement: a term
+        set costs in proportion to the documents of its terms, and a member of most
+        conversations can see most messages, so excluding the few conversations they cannot
+        see is cheaper than listing the many they can. It is exact only because every
+        conversation with documents in the pinned searcher existed before the pin; a hit
+        outside ``request.channels`` is dropped all the same.
         """
+        r = request
         searcher = searcher or self._searcher
-        hidden = _hidden(searcher, channels, team_channels)
-        q = build_query(kind, team_id, channels, authors, query, hidden=hidden)
-        end = min(offset + limit, cap)
-        if offset >= end:
+        hidden = _hidden(searcher, r.channels, r.team_channels)
+        q = build_query(kind, r.team_id, r.channels, r.authors, r.query, hidden=hidden)
+        end = min(r.offset + r.limit, r.cap)
+        if r.offset >= end:
             return _count(searcher.search(q, 1, count=True)), [], []
-        scored = by_score and bool(query.positive)
-        if scored and descending:
-            result = searcher.search(q, end - offset, count=True, offset=offset)
+        scored = r.by_score and bool(r.query.positive)
+        if scored and r.descending:
+            result = searcher.search(q, end - r.offset, count=True, offset=r.offset)
         elif scored:
-            result = searcher.search(q, cap, count=True)
+            result = searcher.search(q, r.cap, count=True)
         else:
-            order = tantivy.Order.Desc if descending else tantivy.Order.Asc
+            order = tantivy.Order.Desc if r.descending else tantivy.Order.Asc
             result = searcher.search(
-                q, end - offset, count=True, order_by_field="ts", order=order, offset=offset
+                q, end - r.offset, count=True, order_by_field="ts", order=order, offset=r.offset
             )
         pairs = list(result.hits)
-        if scored and not descending:
-            pairs = pairs[::-1][offset:end]
+        if scored and not r.descending:
+            pairs = pairs[::-1][r.offset : end]
         hits: list[HitRow] = []
         files: list[dict[str, Any]] = []
         for key, address in pairs:
             doc = searcher.doc(address)
             channel = str(doc.get_first("channel"))
-            if channel not in channels:  # cannot happen (see above); never shown if it did
+            if channel not in r.channels:  # cannot happen (see above); never shown if it did
                 continue
             ts = int(doc.get_first("ts") or 0)
-            hits.append((channel, ts, float(key) if scored else 0.0))
+            view = doc.get_first("view") if kind == KIND_MESSAGE else None
+            stored = _load_stored(view) if view is not None else None
+            hits.append((channel, ts, float(key) if scored else 0.0, stored))
             if kind == KIND_FILE:
                 files.append(orjson.loads(str(doc.get_first("file"))))
         return _count(result), hits, files
+
+
+def _dump_stored(s: Stored) -> bytes:
+    return orjson.dumps([s.user_id, s.text, s.thread_ts, s.blocks, s.attachments])
+
+
+def _load_stored(raw: Any) -> Stored:
+    user_id, text, thread_ts, blocks, attachments = orjson.loads(bytes(raw))
+    return Stored(user_id, text, thread_ts, blocks, attachments)
 
 
 MAX_HIDDEN: Final = 4096

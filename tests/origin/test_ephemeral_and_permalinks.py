@@ -113,7 +113,7 @@ async def test_permalinks(app: InProcess) -> None:
         f"?thread_ts={posted['ts']}&cid={team.general}"
     )
     # the same link as search gives
-    found = await call(app, "search.messages", team.carol.token, query="link me")
+    found = await call(app, "search.messages", team.alice.token, query="link me")  # waits for her post
     assert found["messages"]["matches"][0]["permalink"] == f"{base}/archives/{team.general}/p{digits}"
 
     secret = await call(app, "chat.postMessage", team.alice.token, channel=team.private, text="hidden")

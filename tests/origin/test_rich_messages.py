@@ -176,6 +176,7 @@ async def test_the_text_of_blocks_and_attachments_is_searchable(app: InProcess) 
         attachments=ATTACHMENTS,
     )
     plain = await call(app, "chat.postMessage", team.alice.token, channel=team.general, text="capybara plain")
+    assert await search(app, team.alice.token, "capybara")  # the poster's search waits for the index
     for word in (
         "capybara",  # header
         "marmalade",  # section field
@@ -226,7 +227,7 @@ async def test_update_replaces_what_it_is_given_and_keeps_the_rest(app: InProces
     [event] = await events_after(app.store, team.id, before)
     assert event["type"] == "message_changed"
     assert event["message"]["blocks"] == new_blocks and event["previous_message"]["blocks"] == BLOCKS
-    assert [m["ts"] for m in await search(app, team.bob.token, "hedgehog")] == [posted["ts"]]
+    assert [m["ts"] for m in await search(app, team.alice.token, "hedgehog")] == [posted["ts"]]  # her edit
     assert await search(app, team.bob.token, "okapi") == []  # the old blocks' words are gone
     assert [m["ts"] for m in await search(app, team.bob.token, "tapir")] == [posted["ts"]]
 

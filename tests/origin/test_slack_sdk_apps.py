@@ -33,7 +33,7 @@ def test_an_app_session_with_slack_sdk(origin: Origin) -> None:
     )
     assert updated["message"]["blocks"][0]["text"]["text"] == "schooner instead"
     assert updated["message"]["attachments"][0]["title"] == "Status brigantine"
-    found = bob.search_messages(query="schooner")["messages"]["matches"]
+    found = alice.search_messages(query="schooner")["messages"]["matches"]  # waits for her edit
     assert [m["ts"] for m in found] == [posted["ts"]]
     assert bob.search_messages(query="brigantine")["messages"]["total"] == 1
 

@@ -63,6 +63,7 @@ async def search_files(ctx: Context, args: Args) -> JSON:
         offset=offset,
         sort=_choice(args, "sort", search.SORTS),
         sort_dir=_choice(args, "sort_dir", search.SORT_DIRS),
+        base_url=ctx.base_url,
     )
     return _answer("files", query, found, count, offset)
 

@@ -22,24 +22,38 @@ A message is searched by its text and by the text of its blocks and attachments 
 ``extra_text`` column, :mod:`origin.service.content`), both in the one index. Deleted messages
 are gone from the index with their rows; an edit re-indexes both (FTS5 triggers, InnoDB at
 commit), so edited messages are found by their new words only.
+
+On an index engine (`origin.search.engine`, tantivy) the index runs words, filters and order;
+the scope is still read here, at query time, with the workspace's hidden conversations in the
+same statement (so the index may exclude those instead). A search first waits (bounded) for
+the index to apply the caller's own latest write (`writes`), and the match objects are
+rendered from the fields the index stores with each message (`render`): no message rows are
+read for a page of hits.
+
+``search.files`` runs on the same engine: the index's file documents, or the database's
+``files`` and ``file_shares`` (`files`).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from origin.models import JSON
 from origin.search import SearchQuery, SearchQueryError, parse
-from origin.search.engine import SearchEngine, engine_for
-from origin.search.indexer import WAIT_S, outbox_offset
+from origin.search.engine import SearchEngine, SearchRequest, engine_for
+from origin.search.indexer import WAIT_S
 from origin.search.tantivy_index import MAX_HIDDEN
 from origin.service.auth import Caller
+from origin.service.search import files as file_plans
 from origin.service.search import plans, scope
 from origin.service.search.plans import CHECKED, MAX_RESULTS
 from origin.service.search.render import render
-from origin.store.db import Conn, Database
+from origin.service.search.writes import own_offset
+from origin.store.db import Conn, Database, Row
+from origin.store.migrations import ensure_search_index
 from origin.store.shards import Store
 from wire.errors import invalid_arguments
 from wire.ids import ts_str
@@ -80,6 +94,11 @@ def parse_query(q: str, today: date | None = None) -> SearchQuery:
         raise invalid_arguments("query", str(exc)) from None
 
 
+def _check_sort(sort: str, sort_dir: str) -> None:
+    if sort not in SORTS or sort_dir not in SORT_DIRS:
+        raise invalid_arguments("sort", f"sort is one of {SORTS}, sort_dir one of {SORT_DIRS}")
+
+
 async def search_messages(
     store: Store,
     caller: Caller,
@@ -94,34 +113,26 @@ async def search_messages(
     today: date | None = None,
 ) -> Found:
     """One page (``offset``, ``count``) of the messages ``caller`` may read that match ``q``."""
-    if sort not in SORTS or sort_dir not in SORT_DIRS:
-        raise invalid_arguments("sort", f"sort is one of {SORTS}, sort_dir one of {SORT_DIRS}")
+    _check_sort(sort, sort_dir)
     query = parse_query(q, today)
     db = await store.shard_of(caller.team_id)
     index = engine_for(db)
     view = None
     if index is not None:
         await _read_your_writes(index, db, caller)
-        view = await index.pin(caller.team_id)  # before the scope is read: see _team
+        view = await index.pin(caller.team_id)  # before the scope is read: see _request
+    else:
+        await ensure_search_index(db)  # the database engine's plans read its full-text index
     async with db.snapshot() as conn:
-        channels = await scope.channels(conn, caller, query)
+        seen = await scope.scope(conn, caller, query, MAX_HIDDEN if index is not None else None)
+        channels = seen.channels
         authors = tuple(sorted(await scope.users(conn, caller, query.from_users)))
         if not channels or (query.from_users and not authors) or offset >= MAX_RESULTS:
             return Found(0, [])
+        hits: Sequence[Row]
         if index is not None:
-            total, hits, exact = await index.search_messages(
-                caller.team_id,
-                channels,
-                authors,
-                query,
-                by_score=sort == "score",
-                descending=sort_dir == "desc",
-                offset=offset,
-                limit=count,
-                cap=MAX_RESULTS,
-                team_channels=await _team(conn, caller, query, channels),
-                view=view,
-            )
+            request = _request(caller, query, seen, authors, sort, sort_dir, offset, count)
+            total, hits, exact = await index.search_messages(request, view)
         else:
             total, hits, exact = await _run(conn, db, query, channels, authors, sort, sort_dir, offset, count)
         found = await render(conn, caller, channels, hits, query if highlight_words else None, base_url)
@@ -137,71 +148,99 @@ async def search_files(
     offset: int = 0,
     sort: str = "score",
     sort_dir: str = "desc",
+    base_url: str = "",
     today: date | None = None,
 ) -> Found:
     """One page of the files shared in conversations ``caller`` may read, matching ``q`` by
-    name and title (and the same modifiers as messages). Files are indexed from the change
-    log only: with the database engine there are none to find."""
-    if sort not in SORTS or sort_dir not in SORT_DIRS:
-        raise invalid_arguments("sort", f"sort is one of {SORTS}, sort_dir one of {SORT_DIRS}")
+    name and title (and the same modifiers as messages: see `files`), on the workspace's
+    engine: its index, or the database's ``files`` and ``file_shares``."""
+    _check_sort(sort, sort_dir)
     query = parse_query(q, today)
     db = await store.shard_of(caller.team_id)
     index = engine_for(db)
-    if index is None:
-        return Found(0, [])
-    await _read_your_writes(index, db, caller)
-    view = await index.pin(caller.team_id)
+    view = None
+    if index is not None:
+        await _read_your_writes(index, db, caller)
+        view = await index.pin(caller.team_id)
     async with db.snapshot() as conn:
-        channels = await scope.channels(conn, caller, query)
+        seen = await scope.scope(conn, caller, query, MAX_HIDDEN if index is not None else None)
+        channels = seen.channels
         authors = tuple(sorted(await scope.users(conn, caller, query.from_users)))
-        team = await _team(conn, caller, query, channels) if channels else None
-    if not channels or (query.from_users and not authors) or offset >= MAX_RESULTS:
-        return Found(0, [])
-    total, hits, files = await index.search_files(
-        caller.team_id,
-        channels,
-        authors,
-        query,
-        by_score=sort == "score",
-        descending=sort_dir == "desc",
-        offset=offset,
-        limit=count,
-        cap=MAX_RESULTS,
-        team_channels=team,
-        view=view,
-    )
+        if not channels or (query.from_users and not authors) or offset >= MAX_RESULTS:
+            return Found(0, [])
+        if index is None:
+            total, page, exact = await file_plans.search(
+                conn,
+                db.dialect,
+                caller.team_id,
+                query,
+                channels,
+                authors,
+                by_score=sort == "score",
+                descending=sort_dir == "desc",
+                offset=offset,
+                limit=count,
+                base_url=base_url,
+            )
+            shown = [(h.channel_id, h.ts, h.score, h.file) for h in page]
+    if index is not None:
+        request = _request(caller, query, seen, authors, sort, sort_dir, offset, count)
+        total, hits, objs = await index.search_files(request, view)
+        shown = [(h[0], h[1], h[2], f) for h, f in zip(hits, objs, strict=True)]
+        exact = True
     matches = []
-    for (channel, ts, score), f in zip(hits, files, strict=True):
+    for channel, ts, score, f in shown:
         shared = channels[channel]
         match = dict(f)
         match.setdefault("channels" if shared.kind == "channel" else "ims", [channel])
         match["score"] = score
         match["ts"] = ts_str(ts)
         matches.append(match)
-    return Found(total, matches)
+    return Found(total, matches, exact)
 
 
-async def _team(
-    conn: Conn, caller: Caller, query: SearchQuery, channels: dict[str, scope.Channel]
-) -> list[str] | None:
-    """Every conversation of the workspace, for an index to exclude the hidden ones rather
-    than list the visible ones (cheaper for a member of most of them), or None. Read after
-    the index view was pinned, so it names every conversation the view has documents of:
-    the complement is exact. In the scope's snapshot (a second connection per search could
-    deadlock a full pool). ``in:`` narrows the scope to a few, and a small scope is cheap to
-    list: no use then."""
-    if query.in_channels or query.in_users or len(channels) < MIN_COMPLEMENT:
-        return None
-    return await scope.conversation_ids(conn, caller.team_id, len(channels) + MAX_HIDDEN)
+def _request(
+    caller: Caller,
+    query: SearchQuery,
+    seen: scope.Scope,
+    authors: tuple[str, ...],
+    sort: str,
+    sort_dir: str,
+    offset: int,
+    count: int,
+) -> SearchRequest:
+    """What the index is asked. ``team_channels``: every conversation of the workspace (the
+    visible ones and the hidden ones the scope read), for an index to exclude the hidden ones
+    rather than list the visible ones (cheaper for a member of most of them). Read after the
+    index view was pinned, so it names every conversation the view has documents of: the
+    complement is exact. ``in:`` narrows the scope to a few, and a small scope is cheap to
+    list: no complement then."""
+    team = None
+    if seen.hidden is not None and len(seen.channels) >= MIN_COMPLEMENT:
+        team = [*seen.channels, *seen.hidden]
+    return SearchRequest(
+        team_id=caller.team_id,
+        channels=seen.channels,
+        authors=authors,
+        query=query,
+        by_score=sort == "score",
+        descending=sort_dir == "desc",
+        offset=offset,
+        limit=count,
+        cap=MAX_RESULTS,
+        team_channels=team,
+    )
 
 
 async def _read_your_writes(index: SearchEngine, db: Database, caller: Caller) -> None:
-    """Wait (at most `WAIT_S`) until the index has applied every write of the workspace
-    committed before this search: whoever just posted (edited, deleted, reacted) finds it, and
-    so does anyone they told. Costs one key lookup when the index is current."""
+    """Wait (at most `WAIT_S`) until the index has applied the caller's own latest write
+    (`writes.own_offset`): whoever just posted (edited, deleted, reacted) finds it. Others'
+    writes are not waited for: the index follows them within its lag. Costs one key range
+    read, empty when the index is current."""
     team_id = caller.team_id
-    wanted = await outbox_offset(db, team_id)
-    if wanted > index.applied(team_id) and not await index.wait_for(team_id, wanted, WAIT_S):
+    applied = index.applied(team_id)
+    wanted = await own_offset(db, team_id, caller.user_id, applied)
+    if wanted > applied and not await index.wait_for(team_id, wanted, WAIT_S):
         log.warning("search index of %s behind offset %d after %.1f s", team_id, wanted, WAIT_S)
 
 

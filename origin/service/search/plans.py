@@ -101,7 +101,7 @@ async def _innodb_settings(conn: Conn, db: Database) -> tuple[int, int, frozense
     return _FT_SETTINGS[db.url]
 
 
-def _likes(items: tuple[str, ...]) -> tuple[str, ...]:
+def likes(items: tuple[str, ...]) -> tuple[str, ...]:
     """``LIKE '%word%'`` for each word `matches` will look for: sound on MariaDB, whose
     collation ignores case and accents as `matches` does (SQLite's LIKE folds ASCII only)."""
     words = dict.fromkeys(w for item in items for w in tokens(item))
@@ -122,7 +122,7 @@ async def text_plan(conn: Conn, db: Database, query: SearchQuery) -> Text:
     words = replace(query, terms=query.terms + tuple(w for p in query.phrases for w in p.split()), phrases=())
     lo, hi, stop = await _innodb_settings(conn, db)
     m = to_mysql(words, min_token_size=lo, max_token_size=hi, stopwords=stop)
-    like, like_all = _likes(m.residual), _likes(query.positive)
+    like, like_all = likes(m.residual), likes(query.positive)
     check = m.needs_post_filter or bool(query.phrases)
     if m.against is None:
         return Text(None, (), "0", "messages m", check, like, like_all)

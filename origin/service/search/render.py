@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
 import orjson
 
 from origin.models import JSON, MESSAGE_FIELDS, permalink
 from origin.search import SearchQuery, highlight
+from origin.search.engine import Stored
 from origin.service.auth import Caller
 from origin.service.search.scope import Channel
 from origin.store.db import Conn, Row
@@ -21,47 +23,63 @@ async def render(
     conn: Conn,
     caller: Caller,
     channels: dict[str, Channel],
-    hits: list[Row],
+    hits: Sequence[Row],
     query: SearchQuery | None,
     base_url: str,
 ) -> list[JSON]:
     """Match objects for ``hits`` (channel_id, ts, score, ...), in their order; ``query``
-    to mark its words in the text."""
+    to mark its words in the text.
+
+    A hit whose fourth item is a `Stored` (an index keeps them) is rendered from it; the
+    others from their rows, read in one statement (a hit whose row is gone is left out)."""
     if not hits:
         return []
     keys = [(str(h[0]), int(h[1])) for h in hits]
-    rows = await conn.fetchall(
-        f"SELECT {MESSAGE_FIELDS} FROM messages WHERE "
-        + " OR ".join(["(channel_id = ? AND ts = ?)"] * len(keys)),
-        [v for key in keys for v in key],
-    )
-    by_key = {(str(r[0]), int(r[1])): r for r in rows}
-    names = await _names(conn, caller, sorted({str(r[3]) for r in rows if r[3] is not None}))
+    shown: dict[tuple[str, int], Stored] = {}
+    for hit, key in zip(hits, keys, strict=True):
+        if len(hit) > 3 and isinstance(hit[3], Stored):
+            shown[key] = hit[3]
+    wanted = [key for key in keys if key not in shown]
+    if wanted:
+        rows = await conn.fetchall(
+            f"SELECT {MESSAGE_FIELDS} FROM messages WHERE "
+            + " OR ".join(["(channel_id = ? AND ts = ?)"] * len(wanted)),
+            [v for key in wanted for v in key],
+        )
+        for r in rows:
+            shown[(str(r[0]), int(r[1]))] = Stored(
+                None if r[3] is None else str(r[3]),
+                str(r[4]),
+                None if r[6] is None else int(r[6]),
+                r[13] or None,
+                r[14] or None,
+            )
+    names = await _names(conn, caller, sorted({s.user_id for s in shown.values() if s.user_id is not None}))
     partners = await _dm_partners(conn, caller, sorted({c for c, _ in keys if channels[c].kind == "im"}))
     out = []
     for hit, key in zip(hits, keys, strict=True):
-        row = by_key.get(key)
-        if row is None:
+        stored = shown.get(key)
+        if stored is None:
             continue
         channel = channels[key[0]]
-        text = str(row[4])
+        text = stored.text
         match: JSON = {
             "iid": str(uuid.uuid5(_IID, f"{key[0]}/{key[1]}")),
             "team": caller.team_id,
             "channel": _channel(channel, partners.get(channel.id, caller.user_id)),
             "type": "message",
-            "user": row[3],
-            "username": names.get(str(row[3]), ""),
+            "user": stored.user_id,
+            "username": names.get(str(stored.user_id), ""),
             "ts": ts_str(key[1]),
             "text": highlight(text, query) if query is not None else text,
-            "permalink": permalink(base_url, key[0], key[1], None if row[6] is None else int(row[6])),
+            "permalink": permalink(base_url, key[0], key[1], stored.thread_ts),
             "score": float(hit[2]),
         }
-        if row[6] is not None:
-            match["thread_ts"] = ts_str(int(row[6]))
-        for field, column in (("blocks", 13), ("attachments", 14)):
-            if row[column]:
-                match[field] = orjson.loads(row[column])
+        if stored.thread_ts is not None:
+            match["thread_ts"] = ts_str(stored.thread_ts)
+        for field, raw in (("blocks", stored.blocks), ("attachments", stored.attachments)):
+            if raw:
+                match[field] = orjson.loads(raw)
         out.append(match)
     return out
 

@@ -1,6 +1,7 @@
 """Files uploaded through the real files service are found by ``search.files`` after the index
 is rebuilt from the database (``flannel admin reindex``, or an unseen workspace at start),
-with the same access control as messages; a deleted file is not."""
+and by the database engine (``files`` and ``file_shares``), with the same answers: the same
+access control as messages, the same modifiers; a deleted file is not found."""
 
 from __future__ import annotations
 
@@ -22,6 +23,14 @@ from tests.origin.files.test_v2_flow import ok, upload
 @pytest.fixture
 async def app(store: Store, tmp_path: Path) -> AsyncIterator[InProcess]:
     async for running in in_process(store, files=files_settings(tmp_path / "blobs")):
+        yield running
+
+
+@pytest.fixture
+async def db_app(store: Store, tmp_path: Path) -> AsyncIterator[InProcess]:
+    """The origin on the database engine (``--search-engine database``)."""
+    files = files_settings(tmp_path / "blobs")
+    async for running in in_process(store, files=files, search_engine="database"):
         yield running
 
 
@@ -48,14 +57,30 @@ async def names(app: InProcess, token: str, query: str) -> list[str]:
     return sorted(str(m["name"]) for m in files["matches"])
 
 
-async def _answers(app: InProcess, indexer: Indexer) -> None:
+async def _answers(app: InProcess, indexer: Indexer | None) -> None:
+    """What either engine answers (`indexer` None: the database engine)."""
     team = app.team
-    wanted = await outbox_offset(await app.store.shard_of(team.id), team.id)
-    assert await indexer.wait_for(team.id, wanted, 20.0)
-    assert await names(app, team.alice.token, "caracal") == ["caracal-notes.txt", "caracal-secret.txt"]
+    if indexer is not None:
+        wanted = await outbox_offset(await app.store.shard_of(team.id), team.id)
+        assert await indexer.wait_for(team.id, wanted, 20.0)
+    both = ["caracal-notes.txt", "caracal-secret.txt"]
+    assert await names(app, team.alice.token, "caracal") == both
     assert await names(app, team.carol.token, "caracal") == ["caracal-notes.txt"]
     assert await names(app, team.carol.token, "notes in:#general") == ["caracal-notes.txt"]
     assert await names(app, team.carol.token, "doomed") == []
+    assert await names(app, team.alice.token, "caracal -secret") == ["caracal-notes.txt"]
+    assert await names(app, team.alice.token, '"caracal secret"') == ["caracal-secret.txt"]
+    assert await names(app, team.alice.token, "from:@alice") == both  # the sharing message's author
+    assert await names(app, team.alice.token, "caracal from:@bob") == []
+    assert await names(app, team.alice.token, "caracal on:today") == both
+    assert await names(app, team.alice.token, "caracal before:yesterday") == []
+    assert await names(app, team.alice.token, "caracal has:link") == []  # no file has message flags
+    got = await ok(await app.call("search.files", team.alice.token, data={"query": "caracal", "count": 1}))
+    page = got["files"]
+    assert page["total"] == 2 and len(page["matches"]) == 1
+    match = page["matches"][0]
+    assert match["id"] and match["title"] and match["filetype"] == "text" and match["user"] == team.alice.id
+    assert match["channels"] in ([team.general], [team.private]) and match["ts"]
     # the messages that shared them are found by has:file (the deleted file's too, as a
     # file_share message with a tombstone: as the database engine finds it)
     found = await search.search_messages(app.store, team.carol.caller, "has:file")
@@ -75,6 +100,11 @@ async def test_admin_reindex_indexes_the_shared_files(app: InProcess, tmp_path: 
         await _answers(app, indexer)
     finally:
         await indexer.stop()
+
+
+async def test_the_database_engine_finds_the_same_files(db_app: InProcess) -> None:
+    await shared(db_app)
+    await _answers(db_app, None)  # no index: files and file_shares
 
 
 async def test_an_unseen_workspace_is_rebuilt_with_its_files(app: InProcess, tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from origin.search import SearchQuery, SearchQueryError, matches, parse
+from origin.search.engine import SearchRequest, Stored
 from origin.search.tantivy_index import KIND_FILE, KIND_MESSAGE, FileDoc, MessageDoc, ShardIndex
 from tests.origin.search.test_fts import _DOC, _QUERY_PART, DOCS
 
@@ -39,6 +41,23 @@ def doc(
     )
 
 
+def req(
+    query: SearchQuery,
+    channels: tuple[str, ...] | list[str] = ("C1",),
+    authors: tuple[str, ...] = (),
+    *,
+    by_score: bool = True,
+    descending: bool = True,
+    offset: int = 0,
+    limit: int = 100,
+    cap: int = 10_000,
+    team_channels: list[str] | None = None,
+) -> SearchRequest:
+    return SearchRequest(
+        "T1", channels, authors, query, by_score, descending, offset, limit, cap, team_channels
+    )
+
+
 def filled(path: Path, docs: list[MessageDoc]) -> ShardIndex:
     index = ShardIndex(path)
     for d in docs:
@@ -50,17 +69,10 @@ def filled(path: Path, docs: list[MessageDoc]) -> ShardIndex:
 def hits(
     index: ShardIndex, query: SearchQuery, channels: tuple[str, ...] = ("C1",), **kw: object
 ) -> set[int]:
-    options: dict[str, object] = {
-        "by_score": True,
-        "descending": True,
-        "offset": 0,
-        "limit": 100,
-        "cap": 10_000,
-    }
-    options.update(kw)
-    total, found, _ = index.search(KIND_MESSAGE, "T1", channels, (), query, **options)  # type: ignore[arg-type]
+    searcher = kw.pop("searcher", None)
+    total, found, _ = index.search(KIND_MESSAGE, req(query, channels, **kw), searcher)  # type: ignore[arg-type]
     assert total == len(found)
-    return {ts for _, ts, _ in found}
+    return {h[1] for h in found}
 
 
 @pytest.fixture
@@ -130,19 +142,8 @@ def test_filters_flags_and_dates(tmp_path: Path) -> None:
     assert hits(index, q("on:1970-01-03")) == {2 * DAY}
     assert hits(index, q("after:1970-01-02")) == {2 * DAY, 3 * DAY, 4 * DAY}  # from Jan 3
     assert hits(index, q("before:1970-01-03 -https")) == set()
-    total, found, _ = index.search(
-        KIND_MESSAGE,
-        "T1",
-        ("C1",),
-        ("U2",),
-        q("words"),
-        by_score=True,
-        descending=True,
-        offset=0,
-        limit=5,
-        cap=9,
-    )
-    assert (total, [ts for _, ts, _ in found]) == (1, [2 * DAY])
+    total, found, _ = index.search(KIND_MESSAGE, req(q("words"), ("C1",), ("U2",), limit=5, cap=9))
+    assert (total, [h[1] for h in found]) == (1, [2 * DAY])
 
 
 def test_replace_and_delete(tmp_path: Path) -> None:
@@ -158,6 +159,21 @@ def test_replace_and_delete(tmp_path: Path) -> None:
     assert index.num_docs() == 0
 
 
+def test_hits_carry_what_the_match_is_rendered_from(tmp_path: Path) -> None:
+    """A message document stores its text as written, author, thread and blocks; an edit
+    replaces them; a document put without them (an older index) has none."""
+    shown = Stored("U7", "Deploy *now* <@U2>", 40, '[{"type":"divider"}]', None)
+    index = filled(tmp_path, [replace(doc("deploy now", 41), stored=shown), doc("deploy later", 42)])
+    _, found, _ = index.search(KIND_MESSAGE, req(q("deploy"), by_score=False))
+    assert [(h[1], h[3]) for h in found] == [(42, None), (41, shown)]
+    edited = Stored("U7", "Deploy *tomorrow*", 40, None, '[{"text":"x"}]')
+    index.put_message(replace(doc("deploy tomorrow", 41), stored=edited))
+    index.commit()
+    _, found, _ = index.search(KIND_MESSAGE, req(q("tomorrow")))
+    assert [h[3] for h in found] == [edited]
+    index.close()
+
+
 def test_sorts_pages_and_counts(tmp_path: Path) -> None:
     docs = [doc("zebra " + "filler " * (i % 5), 100 + i) for i in range(30)]
     index = filled(tmp_path, docs)
@@ -165,17 +181,9 @@ def test_sorts_pages_and_counts(tmp_path: Path) -> None:
     def page(offset: int, limit: int, **kw: object) -> tuple[int, list[int], list[float]]:
         options: dict[str, object] = {"by_score": False, "descending": True, "cap": 25}
         options.update(kw)
-        total, found, _ = index.search(
-            KIND_MESSAGE,
-            "T1",
-            ("C1",),
-            (),
-            q("zebra"),
-            offset=offset,
-            limit=limit,
-            **options,  # type: ignore[arg-type]
-        )
-        return total, [ts for _, ts, _ in found], [s for _, _, s in found]
+        request = req(q("zebra"), offset=offset, limit=limit, **options)  # type: ignore[arg-type]
+        total, found, _ = index.search(KIND_MESSAGE, request)
+        return total, [h[1] for h in found], [h[2] for h in found]
 
     total, first, _ = page(0, 10)
     assert total == 30 and first == list(range(129, 119, -1))
@@ -196,18 +204,7 @@ def test_files_by_name_and_title(tmp_path: Path) -> None:
     index.commit()
 
     def files(text: str, channels: tuple[str, ...] = ("C1", "C2")) -> list[str]:
-        _, _, found = index.search(
-            KIND_FILE,
-            "T1",
-            channels,
-            (),
-            q(text),
-            by_score=True,
-            descending=True,
-            offset=0,
-            limit=10,
-            cap=100,
-        )
+        _, _, found = index.search(KIND_FILE, req(q(text), channels, limit=10, cap=100))
         return sorted(f["id"] for f in found)
 
     assert files("roadmap") == ["F1"]
@@ -241,18 +238,7 @@ def test_the_scope_as_its_complement_is_the_same_answer(tmp_path: Path) -> None:
     for sort in ({"by_score": False}, {"by_score": False, "descending": False}):
         assert hits(index, q("otter"), visible, team_channels=team, **sort) == listed
     # the workspace list missed CHIDDEN: its documents are left out of the page all the same
-    _total, found, _ = index.search(
-        KIND_MESSAGE,
-        "T1",
-        visible,
-        (),
-        q("secret"),
-        by_score=True,
-        descending=True,
-        offset=0,
-        limit=10,
-        cap=100,
-        team_channels=list(visible),
-    )
-    assert found == [] and {c for c, _, _ in found} <= set(visible)
+    request = req(q("secret"), visible, limit=10, cap=100, team_channels=list(visible))
+    _total, found, _ = index.search(KIND_MESSAGE, request)
+    assert found == [] and {h[0] for h in found} <= set(visible)
     index.close()
