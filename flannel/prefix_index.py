@@ -5,6 +5,10 @@ ordered by (length of the matching field, folded field, key). Entries live in so
 per field length: a search bisects to the prefix range in each length in increasing order and can
 stop as soon as `limit` keys pass the filter, instead of collecting every key that starts with a
 common letter. Entries are parallel lists of pointers, not tuples, to keep 100k users cheap.
+
+Unfiltered answers are kept (:data:`MEMO_SEARCHES` of them, the oldest dropped first) until the
+index next changes: a quick switcher asks the same few prefixes over and over, and any change
+to the index (a key added, removed or renamed) drops them all.
 """
 
 from __future__ import annotations
@@ -22,6 +26,9 @@ class _Orderable(Protocol):
 
 
 K = TypeVar("K", bound=_Orderable)
+
+#: Unfiltered search answers kept per index, until it next changes.
+MEMO_SEARCHES = 2048
 
 # Sizes for estimate_bytes, checked against tracemalloc on 100k synthetic users (within ~5%).
 _PTR = 8
@@ -124,6 +131,7 @@ class PrefixIndex(Generic[K]):
         self._whole: _Table[K] = _Table(True)  # whole folded fields: exact and prefix matches
         self._words: _Table[K] = _Table(False)  # suffixes from inner words: word-prefix matches
         self._bytes = 0
+        self._memo: dict[tuple[str, int], tuple[K, ...]] = {}
 
     def __len__(self) -> int:
         return len(self._raw)
@@ -139,6 +147,7 @@ class PrefixIndex(Generic[K]):
         """Index `key` under `fields`; empty fields are ignored. Raises if already present."""
         if key in self._raw:
             raise ValueError(f"key already indexed: {key!r}")
+        self._memo.clear()
         raw = tuple(fields)
         self._raw[key] = raw
         self._bytes += _ITEM_OVERHEAD + _PTR * len(raw)
@@ -147,6 +156,7 @@ class PrefixIndex(Generic[K]):
 
     def add_many(self, items: Iterable[tuple[K, Sequence[str]]]) -> None:
         """Bulk `add`, e.g. loading a snapshot: sorts once per bucket instead of per entry."""
+        self._memo.clear()
         whole: dict[int, list[tuple[str, K, str]]] = {}
         words: dict[int, list[tuple[str, K, str]]] = {}
         for key, fields in items:
@@ -168,6 +178,7 @@ class PrefixIndex(Generic[K]):
     def remove(self, key: K) -> None:
         """Forget `key`. Raises KeyError if absent."""
         raw = self._raw.pop(key)
+        self._memo.clear()
         self._bytes -= _ITEM_OVERHEAD + _PTR * len(raw)
         for field, suffixes in _entries(raw).items():
             self._delete(key, field, suffixes)
@@ -181,6 +192,7 @@ class PrefixIndex(Generic[K]):
         raw = tuple(fields)
         if raw == old:
             return
+        self._memo.clear()
         self._raw[key] = raw
         self._bytes += _PTR * (len(raw) - len(old))
         before, after = _entries(old), _entries(raw)
@@ -193,9 +205,22 @@ class PrefixIndex(Generic[K]):
         """Up to `limit` keys matching `prefix`, best first, among those `filter` accepts."""
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise ValueError(f"limit must be an integer >= 1, got {limit!r}")
+        if filter is None:
+            kept = self._memo.get((prefix, limit))
+            if kept is not None:
+                return list(kept)
         query = fold(prefix)
         if not query:
             return []
+        found = self._search(query, limit, filter)
+        if filter is None:
+            memo = self._memo
+            if len(memo) >= MEMO_SEARCHES:
+                del memo[next(iter(memo))]
+            memo[prefix, limit] = tuple(found)
+        return found
+
+    def _search(self, query: str, limit: int, filter: Callable[[K], bool] | None) -> list[K]:
         found: list[K] = []
         seen: set[K] = set()  # each key once, at its best rank; filter called once per key
         for bucket in self._whole.walk(len(query)):

@@ -52,6 +52,16 @@ def run(main: Coroutine[Any, Any, T]) -> T:
         return runner.run(main)
 
 
+def http_protocol() -> Any:
+    """uvicorn's httptools protocol sending a response as one write
+    (:mod:`flannel_cli.http_protocol`), else uvicorn's own choice."""
+    try:
+        from flannel_cli.http_protocol import OneWriteHttp
+    except ImportError:  # no httptools
+        return "auto"
+    return OneWriteHttp
+
+
 def config(
     app: Any, host: str, port: int, log_level: str = "info", service: str | None = None
 ) -> uvicorn.Config:
@@ -66,6 +76,7 @@ def config(
         log_level=log_level,
         lifespan="on",
         loop=loop_name(),
+        http=http_protocol(),
         ws_max_size=1 << 20,
         log_config=None if service else uvicorn.config.LOGGING_CONFIG,
         access_log=service is None,

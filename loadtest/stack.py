@@ -7,7 +7,7 @@ own so no regional snapshot helps it, e.g. ``storm``, where the router can only 
 it) is started on demand for the reconnect storm. ``--embedded``: SQLite and the in-process log,
 so origin, edges and router live in ONE process (``python -m loadtest.embedded``, the router
 sharing an in-process registry with the edges), the storm's cold edges started with them and
-left untouched until the storm. Either way a bare Starlette endpoint (``loadtest.limit_server``)
+left untouched until the storm. Either way a bare ASGI endpoint (``loadtest.limit_server``)
 runs beside them.
 
 :class:`ExternalStack` stands for a stack the benchmark did not start (``--origin-url`` and

@@ -19,7 +19,7 @@ import email.parser
 import email.policy
 from collections.abc import AsyncIterable, Mapping
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import unquote, unquote_to_bytes
 
 import orjson
 
@@ -51,16 +51,50 @@ async def read_body(chunks: AsyncIterable[bytes], limit: int = MAX_BODY) -> byte
     return b"".join(parts)
 
 
+def _unquote(part: str) -> str:
+    """``urllib.parse.unquote(part)`` (UTF-8, errors replaced), with its common cases short."""
+    if "%" not in part:
+        return part
+    commas = part.replace("%2C", ",")  # a list of ids (``users=U1,U2``): commas its only escape
+    if "%" not in commas:
+        return commas
+    if part.isascii():  # unquote decodes each ASCII run this way; here the run is all of it
+        return unquote_to_bytes(part).decode("utf-8", "replace")
+    return unquote(part)
+
+
+def form_pairs(text: str, max_fields: int = MAX_FIELDS) -> dict[str, str]:
+    """``dict(parse_qsl(text, keep_blank_values=True, max_num_fields=max_fields))``, the same
+    answer for every input (``ValueError`` past ``max_fields``), without its per-field
+    generality: a field with no ``+`` or ``%`` is split and kept as it is."""
+    if not text:
+        return {}
+    if max_fields < 1 + text.count("&"):
+        raise ValueError("Max number of fields exceeded")
+    out: dict[str, str] = {}
+    for field in text.split("&"):
+        if not field:
+            continue
+        name, _, value = field.partition("=")
+        if "+" in name:
+            name = name.replace("+", " ")
+        if "%" in name:
+            name = _unquote(name)
+        if "+" in value:
+            value = value.replace("+", " ")
+        if "%" in value:
+            value = _unquote(value)
+        out[name] = value
+    return out
+
+
 def parse_query(query: str | bytes, max_fields: int = MAX_FIELDS) -> dict[str, Any]:
     """A query string or urlencoded form; a repeated name keeps its last value."""
     text = query.decode("latin-1") if isinstance(query, bytes) else query
-    if not text:
-        return {}
     try:
-        pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=max_fields)
+        return form_pairs(text, max_fields)
     except ValueError:
         raise SlackError("invalid_form_data", f"at most {max_fields} fields") from None
-    return dict(pairs)
 
 
 def _parse_multipart(content_type: str, body: bytes, max_fields: int) -> dict[str, Any]:

@@ -21,14 +21,20 @@ of virtual clients on each target, after a warm-up, in interleaved rounds of whi
 target's best counts (the hosts this runs on are shared and noisy). The edge is warm before
 the first round: its workspace loaded and every op of the mix asked once (so the users' JSON
 it keeps is encoded, as after any while of serving; the full run's rounds are long enough to
-get there anyway, the quick run's single short round is not). The limit is a bare Starlette endpoint
-returning a constant, served by uvicorn with the same settings in its own process on the same
-server CPUs. Latency is then measured at half the edge's peak rate, paced (open loop).
+get there anyway, the quick run's single short round is not). The limit
+(:mod:`loadtest.limit_server`) is a bare ASGI app answering constant bytes, served by uvicorn
+with the same settings (``flannel_cli.serve.config``) in its own process on the same server
+CPUs; the same constant through Starlette's full stack, the limit used before the edge's Web
+API left Starlette, is measured too (``query.edge_over_starlette_limit``). Each target's CPU
+time per request (its process's, from ``/proc``, over the round) is reported beside its rate:
+on a shared host it is steadier than the rates. Latency is then measured at half the edge's
+peak rate, paced (open loop).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import time
 from typing import Any
@@ -36,6 +42,7 @@ from typing import Any
 from loadtest.clients import Workers
 from loadtest.phases import Context, difference
 from loadtest.rawhttp import connect, fetch, host_port, request
+from loadtest.stack import local_pid
 from loadtest.stats import percentile, ratio
 
 Ops = list[list[bytes]]
@@ -93,6 +100,28 @@ async def load(ctx: Context, url: str, ops: Ops, rate: float | None = None) -> d
     }
 
 
+def cpu_seconds(pid: int | None) -> float | None:
+    """User + system CPU time of a process so far (``/proc``), or None when not visible."""
+    if pid is None:
+        return None
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_us_per_request(
+    before: float | None, after: float | None, got: dict[str, Any], ctx: Context
+) -> float | None:
+    """A round's server CPU per request, in µs (requests of the warm-up included, as its CPU)."""
+    requests = float(got["rps"]) * (ctx.plan.query_seconds + ctx.plan.query_warmup)
+    if before is None or after is None or not requests:
+        return None
+    return round((after - before) / requests * 1e6, 1)
+
+
 async def warm(url: str, ops: Ops, connections: int = 4) -> None:
     """Every request of ``ops`` once, on a few keep-alive connections."""
 
@@ -115,7 +144,9 @@ async def run(ctx: Context) -> dict[str, Any]:
         "edge": (stack.edge_urls[0], edge_ops),
         "origin": (stack.origin_url, origin_ops),
         "limit": (stack.limit_url, [[request("GET", "/api/limit")]]),
+        "limit_starlette": (stack.limit_url, [[request("GET", "/api/limit_starlette")]]),
     }
+    pids = {name: local_pid(url) for name, (url, _) in targets.items()}
     best: dict[str, dict[str, Any]] = {}
     errors = 0
     await fetch(stack.edge_urls[0], edge_ops[0][0])  # the workspace loaded: serving starts
@@ -127,11 +158,13 @@ async def run(ctx: Context) -> dict[str, Any]:
                 f"query: round {r + 1}/{plan.query_rounds}, {name}, closed loop, {plan.query_concurrency} "
                 f"clients, {plan.query_warmup:g}+{plan.query_seconds:g}s ..."
             )
+            before = cpu_seconds(pids[name])
             got = await load(ctx, url, ops)
+            got["cpu_us"] = cpu_us_per_request(before, cpu_seconds(pids[name]), got, ctx)
             errors += got["errors"]
             if name not in best or got["qps"] > best[name]["qps"]:
                 best[name] = got
-    edge, origin, limit = best["edge"], best["origin"], best["limit"]
+    edge, origin, limit, slow = best["edge"], best["origin"], best["limit"], best["limit_starlette"]
     half = edge["qps"] / 2
     ctx.say(f"query: edge paced at half its peak, {half:.0f} ops/s ...")
     paced = await load(ctx, stack.edge_urls[0], edge_ops, rate=half)
@@ -145,6 +178,12 @@ async def run(ctx: Context) -> dict[str, Any]:
         "query.edge_over_origin": ratio(edge["qps"], origin["qps"]),
         "query.limit_qps": round(limit["qps"], 1),
         "query.edge_over_limit": ratio(edge["qps"], limit["qps"], 3),
+        "query.limit_starlette_qps": round(slow["qps"], 1),
+        "query.edge_over_starlette_limit": ratio(edge["qps"], slow["qps"], 3),
+        # Server CPU per request in each target's best round (µs; None: process not visible).
+        "query.edge_cpu_us": edge["cpu_us"],
+        "query.limit_cpu_us": limit["cpu_us"],
+        "query.limit_starlette_cpu_us": slow["cpu_us"],
         "query.edge_p99_ms": round(percentile(paced["latencies"], 99), 2),
         "query.edge_p50_ms": round(percentile(paced["latencies"], 50), 2),
         "query.edge_paced_qps": round(paced["qps"], 1),

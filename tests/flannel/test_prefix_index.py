@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from flannel import prefix_index
 from flannel.prefix_index import PrefixIndex
 from flannel.text import tokenize
 
@@ -250,7 +251,9 @@ def test_matches_brute_force_oracle(
                     index.remove(number)
         else:
             prefix = texts[0] if texts else "a"
-            assert index.search(prefix, number) == oracle(model, prefix, number, None)
+            expected = oracle(model, prefix, number, None)
+            assert index.search(prefix, number) == expected
+            assert index.search(prefix, number) == expected  # kept, until the index changes
             assert index.search(prefix, number, keep) == oracle(model, prefix, number, keep)
     assert len(index) == len(model)
     assert all(key in index for key in model)
@@ -268,3 +271,23 @@ def test_letters_without_a_decomposition_are_found_by_their_ascii_reading() -> N
     assert index.search("Łód") == ["U2"]
     assert index.search("aeg") == ["U3"]
     assert index.search("søren") == ["U1"]
+
+
+def test_kept_answers_are_dropped_by_every_change_and_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    index = index_of({"U1": ["anna"], "U2": ["annabel"]})
+    first = index.search("ann")
+    first.append("tampered")  # a caller's copy: what is kept is not touched
+    assert index.search("ann") == ["U1", "U2"]
+    index.add("U3", ["ann"])
+    assert index.search("ann") == ["U3", "U1", "U2"]
+    index.update("U2", ["bel"])
+    assert index.search("ann") == ["U3", "U1"]
+    index.remove("U3")
+    assert index.search("ann") == ["U1"]
+    index.add_many([("U4", ["annie"])])
+    assert index.search("ann") == ["U1", "U4"]
+    assert index.search("ann", 1) == ["U1"]  # the limit is part of what is kept
+    monkeypatch.setattr(prefix_index, "MEMO_SEARCHES", 3)
+    for prefix in ["a", "an", "ann", "anni", "b"]:
+        index.search(prefix)
+    assert len(index._memo) == 3 and index.search("anni") == ["U4"]
