@@ -28,6 +28,8 @@ from flannel.origin_client import OriginClient
 from flannel.regional import RegionalSnapshots
 from flannel.settings import EdgeSettings
 from tests.flannel.cache import base_state, pages_of
+from wire.http import ACTING_HEADER as ACTING
+from wire.presence import MANUAL_AWAY_PATH
 from wire.state import WorkspaceState
 from wire.tickets import MemoryNonceStore, NonceStore, issue
 from wire.tokencheck import TOKEN_CHECK_PATH
@@ -207,6 +209,12 @@ class FakeOrigin:
             for token in tokens:
                 self.calls.append(Call("auth.test", {}, httpx.Headers({"authorization": f"Bearer {token}"})))
             return httpx.Response(200, json={"ok": True, "results": [self.auth_test(t) for t in tokens]})
+        if path == MANUAL_AWAY_PATH:  # the batch manual away: each user as users.getPresence
+            pairs = orjson.loads(request.content)["users"]
+            for team_id, user_id in pairs:
+                acting = httpx.Headers({ACTING: f"{team_id}:{user_id}"})
+                self.calls.append(Call("users.getPresence", {}, acting))
+            return httpx.Response(200, json={"ok": True, "away": [False for _ in pairs]})
         method = path.removeprefix("/api/")
         args = orjson.loads(request.content) if request.content else {}
         self.calls.append(Call(method, args, request.headers))

@@ -50,7 +50,7 @@ async def lagging(tmp_path: Path) -> AsyncIterator[Lagging]:
         async with Lifespan(origin_app) as origin:
             edge = edge_over(httpx.ASGITransport(app=origin), log)
             async with Lifespan(create_app(edge, closers=[edge.origin.close])) as served:
-                yield Lagging(served, team, edge)
+                yield Lagging(served, team, origin_app, edge)
     finally:
         await log.close()
         await store.close()
