@@ -41,6 +41,9 @@ from wire.ratelimit import RateLimiter, tier_of
 from wire.tickets import NonceStore, Ticket, TicketError, verify
 from wire.tokencheck import BatchCalls
 
+#: How long a connecting user's manual-away lookup waits for others to share its call.
+MANUAL_WINDOW_S = 0.01
+
 JSON = dict[str, Any]
 log = logging.getLogger("flannel.edge")
 #: How long a connection or a call waits for the cache to catch up (a fresh snapshot behind
@@ -100,8 +103,10 @@ class Edge:
         self.fanout = Fanout()
         self.bus: Bus = bus if bus is not None else MemoryBus()
         self._manual_batched = hasattr(self.origin, "manual_away")
+        # A background lookup (the hub counts a user once it knows): a 10 ms window, far inside
+        # the hub's report window, lets a storm spread over seconds make few, full calls.
         self._manual_batches: BatchCalls[tuple[str, str], bool] = BatchCalls(
-            self._ask_manual, MAX_MANUAL_BATCH, 2
+            self._ask_manual, MAX_MANUAL_BATCH, 1, window_s=MANUAL_WINDOW_S
         )
         self.presence = PresenceHub(
             settings.edge_id,

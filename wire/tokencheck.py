@@ -56,12 +56,18 @@ Fetch = Callable[[list[K]], Awaitable[list[R]]]
 class BatchCalls(Generic[K, R]):
     """Single-flight, batched asks: see the module docstring. ``calls`` counts round trips."""
 
-    def __init__(self, fetch: Fetch[K, R], max_batch: int = MAX_TOKENS, max_inflight: int = 2) -> None:
-        if max_batch < 1 or max_inflight < 1:
-            raise ValueError("max_batch and max_inflight must be at least 1")
+    def __init__(
+        self, fetch: Fetch[K, R], max_batch: int = MAX_TOKENS, max_inflight: int = 2, window_s: float = 0.0
+    ) -> None:
+        """``window_s``: how long a first key waits for others to join its call (0: the end of
+        this loop turn); for callers to whom a few milliseconds cost nothing (a background
+        lookup), so a storm spread over time still makes few, full calls."""
+        if max_batch < 1 or max_inflight < 1 or window_s < 0:
+            raise ValueError("max_batch and max_inflight must be at least 1, window_s not negative")
         self._fetch = fetch
         self.max_batch = max_batch
         self.max_inflight = max_inflight
+        self.window_s = window_s
         self.calls = 0
         self.keys = 0
         self._waiting: dict[K, asyncio.Future[R]] = {}  # asked for, not sent yet
@@ -74,10 +80,17 @@ class BatchCalls(Generic[K, R]):
         if future is None:
             future = asyncio.get_running_loop().create_future()
             self._waiting[key] = future
-            if not self._scheduled:  # keys asked for in this loop turn go out together
-                self._scheduled = True
-                asyncio.get_running_loop().call_soon(self._dispatch)
+            if not self._scheduled:  # keys asked for in this loop turn (or window) go together
+                self._schedule()
         return await asyncio.shield(future)
+
+    def _schedule(self) -> None:
+        self._scheduled = True
+        loop = asyncio.get_running_loop()
+        if self.window_s:
+            loop.call_later(self.window_s, self._dispatch)
+        else:
+            loop.call_soon(self._dispatch)
 
     def _dispatch(self) -> None:
         self._scheduled = False
@@ -112,5 +125,4 @@ class BatchCalls(Generic[K, R]):
                     del self._sent[key]
             self._inflight -= 1
             if self._waiting and not self._scheduled:
-                self._scheduled = True
-                asyncio.get_running_loop().call_soon(self._dispatch)
+                self._schedule()

@@ -41,6 +41,21 @@ async def test_batches_are_bounded_and_so_are_calls_in_flight() -> None:
     assert [len(b) for b in fetch.batches] == [3, 3, 1]
 
 
+async def test_a_window_gathers_keys_asked_for_over_time_into_one_call() -> None:
+    fetch = Upper()
+    calls = BatchCalls(fetch, max_batch=100, window_s=0.05)
+
+    async def later(key: str, after_s: float) -> str:
+        await asyncio.sleep(after_s)
+        return await calls.get(key)
+
+    got = await asyncio.gather(later("a", 0), later("b", 0.01), later("c", 0.02))
+    assert got == ["A", "B", "C"] and fetch.batches == [["a", "b", "c"]]
+    assert await BatchCalls(fetch, window_s=0).get("d") == "D"  # no window: this loop turn
+    with pytest.raises(ValueError):
+        BatchCalls(fetch, window_s=-1)
+
+
 async def test_a_failed_call_fails_its_keys_and_the_next_call_is_fresh() -> None:
     fetch = Upper(fail=True)
     calls = BatchCalls(fetch)
