@@ -43,6 +43,10 @@ from typing import Any
 import httpx
 import orjson
 
+from loadtest.ports import free_port
+
+__all__ = ["free_port"]  # re-exported: the phases take it from here
+
 ROOT = Path(__file__).resolve().parent.parent
 PR_SET_PDEATHSIG = 1
 UNLIMITED = "1:0,2:0,3:0,4:0"  # rate limits off: the benchmark measures capacity, not policy
@@ -58,15 +62,6 @@ ROUTER_UNLIMITED = [
     "1000",
 ]
 STORM_REGION = "storm"  # the storm's cold edge, alone in its region: the router must place there
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def local_pid(url: str) -> int | None:

@@ -14,7 +14,6 @@ import inspect
 import os
 import re
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ import httpx
 import pymysql
 import pytest
 
+from loadtest.ports import free_port
 from origin.store.shards import Store
 from origin.store.urls import mysql_params
 from tests.spare_redis import SpareRedis
@@ -140,13 +140,6 @@ async def store(database_urls: list[str]) -> AsyncIterator[Store]:
         yield opened
     finally:
         await opened.close()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class ServerProcess:

@@ -5,7 +5,6 @@ uvicorn server answering keep-alive, pipelined and streamed requests and a WebSo
 from __future__ import annotations
 
 import asyncio
-import socket
 from typing import Any
 
 import uvicorn
@@ -13,6 +12,7 @@ import websockets
 
 from flannel_cli.http_protocol import SMALL, OneWrite, OneWriteHttp
 from flannel_cli.serve import config
+from tests.conftest import free_port
 
 
 class Recorder(asyncio.Transport):
@@ -110,13 +110,6 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     headers = [(b"content-length", b"%d" % len(path)), (b"content-type", b"text/plain")]
     await send({"type": "http.response.start", "status": 200, "headers": headers})
     await send({"type": "http.response.body", "body": path})
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 async def read_until(reader: asyncio.StreamReader, count: int) -> bytes:
