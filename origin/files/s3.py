@@ -58,7 +58,7 @@ class S3Store:
         part: list[bytes] = []
         buffered = 0
         upload: dict[str, Any] | None = None
-        temp = f"{self.prefix}tmp/{secrets.token_hex(16)}"
+        temp = f"{self.prefix}tmp/{int(time.time())}-{secrets.token_hex(16)}"  # see sweep
         parts: list[dict[str, Any]] = []
         try:
             async for chunk in chunks:
@@ -134,7 +134,7 @@ class S3Store:
         removed = 0
         listed = await s3.list_multipart_uploads(Bucket=self.bucket, Prefix=f"{self.prefix}tmp/")
         for upload in listed.get("Uploads", []):
-            if upload["Initiated"].timestamp() < cutoff:
+            if self._started(upload["Key"], upload["Initiated"].timestamp()) < cutoff:
                 await s3.abort_multipart_upload(
                     Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
                 )
@@ -145,6 +145,14 @@ class S3Store:
                 await s3.delete_object(Bucket=self.bucket, Key=item["Key"])
                 removed += 1
         return removed
+
+    def _started(self, key: str, initiated: float) -> float:
+        """When the write behind a temporary key began: the time its name carries (written by
+        :meth:`put`), else the server's ``Initiated``. Not every S3-compatible server reports
+        ``Initiated`` truly (moto answers a fixed date in 2010), and a sweep trusting it would
+        abort uploads still in progress."""
+        stamp, sep, _ = key.removeprefix(f"{self.prefix}tmp/").partition("-")
+        return float(stamp) if sep and stamp.isdigit() else initiated
 
     async def close(self) -> None:
         await self._stack.aclose()

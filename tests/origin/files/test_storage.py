@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import secrets
@@ -126,6 +127,33 @@ async def test_s3_multipart_blob(s3: S3Store) -> None:
     client = await s3.client()
     listed = await client.list_objects_v2(Bucket=s3.bucket)
     assert [o["Key"] for o in listed["Contents"]] == [f"team-files/objects/{blob.key}"]  # no temporary left
+
+
+@E2E
+async def test_s3_sweep_spares_uploads_in_progress_and_removes_abandoned_ones(s3: S3Store) -> None:
+    """moto reports every multipart upload as begun in 2010: the sweep goes by the time the
+    temporary key carries, so an upload under way survives a sweep and an abandoned one goes."""
+    client = await s3.client()
+    abandoned = await client.create_multipart_upload(Bucket=s3.bucket, Key="team-files/tmp/1000-abandoned")
+    data = os.urandom(2 * PART + 7)
+    first_part_sent = asyncio.Event()
+    go_on = asyncio.Event()
+
+    async def slow() -> AsyncIterator[bytes]:
+        yield data[:PART]
+        yield data[PART : PART + 1]  # the first part is sent once this is asked for
+        first_part_sent.set()
+        await go_on.wait()
+        yield data[PART + 1 :]
+
+    writing = asyncio.create_task(s3.put(slow(), 1 << 30))
+    await asyncio.wait_for(first_part_sent.wait(), 10)
+    assert await s3.sweep(3600) == 1  # the abandoned one only
+    go_on.set()
+    blob = await asyncio.wait_for(writing, 30)
+    assert await read_all(s3, blob.key) == data
+    left = await client.list_multipart_uploads(Bucket=s3.bucket)
+    assert abandoned["UploadId"] not in {u["UploadId"] for u in left.get("Uploads", [])}
 
 
 async def test_sweep_removes_interrupted_writes(tmp_path: Path) -> None:
