@@ -45,13 +45,20 @@ def open_channel(page: Any, name: str) -> None:
     )
 
 
-def edge_holding_connections(world: World) -> str:
-    stats = httpx.get(
-        world.router_url + "/internal/stats", headers={"x-flannel-service-secret": world.stack.cfg.secret}
-    ).json()
-    busy = [e["id"] for e in stats["edges"] if e["connections"] > 0]
-    assert len(busy) == 1, stats["edges"]
-    return str(busy[0])
+def edge_holding_connections(world: World, wait_s: float = 15.0) -> str:
+    """The one edge the router sees holding connections. The router learns each edge's count
+    from its heartbeats (every 2 s here) and reads the edge list at most every refresh, so a
+    count can lag the connections by a few seconds: asked again until it shows."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        stats = httpx.get(
+            world.router_url + "/internal/stats", headers={"x-flannel-service-secret": world.stack.cfg.secret}
+        ).json()
+        busy = [e["id"] for e in stats["edges"] if e["connections"] > 0]
+        if len(busy) == 1 or time.monotonic() > deadline:
+            assert len(busy) == 1, stats["edges"]
+            return str(busy[0])
+        time.sleep(0.25)
 
 
 def test_sign_in_refuses_a_wrong_password_and_a_spent_link(world: World, browser: Any) -> None:
