@@ -11,6 +11,7 @@ from email.message import Message
 from pathlib import Path
 
 import httpx
+import orjson
 
 from origin.service import notifyprefs
 from origin.store.shards import Store
@@ -102,6 +103,14 @@ async def test_origin_runs_a_notifier_child_that_emails_and_is_restarted(
     assert "are you around?" in plain(next(m for m in inbox.messages if m["To"] == "bob@example.com"))
     assert not any(m["To"] == "alice@example.com" for m in inbox.messages)  # never the sender
 
+    # Delivery is at least once: an email the SMTP server took is recorded in the saved state
+    # just after, and a kill between the two repeats it (same Message-ID: tests/notifier/
+    # test_crash_e2e.py). Killed once the state on disk owes nothing, the child must repeat nothing.
+    async def recorded() -> bool:
+        saved = [orjson.loads(f.read_bytes()) for f in (tmp_path / "state").rglob("notifier.json")]
+        return bool(saved) and all(not s.get("schedule") for s in saved)
+
+    await until("the sent email is recorded in the child's saved state", recorded, 30)
     os.kill(first, signal.SIGKILL)  # the origin restarts a child that died
 
     pid = origin.proc.pid
