@@ -17,9 +17,9 @@ origin process gains nothing from more requests in flight from one edge.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import orjson
@@ -27,6 +27,8 @@ import orjson
 from wire.http import ACTING_HEADER, JSON_TYPE, OFFSET_HEADER, SERVICE_HEADER
 from wire.presence import MANUAL_AWAY_PATH, manual_answer
 from wire.tokencheck import TOKEN_CHECK_PATH, check_answer
+
+T = TypeVar("T")
 
 
 class NoBatchCheck(Exception):
@@ -143,40 +145,42 @@ class OriginClient:
     async def check_tokens(self, tokens: list[str]) -> list[dict[str, Any]]:
         """``auth.test``'s answer for each token, in one call to the origin's batch endpoint;
         :class:`NoBatchCheck` when the origin has none, OriginError on trouble."""
-        try:
-            async with self._gate:
-                resp = await self._http.post(
-                    TOKEN_CHECK_PATH,
-                    content=orjson.dumps({"tokens": tokens}),
-                    headers={SERVICE_HEADER: self.secret, "content-type": JSON_TYPE},
-                )
-        except httpx.HTTPError as exc:
-            raise OriginError("origin_unreachable", repr(exc)) from exc
-        if resp.status_code == 404:
-            raise NoBatchCheck(TOKEN_CHECK_PATH)
-        try:
-            return check_answer(orjson.loads(resp.content), len(tokens))
-        except (orjson.JSONDecodeError, ValueError) as exc:
-            raise OriginError("origin_error", f"token check: HTTP {resp.status_code}") from exc
+        status, answer = await self._batch_post(TOKEN_CHECK_PATH, {"tokens": tokens}, "token check")
+        return self._parsed(lambda: check_answer(answer, len(tokens)), status, "token check")
 
     async def manual_away(self, pairs: list[tuple[str, str]]) -> list[bool]:
         """Whether each (team_id, user_id) set manual away, in one call to the origin's batch
         endpoint; :class:`NoBatchCheck` when the origin has none, OriginError on trouble."""
+        payload = {"users": [list(p) for p in pairs]}
+        status, answer = await self._batch_post(MANUAL_AWAY_PATH, payload, "manual away")
+        return self._parsed(lambda: manual_answer(answer, len(pairs)), status, "manual away")
+
+    async def _batch_post(self, path: str, payload: dict[str, Any], what: str) -> tuple[int, Any]:
+        """POST ``payload`` to one of the origin's batch endpoints with the service secret:
+        (status, decoded JSON); :class:`NoBatchCheck` on 404 (an origin without it)."""
         try:
             async with self._gate:
                 resp = await self._http.post(
-                    MANUAL_AWAY_PATH,
-                    content=orjson.dumps({"users": [list(p) for p in pairs]}),
+                    path,
+                    content=orjson.dumps(payload),
                     headers={SERVICE_HEADER: self.secret, "content-type": JSON_TYPE},
                 )
         except httpx.HTTPError as exc:
             raise OriginError("origin_unreachable", repr(exc)) from exc
         if resp.status_code == 404:
-            raise NoBatchCheck(MANUAL_AWAY_PATH)
+            raise NoBatchCheck(path)
         try:
-            return manual_answer(orjson.loads(resp.content), len(pairs))
-        except (orjson.JSONDecodeError, ValueError) as exc:
-            raise OriginError("origin_error", f"manual away: HTTP {resp.status_code}") from exc
+            return resp.status_code, orjson.loads(resp.content)
+        except orjson.JSONDecodeError as exc:
+            raise OriginError("origin_error", f"{what}: HTTP {resp.status_code}") from exc
+
+    @staticmethod
+    def _parsed(parse: Callable[[], T], status: int, what: str) -> T:
+        """``parse()``, with a malformed answer (ValueError) reported as OriginError."""
+        try:
+            return parse()
+        except ValueError as exc:
+            raise OriginError("origin_error", f"{what}: HTTP {status}") from exc
 
     async def call(
         self, method: str, token: str | None, args: dict[str, Any], acting: str | None = None
