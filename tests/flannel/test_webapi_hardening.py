@@ -5,16 +5,14 @@ hangs up mid-body logged at debug (issue 13, defects 1, 7, 9 and 10)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import MutableMapping
-from typing import Any
 
 import pytest
 
+from tests.asgi import FORM, call, hang_up_mid_body, http_scope, malformed_bodies, many_fields
 from tests.flannel.harness import SECRET, FakeOrigin, serve
 from wire.http import SERVICE_HEADER
 
 BOB = {"Authorization": "Bearer xoxp-bob"}
-FORM = "application/x-www-form-urlencoded"
 
 
 async def test_unknown_method_names_share_one_metric_label() -> None:
@@ -34,27 +32,7 @@ async def test_unknown_method_names_share_one_metric_label() -> None:
     assert len(metrics) < 40_000  # the size does not follow the number of names called
 
 
-def many_fields(n: int) -> bytes:
-    return "&".join(f"f{i}=1" for i in range(n)).encode()
-
-
-MALFORMED: list[tuple[str, str, bytes, str]] = [
-    ("over 1,000 form fields", FORM, many_fields(1500), "invalid_form_data"),
-    ("multipart without a boundary", "multipart/form-data", b"--x\r\n\r\n--x--", "invalid_form_data"),
-    ("multipart that is not", "multipart/form-data; boundary=zz", b"garbage", "invalid_form_data"),
-    (
-        "a part's charset the codec machinery refuses",
-        "multipart/form-data; boundary=zz",
-        b'--zz\r\nContent-Disposition: form-data; name="user"\r\n'
-        b'Content-Type: text/plain; charset="\x00"\r\n\r\nU1\r\n--zz--\r\n',
-        "invalid_form_data",
-    ),
-    ("a form that is not UTF-8", FORM, b"user=%ff\xff", "invalid_form_data"),
-    ("bad JSON", "application/json", b'{"user": ', "invalid_json"),
-    ("JSON that is not an object", "application/json", b"[1, 2]", "invalid_json"),
-    ("an unsupported content type", "text/plain", b"hello", "invalid_form_data"),
-    ("a body over the limit", FORM, b"user=" + b"x" * 1_100_000, "request_too_large"),
-]
+MALFORMED = malformed_bodies("user", "U1")
 
 
 @pytest.mark.parametrize("method", ["users.info", "chat.postMessage", "rtm.connect", "no.such"])
@@ -86,34 +64,11 @@ async def test_internal_stats_need_the_service_secret() -> None:
 
 
 async def test_a_client_hanging_up_mid_body_is_logged_at_debug(caplog: pytest.LogCaptureFixture) -> None:
-    messages: list[dict[str, Any]] = [
-        {"type": "http.request", "body": b"user=U", "more_body": True},
-        {"type": "http.disconnect"},
-    ]
-    sent: list[MutableMapping[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        return messages.pop(0)
-
-    async def send(message: MutableMapping[str, Any]) -> None:
-        sent.append(message)
-
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/api/users.info",
-        "raw_path": b"/api/users.info",
-        "query_string": b"",
-        "headers": [(b"content-type", FORM.encode()), (b"authorization", b"Bearer xoxp-bob")],
-        "client": ("127.0.0.1", 50000),
-        "server": ("edge.test", 80),
-    }
+    headers = [(b"content-type", FORM.encode()), (b"authorization", b"Bearer xoxp-bob")]
+    scope = http_scope("POST", "/api/users.info", headers, server=("edge.test", 80))
     caplog.set_level(logging.DEBUG)
     async with serve() as env:
-        await env.app(scope, receive, send)
+        sent = await call(env.app, scope, hang_up_mid_body(b"user=U"))
     mine = [r for r in caplog.records if r.name.startswith("flannel")]
     assert not [r for r in mine if r.levelno >= logging.WARNING], [r.getMessage() for r in mine]
     assert any("hung up" in r.getMessage() and r.levelno == logging.DEBUG for r in mine)

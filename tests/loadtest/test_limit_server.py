@@ -3,50 +3,28 @@ stack) answer the same constant with the same status and headers; ``/healthz`` a
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from loadtest.limit_server import BODY, create_app
+from tests.asgi import call, http_scope
 
 
-async def call(path: str) -> tuple[int, dict[bytes, bytes], bytes]:
-    app = create_app()
-    sent: list[dict[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"bench")],
-        "client": ("127.0.0.1", 1),
-        "server": ("127.0.0.1", 2),
-    }
-    await app(scope, receive, send)
-    start, *bodies = sent
+async def get(path: str) -> tuple[int, dict[bytes, bytes], bytes]:
+    scope = http_scope("GET", path, [(b"host", b"bench")], server=("127.0.0.1", 2))
+    start, *bodies = await call(
+        create_app(), scope, [{"type": "http.request", "body": b"", "more_body": False}]
+    )
     return start["status"], dict(start["headers"]), b"".join(m.get("body", b"") for m in bodies)
 
 
 @pytest.mark.parametrize("path", ["/api/limit", "/api/limit_starlette", "/healthz"])
 async def test_the_constant(path: str) -> None:
-    status, headers, body = await call(path)
+    status, headers, body = await get(path)
     assert (status, body) == (200, BODY)
     assert headers[b"content-length"] == b"%d" % len(BODY)
     assert headers[b"content-type"] == b"application/json"
 
 
 async def test_anything_else_is_starlettes_404() -> None:
-    status, _, _ = await call("/api/other")
+    status, _, _ = await get("/api/other")
     assert status == 404

@@ -18,6 +18,7 @@ from origin.api.http import ApiEndpoint
 from origin.api.ratelimit import RateLimiter
 from origin.api.registry import Context, Method
 from origin.store.shards import Store
+from tests.asgi import FORM, call, hang_up_mid_body, http_scope, malformed_bodies
 from tests.factories import make_team
 from tests.origin.conftest import InProcess, in_process
 from wire.args import Args
@@ -79,17 +80,12 @@ async def test_a_well_formed_multipart_form_is_read(app: InProcess) -> None:
     assert resp.status_code == 200 and resp.json()["channel"]["id"] == app.team.general
 
 
-@pytest.mark.parametrize(
-    ("content", "ctype", "code"),
-    [
-        (b"{not json", "application/json", "invalid_json"),
-        (b"[1]", "application/json", "invalid_json"),
-        (b"\xff\xfe=1", "application/x-www-form-urlencoded", "invalid_form_data"),
-        (b"<xml/>", "text/xml", "invalid_form_data"),
-    ],
-)
-async def test_other_malformed_bodies_are_slack_errors(
-    app: InProcess, content: bytes, ctype: str, code: str
+MALFORMED = malformed_bodies("channel", "C1")
+
+
+@pytest.mark.parametrize(("what", "ctype", "content", "code"), MALFORMED, ids=[m[0] for m in MALFORMED])
+async def test_every_malformed_body_is_a_slack_error(
+    app: InProcess, what: str, ctype: str, content: bytes, code: str
 ) -> None:
     resp = await app.call("auth.test", app.team.alice.token, content=content, headers={"content-type": ctype})
     slack_error(resp, code)
@@ -151,32 +147,9 @@ async def test_a_client_hanging_up_mid_body_is_no_error(
     app: InProcess, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Nobody is left to answer: logged at debug, no traceback at error level."""
-    messages: list[dict[str, Any]] = [
-        {"type": "http.request", "body": b"text=par", "more_body": True},
-        {"type": "http.disconnect"},
-    ]
-    sent: list[dict[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        return messages.pop(0)
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/api/chat.postMessage",
-        "raw_path": b"/api/chat.postMessage",
-        "query_string": b"",
-        "headers": [(b"content-type", b"application/x-www-form-urlencoded"), (b"content-length", b"100")],
-        "client": ("127.0.0.1", 1),
-        "server": ("origin", 80),
-    }
+    headers = [(b"content-type", FORM.encode()), (b"content-length", b"100")]
+    scope = http_scope("POST", "/api/chat.postMessage", headers, server=("origin", 80))
     with caplog.at_level("DEBUG", logger="flannel.origin.api"):
-        await app.asgi(scope, receive, send)
+        await call(app.asgi, scope, hang_up_mid_body(b"text=par"))
     assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
     assert any("hung up" in r.getMessage() for r in caplog.records)

@@ -5,39 +5,18 @@ metrics that no request can grow (issue 13, defects 1, 7, 9 and 10)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import MutableMapping
 from typing import Any
 
 import pytest
 
+from tests.asgi import FORM, call, hang_up_mid_body, http_scope, malformed_bodies
 from tests.router.test_router_app import ALICE, SECRET, Env
 from wire.http import SERVICE_HEADER
 
-FORM = "application/x-www-form-urlencoded"
 AUTH = {"Authorization": f"Bearer {ALICE}"}
 
 
-def many_fields(n: int) -> bytes:
-    return "&".join(f"f{i}=1" for i in range(n)).encode()
-
-
-MALFORMED: list[tuple[str, str, bytes, str]] = [
-    ("over 1,000 form fields", FORM, many_fields(1500), "invalid_form_data"),
-    ("multipart without a boundary", "multipart/form-data", b"--x\r\n\r\n--x--", "invalid_form_data"),
-    ("multipart that is not", "multipart/form-data; boundary=zz", b"garbage", "invalid_form_data"),
-    (
-        "a part's charset the codec machinery refuses",
-        "multipart/form-data; boundary=zz",
-        b'--zz\r\nContent-Disposition: form-data; name="region"\r\n'
-        b'Content-Type: text/plain; charset="\x00"\r\n\r\nus\r\n--zz--\r\n',
-        "invalid_form_data",
-    ),
-    ("a form that is not UTF-8", FORM, b"region=%ff\xff", "invalid_form_data"),
-    ("bad JSON", "application/json", b'{"region": ', "invalid_json"),
-    ("JSON that is not an object", "application/json", b"[1, 2]", "invalid_json"),
-    ("an unsupported content type", "text/plain", b"hello", "invalid_form_data"),
-    ("a body over the limit", FORM, b"region=" + b"x" * 1_100_000, "request_too_large"),
-]
+MALFORMED = malformed_bodies("region", "us")
 
 
 @pytest.fixture
@@ -81,33 +60,10 @@ async def test_no_request_grows_the_metrics(env: Env) -> None:
 async def test_a_client_hanging_up_mid_body_is_logged_at_debug(
     env: Env, caplog: pytest.LogCaptureFixture
 ) -> None:
-    messages: list[dict[str, Any]] = [
-        {"type": "http.request", "body": b"region=u", "more_body": True},
-        {"type": "http.disconnect"},
-    ]
-    sent: list[MutableMapping[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        return messages.pop(0)
-
-    async def send(message: MutableMapping[str, Any]) -> None:
-        sent.append(message)
-
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/api/rtm.connect",
-        "raw_path": b"/api/rtm.connect",
-        "query_string": b"",
-        "headers": [(b"content-type", FORM.encode()), (b"authorization", f"Bearer {ALICE}".encode())],
-        "client": ("127.0.0.1", 50000),
-        "server": ("router.test", 80),
-    }
+    headers = [(b"content-type", FORM.encode()), (b"authorization", f"Bearer {ALICE}".encode())]
+    scope = http_scope("POST", "/api/rtm.connect", headers, server=("router.test", 80))
     caplog.set_level(logging.DEBUG)
-    await env.app(scope, receive, send)
+    sent = await call(env.app, scope, hang_up_mid_body(b"region=u"))
     mine = [r for r in caplog.records if r.name.startswith("flannel")]
     assert not [r for r in mine if r.levelno >= logging.WARNING], [r.getMessage() for r in mine]
     assert any("hung up" in r.getMessage() and r.levelno == logging.DEBUG for r in mine)
