@@ -17,7 +17,7 @@ DEFAULT_TIERS: dict[int, float] = {1: 20, 2: 600, 3: 3000, 4: 6000}
 #: A method not in :data:`METHOD_TIERS` (the origin's default tier too).
 DEFAULT_TIER = 3
 
-#: Each method's tier, as the origin's method table declares it (a test keeps them equal);
+#: Each method's tier, for the origin (its method table takes it from here) and the edges;
 #: the edge-only methods (prefix searches, counts) are tier 3.
 METHOD_TIERS: dict[str, int] = {
     "rtm.start": 1,

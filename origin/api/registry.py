@@ -10,6 +10,7 @@ from origin.service.auth import Caller
 from origin.store.shards import Store
 from origin.transfer.jobs import Transfers
 from wire.args import Args
+from wire.ratelimit import tier_of
 
 JSON = dict[str, Any]
 
@@ -37,11 +38,14 @@ class Method:
 METHODS: dict[str, Method] = {}
 
 
-def method(name: str, tier: int = 3) -> Callable[[Handler], Handler]:
+def method(name: str) -> Callable[[Handler], Handler]:
+    """Register ``handler`` as ``name``, at the rate-limit tier the wire contract gives it
+    (:func:`wire.ratelimit.tier_of`: the edges enforce the same tiers, so they live there once)."""
+
     def register(handler: Handler) -> Handler:
         if name in METHODS:
             raise ValueError(f"method {name} registered twice")
-        METHODS[name] = Method(name, handler, tier)
+        METHODS[name] = Method(name, handler, tier_of(name))
         return handler
 
     return register

@@ -13,11 +13,12 @@ BOB = {"Authorization": "Bearer xoxp-bob"}
 ALICE = {"Authorization": "Bearer xoxp-alice"}
 
 
-def test_the_edge_knows_every_origin_methods_tier() -> None:
+def test_the_origin_and_the_edge_take_every_tier_from_the_wire_contract() -> None:
     origin = {name: m.tier for name, m in load_methods().items()}
     assert {name: tier_of(name) for name in origin} == origin
     assert set(METHOD_TIERS) <= set(origin), "a tier for a method the origin does not have"
-    assert tier_of("users.search") == DEFAULT_TIER
+    assert (origin["rtm.start"], origin["users.list"], origin["auth.test"]) == (1, 2, 4)
+    assert origin["conversations.history"] == tier_of("users.search") == DEFAULT_TIER
 
 
 async def test_local_methods_are_limited_per_token_by_their_tier() -> None:

@@ -33,7 +33,7 @@ def _team(ctx: Context, args: Args) -> str:
     return ctx.caller.team_id
 
 
-@method("admin.imports.start", tier=2)
+@method("admin.imports.start")
 async def admin_imports_start(ctx: Context, args: Args) -> JSON:
     transfers = await _admin(ctx)
     team = _team(ctx, args)
@@ -41,7 +41,7 @@ async def admin_imports_start(ctx: Context, args: Args) -> JSON:
     return {"job": await transfers.start_import(team, path)}
 
 
-@method("admin.exports.start", tier=2)
+@method("admin.exports.start")
 async def admin_exports_start(ctx: Context, args: Args) -> JSON:
     transfers = await _admin(ctx)
     team = _team(ctx, args)
@@ -53,7 +53,7 @@ async def admin_exports_start(ctx: Context, args: Args) -> JSON:
     return {"job": await transfers.start_export(team, channels, oldest, latest)}
 
 
-@method("admin.jobs.status", tier=3)
+@method("admin.jobs.status")
 async def admin_jobs_status(ctx: Context, args: Args) -> JSON:
     """``job``: that job; without it, the workspace's latest jobs (``limit``, newest first)."""
     await _admin(ctx)
@@ -64,7 +64,7 @@ async def admin_jobs_status(ctx: Context, args: Args) -> JSON:
     return {"jobs": await jobs.list_jobs(ctx.store, team, limit)}
 
 
-@method("admin.jobs.cancel", tier=2)
+@method("admin.jobs.cancel")
 async def admin_jobs_cancel(ctx: Context, args: Args) -> JSON:
     await _admin(ctx)
     team = _team(ctx, args)

@@ -9,7 +9,7 @@ from wire.args import Args
 from wire.errors import SlackError
 
 
-@method("auth.test", tier=4)
+@method("auth.test")
 async def auth_test(ctx: Context, args: Args) -> JSON:
     team = await teams.get_team(ctx.store, ctx.caller.team_id)
     user = await users.get_user(ctx.store, ctx.caller, ctx.caller.user_id)
@@ -30,7 +30,7 @@ def auth_test_answer(team: JSON, user_id: str, user_name: str, is_bot: bool) -> 
     }
 
 
-@method("auth.revoke", tier=3)
+@method("auth.revoke")
 async def auth_revoke(ctx: Context, args: Args) -> JSON:
     if args.flag("test"):
         return {"revoked": False}
@@ -40,7 +40,7 @@ async def auth_revoke(ctx: Context, args: Args) -> JSON:
     return {"revoked": True}
 
 
-@method("team.info", tier=3)
+@method("team.info")
 async def team_info(ctx: Context, args: Args) -> JSON:
     """The caller's workspace (``team``, if given, must name it: ``team_not_found`` otherwise)."""
     if "team" in args and args.string("team") != ctx.caller.team_id:

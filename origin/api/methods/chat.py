@@ -32,7 +32,7 @@ def _thread_ts(args: Args) -> int | None:
     return args.ts("thread_ts", error="message_not_found") if "thread_ts" in args else None
 
 
-@method("chat.postMessage", tier=4)
+@method("chat.postMessage")
 async def chat_post_message(ctx: Context, args: Args) -> JSON:
     channel = _target(args)
     text = args.string("text", default="", max_len=MAX_TEXT_ARG)
@@ -50,7 +50,7 @@ async def chat_post_message(ctx: Context, args: Args) -> JSON:
     return {"channel": channel_id, "ts": message["ts"], "message": message}
 
 
-@method("chat.meMessage", tier=3)
+@method("chat.meMessage")
 async def chat_me_message(ctx: Context, args: Args) -> JSON:
     channel = _target(args)
     text = args.string("text", default="", max_len=MAX_TEXT_ARG)
@@ -60,7 +60,7 @@ async def chat_me_message(ctx: Context, args: Args) -> JSON:
     return {"channel": channel_id, "ts": message["ts"]}
 
 
-@method("chat.postEphemeral", tier=4)
+@method("chat.postEphemeral")
 async def chat_post_ephemeral(ctx: Context, args: Args) -> JSON:
     channel = _target(args)
     user = args.id("user", "user_not_in_channel")
@@ -72,7 +72,7 @@ async def chat_post_ephemeral(ctx: Context, args: Args) -> JSON:
     return {"message_ts": message_ts}
 
 
-@method("chat.update", tier=3)
+@method("chat.update")
 async def chat_update(ctx: Context, args: Args) -> JSON:
     channel = args.id("channel", "channel_not_found")
     ts = args.ts("ts", error="message_not_found")
@@ -81,7 +81,7 @@ async def chat_update(ctx: Context, args: Args) -> JSON:
     return {"channel": channel, "ts": message["ts"], "text": message["text"], "message": message}
 
 
-@method("chat.delete", tier=3)
+@method("chat.delete")
 async def chat_delete(ctx: Context, args: Args) -> JSON:
     channel = args.id("channel", "channel_not_found")
     ts = args.ts("ts", error="message_not_found")
@@ -89,7 +89,7 @@ async def chat_delete(ctx: Context, args: Args) -> JSON:
     return {"channel": channel, "ts": args.string("ts")}
 
 
-@method("chat.getPermalink", tier=4)
+@method("chat.getPermalink")
 async def chat_get_permalink(ctx: Context, args: Args) -> JSON:
     channel = args.id("channel", "channel_not_found")
     ts = args.ts("message_ts", error="message_not_found")

@@ -14,7 +14,7 @@ def _channel(args: Args) -> str:
     return args.id("channel", "channel_not_found")
 
 
-@method("conversations.list", tier=2)
+@method("conversations.list")
 async def conversations_list(ctx: Context, args: Args) -> JSON:
     types = listing.parse_types(args.opt_string("types"))
     limit, after = page(args, "conv", default=100)
@@ -24,12 +24,12 @@ async def conversations_list(ctx: Context, args: Args) -> JSON:
     return {"channels": channels, **metadata(next_cursor)}
 
 
-@method("conversations.info", tier=3)
+@method("conversations.info")
 async def conversations_info(ctx: Context, args: Args) -> JSON:
     return {"channel": await convs.info(ctx.store, ctx.caller, _channel(args))}
 
 
-@method("conversations.members", tier=4)
+@method("conversations.members")
 async def conversations_members(ctx: Context, args: Args) -> JSON:
     limit, after = page(args, "member", default=100)
     ids, next_cursor = await convs.members(ctx.store, ctx.caller, _channel(args), limit, after)
@@ -42,7 +42,7 @@ def _ts_cursor(args: Args) -> int | None:
     return cursors.decode_int("ts", args.string("cursor"))
 
 
-@method("conversations.history", tier=3)
+@method("conversations.history")
 async def conversations_history(ctx: Context, args: Args) -> JSON:
     channel = _channel(args)
     limit = args.integer("limit", 100, 0, 1000, error="invalid_limit") or 100
@@ -60,7 +60,7 @@ async def conversations_history(ctx: Context, args: Args) -> JSON:
     return {"messages": found, "has_more": more, "pin_count": pins, **metadata(next_cursor)}
 
 
-@method("conversations.replies", tier=3)
+@method("conversations.replies")
 async def conversations_replies(ctx: Context, args: Args) -> JSON:
     channel = _channel(args)
     ts = args.ts("ts", error="thread_not_found")
@@ -79,13 +79,13 @@ async def conversations_replies(ctx: Context, args: Args) -> JSON:
     return {"messages": found, "has_more": more, **metadata(next_cursor)}
 
 
-@method("conversations.create", tier=2)
+@method("conversations.create")
 async def conversations_create(ctx: Context, args: Args) -> JSON:
     name = args.string("name", max_len=200)
     return {"channel": await convs.create(ctx.store, ctx.caller, name, args.flag("is_private"))}
 
 
-@method("conversations.join", tier=3)
+@method("conversations.join")
 async def conversations_join(ctx: Context, args: Args) -> JSON:
     channel, already = await convs.join(ctx.store, ctx.caller, _channel(args))
     out: JSON = {"channel": channel}
@@ -95,63 +95,63 @@ async def conversations_join(ctx: Context, args: Args) -> JSON:
     return out
 
 
-@method("conversations.leave", tier=3)
+@method("conversations.leave")
 async def conversations_leave(ctx: Context, args: Args) -> JSON:
     await convs.leave(ctx.store, ctx.caller, _channel(args))
     return {}
 
 
-@method("conversations.invite", tier=3)
+@method("conversations.invite")
 async def conversations_invite(ctx: Context, args: Args) -> JSON:
     users = args.items("users", max_items=1000)
     return {"channel": await convs.invite(ctx.store, ctx.caller, _channel(args), users)}
 
 
-@method("conversations.kick", tier=3)
+@method("conversations.kick")
 async def conversations_kick(ctx: Context, args: Args) -> JSON:
     await convs.kick(ctx.store, ctx.caller, _channel(args), args.id("user", "user_not_found"))
     return {}
 
 
-@method("conversations.rename", tier=2)
+@method("conversations.rename")
 async def conversations_rename(ctx: Context, args: Args) -> JSON:
     name = args.string("name", max_len=200)
     return {"channel": await convs.rename(ctx.store, ctx.caller, _channel(args), name)}
 
 
-@method("conversations.setTopic", tier=2)
+@method("conversations.setTopic")
 async def conversations_set_topic(ctx: Context, args: Args) -> JSON:
     value = args.string("topic", default="", max_len=1000)
     return {"channel": await convs.set_text(ctx.store, ctx.caller, _channel(args), "topic", value)}
 
 
-@method("conversations.setPurpose", tier=2)
+@method("conversations.setPurpose")
 async def conversations_set_purpose(ctx: Context, args: Args) -> JSON:
     value = args.string("purpose", default="", max_len=1000)
     channel = await convs.set_text(ctx.store, ctx.caller, _channel(args), "purpose", value)
     return {"channel": channel, "purpose": value}
 
 
-@method("conversations.archive", tier=2)
+@method("conversations.archive")
 async def conversations_archive(ctx: Context, args: Args) -> JSON:
     await convs.set_archived(ctx.store, ctx.caller, _channel(args), True)
     return {}
 
 
-@method("conversations.unarchive", tier=2)
+@method("conversations.unarchive")
 async def conversations_unarchive(ctx: Context, args: Args) -> JSON:
     await convs.set_archived(ctx.store, ctx.caller, _channel(args), False)
     return {}
 
 
-@method("conversations.mark", tier=3)
+@method("conversations.mark")
 async def conversations_mark(ctx: Context, args: Args) -> JSON:
     # mark_unread=true: an explicit "mark unread" may move the cursor back (origin.service.readstate)
     await readstate.mark(ctx.store, ctx.caller, _channel(args), args.ts("ts"), args.flag("mark_unread"))
     return {}
 
 
-@method("conversations.open", tier=3)
+@method("conversations.open")
 async def conversations_open(ctx: Context, args: Args) -> JSON:
     if "channel" in args:
         channel = await convs.info(ctx.store, ctx.caller, _channel(args))
@@ -165,7 +165,7 @@ async def conversations_open(ctx: Context, args: Args) -> JSON:
     return out
 
 
-@method("conversations.close", tier=2)
+@method("conversations.close")
 async def conversations_close(ctx: Context, args: Args) -> JSON:
     if await dms.close(ctx.store, ctx.caller, _channel(args)):
         return {"no_op": True, "already_closed": True}

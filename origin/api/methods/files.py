@@ -56,7 +56,7 @@ def channel_list(args: Args) -> list[str]:
     return []
 
 
-@method("files.getUploadURLExternal", tier=4)
+@method("files.getUploadURLExternal")
 async def get_upload_url(ctx: Context, args: Args) -> JSON:
     files = service(ctx)
     name = args.string("filename", max_len=1000)
@@ -69,7 +69,7 @@ async def get_upload_url(ctx: Context, args: Args) -> JSON:
     return await files.start_upload(ctx.caller, name, length, alt)
 
 
-@method("files.completeUploadExternal", tier=4)
+@method("files.completeUploadExternal")
 async def complete_upload(ctx: Context, args: Args) -> JSON:
     files = service(ctx)
     items = file_items(args)
@@ -79,7 +79,7 @@ async def complete_upload(ctx: Context, args: Args) -> JSON:
     return await files.complete(ctx.caller, items, channels, text, thread_ts, store=ctx.store)
 
 
-@method("files.info", tier=4)
+@method("files.info")
 async def info(ctx: Context, args: Args) -> JSON:
     return await service(ctx).info(ctx.caller, args.id("file", "file_not_found"))
 
@@ -93,7 +93,7 @@ def _seconds(args: Args, name: str) -> int | None:
         raise invalid_arguments(name, "must be a Unix time in seconds") from None
 
 
-@method("files.list", tier=3)
+@method("files.list")
 async def files_list(ctx: Context, args: Args) -> JSON:
     files = service(ctx)
     channel = args.id("channel", "channel_not_found") if "channel" in args else None
@@ -109,13 +109,13 @@ async def files_list(ctx: Context, args: Args) -> JSON:
     )
 
 
-@method("files.delete", tier=3)
+@method("files.delete")
 async def delete(ctx: Context, args: Args) -> JSON:
     await service(ctx).delete(ctx.caller, args.id("file", "file_not_found"), store=ctx.store)
     return {}
 
 
-@method("files.upload", tier=2)
+@method("files.upload")
 async def upload(ctx: Context, args: Args) -> JSON:
     """The legacy upload with its bytes in ``content`` (a multipart file part arrives through
     the streamed route instead, ``origin.files.http``)."""

@@ -15,19 +15,19 @@ def _target(args: Args) -> tuple[str, int]:
     return channel, args.ts("timestamp", error="bad_timestamp")
 
 
-@method("pins.add", tier=2)
+@method("pins.add")
 async def pins_add(ctx: Context, args: Args) -> JSON:
     await pins.add(ctx.store, ctx.caller, *_target(args), ctx.base_url)
     return {}
 
 
-@method("pins.remove", tier=2)
+@method("pins.remove")
 async def pins_remove(ctx: Context, args: Args) -> JSON:
     await pins.remove(ctx.store, ctx.caller, *_target(args), ctx.base_url)
     return {}
 
 
-@method("pins.list", tier=2)
+@method("pins.list")
 async def pins_list(ctx: Context, args: Args) -> JSON:
     channel = args.id("channel", "channel_not_found")
     return {"items": await pins.list_pins(ctx.store, ctx.caller, channel, ctx.base_url)}

@@ -13,27 +13,27 @@ def _target(args: Args) -> tuple[str, int]:
     return channel, args.ts("timestamp", error="message_not_found")
 
 
-@method("reactions.add", tier=3)
+@method("reactions.add")
 async def reactions_add(ctx: Context, args: Args) -> JSON:
     channel, ts = _target(args)
     await reactions.set_reaction(ctx.store, ctx.caller, channel, ts, args.string("name"), True)
     return {}
 
 
-@method("reactions.remove", tier=3)
+@method("reactions.remove")
 async def reactions_remove(ctx: Context, args: Args) -> JSON:
     channel, ts = _target(args)
     await reactions.set_reaction(ctx.store, ctx.caller, channel, ts, args.string("name"), False)
     return {}
 
 
-@method("reactions.get", tier=3)
+@method("reactions.get")
 async def reactions_get(ctx: Context, args: Args) -> JSON:
     channel, ts = _target(args)
     return await reactions.get(ctx.store, ctx.caller, channel, ts)
 
 
-@method("reactions.list", tier=2)
+@method("reactions.list")
 async def reactions_list(ctx: Context, args: Args) -> JSON:
     user_id = args.id("user", "user_not_found") if "user" in args else ctx.caller.user_id
     limit, after = page(args, "reaction", default=100)

@@ -56,7 +56,7 @@ def _query(dialect: str) -> str:
 _QUERIES = {dialect: _query(dialect) for dialect in _TEXT}
 
 
-@method("client.counts", tier=3)
+@method("client.counts")
 async def client_counts(ctx: Context, args: Args) -> JSON:
     team, user = ctx.caller.team_id, ctx.caller.user_id
     dialect = (await ctx.store.shard_of(team)).dialect

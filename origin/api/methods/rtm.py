@@ -7,6 +7,6 @@ from origin.service.boot import fat_boot
 from wire.args import Args
 
 
-@method("rtm.start", tier=1)
+@method("rtm.start")
 async def rtm_start(ctx: Context, args: Args) -> JSON:
     return await fat_boot(ctx.store, ctx.caller)

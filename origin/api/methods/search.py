@@ -27,7 +27,7 @@ def _offset(args: Args, count: int) -> int:
     return cursors.decode_int("search", raw, search.MAX_RESULTS)
 
 
-@method("search.messages", tier=2)
+@method("search.messages")
 async def search_messages(ctx: Context, args: Args) -> JSON:
     """Slack's shape: ``messages`` with ``matches``, ``paging`` and ``pagination``; the next
     page also as an opaque ``response_metadata.next_cursor``."""
@@ -48,7 +48,7 @@ async def search_messages(ctx: Context, args: Args) -> JSON:
     return _answer("messages", query, found, count, offset)
 
 
-@method("search.files", tier=2)
+@method("search.files")
 async def search_files(ctx: Context, args: Args) -> JSON:
     """Files shared in what the caller may read, by name and title: ``files`` in the shape of
     ``search.messages``' ``messages``."""

@@ -9,33 +9,33 @@ from wire.cursors import metadata, page
 from wire.errors import SlackError, invalid_arguments
 
 
-@method("users.info", tier=4)
+@method("users.info")
 async def users_info(ctx: Context, args: Args) -> JSON:
     user_id = args.id("user", "user_not_found")
     return {"user": await users.get_user(ctx.store, ctx.caller, user_id)}
 
 
-@method("users.list", tier=2)
+@method("users.list")
 async def users_list(ctx: Context, args: Args) -> JSON:
     limit, after = page(args, "user", default=200)
     members, next_cursor = await users.list_users(ctx.store, ctx.caller, limit, after)
     return {"members": members, "cache_ts": 0, **metadata(next_cursor)}
 
 
-@method("users.lookupByEmail", tier=3)
+@method("users.lookupByEmail")
 async def users_lookup_by_email(ctx: Context, args: Args) -> JSON:
     email = args.string("email", max_len=255)
     return {"user": await users.lookup_by_email(ctx.store, ctx.caller, email)}
 
 
-@method("users.profile.get", tier=4)
+@method("users.profile.get")
 async def users_profile_get(ctx: Context, args: Args) -> JSON:
     user_id = args.id("user", "user_not_found") if "user" in args else ctx.caller.user_id
     user = await users.get_user(ctx.store, ctx.caller, user_id)
     return {"profile": user["profile"]}
 
 
-@method("users.profile.set", tier=3)
+@method("users.profile.set")
 async def users_profile_set(ctx: Context, args: Args) -> JSON:
     if "user" in args and args.string("user") != ctx.caller.user_id:
         raise SlackError("cannot_update_admin_user", "only your own profile can be set")
@@ -48,7 +48,7 @@ async def users_profile_set(ctx: Context, args: Args) -> JSON:
     return {"profile": user["profile"]}
 
 
-@method("users.conversations", tier=3)
+@method("users.conversations")
 async def users_conversations(ctx: Context, args: Args) -> JSON:
     user_id = args.id("user", "user_not_found") if "user" in args else ctx.caller.user_id
     types = listing.parse_types(args.opt_string("types"))
@@ -59,13 +59,13 @@ async def users_conversations(ctx: Context, args: Args) -> JSON:
     return {"channels": channels, **metadata(next_cursor)}
 
 
-@method("users.getPresence", tier=3)
+@method("users.getPresence")
 async def users_get_presence(ctx: Context, args: Args) -> JSON:
     user_id = args.id("user", "user_not_found") if "user" in args else ctx.caller.user_id
     return await presence.get_presence(ctx.store, ctx.caller, user_id)
 
 
-@method("users.setPresence", tier=2)
+@method("users.setPresence")
 async def users_set_presence(ctx: Context, args: Args) -> JSON:
     value = args.string("presence")
     if value not in ("auto", "away"):
@@ -74,7 +74,7 @@ async def users_set_presence(ctx: Context, args: Args) -> JSON:
     return {}
 
 
-@method("users.setActive", tier=2)
+@method("users.setActive")
 async def users_set_active(ctx: Context, args: Args) -> JSON:
     """Slack's: marks the user active. Activity is counted on their connections (any client
     frame); over HTTP there is no connection to mark, so it only answers ok, as Slack does."""

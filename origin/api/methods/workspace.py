@@ -8,25 +8,25 @@ from wire.args import Args
 from wire.errors import SlackError
 
 
-@method("bots.info", tier=3)
+@method("bots.info")
 async def bots_info(ctx: Context, args: Args) -> JSON:
     bot_id = args.id("bot", "bot_not_found") if "bot" in args else None
     return {"bot": await bots.bot_info(ctx.store, ctx.caller, bot_id)}
 
 
-@method("emoji.list", tier=2)
+@method("emoji.list")
 async def emoji_list(ctx: Context, args: Args) -> JSON:
     return {"emoji": await emoji.list_emoji(ctx.store, ctx.caller), "cache_ts": "0.000000"}
 
 
-@method("admin.emoji.add", tier=2)
+@method("admin.emoji.add")
 async def admin_emoji_add(ctx: Context, args: Args) -> JSON:
     name = args.string("name", default="", max_len=200)
     await emoji.add(ctx.store, ctx.caller, name, url=args.string("url", default="", max_len=2000))
     return {}
 
 
-@method("admin.emoji.addAlias", tier=2)
+@method("admin.emoji.addAlias")
 async def admin_emoji_add_alias(ctx: Context, args: Args) -> JSON:
     name = args.string("name", default="", max_len=200)
     alias_for = args.string("alias_for", default="", max_len=200)
@@ -36,7 +36,7 @@ async def admin_emoji_add_alias(ctx: Context, args: Args) -> JSON:
     return {}
 
 
-@method("usergroups.list", tier=2)
+@method("usergroups.list")
 async def usergroups_list(ctx: Context, args: Args) -> JSON:
     groups = await usergroups.list_usergroups(
         ctx.store,
@@ -48,7 +48,7 @@ async def usergroups_list(ctx: Context, args: Args) -> JSON:
     return {"usergroups": groups}
 
 
-@method("usergroups.create", tier=2)
+@method("usergroups.create")
 async def usergroups_create(ctx: Context, args: Args) -> JSON:
     users = args.items("users", max_items=1000) if "users" in args else []
     group = await usergroups.create(
