@@ -7,7 +7,7 @@ closes that token's connections), so revocation does not wait for the TTL.
 The cache is a plain bounded dict with a TTL (:class:`flannel.tokencache.TtlCache`): a hit is
 a hash and a dict lookup, with no task, timer or ``await`` (every Web API call starts here).
 
-Misses are batched (:class:`wire.tokencheck.BatchCalls`): the tokens new at one moment (a
+Misses are batched (:class:`wire.batching.BatchCalls`): the tokens new at one moment (a
 connect storm's ``rtm.connect`` calls) go to the origin in one call of its batch endpoint, as
 the router's do, instead of one ``auth.test`` each. An origin without the endpoint is asked
 ``auth.test`` per token from then on.
@@ -22,8 +22,9 @@ from typing import Any
 
 from flannel.origin_client import NoBatchCheck, OriginClient
 from flannel.tokencache import Clock, TtlCache
+from wire.batching import BatchCalls
 from wire.errors import SlackError
-from wire.tokencheck import MAX_TOKENS, BatchCalls
+from wire.tokencheck import MAX_TOKENS
 from wire.tokens import token_hash
 
 #: Cached token checks at most (a few MB); the oldest go first when full.

@@ -35,11 +35,11 @@ from flannel.settings import EdgeSettings
 from flannel.writes import WAIT_S, OwnWrites, user_key
 from wire import closecodes
 from wire.args import Args
+from wire.batching import BatchCalls
 from wire.errors import SlackError
 from wire.presence import MAX_MANUAL_BATCH
 from wire.ratelimit import RateLimiter, tier_of
 from wire.tickets import NonceStore, Ticket, TicketError, verify
-from wire.tokencheck import BatchCalls
 
 #: How long a connecting user's manual-away lookup waits for others to share its call.
 MANUAL_WINDOW_S = 0.01

@@ -22,9 +22,10 @@ import httpx
 import orjson
 
 from router.origin_calls import call_origin
+from wire.batching import BatchCalls
 from wire.errors import RateLimited, SlackError
 from wire.http import JSON_TYPE, SERVICE_HEADER
-from wire.tokencheck import MAX_TOKENS, TOKEN_CHECK_PATH, BatchCalls, check_answer
+from wire.tokencheck import MAX_TOKENS, TOKEN_CHECK_PATH, check_answer
 from wire.tokens import token_hash
 from wire.ttlcache import TtlCache
 

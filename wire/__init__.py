@@ -18,4 +18,13 @@ another part. Modules, one concept each:
 ``tokens``       token hashing (a raw token is never a key, a log field or an event field)
 ``keys``         the Redis key layout shared by edges and routers (registry, warm sets)
 ``ratelimit``    Slack's per-token rate-limit tiers, each method's tier, the token buckets
+``ttlcache``     a bounded in-process map with a TTL per entry (token checks on the hot path)
+``tokencheck``   the origin's batch endpoint checking many tokens in one call
+``batching``     single-flight, batched asks (token checks, manual-away lookups in a storm)
+``readstate``    unread and mention counts, each conversation's latest message, from the log
+``presence``     presence and typing as clients see them; the manual-away batch endpoint
+``dnd``          do-not-disturb windows and snoozes
+``notifyprefs``  a user's notification preferences (``users.prefs.get|set``, the notifier)
+``files``        where file bytes travel: upload and download URLs, a proxy's headers
+``bus``          the ephemeral bus envelope (presence, typing, frames for one user's sessions)
 """
