@@ -145,7 +145,7 @@ async def _dispatch(store: Store, args: argparse.Namespace) -> dict[str, Any]:
 async def _reindex(store: Store, search_dir: str) -> dict[str, Any]:
     import time
 
-    from origin.search.indexer import build
+    from origin.search.generations import build
 
     started = time.perf_counter()
     path, n = await build(store, search_dir)

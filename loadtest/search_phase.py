@@ -12,7 +12,7 @@ match. Real workspaces search for rarer words; the per-kind figures show the dif
 (``rare`` searches the numbers in seeded links, which occur a handful of times each).
 
 Both engines answer the same queries, by the same callers, in the same run: the tantivy
-index (built from the database by `origin.search.indexer.build`, as ``flannel admin reindex``
+index (built from the database by `origin.search.generations.build`, as ``flannel admin reindex``
 does, then kept by a live indexer following the change log) and the previous engine, the
 database's own full-text index (MariaDB FULLTEXT or SQLite FTS5). Each engine runs the whole
 query set as its own block, after a warm-up of its own: interleaved, the previous engine's
@@ -55,7 +55,8 @@ from loadtest.stats import percentile
 from origin.relay import Relay
 from origin.search import INNODB_STOPWORDS
 from origin.search.engine import register, unregister
-from origin.search.indexer import Indexer, build, outbox_offset
+from origin.search.generations import build, outbox_offset
+from origin.search.indexer import Indexer
 from origin.seed import seed_workspace
 from origin.seed.names import WORDS
 from origin.service import messages as posting

@@ -1,11 +1,7 @@
 """The search indexer: follows every workspace's change log into the tantivy index of its shard.
 
-Layout on disk (``--search-dir``)::
-
-    CURRENT                       the generation that answers ("gen-<n>")
-    gen-<n>/shard-<i>/            one tantivy index per database shard
-    gen-<n>/offsets.json          per workspace, the last change-log offset applied
-    gen-<n>/version               the index schema it was built with (`SCHEMA_VERSION`)
+The index on disk (generations, ``CURRENT``, building one from the database) is
+:mod:`origin.search.generations`.
 
 Applying. One task per workspace reads its log (a `changelog.LogReader` subscription) into
 one queue; one applier drains it in batches. An event names what it changed (a message, its
@@ -38,7 +34,6 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -46,16 +41,29 @@ from typing import Any, Final
 import orjson
 
 from changelog import LogReader, TailableLog, TooOld
-from origin.search.engine import FileHits, Hits, SearchRequest, Stored, register, unregister
+from origin.search.engine import FileHits, Hits, SearchRequest, register, unregister
+from origin.search.generations import (
+    ROW,
+    Generation,
+    Key,
+    build,
+    current,
+    drop_old,
+    fill_team,
+    message_doc,
+    new_path,
+    outbox_offset,
+    publish,
+    schema_version,
+)
 from origin.search.tantivy_index import (
     KIND_FILE,
     KIND_MESSAGE,
     SCHEMA_VERSION,
     FileDoc,
-    MessageDoc,
     ShardIndex,
 )
-from origin.store.db import Conn, Database, Row
+from origin.store.db import Conn, Row
 from origin.store.shards import Store
 from wire.ids import parse_ts
 
@@ -65,202 +73,7 @@ WAIT_S: Final = 1.0
 """How long a search waits for the index to apply its workspace's last write (read-your-writes)."""
 BATCH: Final = 2000
 POLL_S: Final = 1.0
-FILL_CHUNK: Final = 5000
 REBUILDS_PER_BATCH: Final = 4
-FILE_SHARE: Final = "file_share"
-_ROW = (
-    "m.channel_id, m.ts, m.team_id, m.user_id, m.text, m.extra_text, m.thread_ts, m.subtype, "
-    "EXISTS (SELECT 1 FROM reactions r WHERE r.channel_id = m.channel_id AND r.ts = m.ts), "
-    "m.blocks, m.attachments"
-)
-Key = tuple[str, int]
-
-
-def _json_text(value: Any) -> str | None:
-    if value is None or value == "":
-        return None
-    return bytes(value).decode() if isinstance(value, (bytes, bytearray, memoryview)) else str(value)
-
-
-def _doc(row: Row, file_flag: bool) -> MessageDoc:
-    text, extra = str(row[4] or ""), row[5]
-    user_id = None if row[3] is None else str(row[3])
-    thread_ts = None if row[6] is None else int(row[6])
-    return MessageDoc(
-        team_id=str(row[2]),
-        channel_id=str(row[0]),
-        ts=int(row[1]),
-        user_id=user_id,
-        text=text if not extra else f"{text}\n{extra}",
-        thread=thread_ts is not None,
-        reaction=bool(row[8]),
-        file=file_flag or row[7] == FILE_SHARE,
-        stored=Stored(user_id, text, thread_ts, _json_text(row[9]), _json_text(row[10])),
-    )
-
-
-async def outbox_offset(db: Database, team_id: str, *, published: bool = False) -> int:
-    """The workspace's last outbox offset (of the published rows only, when asked)."""
-    sql = "SELECT MAX(event_offset) FROM outbox WHERE team_id = ?"
-    sql += " AND published = 1" if published else ""
-    async with db.read() as conn:
-        row = await conn.fetchone(sql, [team_id])
-    return int(row[0]) if row and row[0] is not None else 0
-
-
-# -- generations ---------------------------------------------------------------------------------
-
-
-class Generation:
-    """One built index: a `ShardIndex` per shard and the offsets applied."""
-
-    def __init__(self, path: Path, shards: int) -> None:
-        self.path = path
-        self.name = path.name
-        self.shards = [ShardIndex(path / f"shard-{i}") for i in range(shards)]
-        try:
-            self.offsets: dict[str, int] = {
-                str(k): int(v) for k, v in orjson.loads((path / "offsets.json").read_bytes()).items()
-            }
-        except FileNotFoundError:
-            self.offsets = {}
-
-    def save_offsets(self) -> None:
-        tmp = self.path / "offsets.json.tmp"
-        tmp.write_bytes(orjson.dumps(self.offsets))
-        os.replace(tmp, self.path / "offsets.json")
-
-    def commit(self, shards: Iterable[int]) -> None:
-        """Blocking: commit those shards, then record the offsets."""
-        for i in sorted(set(shards)):
-            self.shards[i].commit()
-        self.save_offsets()
-
-    def close(self) -> None:
-        for shard in self.shards:
-            shard.close()
-
-    def size_bytes(self) -> int:
-        return sum(s.size_bytes() for s in self.shards)
-
-
-def current(root: Path) -> Path | None:
-    try:
-        name = (root / "CURRENT").read_text().strip()
-    except FileNotFoundError:
-        return None
-    path = root / name
-    return path if name and path.is_dir() else None
-
-
-def _publish(root: Path, path: Path) -> None:
-    tmp = root / "CURRENT.tmp"
-    tmp.write_text(path.name)
-    os.replace(tmp, root / "CURRENT")
-
-
-def _new_path(root: Path) -> Path:
-    path = root / f"gen-{time.time_ns()}"
-    path.mkdir(parents=True)
-    (path / "version").write_text(str(SCHEMA_VERSION))
-    return path
-
-
-def schema_version(path: Path) -> int:
-    """The schema a generation was built with (1: before the version was recorded)."""
-    try:
-        return int((path / "version").read_text().strip())
-    except (FileNotFoundError, ValueError):
-        return 1
-
-
-def drop_old(root: Path, keep: Path) -> None:
-    """Remove the generations other than `keep` (their readers are gone)."""
-    for path in root.glob("gen-*"):
-        if path != keep and path.is_dir():
-            shutil.rmtree(path, ignore_errors=True)
-
-
-async def fill_team(gen: Generation, store: Store, team_id: str) -> tuple[int, int]:
-    """Index every message of the workspace from its shard, and the files they share
-    (after removing what was there), uncommitted; returns how many, and the outbox offset
-    read before the rows: the offset the documents reflect once committed."""
-    db = await store.shard_of(team_id)
-    shard = gen.shards[store.shards.index(db)]
-    offset = await outbox_offset(db, team_id)
-    shard.delete_team(team_id)
-    n = 0
-    async with db.read() as conn:
-        found = await conn.fetchall("SELECT id FROM conversations WHERE team_id = ? ORDER BY id", [team_id])
-    channels = [str(r[0]) for r in found]
-    for channel in channels:
-        after = -(2**62)
-        while True:
-            async with db.read() as conn:
-                rows = await conn.fetchall(
-                    f"SELECT {_ROW} FROM messages m WHERE m.channel_id = ? AND m.ts > ? "
-                    "ORDER BY m.ts LIMIT ?",
-                    [channel, after, FILL_CHUNK],
-                )
-            shared = await _shared_files(db, channel, rows) if rows else {}
-            for row in rows:
-                files = shared.get(int(row[1]), [])
-                doc = _doc(row, bool(files))
-                shard.put_message(doc, replace=False)  # the team was deleted above
-                for f in files:
-                    shard.put_file(FileDoc(team_id, channel, doc.ts, doc.user_id, f))
-            n += len(rows)
-            if len(rows) < FILL_CHUNK:
-                break
-            after = int(rows[-1][1])
-            await asyncio.sleep(0)
-    return n, offset
-
-
-async def _shared_files(db: Database, channel: str, rows: list[Row]) -> dict[int, list[dict[str, Any]]]:
-    """The files each of these messages (one channel, in ts order) shares, by ts: the full
-    objects its ``message_extras`` keep (an upload's share, or an import), tombstones left
-    out. What the live path reads from the ``message`` events."""
-    async with db.read() as conn:
-        found = await conn.fetchall(
-            "SELECT ts, payload FROM message_extras WHERE channel_id = ? AND ts >= ? AND ts <= ?",
-            [channel, int(rows[0][1]), int(rows[-1][1])],
-        )
-    out: dict[int, list[dict[str, Any]]] = {}
-    for ts, payload in found:
-        try:
-            listed = orjson.loads(payload).get("files")
-        except (orjson.JSONDecodeError, AttributeError):
-            continue
-        files = [
-            f
-            for f in (listed if isinstance(listed, list) else [])
-            if isinstance(f, dict) and f.get("id") and f.get("mode") != "tombstone"
-        ]
-        if files:
-            out[int(ts)] = files
-    return out
-
-
-async def build(store: Store, root: str | os.PathLike[str]) -> tuple[Path, int]:
-    """A new generation of every workspace from the database, then made current (online: the
-    answering generation is untouched until the switch). Returns its path and the messages."""
-    base = Path(root)
-    base.mkdir(parents=True, exist_ok=True)
-    gen = Generation(_new_path(base), len(store.shards))
-    n = 0
-    try:
-        for team_id in await store.team_ids():
-            filled, gen.offsets[team_id] = await fill_team(gen, store, team_id)
-            n += filled
-        await asyncio.to_thread(gen.commit, range(len(gen.shards)))
-    finally:
-        gen.close()
-    _publish(base, gen.path)
-    return gen.path, n
-
-
-# -- the indexer ---------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,8 +135,8 @@ class Indexer:
         if path is None or schema_version(path) != SCHEMA_VERSION:
             if path is not None:
                 log.warning("search index %s has another schema: starting a new one", path.name)
-            path = _new_path(self.root)
-            _publish(self.root, path)
+            path = new_path(self.root)
+            publish(self.root, path)
             drop_old(self.root, path)
         self._gen = Generation(path, len(self.store.shards))
         self._reader = LogReader(self.changelog)
@@ -583,7 +396,7 @@ class Indexer:
                     shard.delete_message(*key)
                     continue
                 flag = file_flag[key] if key in file_flag else shard.has_file_flag(*key)
-                shard.put_message(_doc(row, flag))
+                shard.put_message(message_doc(row, flag))
         self.applied_events += len(events)
         return set(refresh) | set(files)
 
@@ -600,7 +413,7 @@ async def _rows(conn: Conn, keys: list[Key]) -> dict[Key, Row]:
     for start in range(0, len(keys), 200):
         chunk = keys[start : start + 200]
         rows = await conn.fetchall(
-            f"SELECT {_ROW} FROM messages m WHERE "
+            f"SELECT {ROW} FROM messages m WHERE "
             + " OR ".join(["(m.channel_id = ? AND m.ts = ?)"] * len(chunk)),
             [v for key in chunk for v in key],
         )

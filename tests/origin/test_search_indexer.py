@@ -14,7 +14,8 @@ import pytest
 from changelog import MemoryLog, RedisLog
 from origin.models import MESSAGE_COLUMNS
 from origin.relay import Relay
-from origin.search.indexer import Indexer, build, current, outbox_offset
+from origin.search.generations import build, current, outbox_offset
+from origin.search.indexer import Indexer
 from origin.service import messages, search
 from origin.service.auth import Caller
 from origin.store.shards import Store

@@ -19,7 +19,8 @@ from changelog import MemoryLog
 from origin.models import MESSAGE_COLUMNS
 from origin.relay import Relay
 from origin.search import FTS5_TOKENIZE, HIGHLIGHT_END, HIGHLIGHT_START
-from origin.search.indexer import Indexer, outbox_offset
+from origin.search.generations import outbox_offset
+from origin.search.indexer import Indexer
 from origin.service import conversations, dms, messages, reactions, search
 from origin.service.auth import Caller
 from origin.store import migrations

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from changelog import MemoryLog
-from origin.search.indexer import Indexer, build, current, outbox_offset
+from origin.search.generations import build, current, outbox_offset
+from origin.search.indexer import Indexer
 from origin.service import search
 from origin.store.shards import Store
 from tests.origin.conftest import InProcess, in_process

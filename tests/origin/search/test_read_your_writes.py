@@ -15,7 +15,8 @@ import pytest
 
 from changelog import MemoryLog
 from origin.relay import Relay
-from origin.search.indexer import WAIT_S, Indexer, outbox_offset
+from origin.search.generations import outbox_offset
+from origin.search.indexer import WAIT_S, Indexer
 from origin.service import messages, search
 from origin.service.search.writes import own_offset
 from origin.store.shards import Store

@@ -9,7 +9,8 @@ from pathlib import Path
 import tantivy
 
 from changelog import MemoryLog
-from origin.search.indexer import Indexer, current, outbox_offset, schema_version
+from origin.search.generations import current, outbox_offset, schema_version
+from origin.search.indexer import Indexer
 from origin.search.tantivy_index import SCHEMA_VERSION
 from origin.service import messages, search
 from origin.store.shards import Store
