@@ -27,7 +27,7 @@ from typing import Any
 from changelog import ChangeLog, LogReader, MemoryLog, RedisLog
 from loadtest.stats import percentile
 from origin.relay import Relay
-from origin.service import conversations, messages, teams, users
+from origin.service import conversations, message_batches, message_writes, messages, teams, users
 from origin.service.auth import Caller, authenticate, issue_token
 from origin.service.content import Content
 from origin.service.teams import current_offset
@@ -114,10 +114,10 @@ async def measure(
     }
 
 
-class _EditsAlone(messages.Edits):
+class _EditsAlone(message_batches.Edits):
     """Every edit alone inside its group (the path before edits were batched)."""
 
-    def batchable(self, item: messages.EditItem) -> bool:
+    def batchable(self, item: message_writes.EditItem) -> bool:
         return False
 
 
@@ -128,13 +128,13 @@ async def measure_edits(store: Store, edits: int, writers: int, name: str, batch
         parse_ts((await messages.post(store, callers[0], channel, f"m{i}"))[0]["ts"]) for i in range(edits)
     ]
     db = await store.shard_of(team_id)
-    batcher = messages.EDITS if batched else _EditsAlone()
+    batcher = message_batches.EDITS if batched else _EditsAlone()
     groups0 = store.group_commit.groups
 
     async def writer(w: int) -> None:
         for i in range(w, edits, writers):
             kind = "delete" if i % 4 == 3 else "update"
-            item = messages.EditItem(kind, callers[0], channel, stamps[i], f"edited {i}", Content())
+            item = message_writes.EditItem(kind, callers[0], channel, stamps[i], f"edited {i}", Content())
             await store.group_commit.submit(db, team_id, batcher, item)
 
     t0 = time.perf_counter()

@@ -16,7 +16,7 @@ from origin.models import JSON, MESSAGE_COLUMNS
 from origin.service import dms
 from origin.service.access import Visible, fetch_message
 from origin.service.auth import Caller
-from origin.service.messages import _bump_thread, event_base, message_with_id
+from origin.service.message_writes import bump_thread, event_base, message_with_id
 from origin.store.db import Conn, Row
 from origin.store.shards import WriteTx
 from wire.ids import now_us
@@ -71,7 +71,7 @@ async def post_files(
     message.update(extras)
     event = event_base(conv, "message")
     if parent is not None:
-        event["parent"] = await _bump_thread(tx, conv.id, parent, caller.user_id, ts)
+        event["parent"] = await bump_thread(tx, conv.id, parent, caller.user_id, ts)
     event.update(message)
     event["channel"] = conv.id
     offset = await tx.emit(event)

@@ -15,7 +15,7 @@ from origin.service import targets
 from origin.service.access import fetch_message, require_member, require_open
 from origin.service.auth import Caller
 from origin.service.content import Content
-from origin.service.messages import check_text, event_base
+from origin.service.message_writes import check_text, event_base
 from origin.store.shards import Store
 from wire.errors import SlackError
 from wire.ids import now_us, ts_str

@@ -10,7 +10,7 @@ from __future__ import annotations
 from origin.models import JSON, add_extras, permalink
 from origin.service.access import fetch_message, visible
 from origin.service.auth import Caller
-from origin.service.messages import MESSAGE_READ, message_with_id
+from origin.service.message_writes import MESSAGE_READ, message_with_id
 from origin.service.reactions import reactions_for
 from origin.store.db import Conn, Row
 from origin.store.shards import Store

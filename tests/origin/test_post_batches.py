@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 import pytest
 
-from origin.service import conversations, dms, messages, pins, reactions
+from origin.service import conversations, dms, message_batches, message_writes, messages, pins, reactions
 from origin.service.content import Content
 from origin.service.teams import current_offset
 from origin.store.group import MAX_GROUP
@@ -117,7 +117,7 @@ async def outcome(store: Store, w: World, start: int, answers: list[Any]) -> dic
     tid = w.team.id
     async with store.read(tid) as conn:
         rows = await conn.fetchall(
-            f"SELECT {messages.MESSAGE_READ}, extra_text FROM messages WHERE team_id = ?",
+            f"SELECT {message_writes.MESSAGE_READ}, extra_text FROM messages WHERE team_id = ?",
             [tid],
         )
         events = await conn.fetchall(
@@ -377,7 +377,7 @@ async def edit_outcome(store: Store, e: EditWorld, start: int, answers: list[Any
     w, tid = e.base, e.base.team.id
     async with store.read(tid) as conn:
         rows = await conn.fetchall(
-            f"SELECT {messages.MESSAGE_READ}, extra_text FROM messages WHERE team_id = ?", [tid]
+            f"SELECT {message_writes.MESSAGE_READ}, extra_text FROM messages WHERE team_id = ?", [tid]
         )
         events = await conn.fetchall(
             "SELECT event_offset, payload FROM outbox WHERE team_id = ? AND event_offset > ? "
@@ -498,13 +498,13 @@ class CountingConn:
         return await self.conn.fetchall(sql, params)
 
 
-class CountedEdits(messages.Edits):
-    """:class:`messages.Edits`, recording each batch's size and statement count."""
+class CountedEdits(message_batches.Edits):
+    """:class:`message_batches.Edits`, recording each batch's size and statement count."""
 
     def __init__(self) -> None:
         self.batches: list[tuple[int, int]] = []
 
-    async def run_batch(self, tx: Any, items: list[messages.EditItem]) -> list[Any]:
+    async def run_batch(self, tx: Any, items: list[message_writes.EditItem]) -> list[Any]:
         real = tx.conn
         tx.conn = counting = CountingConn(real)
         try:
@@ -530,7 +530,7 @@ async def test_edits_queued_together_take_few_statements(store: Store, size: int
     db = await store.shard_of(team.id)
 
     def edit(kind: str, ts: int) -> Callable[[], Awaitable[object]]:
-        item = messages.EditItem(kind, team.alice.caller, team.general, ts, "edited", Content())
+        item = message_writes.EditItem(kind, team.alice.caller, team.general, ts, "edited", Content())
         return lambda: store.group_commit.submit(db, team.id, edits, item)
 
     half = size // 2
