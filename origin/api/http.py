@@ -23,6 +23,8 @@ from starlette.responses import Response
 from origin.api.ratelimit import RateLimiter
 from origin.api.registry import Context, Method
 from origin.service.auth import Caller, authenticate, authenticate_as
+from origin.store.db import Database
+from origin.store.group import Batcher, GroupCommit, Item, Result
 from origin.store.shards import Store, WriteTx
 from origin.transfer.jobs import Transfers
 from wire import http
@@ -82,7 +84,29 @@ class CommittedOffset:
         async with self._store.write(team_id) as tx:
             yield tx
         if tx.events:  # committed
-            self.offset = max(self.offset, int(tx.events[-1]["offset"]))
+            self.note(int(tx.events[-1]["offset"]))
+
+    @property
+    def group_commit(self) -> _NotingGroupCommit:
+        """The store's group commit, noting the offsets its jobs (posts, edits) committed."""
+        return _NotingGroupCommit(self._store.group_commit, self.note)
+
+    def note(self, offset: int) -> None:
+        self.offset = max(self.offset, offset)
+
+
+class _NotingGroupCommit:
+    """:class:`origin.store.group.GroupCommit` as one call sees it (see :class:`CommittedOffset`)."""
+
+    def __init__(self, real: GroupCommit, note: Callable[[int], None]) -> None:
+        self._real = real
+        self._note = note
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+    async def submit(self, db: Database, team_id: str, batcher: Batcher[Item, Result], item: Item) -> Result:
+        return await self._real.submit(db, team_id, batcher, item, noted=self._note)
 
 
 class ApiEndpoint:

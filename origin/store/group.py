@@ -31,7 +31,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
@@ -94,13 +94,14 @@ class _Member:
 class _Job(Generic[Item, Result]):
     """One queued batched write: its item, its batcher and its outcome (set after the commit)."""
 
-    __slots__ = ("alone", "batcher", "item", "outcome")
+    __slots__ = ("alone", "batcher", "item", "offset", "outcome")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, batcher: Batcher[Item, Result], item: Item) -> None:
         self.batcher = batcher
         self.item = item
         self.alone = not batcher.batchable(item)
         self.outcome: asyncio.Future[Result] = loop.create_future()
+        self.offset = 0  # the last offset its group committed, when it logged anything
 
     def fail(self, exc: BaseException) -> None:
         if not self.outcome.done():
@@ -180,18 +181,35 @@ class GroupCommit:
         member.done.set_result(None)
         await asyncio.shield(member.committed)
 
-    async def submit(self, db: Database, team_id: str, batcher: Batcher[Item, Result], item: Item) -> Result:
+    async def submit(
+        self,
+        db: Database,
+        team_id: str,
+        batcher: Batcher[Item, Result],
+        item: Item,
+        noted: Callable[[int], None] | None = None,
+    ) -> Result:
         """Run ``item`` (see :class:`Batcher`) in the workspace's next group; its result once
         that group committed. A caller cancelled while the job waits takes it out of the
-        queue; once its group has started, the job runs and commits regardless."""
+        queue; once its group has started, the job runs and commits regardless.
+
+        ``noted`` is told the last change-log offset committed with the job, when it logged
+        something (the job's own events or later ones of its group, committed at the same
+        moment): what an answer's ``x-flannel-offset`` says, so an edge can wait for it."""
         if self.max_group <= 1:
             async with self._alone(db, team_id) as tx:
-                return await batcher.run_one(tx, item)
+                result = await batcher.run_one(tx, item)
+            if noted is not None and tx.events:  # committed
+                noted(int(tx.events[-1]["offset"]))
+            return result
         loop = asyncio.get_running_loop()
         job = _Job(loop, batcher, item)
         queue = self._queue(loop, db, team_id)
         queue.pending.append(job)
-        return await job.outcome
+        result = await job.outcome
+        if noted is not None and job.offset:
+            noted(job.offset)
+        return result
 
     def _queue(self, loop: asyncio.AbstractEventLoop, db: Database, team_id: str) -> _Queue:
         queue = self._queues.get(team_id)
@@ -324,6 +342,7 @@ class GroupCommit:
             member.committed.set_result(None)
         for job, result in succeeded:
             if not job.outcome.done():
+                job.offset = seq if outbox else 0
                 job.outcome.set_result(result)
         if outbox:
             self._notify()
