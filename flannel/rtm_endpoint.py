@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from urllib.parse import unquote_plus
 
-from starlette.datastructures import QueryParams
 from starlette.websockets import WebSocket
 
 from flannel.connection import Connection
@@ -18,6 +18,21 @@ from wire import closecodes
 log = logging.getLogger("flannel.edge")
 
 
+def query_values(query_string: bytes, *names: str) -> dict[str, str]:
+    """The last value of each of ``names`` in a query string, decoded as starlette's
+    ``QueryParams`` would (latin-1, then ``+`` and percent escapes as UTF-8), without building
+    the whole multi-dict: a connect storm parses one per handshake, and the ticket (URL-safe
+    base64) and ``resume_from`` (digits) need no unescaping."""
+    found: dict[str, str] = {}
+    for part in query_string.decode("latin-1").split("&"):
+        key, _, value = part.partition("=")
+        if "%" in key or "+" in key:
+            key = unquote_plus(key)
+        if key in names:
+            found[key] = unquote_plus(value) if "%" in value or "+" in value else value
+    return found
+
+
 async def rtm(socket: WebSocket) -> None:
     edge: Edge = socket.state.edge
     gated = admission.gate(edge.draining)
@@ -26,7 +41,7 @@ async def rtm(socket: WebSocket) -> None:
         return
     # Parsed here, not through ``socket.query_params``: that would keep them for the
     # connection's life (the ticket is a few hundred bytes).
-    query = QueryParams(socket.scope.get("query_string", b""))
+    query = query_values(socket.scope.get("query_string", b""), "ticket", "resume_from")
     ticket = await edge.redeem(query.get("ticket", ""))
     decision = admission.on_ticket(ticket, edge.revoked, query.get("resume_from"))
     del query

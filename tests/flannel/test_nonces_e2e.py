@@ -4,6 +4,7 @@ a close code, never a 500 (defect 5)."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 
@@ -115,3 +116,17 @@ async def test_the_first_handshake_after_a_redis_restart_is_not_a_500(spare_redi
         assert fourth.accepted and fourth.close_code == closecodes.UNAVAILABLE
         assert frames[0]["error"]["code"] == "service_unavailable"
     await nonces.close()
+
+
+async def test_a_storm_of_claims_goes_in_few_calls_and_each_nonce_once(store: RedisNonceStore) -> None:
+    """Claims made together share a script call; a nonce claimed twice in one call (the same
+    ticket redeemed twice at once) is claimed once, the other refused as used."""
+    signed = [ticket() for _ in range(300)]
+    twice = signed[:40]  # each redeemed twice, in the same loop turn
+    calls0 = store.calls
+    codes = await asyncio.gather(*(redeem(store, t) for t in [*signed, *twice]))
+    assert codes[:40].count("ok") + codes[300:].count("ok") == 40  # one of each pair
+    assert codes[40:300] == ["ok"] * 260
+    assert codes[:40].count("ticket_used") + codes[300:].count("ticket_used") == 40
+    assert 2 <= store.calls - calls0 <= 3  # 340 claims: 256 in one call, the rest in the next
+    assert await redeem(store, signed[100]) == "ticket_used"  # and spent for good

@@ -1,5 +1,5 @@
-"""Tickets (PyJWT, HS256 under a derived key): round trip, expiry and clock skew, tampering,
-wrong edge, single use, the nonce store's bounds and epoch."""
+"""Tickets (HS256 JWS under a derived key; PyJWT forges the odd ones): round trip, expiry and
+clock skew, tampering, wrong edge, single use, the nonce store's bounds and epoch."""
 
 from __future__ import annotations
 
@@ -109,7 +109,7 @@ def test_the_key_is_derived_for_tickets_alone() -> None:
 @WEAK_KEY_OK
 def test_only_hs256_is_accepted() -> None:
     assert code_of(SECRET, forge(GOOD, algorithm="HS512")) == "invalid_auth"
-    unsigned = jwt.encode(GOOD, None, algorithm="none")
+    unsigned = jwt.encode(GOOD, None, algorithm="none")  # type: ignore[arg-type]
     assert code_of(SECRET, unsigned) == "invalid_auth"
 
 
@@ -250,3 +250,42 @@ def test_issue_validates() -> None:
         issue(SECRET, "U1", "T1", "E1", resume_from=-1)
     with pytest.raises(ValueError):
         issue(SECRET, "U1", "T1", "E1", resume_from=True)  # type: ignore[arg-type]
+
+
+def test_the_signature_has_one_spelling() -> None:
+    """The last base64url character of a 32-byte MAC carries 2 unused bits: a decoder ignores
+    them, the ticket check does not (the signature must be the canonical encoding)."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    for n in range(8):
+        t = issue(SECRET, "U1", "T1", "E1", now=NOW, nonce=f"nonce-{n}-0123456789")
+        last = alphabet.index(t[-1])
+        for spare in (1, 2, 3):  # same MAC bytes, another spelling
+            assert code_of(SECRET, t[:-1] + alphabet[last ^ spare]) == "invalid_auth"
+
+
+def test_tickets_are_standard_hs256_jwts() -> None:
+    """Made and checked without PyJWT, still the same format: PyJWT reads ours under the ticket
+    key, and one it signed passes (so routers and edges of either kind interoperate)."""
+    t = issue(SECRET, "U1", "T1", "E1", now=NOW, resume_from=3, token_hash="ab" * 32)
+    claims = jwt.decode(
+        t, tickets._key(SECRET), algorithms=["HS256"], audience="E1", options={"verify_exp": False}
+    )
+    assert (claims["sub"], claims["team"], claims["r"], claims["h"], claims["iat"]) == (
+        "U1",
+        "T1",
+        3,
+        "ab" * 32,
+        NOW,
+    )
+    assert check(SECRET, forge({**GOOD, "r": 7}), "E1", NOW).resume_from == 7
+
+
+def test_only_our_header_is_accepted() -> None:
+    """Correctly signed under the ticket key, but with another header (spelling, extra fields):
+    refused, so no header field (``alg``, ``kid``, ``crit``...) is ever interpreted."""
+    key = tickets._key(SECRET)
+    for headers in ({"kid": "x"}, {"typ": "at+jwt"}, {"crit": ["exp"]}):
+        assert code_of(SECRET, jwt.encode(GOOD, key, algorithm="HS256", headers=headers)) == "invalid_auth"
+    unsorted = jwt.encode(GOOD, key, algorithm="HS256", sort_headers=False)  # {"typ":..,"alg":..}
+    assert unsorted.split(".")[0] != issue(SECRET, "U1", "T1", "E1").split(".")[0]
+    assert code_of(SECRET, unsorted) == "invalid_auth"
