@@ -80,6 +80,14 @@ class TokenAuth:
     def ttl_s(self) -> float:
         return self._cache.ttl_s
 
+    def cached(self, token: str) -> EdgeCaller | None:
+        """The token's cached check, or None (not cached, or expired): :meth:`check`'s hit,
+        without a coroutine (the Web API's hot path asks this first)."""
+        cached = self._cache.get(token_hash(token))
+        if cached is not None:
+            self.hits += 1
+        return cached
+
     async def check(self, token: str | None, fresh: bool = False) -> EdgeCaller:
         if not token:
             raise AuthError("not_authed")

@@ -4,15 +4,16 @@ The same table serves HTTP (``/api/<method>``) and WebSocket queries. Cursors ar
 origin's (``wire.cursors``), so a client may page at the edge and continue at the origin.
 
 Over HTTP the user methods are answered straight as bytes (:data:`BODIES`): each user's JSON
-is encoded once and kept (:class:`UserBytes`, by the rule of the fanout's
-:class:`flannel.rtm.delivery.UserJson`) while the cache holds the same user object (a
-``user_change`` or ``team_join`` replaces it), and an answer is joined from those bytes,
-identical to encoding the method's result.
+is encoded once and kept by the workspace itself until it replaces that user's object (a
+``user_change`` or ``team_join``: :meth:`flannel.cache.queries.Queries.users_json`), and an
+answer is joined from those bytes, identical to encoding the method's result. Kept in the
+workspace, a user's JSON is one dict get by id (no second table to check against the user's
+object), goes when the workspace is evicted or reloaded, and counts in its memory estimate.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -144,73 +145,28 @@ def _slack_error(exc: CacheError) -> SlackError:
 
 # -- the same answers as HTTP bodies, joined from each user's JSON kept ---------------------
 
-
-class UserBytes:
-    """Each user's JSON encoded once and kept while the cache holds the same object: the rule
-    of :class:`flannel.rtm.delivery.UserJson` (the workspace cache replaces a user's object on
-    ``user_change`` and ``team_join``, so an object seen again is unchanged), kept per
-    workspace so that a lookup is one dict get by the user's id, with no key tuple to build and
-    hash. Bounded: past ``limit`` users in all, everything is dropped and encoded again as it is
-    asked for."""
-
-    __slots__ = ("_size", "_teams", "limit")
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self._teams: dict[str, dict[str, tuple[JSON, bytes]]] = {}
-        self._size = 0
-
-    def __len__(self) -> int:
-        return self._size
-
-    def joined(self, team_id: str, users: list[JSON]) -> bytes:
-        """The users' JSON, comma-separated (the inside of a JSON array)."""
-        kept = self._teams.get(team_id)
-        if kept is None:
-            kept = self._teams[team_id] = {}
-        parts: list[bytes] = []
-        for user in users:
-            uid = user["id"]
-            got = kept.get(uid)
-            if got is not None and got[0] is user:
-                parts.append(got[1])
-                continue
-            data = orjson.dumps(user)
-            if got is None:
-                if self._size >= self.limit:
-                    self._teams.clear()
-                    kept = self._teams[team_id] = {}
-                    self._size = 0
-                self._size += 1
-            kept[uid] = (user, data)
-            parts.append(data)
-        return b",".join(parts)
-
-
-#: Users whose JSON is kept, all workspaces together (a 32,000-user workspace fits).
-USER_JSON_LIMIT = 64_000
-USER_JSON = UserBytes(USER_JSON_LIMIT)
-
 LocalBody = Callable[[Workspace, Who, Args], bytes]
 
 
-def _users_array(head: bytes, ws: Workspace, users: list[JSON], tail: bytes = b"]}") -> bytes:
-    return b"".join((head, USER_JSON.joined(ws.team_id, users), tail))
+def _users_array(head: bytes, ws: Workspace, user_ids: Iterable[str], tail: bytes = b"]}") -> bytes:
+    """``head``, the JSON of the users of ``user_ids`` as a JSON array's inside, ``tail``;
+    every id is one the workspace holds (else ``users_not_found``, naming those it lacks)."""
+    found, missing = ws.users_json(user_ids)
+    if missing:
+        raise SlackError("users_not_found", ",".join(missing))
+    return b"".join((head, b",".join(found), tail))
 
 
 def users_info_body(ws: Workspace, who: Who, args: Args) -> bytes:
-    if "users" in args:
-        found, missing = ws.users(args.items("users", max_items=1000))
-        if missing:
-            raise SlackError("users_not_found", ",".join(missing))
-        return _users_array(b'{"ok":true,"users":[', ws, found)
+    if "users" in args:  # each id once, in request order
+        return _users_array(_USERS, ws, dict.fromkeys(args.items("users", max_items=1000)))
     user = ws.user(args.id("user", "user_not_found"))
-    return b'{"ok":true,"user":' + USER_JSON.joined(ws.team_id, [user]) + b"}"
+    return b'{"ok":true,"user":' + ws.users_json((user["id"],))[0][0] + b"}"
 
 
 def users_search_body(ws: Workspace, who: Who, args: Args) -> bytes:
     query, limit = _prefix(args)
-    return _users_array(b'{"ok":true,"users":[', ws, ws.search_users(query, limit))
+    return _users_array(_USERS, ws, ws.search_user_ids(query, limit))
 
 
 def users_list_body(ws: Workspace, who: Who, args: Args) -> bytes:
@@ -218,7 +174,11 @@ def users_list_body(ws: Workspace, who: Who, args: Args) -> bytes:
     channel = args.id("channel", "channel_not_found") if "channel" in args else None
     members, next_after = ws.list_users(who.user_id, limit, after, channel)
     rest = orjson.dumps({"cache_ts": 0, **_next("user", next_after)})  # {"cache_ts":0,...}
-    return _users_array(b'{"ok":true,"members":[', ws, members, b"]," + rest[1:])
+    ids = [member["id"] for member in members]
+    return _users_array(b'{"ok":true,"members":[', ws, ids, b"]," + rest[1:])
+
+
+_USERS = b'{"ok":true,"users":['
 
 
 #: Methods of :data:`LOCAL` answered as the HTTP body itself (``{"ok":true,...}``).

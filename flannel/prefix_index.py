@@ -203,21 +203,26 @@ class PrefixIndex(Generic[K]):
 
     def search(self, prefix: str, limit: int = 10, filter: Callable[[K], bool] | None = None) -> list[K]:
         """Up to `limit` keys matching `prefix`, best first, among those `filter` accepts."""
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise ValueError(f"limit must be an integer >= 1, got {limit!r}")
         if filter is None:
-            kept = self._memo.get((prefix, limit))
-            if kept is not None:
-                return list(kept)
+            return list(self.ranked(prefix, limit))
+        _check_limit(limit)
         query = fold(prefix)
-        if not query:
-            return []
-        found = self._search(query, limit, filter)
-        if filter is None:
-            memo = self._memo
-            if len(memo) >= MEMO_SEARCHES:
-                del memo[next(iter(memo))]
-            memo[prefix, limit] = tuple(found)
+        return self._search(query, limit, filter) if query else []
+
+    def ranked(self, prefix: str, limit: int = 10) -> tuple[K, ...]:
+        """:meth:`search` without a filter, as the remembered tuple itself (no copy: a
+        repeated search costs one dict get)."""
+        if type(limit) is not int or limit < 1:  # a bool is refused before it matches 1 below
+            _check_limit(limit)
+        kept = self._memo.get((prefix, limit))
+        if kept is not None:
+            return kept
+        query = fold(prefix)
+        found = tuple(self._search(query, limit, None)) if query else ()
+        memo = self._memo
+        if len(memo) >= MEMO_SEARCHES:
+            del memo[next(iter(memo))]
+        memo[prefix, limit] = found
         return found
 
     def _search(self, query: str, limit: int, filter: Callable[[K], bool] | None) -> list[K]:
@@ -259,6 +264,11 @@ class PrefixIndex(Generic[K]):
         self._whole.delete(field, key, field)
         for suffix in suffixes:
             self._words.delete(suffix, key, field)
+
+
+def _check_limit(limit: object) -> None:
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise ValueError(f"limit must be an integer >= 1, got {limit!r}")
 
 
 def _entries(fields: tuple[str, ...]) -> dict[str, tuple[str, ...]]:

@@ -106,7 +106,10 @@ class Args:
         if value is None or value == "":
             raise invalid_arguments(name, "is required")
         items = value if isinstance(value, list) else str(value).split(",")
-        out = [str(i).strip() for i in items if isinstance(i, str) and i.strip()]
+        if isinstance(value, str) and "" not in items and value.replace(",", "").isalnum():
+            out = items  # ids and commas only: nothing to strip, no blank item (the usual case)
+        else:
+            out = [str(i).strip() for i in items if isinstance(i, str) and i.strip()]
         if len(out) != len(items) or not out:
             raise invalid_arguments(name, "must be a comma-separated list of ids")
         if len(out) > max_items:

@@ -66,12 +66,22 @@ def _unquote(part: str) -> str:
 def form_pairs(text: str, max_fields: int = MAX_FIELDS) -> dict[str, str]:
     """``dict(parse_qsl(text, keep_blank_values=True, max_num_fields=max_fields))``, the same
     answer for every input (``ValueError`` past ``max_fields``), without its per-field
-    generality: a field with no ``+`` or ``%`` is split and kept as it is."""
+    generality: a field with no ``+`` or ``%`` is split and kept as it is. ``%2C`` is
+    replaced in the whole text first: its ``,`` is no separator, and no escape starts or ends
+    inside it, so every field decodes as it would alone."""
     if not text:
         return {}
     if max_fields < 1 + text.count("&"):
         raise ValueError("Max number of fields exceeded")
+    if "%2C" in text:  # a list of ids' commas, decoded at once (a "," splits no field)
+        text = text.replace("%2C", ",")
     out: dict[str, str] = {}
+    if "%" not in text and "+" not in text:  # nothing to decode in any field
+        for field in text.split("&"):
+            if field:
+                name, _, value = field.partition("=")
+                out[name] = value
+        return out
     for field in text.split("&"):
         if not field:
             continue

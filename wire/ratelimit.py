@@ -98,25 +98,34 @@ class RateLimiter:
         max_keys: int = 100_000,
     ) -> None:
         self.per_minute = dict(per_minute)
+        # Each limited tier's (capacity, refill per second), worked out once (every call asks).
+        self._tiers = {
+            tier: (max(rate, 1.0), rate / 60.0) for tier, rate in self.per_minute.items() if rate > 0
+        }
         self.clock = clock
         self.max_keys = max_keys
         self._buckets: OrderedDict[tuple[str, int], tuple[float, float]] = OrderedDict()
 
     def check(self, key: str, tier: int) -> int:
         """Take one call from ``key``'s bucket for ``tier``; 0 if allowed, else Retry-After."""
-        rate = self.per_minute.get(tier)
-        if rate is None or rate <= 0:
+        limited = self._tiers.get(tier)
+        if limited is None:
             return 0
-        capacity = max(rate, 1.0)
-        per_sec = rate / 60.0
+        capacity, per_sec = limited
         now = self.clock()
-        tokens, last = self._buckets.pop((key, tier), (capacity, now))
-        tokens = min(capacity, tokens + (now - last) * per_sec)
+        bucket = (key, tier)
+        buckets = self._buckets
+        held = buckets.pop(bucket, None)
+        if held is None:
+            tokens = capacity
+        else:
+            tokens = min(capacity, held[0] + (now - held[1]) * per_sec)
         if tokens >= 1.0:
-            self._buckets[(key, tier)] = (tokens - 1.0, now)
-            self._evict()
+            buckets[bucket] = (tokens - 1.0, now)
+            if len(buckets) > self.max_keys:
+                self._evict()
             return 0
-        self._buckets[(key, tier)] = (tokens, now)
+        buckets[bucket] = (tokens, now)
         return max(1, math.ceil((1.0 - tokens) / per_sec))
 
     def _evict(self) -> None:

@@ -16,6 +16,8 @@ from bisect import bisect_right
 from collections.abc import Iterable, Sequence, Set
 from typing import Any
 
+import orjson
+
 from flannel.cache import reads
 from flannel.prefix_index import PrefixIndex
 from wire import visibility
@@ -59,6 +61,8 @@ class Queries:
     _user_ids: list[str]  # sorted: users.list pages by id
     _channel_ids: list[str]  # sorted: conversations.list pages by id
     _sorted_members: dict[str, list[str]]  # lazily sorted member lists, dropped on change
+    _user_json: dict[str, bytes]  # each user's JSON once asked for, until replaced (users_json)
+    _user_json_bytes: int  # their lengths, for the memory estimate
 
     # -- users ---------------------------------------------------------------------------------
 
@@ -98,10 +102,43 @@ class Queries:
         users = self._state.users
         return [users[u] for u in page if u in users], next_after
 
+    def users_json(self, user_ids: Iterable[str]) -> tuple[list[bytes], list[str]]:
+        """The JSON of each user of ``user_ids`` (``orjson`` of the object :meth:`user`
+        answers), in that order; and the ids of no user, in order. A user is encoded the first
+        time it is asked for and kept until the workspace replaces its object (a
+        ``user_change`` or ``team_join``: :meth:`_user_replaced`), so an answer listing users
+        is joined from bytes: one dict get per user, its object not even touched."""
+        kept = self._user_json
+        found: list[bytes] = []
+        missing: list[str] = []
+        for user_id in user_ids:
+            data = kept.get(user_id)
+            if data is None:
+                user = self._state.users.get(user_id)
+                if user is None:
+                    missing.append(user_id)
+                    continue
+                data = kept[user["id"]] = orjson.dumps(user)  # the state's (interned) id as key
+                self._user_json_bytes += len(data)
+            found.append(data)
+        return found, missing
+
+    def _user_replaced(self, user_id: str) -> None:
+        """Forget the user's kept JSON: its object is being replaced."""
+        data = self._user_json.pop(user_id, None)
+        if data is not None:
+            self._user_json_bytes -= len(data)
+
     def search_users(self, prefix: str, limit: int = 10) -> list[JSON]:
         """Quick-switcher search; deactivated users are not indexed, so never returned."""
         _check_limit(limit)
         return [self._state.users[u] for u in self._user_index.search(prefix, limit)]
+
+    def search_user_ids(self, prefix: str, limit: int = 10) -> Sequence[str]:
+        """The ids :meth:`search_users` answers with, best first (read-only: the index's
+        remembered answer itself, not a copy)."""
+        _check_limit(limit)
+        return self._user_index.ranked(prefix, limit)
 
     # -- conversations -------------------------------------------------------------------------
 

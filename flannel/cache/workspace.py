@@ -27,6 +27,8 @@ from wire.state import WorkspaceState
 _OBJECT_FACTOR_X10 = 33
 _MEMBERSHIP_BYTES = 160
 _PTR = 8
+#: A kept user JSON's bytes object header and dict slot, beyond its length.
+_JSON_ENTRY_BYTES = 33 + 3 * _PTR
 
 _USER_EVENTS = frozenset({"team_join", "user_change"})
 _CHANNEL_EVENTS = frozenset(
@@ -111,6 +113,8 @@ class Workspace(Queries):
                 self._channels_of.setdefault(user_id, set()).add(channel_id)
         self._memberships = memberships
         self._sorted_members = {}
+        self._user_json = {}
+        self._user_json_bytes = 0
         self._object_bytes = sum(map(_json_size, state.users.values())) + sum(
             map(_json_size, state.channels.values())
         )
@@ -145,6 +149,8 @@ class Workspace(Queries):
             + _MEMBERSHIP_BYTES * self._memberships
             + _PTR * (len(self._user_ids) + len(self._channel_ids) + sorted_lists)
             + self._state.reads.estimate_bytes()  # read state: windows and cursors
+            + self._user_json_bytes
+            + _JSON_ENTRY_BYTES * len(self._user_json)  # users' JSON kept
         )
 
     def apply(self, event: JSON) -> bool:
@@ -188,6 +194,7 @@ class Workspace(Queries):
         event = {**event, "user": copy.deepcopy(event["user"])}
         user_id = event["user"]["id"]
         old = self._state.users.get(user_id)
+        self._user_replaced(user_id)
         self._state.apply(event)
         user = self._state.users[user_id]
         self._object_bytes += _json_size(user) - (_json_size(old) if old is not None else 0)

@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from flannel.app import EdgeApp, api_method
 from flannel.cache import Workspace
 from flannel.edge import Edge
-from flannel.methods import BODIES, LOCAL, UserBytes, Who, answer, answer_body
+from flannel.methods import BODIES, LOCAL, Who, answer, answer_body
 from flannel.metrics import CallTally, EdgeMetrics
 from flannel.webapi import WebApi
 from tests.flannel.cache import base_state, event, pages_of, user
@@ -81,15 +81,21 @@ def test_a_user_change_is_answered_at_once(ws: Workspace) -> None:
     assert after == http.ok_body(answer(LOCAL["users.info"], ws, ALICE, Args({"user": "U2"})))
 
 
-def test_kept_user_json_is_bounded() -> None:
-    kept = UserBytes(limit=3)
-    users = [{"id": f"U{i}", "name": f"n{i}"} for i in range(5)]
-    assert kept.joined("T1", users[:3]) == b",".join(orjson.dumps(u) for u in users[:3])
-    assert len(kept) == 3
-    assert kept.joined("T2", users[3:4]) == orjson.dumps(users[3])  # past the bound: started afresh
-    assert len(kept) == 1
-    changed = {**users[3], "name": "other"}  # a new object for the same id: encoded again
-    assert kept.joined("T2", [changed]) == orjson.dumps(changed) and len(kept) == 1
+def test_kept_user_json_is_the_workspaces_own(ws: Workspace) -> None:
+    """Each user's JSON is kept by the workspace (one get by id), dropped when the workspace
+    replaces that user's object, and counted in its memory estimate."""
+    before = ws.estimate_bytes()
+    found, missing = ws.users_json(["U2", "U9", "U1", "U2"])
+    bob, alice = orjson.dumps(ws.user("U2")), orjson.dumps(ws.user("U1"))
+    assert (found, missing) == ([bob, alice, bob], ["U9"])  # in order, as asked
+    assert ws.estimate_bytes() > before + sum(map(len, found[:2]))
+    kept = ws.users_json(["U2"])[0][0]
+    assert ws.users_json(["U2"])[0][0] is kept  # encoded once
+    assert ws.apply(event(ws.offset + 1, "user_change", user=user("U2", "bobby", "Bob Jones")))
+    renamed = ws.users_json(["U2"])[0][0]
+    assert renamed is not kept and orjson.loads(renamed)["name"] == "bobby"
+    assert ws.apply(event(ws.offset + 1, "team_join", user=user("U7", "gus", "Gus Grey")))
+    assert ws.users_json(["U7"]) == ([orjson.dumps(ws.user("U7"))], [])
 
 
 def scope(method: str, path: str) -> Scope:
