@@ -20,6 +20,12 @@ class WorkspaceAccess:
     def members_of(self, channel_id: str) -> Collection[str]:
         return self.ws.members_of(channel_id)
 
+    def visible_to_all(self, channel_id: str) -> bool:
+        """Whether every user may see the channel (a public one): routing asks it once per
+        event instead of ``can_see`` per recipient. The one rule's answer for a user with no
+        channels ("" is no user id), so it cannot drift from ``can_see``."""
+        return self.ws.can_see("", channel_id)
+
     def user(self, user_id: str) -> Mapping[str, Any] | None:
         return self.ws.find_user(user_id)
 

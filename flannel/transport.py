@@ -39,6 +39,7 @@ DROP_EXTENSION = "flannel.drop"
 DIRECT_EXTENSION = "flannel.direct"
 #: How long a dropped transport may take to flush what it holds before it is aborted.
 LINGER_S = 1.0
+_OPEN = State.OPEN
 
 
 def drop_of(scope: Any) -> Any:
@@ -159,7 +160,9 @@ class DroppableWebSockets(WebSocketsSansIOProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.queue = _Inbox()  # type: ignore[assignment]
-        self.writable = _Writable()  # type: ignore[assignment]
+        self._flag = _Writable()  # typed as ours: ``backlogged`` reads it once per flush
+        self.writable = self._flag  # type: ignore[assignment]
+        self._preframed = False  # accepted, with no extension: frames may go straight out
 
     async def run_asgi(self) -> None:
         extensions = self.scope.get("extensions")
@@ -172,6 +175,7 @@ class DroppableWebSockets(WebSocketsSansIOProtocol):
     async def send(self, message: Any) -> None:
         await super().send(message)
         if message["type"] == "websocket.accept" and self.handshake_complete:
+            self._preframed = not self.conn.extensions
             # The handshake's request and response (their headers): read only to accept, and
             # otherwise kept for the connection's life.
             request = self.__dict__.pop("request", None)
@@ -189,12 +193,13 @@ class DroppableWebSockets(WebSocketsSansIOProtocol):
     # -- flannel.connection.Direct ------------------------------------------------------------
 
     def can_write(self) -> bool:
+        # Asked once per connection per loop turn with frames: what cannot change after the
+        # handshake (it completed, no extension was negotiated) is read once, at the accept.
         return (
-            self.handshake_complete
+            self._preframed
+            and self.conn.state is _OPEN
             and not self.close_sent
             and not self.disconnected
-            and self.conn.state is State.OPEN
-            and not self.conn.extensions
             and not self.transport.is_closing()
         )
 
@@ -202,7 +207,7 @@ class DroppableWebSockets(WebSocketsSansIOProtocol):
         self.transport.write(data)
 
     def backlogged(self) -> bool:
-        return not self.writable.is_set()
+        return not self._flag._value
 
     async def drained(self) -> None:
         await self.writable.wait()

@@ -276,12 +276,15 @@ def worker_cpus(workers: int, allowed: set[int]) -> list[set[int] | None]:
 
 def serve(settings: EdgeSettings, presence: PresenceSettings, log_level: str) -> None:
     """Serve one edge in this process until SIGTERM/SIGINT (then drain and exit)."""
+    from flannel import gcstats
     from flannel_cli.serve import run as run_servers
     from flannel_cli.serve import serve_all
 
     built = build_edge(settings, presence=presence)
     cfg = server_config(built.app, built.edge.settings, log_level)
-    run_servers(serve_all([cfg], before_exit=[built.stop_then_drain]))
+    main = serve_all([cfg], before_exit=[built.stop_then_drain])
+    # The process's full collections at quiet moments, not mid-fanout (flannel.gcstats).
+    run_servers(gcstats.serving(main) if settings.gc_freeze else main)
 
 
 def _worker(

@@ -64,6 +64,9 @@ class Access(Protocol):
 
     def user(self, user_id: str) -> Mapping[str, Any] | None: ...
 
+    # Optional: ``visible_to_all(channel_id) -> bool``, whether ``can_see`` holds for every
+    # user; routing then checks a public channel once per event (see ``_visible_to_all``).
+
 
 _MEMBERS = frozenset(
     {
@@ -133,6 +136,13 @@ def _with_counts(event: Event, access: Access) -> Event:
     if counted is None or not isinstance(channel, str) or not isinstance(user, str):
         return event
     return {**event, **counted(channel, user)}
+
+
+def _visible_to_all(access: Access, channel_id: str) -> bool:
+    """Whether ``can_see`` holds for every user (a public channel), when ``access`` can tell
+    at once (``visible_to_all``, optional: :class:`flannel.access.WorkspaceAccess` has it)."""
+    everyone = getattr(access, "visible_to_all", None)
+    return everyone is not None and bool(everyone(channel_id))
 
 
 def _subject(event: Event) -> str | None:
@@ -355,7 +365,10 @@ class Fanout:
             uids = self._present(users, access.members_of(channel))
         else:
             return []
-        chosen = [uid for uid in uids if access.can_see(uid, channel)]
+        if _visible_to_all(access, channel):  # a public channel: one check, not one per user
+            chosen = list(uids)
+        else:
+            chosen = [uid for uid in uids if access.can_see(uid, channel)]
         subject = _subject(event)
         if kind in _MEMBERSHIP and subject is not None and subject not in chosen:
             chosen.append(subject)  # the user who left is no longer a member, but must hear it

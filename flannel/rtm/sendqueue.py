@@ -10,13 +10,25 @@ ephemeral: a client waits for them.
 
 After an overflow the queue refuses everything: the connection is doomed and anything queued
 later would only be a hole-free prefix the client gets again on resume anyway.
+
+Cheap per frame. Every live delivery passes through :meth:`SendQueue.put` and, on the
+pre-framed path, leaves in :meth:`SendQueue.take_wire` within the same loop turn, once per
+connection per event: thousands of times per message. So a queue keeps two plain lists (each
+frame, and the same frame as a WebSocket frame), made at its first frame and kept, emptied in
+place: no deque, tuple or list is allocated per frame. Allocations per delivery would also
+feed the garbage collector (each tracked one counts toward a collection, and lists alive
+when one runs survive into older generations, toward a full collection: see
+:mod:`flannel.gcstats`). Which frames are ephemeral is a bytearray beside them, made only while
+one is queued. Frames come off the front by an index (:meth:`pop`, the ASGI writer), the lists
+compacted once half is spent.
 """
 
 from __future__ import annotations
 
-from collections import deque
-
 from flannel.rtm.frames import ws_text
+
+#: Popped frames kept at the front of the lists before they are cut off (see :meth:`pop`).
+_COMPACT_AT = 64
 
 
 class SendQueue:
@@ -25,7 +37,9 @@ class SendQueue:
     __slots__ = (
         "_bytes",
         "_ephemeral",
+        "_flags",
         "_frames",
+        "_head",
         "_wires",
         "capacity",
         "dropped_ephemeral",
@@ -39,11 +53,13 @@ class SendQueue:
             raise ValueError("capacity and max_bytes must be positive")
         self.capacity = capacity
         self.max_bytes = max_bytes
-        # Empty tuples while nothing is queued (most of the time, for an idle connection): a
-        # deque holds a block of its own even when empty.
-        self._frames: deque[tuple[bytes, bool]] | tuple[()] = ()
-        # In step with ``_frames``: each payload as a WebSocket frame when it came framed already.
-        self._wires: deque[bytes | None] | tuple[()] = ()
+        # None until the first frame (a connection refused before its hello never needs them);
+        # then kept, emptied in place. ``_wires[i]`` is ``_frames[i]`` framed for the socket.
+        self._frames: list[bytes] | None = None
+        self._wires: list[bytes] | None = None
+        self._head = 0  # frames before it are popped already (``pop``)
+        # One byte per frame (1: ephemeral), in step with ``_frames``, only while one is queued.
+        self._flags: bytearray | None = None
         self._bytes = 0
         self._ephemeral = 0  # how many queued frames are ephemeral: skip the purge when none
         self.dropped_ephemeral = 0
@@ -51,7 +67,8 @@ class SendQueue:
         self.overflowed = False
 
     def __len__(self) -> int:
-        return len(self._frames)
+        frames = self._frames
+        return len(frames) - self._head if frames else 0
 
     @property
     def nbytes(self) -> int:
@@ -61,81 +78,130 @@ class SendQueue:
         """Queue ``frame``; False when the connection must now close (4008).
 
         ``wire``: the same frame already framed for the socket (shared by every connection an
-        event goes to), else it is framed when written. A dropped ephemeral frame is not a
-        failure: it returns True.
+        event goes to), else it is framed here. A dropped ephemeral frame is not a failure: it
+        returns True.
         """
         if self.overflowed:
             self._count_refused(ephemeral)
             return False
-        if not self._fits(frame):
+        frames = self._frames
+        size = len(frame)
+        if frames is None:
+            frames = self._frames = []
+            self._wires = []
+        if len(frames) - self._head >= self.capacity or self._bytes + size > self.max_bytes:
             self._purge_ephemeral()
-            if not self._fits(frame):
+            if len(self) >= self.capacity or self._bytes + size > self.max_bytes:
                 if ephemeral:
                     self.dropped_ephemeral += 1
                     return True
                 self.overflowed = True
                 self.refused += 1
                 return False
-        if not self._frames:
-            self._frames, self._wires = deque(), deque()
-        assert isinstance(self._frames, deque) and isinstance(self._wires, deque)
-        self._frames.append((frame, ephemeral))
-        self._wires.append(wire)
-        self._bytes += len(frame)
-        self._ephemeral += ephemeral
+        wires = self._wires
+        assert wires is not None
+        frames.append(frame)
+        wires.append(wire if wire else ws_text(frame))
+        self._bytes += size
+        flags = self._flags
+        if ephemeral:
+            if flags is None:
+                flags = self._flags = bytearray(len(frames) - 1)
+            flags.append(1)
+            self._ephemeral += 1
+        elif flags is not None:
+            flags.append(0)
         return True
 
     def pop(self) -> bytes | None:
         """The next frame to write, or None when empty."""
-        frames, wires = self._frames, self._wires
-        if not frames:
+        frames = self._frames
+        head = self._head
+        if not frames or head >= len(frames):
             return None
-        assert isinstance(frames, deque) and isinstance(wires, deque)
-        frame, ephemeral = frames.popleft()
-        wires.popleft()
+        frame = frames[head]
         self._bytes -= len(frame)
-        self._ephemeral -= ephemeral
-        if not frames:
+        flags = self._flags
+        if flags is not None and flags[head]:
+            self._ephemeral -= 1
+        head += 1
+        if head == len(frames):
             self.clear()
+        elif head >= _COMPACT_AT and head * 2 >= len(frames):
+            wires = self._wires
+            assert wires is not None
+            del frames[:head], wires[:head]
+            if flags is not None:
+                del flags[:head]
+            self._head = 0
+        else:
+            self._head = head
         return frame
+
+    def take_wire(self) -> bytes:
+        """Everything queued as WebSocket frames, joined for one ``transport.write`` (b"" when
+        empty): the pre-framed path's one call per connection per loop turn."""
+        wires = self._wires
+        if not wires:
+            return b""
+        head = self._head
+        data = wires[0] if len(wires) == 1 else b"".join(wires[head:] if head else wires)
+        wires.clear()  # what clear() does, inline: once per connection per event
+        frames = self._frames
+        assert frames is not None
+        frames.clear()
+        self._head = self._bytes = self._ephemeral = 0
+        self._flags = None
+        return data
 
     def pop_wire(self) -> list[bytes]:
         """Everything queued, as WebSocket frames ready for the transport (see ``ws_text``)."""
-        out = [
-            w if w is not None else ws_text(f) for (f, _), w in zip(self._frames, self._wires, strict=True)
-        ]
+        wires = self._wires
+        out = wires[self._head :] if wires else []
         self.clear()
         return out
 
     def pop_many(self, limit: int = 64) -> list[bytes]:
         """Up to ``limit`` frames at once, for writers that batch."""
         out: list[bytes] = []
-        while self._frames and len(out) < limit:
-            frame = self.pop()
-            assert frame is not None
+        while len(out) < limit and (frame := self.pop()) is not None:
             out.append(frame)
         return out
 
+    def queued(self) -> list[tuple[bytes, bool]]:
+        """What is queued, in order, each frame with whether it is ephemeral (for tests and
+        introspection; the writers use the ``pop`` methods)."""
+        frames, flags, head = self._frames or [], self._flags, self._head
+        return [(frames[i], bool(flags is not None and flags[i])) for i in range(head, len(frames))]
+
     def clear(self) -> None:
-        self._frames, self._wires = (), ()
+        """Empty the queue, keeping its two lists (emptied in place) for the next frames."""
+        if self._frames:
+            self._frames.clear()
+        if self._wires:
+            self._wires.clear()
+        self._flags = None
+        self._head = 0
         self._bytes = 0
         self._ephemeral = 0
-
-    def _fits(self, frame: bytes) -> bool:
-        return len(self._frames) < self.capacity and self._bytes + len(frame) <= self.max_bytes
 
     def _purge_ephemeral(self) -> None:
         if not self._ephemeral:
             return
-        both = [(item, w) for item, w in zip(self._frames, self._wires, strict=True) if not item[1]]
-        self.dropped_ephemeral += len(self._frames) - len(both)
-        if not both:
-            self.clear()
-            return
-        self._frames = deque(item for item, _ in both)
-        self._wires = deque(w for _, w in both)
-        self._bytes = sum(len(f) for f, _ in self._frames)
+        kept = [(f, w) for f, w, e in self._live() if not e]
+        self.dropped_ephemeral += len(self) - len(kept)
+        frames, wires = self._frames, self._wires
+        assert frames is not None and wires is not None
+        frames[:] = [f for f, _ in kept]
+        wires[:] = [w for _, w in kept]
+        self._flags = None
+        self._head = 0
+        self._bytes = sum(len(f) for f in frames)
         self._ephemeral = 0
+
+    def _live(self) -> list[tuple[bytes, bytes, bool]]:
+        frames, wires, flags, head = self._frames or [], self._wires or [], self._flags, self._head
+        return [(frames[i], wires[i], bool(flags is not None and flags[i])) for i in range(head, len(frames))]
 
     def _count_refused(self, ephemeral: bool) -> None:
         if ephemeral:

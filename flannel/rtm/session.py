@@ -134,16 +134,18 @@ class Session:
                 return True
             self.last_offset = offset
         queue = self.queue
-        if delivery.needs and delivery.user_info is not None:
-            missing = tuple(u for u in delivery.needs if u not in self.known)
-            info = delivery.user_info.frame(missing) if missing else None
+        needs, known = delivery.needs, self.known
+        # Once per connection per event: ``issuperset`` (one C call) before any generator.
+        if needs and delivery.user_info is not None and not known.issuperset(needs):
+            info = delivery.user_info.frame(tuple(u for u in needs if u not in known))
             if info is not None:
                 if not queue.put(info[0], False, info[2]):
                     return self._overflow()
-                self.known.update(info[1])
+                known.update(info[1])
         if not queue.put(delivery.frame, delivery.ephemeral, delivery.wire):
             return self._overflow()
-        self.known.update(delivery.carries)
+        if delivery.carries:
+            known.update(delivery.carries)
         return True
 
     def _overflow(self) -> bool:

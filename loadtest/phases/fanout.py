@@ -55,26 +55,42 @@ def per_delivery_us(before: float | None, after: float | None, deliveries: int) 
     return round((after - before) * 1e6 / deliveries, 1)
 
 
+#: An idle keep-alive connection older than this is closed, not reused: the origin (uvicorn,
+#: 5 s) may have closed it meanwhile, and a post on it would fail as "connection closed".
+IDLE_S = 2.0
+
+
 class Poster:
     """Posts marked messages at the origin, one keep-alive connection per concurrent post."""
 
     def __init__(self, origin_url: str, token: str, channel: str) -> None:
         self.origin_url, self.token, self.channel = origin_url, token, channel
-        self.idle: list[rawhttp.HttpConnection] = []
+        self.idle: list[tuple[float, rawhttp.HttpConnection]] = []  # (idle since, connection)
         self.failures = 0
 
+    async def connection(self) -> rawhttp.HttpConnection:
+        """The most recently used idle connection still fresh, else a new one. Paced posts
+        reuse the newest; older ones, idle since a spike of concurrent posts, are let go."""
+        now = time.monotonic()
+        while self.idle:
+            since, conn = self.idle.pop()
+            if now - since < IDLE_S:
+                return conn
+            conn.close()
+        return await rawhttp.connect(*rawhttp.host_port(self.origin_url))
+
     async def post(self, seq: int) -> None:
-        conn = self.idle.pop() if self.idle else await rawhttp.connect(*rawhttp.host_port(self.origin_url))
+        conn = await self.connection()
         form = {"channel": self.channel, "text": f"fanout {mark(seq)}"}
         async with asyncio.timeout(60):
             status, body = await conn.send(rawhttp.request("POST", "/api/chat.postMessage", self.token, form))
         if status != 200 or not body.startswith(b'{"ok":true'):
             self.failures += 1
-        self.idle.append(conn)
+        self.idle.append((time.monotonic(), conn))
 
     def close(self) -> None:
         """Close the idle connections (the next post opens a new one)."""
-        for conn in self.idle:
+        for _, conn in self.idle:
             conn.close()
         self.idle.clear()
 
@@ -124,6 +140,7 @@ async def run(ctx: Context) -> dict[str, Any]:
         ctx.say(
             f"fanout: burst: {plan.fanout_burst_messages} messages from {plan.fanout_posters} posters ..."
         )
+        poster.close()  # idle while the paced run's last deliveries came in
         first_send = time.monotonic()
         await burst(poster, 100_000, plan.fanout_burst_messages, plan.fanout_posters)
         posted_s = time.monotonic() - first_send
@@ -137,6 +154,7 @@ async def run(ctx: Context) -> dict[str, Any]:
         edge_cpu_burst = per_delivery_us(cpu_burst, cpu_end, delivered)
         rate = plan.fanout_fast_rate
         ctx.say(f"fanout: fast: {plan.fanout_fast_messages} messages at {rate:g}/s ...")
+        poster.close()
         fast, fast_got = await paced_run(poster, listeners, members, 200_000, plan.fanout_fast_messages, rate)
         closed = Counter(steady["closed"] + rush["closed"] + fast_got["closed"])
         gc_after = await ctx.full_collections(stack.edge_urls)

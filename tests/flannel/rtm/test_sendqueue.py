@@ -62,6 +62,6 @@ def test_never_over_bounds_and_real_frames_kept_in_order(puts: list[tuple[bytes,
         if not ephemeral and ok:
             accepted_real.append(frame)
         assert len(q) <= 8 and q.nbytes <= 40
-        assert q.nbytes == sum(len(f) for f, _ in q._frames)
-    queued_real = [f for f, e in q._frames if not e]
+        assert q.nbytes == sum(len(f) for f, _ in q.queued())
+    queued_real = [f for f, e in q.queued() if not e]
     assert queued_real == accepted_real  # no real frame is ever dropped once accepted
