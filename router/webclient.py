@@ -297,7 +297,13 @@ class WebClient:
             answer = await self.router.connect(token, self._address(request), {})
         except SlackError:
             return None
-        return {"url": answer["url"], "edge": answer["edge"]["id"], "csrf": csrf_of(self.secret, token)}
+        me = f"{answer['team']['id']}:{answer['self']['id']}"  # whose last channel the page may ask at once
+        return {
+            "url": answer["url"],
+            "edge": answer["edge"]["id"],
+            "csrf": csrf_of(self.secret, token),
+            "me": me,
+        }
 
     async def dashboard_page(self, request: Request) -> Response:
         return FileResponse(

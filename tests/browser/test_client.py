@@ -396,3 +396,39 @@ def test_the_dashboard_shows_edges_by_region(world: World, browser: Any) -> None
     assert page.locator("#origin dt", has_text="relay backlog").count() == 1
     shot(page, world, "dashboard")
     page.context.close()
+
+
+#: Every frame the page sends on a WebSocket, with when (the page's clock).
+SEND_SPY = """(() => {
+  window.__sent = [];
+  const send = WebSocket.prototype.send;
+  WebSocket.prototype.send = function (data) {
+    window.__sent.push([performance.now(), data]);
+    return send.call(this, data);
+  };
+})()"""
+
+
+def test_a_reload_opens_the_last_channel_asked_as_the_socket_opens(world: World, browser: Any) -> None:
+    """The page remembers the channel it showed; on the next boot the inline script asks that
+    channel's history the moment its socket opens (before the hello), and the page opens it."""
+    team = world.team
+    ctx = browser.new_context()
+    ctx.add_init_script(SEND_SPY)
+    page = ctx.new_page()
+    page.goto(world.link(team.alice.id))
+    page.locator("#sidebar a", has_text="general").first.wait_for(timeout=WAIT_MS)
+    open_channel(page, "secret-plans")
+    page.reload()
+    page.wait_for_function(
+        "() => performance.getEntriesByName('content-visible').length > 0", timeout=WAIT_MS
+    )
+    assert "secret-plans" in page.locator("#channel-title").text_content()
+    sent = page.evaluate("() => window.__sent.map(([t, d]) => [t, JSON.parse(d)])")
+    hello = page.evaluate("() => performance.getEntriesByName('hello')[0].startTime")
+    first = sent[0][1]
+    assert first["method"] == "conversations.history" and first["args"]["channel"] == team.private
+    assert sent[0][0] < hello  # asked before the hello came: the edge answers right behind it
+    histories = [d for _, d in sent if d.get("method") == "conversations.history"]
+    assert len(histories) == 1  # and not asked again
+    ctx.close()

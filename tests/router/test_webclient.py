@@ -116,6 +116,7 @@ async def test_a_signed_in_page_comes_with_its_socket_under_a_nonce() -> None:
         boot = orjson.loads(script.group(2))
         assert boot["edge"] == "e1" and boot["url"].startswith("ws://e1/rtm?ticket=")
         assert boot["csrf"] == csrf_of(SECRET, ALICE)
+        assert boot["me"] == "T1:U1"  # whose last channel boot.js may ask for at once
         claims = check(SECRET, boot["url"].split("ticket=")[1], "e1", time.time())
         assert (claims.user, claims.team, claims.resume_from) == ("U1", "T1", None)
         again = await env.http.get("/", cookies={COOKIE: ALICE})  # a nonce per answer

@@ -138,6 +138,7 @@ function onHello(hello, resumed) {
   state.self = hello.self;
   state.team = hello.team;
   state.users.add([hello.self]);
+  state.me = `${hello.team.id}:${hello.self.id}`; // whose last channel this browser remembers
   $("team-name").textContent = hello.team.name;
   $("me").textContent = `@${hello.self.name}`;
   if (!resumed) {
@@ -156,10 +157,22 @@ function onHello(hello, resumed) {
   else { renderSidebar(); renderMessages(); subscribePresence(); }
 }
 
+// The channel the page showed last in this browser (as boot.js reads it, to ask its history
+// at once), while the user still has it; else #general, else the first in the sidebar.
 function firstChannel() {
+  const last = state.channels.get(remembered());
+  if (last && !last.is_archived) return last.id;
   const list = sorted([...state.channels.values()]);
   const general = list.find((c) => c.name === "general");
   return (general || list[0])?.id ?? null;
+}
+
+function remembered() {
+  try { return localStorage.getItem(`flannel.channel.${state.me}`); } catch { return null; }
+}
+
+function remember(id) {
+  try { localStorage.setItem(`flannel.channel.${state.me}`, id); } catch { /* storage off: #general next time */ }
 }
 
 function onEvent(ev) {
@@ -358,12 +371,13 @@ $("menu").addEventListener("click", () => {
 
 // -- the first screen: drawn once, with its names -------------------------------------------
 
-// The page's first channel: its history (asked on the hello, by the boot script or here) and
+// The page's first channel: its history (asked by the boot script, or here) and
 // the names it shows (the DMs' people, the messages' authors and mentions: one users.info
 // each, sent at once) come in before anything is drawn; then the sidebar and the messages
 // are drawn and laid out once. Nothing re-renders while it waits (scheduleRender holds).
 async function firstScreen(id) {
   state.current = id;
+  remember(id);
   state.holding = true;
   const asked = state.conn.takeEarly(id) || askHistory(id);
   const names = [state.users.flushNow()];
@@ -398,6 +412,7 @@ async function firstScreen(id) {
 
 async function openChannel(id, { focus = true } = {}) {
   state.current = id;
+  remember(id);
   // sent first, drawn after (the boot script may have asked already, on the hello)
   const asked = state.messages.get(id)?.size ? null : state.conn.takeEarly(id) || askHistory(id);
   $("sidebar").classList.remove("open");
