@@ -114,6 +114,8 @@ class Waker(asyncio.Event):
         self._conn = conn
         self._value = False
         self._waiter: asyncio.Future[None] | None = None
+        # Once per connection per event: the connection's own method, with no call between.
+        self.set = conn.ready  # type: ignore[method-assign]
 
     def set(self) -> None:
         self._conn.ready()
@@ -174,6 +176,7 @@ class Connection:
         self.wake = Waker(self)
         self.evicted = False
         self._pending = False  # in this loop turn's flush
+        self._flush: _Flush | None = None  # the loop's flush, found once (not per frame)
         self._backlog = direct is None  # writes go through the writer task
         self._reader_task: asyncio.Task[None] | None = None
         self._writer_task: asyncio.Task[None] | None = None
@@ -184,17 +187,20 @@ class Connection:
 
     def ready(self) -> None:
         """The session may have frames to write (see :class:`Waker`)."""
-        session = self.session
         if self.evicted:
             return
-        if session.closing:
+        session = self.session
+        if session.close_code is not None:
             self._backlog = True  # the writer sends what is left, then the close frame
         elif not len(session.queue):
             return
         if not self._backlog:
             if not self._pending:
                 self._pending = True
-                _flusher().add(self)
+                flush = self._flush  # a connection lives on one loop: its flush, found once
+                if flush is None:
+                    flush = self._flush = _flusher()
+                flush.add(self)
             return
         self._writer()
         self.wake.wake_writer()
@@ -202,17 +208,16 @@ class Connection:
     def flush(self) -> None:
         """Write everything queued straight to the transport (the loop turn's flush)."""
         self._pending = False
-        session, direct = self.session, self.direct
+        direct = self.direct
         if self._backlog or self.evicted or direct is None:
             return
-        if session.closing or not direct.can_write():
+        if self.session.close_code is not None or not direct.can_write():
             self._backlog = True
             self.ready()
             return
-        queue = session.queue
-        if len(queue):
-            wires = queue.pop_wire()
-            direct.write(wires[0] if len(wires) == 1 else b"".join(wires))
+        data = self.session.queue.take_wire()
+        if data:
+            direct.write(data)
         if direct.backlogged():  # the client is behind: the writer waits for the transport
             self._backlog = True
             self._writer()
@@ -314,8 +319,7 @@ class Connection:
                 session.writing_since = None
             if not len(queue) or not direct.can_write():
                 return
-            wires = queue.pop_wire()
-            direct.write(wires[0] if len(wires) == 1 else b"".join(wires))
+            direct.write(queue.take_wire())
 
     async def _reader(self) -> None:
         max_bytes = self.edge.settings.max_frame_bytes
@@ -338,6 +342,9 @@ class Connection:
             self._send(action.frame)
         elif isinstance(action, Call):
             body = await self.edge.call_as(self.who, action.method, action.args)
+            info = self.edge.reply_users(self.session, action.method, body)  # a page's users first
+            if info is not None:
+                self._send(info)
             self._send(frames.reply(action.reply_to, body))
         elif isinstance(action, Notify):
             self.edge.typing(self.session, action.channel)

@@ -17,16 +17,19 @@ from ephemeral.memory import MemoryBus, MemoryOnline
 from flannel.access import WorkspaceAccess
 from flannel.auth import EdgeCaller, TokenAuth
 from flannel.cache import Workspace, WorkspaceCache
+from flannel.cache.history import HistoryCache
 from flannel.methods import LOCAL, Who, answer
 from flannel.origin_client import NoBatchCheck, OriginClient, decoded
 from flannel.presence.hub import PresenceHub
 from flannel.presence.settings import PresenceSettings
+from flannel.read_methods import HISTORY, history, history_users
 from flannel.regional import RegionalSnapshots
 from flannel.rtm import admission, frames
 from flannel.rtm.admission import Admit, Refuse
 from flannel.rtm.drain import Drainer
 from flannel.rtm.fanout import Fanout
 from flannel.rtm.frames import PresenceActive, PresenceFrame, PresenceQuery, PresenceSub
+from flannel.rtm.heads import HeadReads
 from flannel.rtm.hello import build_hello
 from flannel.rtm.ratelimit import RateLimit
 from flannel.rtm.sendqueue import SendQueue
@@ -51,6 +54,11 @@ log = logging.getLogger("flannel.edge")
 CATCH_UP_S = 2.0
 #: How long a revoked token hash is remembered (longer than any ticket lives).
 REVOKED_TTL_S = 300.0
+
+
+def caller_keys(caller: EdgeCaller) -> tuple[str, str]:
+    """An HTTP caller's ids among :attr:`Edge.writes`: its token's hash and ``TEAM:USER``."""
+    return caller.token_hash, user_key(caller.team_id, caller.user_id)
 
 
 class Edge:
@@ -118,6 +126,7 @@ class Edge:
             wake=self.wake,
         )
         self.writes = OwnWrites()  # read-your-writes: each caller's last committed offset
+        self.history = HistoryCache()  # channels' latest pages, until their next event
         self.limits = RateLimiter(settings.rate_limits)  # the origin's tiers, per token
         self.wakers: dict[int, asyncio.Event] = {}
         self.hang_ups: dict[int, Callable[[], None]] = {}  # a session's connection, told to go
@@ -128,6 +137,8 @@ class Edge:
         self.revoked: dict[str, float] = {}
         # Loaded copies seen caught up with the log's head (see :meth:`caught_up`).
         self._at_head: weakref.WeakSet[Workspace] = weakref.WeakSet()
+        # The log-head reads of the sessions admitted in one loop turn, made once (a storm).
+        self._heads = HeadReads(lambda team_id: self.changelog.last_offset(team_id))
 
     @property
     def connections(self) -> int:
@@ -159,6 +170,7 @@ class Edge:
                 waker.set()
 
     async def _on_event(self, team_id: str, event: JSON) -> None:
+        self.history.apply(team_id, event)  # before any await: no read sees a page it changed
         kind = event.get("type")
         if kind == "token_revoked":
             hashed = str(event.get("token_hash", ""))
@@ -182,6 +194,7 @@ class Edge:
     async def _on_resync(self, team_id: str) -> None:
         """The cache had to reload: its clients may have missed events, so they reconnect and
         resume (or are told to resync) through the ordinary path."""
+        self.history.drop_team(team_id)  # events may have been missed (entries name their copy too)
         sessions = self.fanout.sessions(team_id)
         for session in sessions:
             session.queue.put(frames.resync("edge_reloaded"))
@@ -201,6 +214,16 @@ class Edge:
         caller = await self.auth.check(token)
         if self.cache.peek(caller.team_id) is None:
             caller = await self.auth.check(token, fresh=True)
+        return caller
+
+    def known_caller(self, token: str | None) -> EdgeCaller | None:
+        """:meth:`authenticate` when it need not await: the token's cached check while its
+        workspace is loaded; None otherwise (then :meth:`authenticate` decides)."""
+        if not token:
+            return None
+        caller = self.auth.cached(token)
+        if caller is None or self.cache.peek(caller.team_id) is None:
+            return None
         return caller
 
     async def user_of(self, team_id: str, user_id: str, wait_s: float = CATCH_UP_S) -> JSON | None:
@@ -224,13 +247,54 @@ class Edge:
                 ws = await self.fresh(who.team_id, (key,))
                 if ws is not None:
                     return {"ok": True, **answer(local, ws, who, Args(args))}
+            if method == HISTORY:  # a channel's latest page may be kept here (flannel.read_methods)
+                ws = await self.fresh(who.team_id, (key,))
+                got = await history(
+                    self.history,
+                    ws,
+                    who.user_id,
+                    (key,),
+                    args,
+                    lambda: self.origin.forward(method, None, args, acting=key),
+                )
+                if isinstance(got, dict):
+                    return {"ok": True, **got}
+                return decoded(got)
             forwarded = await self.origin.forward(method, None, args, acting=key)
             self.writes.note(key, forwarded.offset)
+            if forwarded.offset is None:  # a group-committed write says no offset: see HistoryCache
+                self.history.wrote(key, method, time.monotonic())
             return decoded(forwarded)
         except SlackError as exc:
             return {"ok": False, "error": exc.code, **({"detail": exc.detail} if exc.detail else {})}
         except Exception as exc:  # the origin is unreachable: say so, keep the connection
             return {"ok": False, "error": getattr(exc, "code", "internal_error")}
+
+    def fresh_now(self, caller: EdgeCaller, after: int = 0) -> Workspace | None:
+        """:meth:`fresh` for an HTTP caller when it need not wait (the common case), without a
+        coroutine: the loaded workspace, counted as a cache hit, once it has applied ``after``
+        and the caller's own writes; None when it is not loaded or still behind (then
+        :meth:`fresh` waits, or loads it). The caller's keys are built only when some write
+        is remembered at all."""
+        ws = self.cache.hit(caller.team_id)
+        if ws is None or after > ws.offset:
+            return None
+        if self.writes and self.writes.target(caller_keys(caller), ws.offset):
+            return None
+        return ws
+
+    def reply_users(self, session: Session, method: str, answer: JSON) -> bytes | None:
+        """The ``user_info`` frame that goes just ahead of a history page over ``session``'s
+        socket: the users it shows that the connection was not sent (then counted as sent);
+        None when there are none (see :func:`flannel.read_methods.history_users`)."""
+        ws = self.cache.peek(session.team_id) if method == HISTORY else None
+        if ws is None:
+            return None
+        users = history_users(ws, session.known, answer)
+        if not users:
+            return None
+        session.known.update(u["id"] for u in users)
+        return frames.user_info(users)
 
     async def fresh(self, team_id: str, keys: Iterable[str], after: int = 0) -> Workspace | None:
         """The workspace once it has applied the caller's own writes (``keys``: the caller's
@@ -316,7 +380,7 @@ class Edge:
         ws = self.cache.peek(team_id)
         if ws is None or ws not in self._at_head:
             try:
-                head = await self.changelog.last_offset(team_id)
+                head = await self._heads.get(team_id)
             except Exception as exc:  # the log is unreachable: decide on what the cache has
                 log.debug("reading the log head of %s failed: %r", team_id, exc)
         target = max(head or 0, offset)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
+from time import perf_counter
 from typing import Any
 
 import orjson
@@ -22,11 +23,12 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from flannel.edge import Edge
+from flannel.edge import Edge, caller_keys
 from flannel.methods import BODIES, LOCAL, Who, answer, answer_body
 from flannel.metrics import EdgeMetrics
-from flannel.origin_client import OriginError
-from flannel.writes import asked_after, user_key
+from flannel.origin_client import Forwarded, OriginError
+from flannel.read_methods import HISTORY, history
+from flannel.writes import asked_after
 from wire import http
 from wire.args import Args
 from wire.errors import RateLimited, SlackError
@@ -39,12 +41,16 @@ log = logging.getLogger("flannel.edge")
 
 
 _CONTENT_TYPE = (b"content-type", http.JSON_TYPE.encode())
+_NO_BODY = (b"content-length", b"0")
+_AFTER = http.AFTER_HEADER
 Header = tuple[bytes, bytes]
 #: What a call is answered with: body, status, extra headers (raw), the error code and whether
 #: the origin answered the name as its own method (for the metric label).
 Answer = tuple[bytes, int, list[Header], str | None, bool]
 #: A client that hung up mid-body: nobody reads it, Starlette's bare 400.
 _HUNG_UP: Answer = (b"", 400, [], "client_disconnected", False)
+#: No extra headers (shared: an answer's header list is only read).
+_NONE: list[Header] = []
 
 
 def raw_headers(headers: Mapping[str, str]) -> list[Header]:
@@ -60,7 +66,7 @@ def answer_headers(answer: Answer) -> list[Header]:
     """The headers an :data:`Answer` is sent with (a hang-up's bare 400: no body, no type)."""
     body, _, extra, error, _ = answer
     if error == "client_disconnected":
-        return [(b"content-length", b"0")]
+        return [_NO_BODY]
     return json_headers(body, extra)
 
 
@@ -122,6 +128,12 @@ async def read_args(
         raise SlackError("invalid_form_data", "malformed body") from None
 
 
+def query_args(scope: Mapping[str, Any]) -> dict[str, Any]:
+    """The arguments of a request with no body to read (a GET): :func:`read_args`'s answer,
+    from the query string alone, without a coroutine."""
+    return http.parse_query(scope.get("query_string", b""))
+
+
 async def api(request: Request) -> Response:
     """``/api/<method>`` as a Starlette endpoint (the way in when middleware is added to the
     app; :class:`WebApi` serves the same answers without Starlette otherwise)."""
@@ -148,41 +160,60 @@ class WebApi:
         self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, name: str) -> None:
-        started = time.perf_counter()
-        answered = await dispatch(self.edge, scope, receive, name)
-        self.metrics.observe(name, answered[3], time.perf_counter() - started, answered[4])
-        headers = answer_headers(answered)
-        await send({"type": "http.response.start", "status": answered[1], "headers": headers})
-        await send({"type": "http.response.body", "body": answered[0]})
+        started = perf_counter()
+        body, status, extra, error, recognized = await dispatch(self.edge, scope, receive, name)
+        self.metrics.observe(name, error, perf_counter() - started, recognized)
+        if error == "client_disconnected":
+            headers = [_NO_BODY]
+        elif extra:
+            headers = [(b"content-length", b"%d" % len(body)), _CONTENT_TYPE, *extra]
+        else:
+            headers = [(b"content-length", b"%d" % len(body)), _CONTENT_TYPE]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
 
 
 async def dispatch(edge: Edge, scope: Scope, receive: Receive, name: str) -> Answer:
     """The answer to a call of ``name``: its body, status, headers, error code, and whether the
-    origin answered ``name`` as its own method."""
+    origin answered ``name`` as its own method.
+
+    A call the edge answers from memory takes no coroutine of its own when it need not wait:
+    the token's cached check (:meth:`Edge.known_caller`) and the loaded, caught-up workspace
+    (:meth:`Edge.fresh_now`) are read directly, and only a miss awaits (a token to ask the
+    origin about, a workspace to load, a write of the caller's still on its way)."""
     try:
         headers = wanted_headers(scope)
-        values = await read_args(scope, receive, headers)
+        if scope["method"] == "POST":
+            values = await read_args(scope, receive, headers)
+        else:
+            values = query_args(scope)
         token = http.bearer(headers.get("authorization"), values)
         if name == "rtm.connect":
-            return http.ok_body(await rtm_connect(edge, token, values)), 200, [], None, False
+            return http.ok_body(await rtm_connect(edge, token, values)), 200, _NONE, None, False
         local = LOCAL.get(name)
         if local is None:
             key = token_hash(token) if token else ""
             _limit(edge, key, name)
+            if name == HISTORY:  # a channel's latest page may be kept here (flannel.read_methods)
+                return await _history(edge, token, values, key, asked_after(headers))
             return await _forward(edge, name, token, values, key)
-        caller = await edge.authenticate(token)  # hashes the token once, for both of us
+        caller = edge.known_caller(token)
+        if caller is None:
+            caller = await edge.authenticate(token)  # hashes the token once, for both of us
         _limit(edge, caller.token_hash, name)
         if name == "auth.test":
             await edge.user_of(caller.team_id, caller.user_id)
-        keys = (caller.token_hash, user_key(caller.team_id, caller.user_id))
-        ws = await edge.fresh(caller.team_id, keys, asked_after(headers))
-        if ws is None:  # still behind the caller's own write: the origin answers
-            return await _forward(edge, name, token, values, caller.token_hash)
+        after = headers.get(_AFTER)
+        ws = edge.fresh_now(caller, asked_after(headers) if after else 0)
+        if ws is None:
+            ws = await edge.fresh(caller.team_id, caller_keys(caller), asked_after(headers))
+            if ws is None:  # still behind the caller's own write: the origin answers
+                return await _forward(edge, name, token, values, caller.token_hash)
         who = Who(caller.team_id, caller.user_id)
         body_of = BODIES.get(name)
         if body_of is not None:  # answered as bytes (each user's JSON kept: flannel.methods)
-            return answer_body(body_of, ws, who, Args(values)), 200, [], None, False
-        return http.ok_body(answer(local, ws, who, Args(values))), 200, [], None, False
+            return answer_body(body_of, ws, who, Args(values)), 200, _NONE, None, False
+        return http.ok_body(answer(local, ws, who, Args(values))), 200, _NONE, None, False
     except SlackError as exc:
         return _failed(exc)
     except OriginError as exc:
@@ -206,6 +237,28 @@ async def _forward(edge: Edge, name: str, token: str | None, values: dict[str, A
     """``name`` answered by the origin, verbatim; the offset a write committed is noted for
     the caller's next read and passed on (``x-flannel-offset``, for the router)."""
     forwarded = await edge.origin.forward(name, token, values)
+    if forwarded.offset is None and key:  # a group-committed write says no offset: see HistoryCache
+        edge.history.wrote(key, name, time.monotonic())
+    return _passed(edge, forwarded, key)
+
+
+async def _history(edge: Edge, token: str | None, values: dict[str, Any], key: str, after: int) -> Answer:
+    """``conversations.history``: from the edge's history cache for a reader it lets see the
+    channel (:func:`flannel.read_methods.history`), else the origin's answer (then kept)."""
+    caller = edge.known_caller(token) or await edge.authenticate(token)
+    ws = await edge.fresh(caller.team_id, caller_keys(caller), after)
+
+    async def fetch() -> Forwarded:
+        return await edge.origin.forward(HISTORY, token, values)
+
+    got = await history(edge.history, ws, caller.user_id, caller_keys(caller), values, fetch)
+    if isinstance(got, dict):
+        return http.ok_body(got), 200, _NONE, None, False
+    return _passed(edge, got, key)
+
+
+def _passed(edge: Edge, forwarded: Forwarded, key: str) -> Answer:
+    """The origin's answer as an :data:`Answer`, verbatim (see :func:`_forward`)."""
     edge.writes.note(key, forwarded.offset)
     headers: list[Header] = []
     if forwarded.retry_after:
