@@ -1,6 +1,6 @@
 """The wire contract: what origin, edges, router and clients say to each other, defined once.
 
-Pure (standard library, orjson and PyJWT only), so every part may import it without loading
+Pure (standard library and orjson only), so every part may import it without loading
 another part. Modules, one concept each:
 
 ``errors``       :class:`SlackError` and Slack's error names
