@@ -81,6 +81,23 @@ def _admin_connect() -> pymysql.connections.Connection:  # type: ignore[type-arg
     return pymysql.connect(autocommit=True, **params)
 
 
+#: How long a search in this process waits for the index to apply the caller's own write.
+SEARCH_WAIT_S = 10.0
+
+
+@pytest.fixture(autouse=True)
+def patient_search(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Searches by in-process origins wait up to :data:`SEARCH_WAIT_S` for the caller's own
+    write (production: ``origin.search.indexer.WAIT_S``, 1 s). The MariaDB test databases are
+    shared by the whole run, so every new index (each in-process origin keeps its own) starts by
+    rebuilding every workspace earlier tests left there; a batch of those rebuilds can hold a
+    waited-for event past 1 s on a slow machine (three tests failed so in a CI run). The tests
+    check that the wait happens and finds the write, not how fast a busy index is."""
+    import origin.service.search
+
+    monkeypatch.setattr(origin.service.search, "WAIT_S", SEARCH_WAIT_S)
+
+
 @pytest.fixture(scope="session")
 def mysql_shard_urls() -> Iterator[list[str]]:
     """Two fresh databases for this run (two shards), dropped afterwards."""
