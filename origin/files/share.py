@@ -14,12 +14,11 @@ import orjson
 from origin.files.objects import tombstone
 from origin.models import JSON, MESSAGE_COLUMNS
 from origin.service import dms
-from origin.service.access import Visible, fetch_message
+from origin.service.access import Visible
 from origin.service.auth import Caller
-from origin.service.message_writes import bump_thread, event_base, message_with_id
+from origin.service.message_writes import bump_thread, event_base, message_with_id, next_ts, thread_root
 from origin.store.db import Conn, Row
 from origin.store.shards import WriteTx
-from wire.ids import now_us
 
 EXTRAS_INSERT = "INSERT INTO message_extras (channel_id, ts, team_id, payload) VALUES (?, ?, ?, ?)"
 
@@ -32,13 +31,9 @@ async def post_files(
     Returns the message and its offset."""
     parent: Row | None = None
     if thread_ts is not None:
-        parent = await fetch_message(tx.conn, conv.id, thread_ts)
-        if parent[6] is not None and parent[6] != parent[1]:
-            parent = await fetch_message(tx.conn, conv.id, int(parent[6]))
+        parent = await thread_root(tx.conn, conv.id, thread_ts)
         thread_ts = int(parent[1])
-    last = await tx.conn.fetchone("SELECT last_ts FROM conversations WHERE id = ?", [conv.id])
-    ts = max(now_us(), int(last[0]) + 1 if last else 0)
-    await tx.conn.execute("UPDATE conversations SET last_ts = ? WHERE id = ?", [ts, conv.id])
+    ts = await next_ts(tx.conn, conv.id)
     row = (
         conv.id,
         ts,

@@ -19,22 +19,20 @@ from origin.models import CONVERSATION_COLUMNS, JSON, MESSAGE_COLUMNS, MESSAGE_F
 from origin.service import targets
 from origin.service.access import Visible, require_member, require_open
 from origin.service.auth import Caller
-from origin.service.content import from_row
 from origin.service.message_writes import (
     MESSAGE_READ,
     MESSAGE_TABLES,
-    POSTED_SUBTYPES,
     EditItem,
     Posted,
     PostItem,
     changed_event,
-    check_text,
     delete_alone,
     deleted_event,
     event_base,
     message_with_id,
     post_alone,
     update_alone,
+    updated_columns,
 )
 from origin.service.reactions import reactions_for
 from origin.store.db import Conn, Row
@@ -389,11 +387,7 @@ class _EditBatch:
         if item.kind == "update":
             require_open(conv)
             row = self.message(key)
-            if row[3] != caller.user_id or row[5] not in (None, *POSTED_SUBTYPES, "thread_broadcast"):
-                raise SlackError("cant_update_message")
-            merged = item.content.over(from_row(*row[13:16]))
-            check_text(item.text, merged)
-            blocks, attachments, metadata, extra_text = merged.columns()
+            blocks, attachments, metadata, extra_text = updated_columns(row, item)
             edited = now_us()
             reactions = self.reactions_of(key)
             previous = message_from_row(tuple(row), reactions)

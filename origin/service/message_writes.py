@@ -9,7 +9,9 @@ a batch falls back to for a post to a name or a user, or when its statements fai
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 
@@ -124,16 +126,11 @@ async def _insert(
 ) -> tuple[JSON, int]:
     parent: Row | None = None
     if thread_ts is not None:
-        parent = await fetch_message(tx.conn, conv.id, thread_ts)
-        # A reply to a reply belongs to the same thread.
-        if parent[6] is not None and parent[6] != parent[1]:
-            parent = await fetch_message(tx.conn, conv.id, int(parent[6]))
+        parent = await thread_root(tx.conn, conv.id, thread_ts)
         thread_ts = int(parent[1])
         if broadcast:
             subtype = "thread_broadcast"
-    last = await tx.conn.fetchone("SELECT last_ts FROM conversations WHERE id = ?", [conv.id])
-    ts = max(now_us(), int(last[0]) + 1 if last else 0)
-    await tx.conn.execute("UPDATE conversations SET last_ts = ? WHERE id = ?", [ts, conv.id])
+    ts = await next_ts(tx.conn, conv.id)
     row = (conv.id, ts, caller.team_id, caller.user_id, text, subtype, thread_ts, 0, None, None, None, None)
     blocks, attachments, metadata, extra_text = content.columns()
     parent_user = None if parent is None else parent[3]
@@ -162,6 +159,23 @@ async def _insert(
     return message, offset
 
 
+async def thread_root(conn: Conn, channel_id: str, thread_ts: int) -> Row:
+    """The root of the thread a reply to ``thread_ts`` joins: a reply to a reply belongs to
+    the same thread (``message_not_found`` when there is no such message)."""
+    parent = await fetch_message(conn, channel_id, thread_ts)
+    if parent[6] is not None and parent[6] != parent[1]:
+        parent = await fetch_message(conn, channel_id, int(parent[6]))
+    return parent
+
+
+async def next_ts(conn: Conn, channel_id: str) -> int:
+    """Claim the channel's next message ts: now, or one past its last when the clock lags."""
+    last = await conn.fetchone("SELECT last_ts FROM conversations WHERE id = ?", [channel_id])
+    ts = max(now_us(), int(last[0]) + 1 if last else 0)
+    await conn.execute("UPDATE conversations SET last_ts = ? WHERE id = ?", [ts, channel_id])
+    return ts
+
+
 async def bump_thread(tx: WriteTx, channel_id: str, parent: Row, user_id: str, ts: int) -> JSON:
     users: list[str] = orjson.loads(parent[8]) if parent[8] else []
     if user_id not in users:
@@ -187,17 +201,27 @@ class EditItem:
     content: Content  # update only
 
 
+Columns = tuple[str | None, str | None, str | None, str | None]
+
+
+def updated_columns(row: Sequence[Any], item: EditItem) -> Columns:
+    """Decide an update of the message ``row``: only its author may edit it, and only a posted
+    message (``cant_update_message``); the item's content is merged over the row's and checked.
+    Returns the merged content's columns (blocks, attachments, metadata, extra_text)."""
+    if row[3] != item.caller.user_id or row[5] not in (None, *POSTED_SUBTYPES, "thread_broadcast"):
+        raise SlackError("cant_update_message")
+    merged = item.content.over(from_row(*row[13:16]))
+    check_text(item.text, merged)
+    return merged.columns()
+
+
 async def update_alone(tx: WriteTx, item: EditItem) -> JSON:
     """One update in its own turn of the workspace's transaction (statement by statement)."""
     caller, ts = item.caller, item.ts
     conv = await visible(tx.conn, caller, item.channel_id)
     require_open(conv)
     row = await fetch_message(tx.conn, conv.id, ts)
-    if row[3] != caller.user_id or row[5] not in (None, *POSTED_SUBTYPES, "thread_broadcast"):
-        raise SlackError("cant_update_message")
-    merged = item.content.over(from_row(*row[13:16]))
-    check_text(item.text, merged)
-    blocks, attachments, metadata, extra_text = merged.columns()
+    blocks, attachments, metadata, extra_text = updated_columns(row, item)
     edited = now_us()
     await tx.conn.execute(
         "UPDATE messages SET text = ?, blocks = ?, attachments = ?, metadata = ?, extra_text = ?, "
