@@ -180,6 +180,8 @@ class Connection:
         self._backlog = direct is None  # writes go through the writer task
         self._reader_task: asyncio.Task[None] | None = None
         self._writer_task: asyncio.Task[None] | None = None
+        if direct is not None:
+            session.outlet = self.write_now
 
     @property
     def who(self) -> Who:
@@ -223,6 +225,24 @@ class Connection:
             self._writer()
             self.wake.wake_writer()
 
+    def write_now(self, data: bytes) -> bool:
+        """Write ``data`` (WebSocket frames) straight to the transport, if nothing is waiting
+        to go before it and the transport can take it now: the session's outlet, which routing
+        uses so that a live event reaches an idle connection in the same pass that routes it.
+        False (nothing written) when the frame must be queued: this turn's flush or the writer
+        has frames before it, or the connection is backlogged, closing or evicted."""
+        if self._pending or self._backlog or self.evicted:
+            return False
+        direct = self.direct
+        if direct is None or len(self.session.queue) or not direct.can_write():
+            return False
+        direct.write(data)
+        if direct.backlogged():  # the client is behind: later frames wait for the writer
+            self._backlog = True
+            self._writer()
+            self.wake.wake_writer()
+        return True
+
     def _writer(self) -> asyncio.Task[None]:
         """The connection's writer task, started when first needed."""
         if self._writer_task is None:
@@ -257,6 +277,7 @@ class Connection:
                         await asyncio.wait_for(writer, WRITER_GRACE_S)
                     writer.cancel()
         finally:
+            session.outlet = None
             edge.leave(session)
 
     def hang_up(self) -> None:

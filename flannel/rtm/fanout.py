@@ -48,7 +48,7 @@ from typing import Any, Protocol
 from flannel.rtm import frames
 from flannel.rtm.delivery import Delivery, UserInfo, UserJson
 from flannel.rtm.resume import ReadAfter, Resumed, resume
-from flannel.rtm.session import Event, Session, close_for
+from flannel.rtm.session import QUEUED, WRITTEN, Event, Session, close_for
 from wire import mentions
 from wire.visibility import is_public
 
@@ -95,10 +95,11 @@ _FILE = frozenset({"file_deleted", "file_change"})
 
 @dataclass(slots=True)
 class Routed:
-    """What one routing did: frames queued, the sessions that got them (the only ones to wake),
-    and the sessions that must now be closed."""
+    """What one routing did: frames delivered (queued or written straight out), the sessions
+    that got them queued (the only ones to wake), and the sessions that must now be closed."""
 
     delivered: int = 0
+    written: int = 0  # of them, written straight to the transport while routing
     closing: list[Session] = field(default_factory=list)
     woken: list[Session] = field(default_factory=list)
 
@@ -258,9 +259,13 @@ class Fanout:
             for session in targets:
                 if session.close_code is not None:
                     continue
-                if session.deliver(delivery):
+                how = session.push(delivery)
+                if how == QUEUED:
                     routed.delivered += 1
                     woken.append(session)
+                elif how == WRITTEN:  # already out: nothing to wake
+                    routed.delivered += 1
+                    routed.written += 1
                 else:
                     routed.closing.append(session)
         elif self._users is not None and (carried := frames.carried_user(event)):

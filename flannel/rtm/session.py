@@ -12,7 +12,7 @@ and the replay, dropping by offset whatever was already queued (see ``resume.py`
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from flannel.rtm import frames
@@ -22,6 +22,13 @@ from flannel.rtm.sendqueue import SendQueue
 from wire import closecodes
 
 Event = Mapping[str, Any]
+#: Writes frames (already WebSocket-framed) straight to the connection's transport when it can
+#: take them now; False when they must be queued (see :meth:`Session.push`).
+Outlet = Callable[[bytes], bool]
+
+#: What :meth:`Session.push` did with a frame: the connection must now close, the frame is
+#: queued (wake the connection), or it went straight out (nothing to wake).
+CLOSING, QUEUED, WRITTEN = 0, 1, 2
 
 _ids = itertools.count(1)
 
@@ -51,6 +58,7 @@ class Session:
         self.close_code: int | None = None
         self.close_reason = ""
         self.writing_since: float | None = None  # when the write in flight began (the adapter's)
+        self.outlet: Outlet | None = None  # the connection's straight write, when it offers one
         self._held: list[Delivery] = []
         self._bucket = TokenBucket(rate or RateLimit(), now)
 
@@ -86,21 +94,30 @@ class Session:
     def send(self, frame: bytes) -> bool:
         """Queue a frame of this connection's own (a reply, a pong); False when it must close."""
         if not self.queue.put(frame):
-            return self._overflow()
+            return bool(self._overflow())
         return True
 
     def deliver(self, delivery: Delivery) -> bool:
-        """Queue a live frame, or hold it until :meth:`start` when the hello is not out yet."""
+        """Send or queue a live frame, or hold it until :meth:`start` when the hello is not out
+        yet; False when the connection must now close."""
+        return self.push(delivery) != CLOSING
+
+    def push(self, delivery: Delivery) -> int:
+        """:meth:`deliver`, telling how: :data:`WRITTEN` when the frame went straight out
+        through the :attr:`outlet` (the queue was empty and the transport could take it: the
+        common case of a live event, written while routing it, with no second pass over the
+        connections to wake and flush them), :data:`QUEUED` (wake the connection), or
+        :data:`CLOSING`."""
         if self.close_code is not None:
-            return False
+            return CLOSING
         if self.started:
             return self._send(delivery)
         if delivery.offset is None:
-            return True  # ephemeral, and stale by the time the hello is out
+            return QUEUED  # ephemeral, and stale by the time the hello is out
         if len(self._held) >= self.queue.capacity:
             return self._overflow()
         self._held.append(delivery)
-        return True
+        return QUEUED
 
     def start(self, hello: Mapping[str, Any], position: int, replay: Sequence[Delivery] = ()) -> bool:
         """Queue the hello, the ``replay``, then the held live frames; live from then on.
@@ -115,23 +132,23 @@ class Session:
         self.started = True
         self.last_offset = position
         if not self.queue.put(frames.encode(hello)):
-            return self._overflow()
+            return bool(self._overflow())
         me = hello.get("self")
         if isinstance(me, Mapping) and isinstance(me.get("id"), str):
             self.known.add(me["id"])
         held, self._held = self._held, []
         held.sort(key=lambda d: d.offset or 0)
         for delivery in itertools.chain(replay, held):
-            if not self._send(delivery):
+            if self._send(delivery) == CLOSING:
                 return False
         return True
 
-    def _send(self, delivery: Delivery) -> bool:
+    def _send(self, delivery: Delivery) -> int:
         offset = delivery.offset
         if offset is not None:
             if offset <= self.last_offset:
                 self.duplicates += 1
-                return True
+                return QUEUED
             self.last_offset = offset
         queue = self.queue
         needs, known = delivery.needs, self.known
@@ -142,14 +159,21 @@ class Session:
                 if not queue.put(info[0], False, info[2]):
                     return self._overflow()
                 known.update(info[1])
+        # Straight out when nothing is queued before it (the outlet checks the rest).
+        outlet = self.outlet
+        if outlet is not None and not len(queue) and outlet(delivery.wire):
+            if delivery.carries:
+                known.update(delivery.carries)
+            return WRITTEN
         if not queue.put(delivery.frame, delivery.ephemeral, delivery.wire):
             return self._overflow()
         if delivery.carries:
             known.update(delivery.carries)
-        return True
+        return QUEUED
 
-    def _overflow(self) -> bool:
-        return self.close(closecodes.TOO_SLOW, "too slow, resume")
+    def _overflow(self) -> int:
+        self.close(closecodes.TOO_SLOW, "too slow, resume")
+        return CLOSING
 
 
 def close_for(session: Session, event: Event) -> tuple[int, str] | None:

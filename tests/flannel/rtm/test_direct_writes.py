@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 
 from flannel.connection import Connection
+from flannel.rtm import frames
 from flannel.rtm.admission import Admit
 from tests.flannel.cache import event
 from tests.flannel.harness import InProcess, serve
@@ -173,3 +174,44 @@ async def test_closing_sends_what_is_queued_then_the_close_code() -> None:
     kinds = [f["type"] for f in socket.frames()]
     assert kinds[0] == "hello" and kinds[-1] == "goodbye" and socket.offsets() == [11]
     assert socket.closed == (closecodes.GOING_AWAY, "draining")
+
+
+async def test_a_live_event_to_an_idle_connection_is_written_while_it_is_routed() -> None:
+    async with serve() as env:
+        socket = DirectSocket()
+        conn, running = await connected(env, socket)
+        await until(lambda: not conn._pending)  # the hello is out
+        conn.session.known.add("U1")  # the poster: no user_info frame to queue first
+        flushes = 0
+        flush = conn.flush
+
+        def counted() -> None:
+            nonlocal flushes
+            flushes += 1
+            flush()
+
+        conn.flush = counted  # type: ignore[method-assign]
+        for offset in (11, 12, 13):
+            await env.append(message(offset))
+            await env.caught_up(offset)
+            assert socket.offsets()[-1] == offset  # out as it was routed
+        assert flushes == 0 and conn._writer_task is None  # no second pass, no task
+        socket.gone.set()
+        await asyncio.wait_for(running, 3)
+
+
+async def test_a_frame_waiting_for_this_turns_flush_keeps_a_live_event_behind_it() -> None:
+    async with serve() as env:
+        socket = DirectSocket()
+        conn, running = await connected(env, socket)
+        await until(lambda: not conn._pending)
+        conn.session.send(orjson.dumps({"type": "pong", "reply_to": 7}))
+        conn.wake.set()  # joins this loop turn's flush
+        late = frames.ws_text(orjson.dumps({"type": "pong", "reply_to": 8}))
+        assert conn.write_now(late) is False  # it would overtake the pong
+        await asyncio.sleep(0)
+        assert socket.frames()[-1] == {"type": "pong", "reply_to": 7}
+        assert conn.write_now(late) is True  # idle again: straight out
+        assert socket.frames()[-1] == {"type": "pong", "reply_to": 8}
+        socket.gone.set()
+        await asyncio.wait_for(running, 3)
