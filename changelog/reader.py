@@ -102,6 +102,10 @@ class Subscription:
         """The last offset delivered: resume from here."""
         return self._position
 
+    def buffered(self) -> int:
+        """How many events are in hand, to be yielded without waiting (the rest of a read)."""
+        return len(self._buffer)
+
     def __aiter__(self) -> Subscription:
         return self
 

@@ -169,7 +169,7 @@ class Edge:
             if waker is not None:
                 waker.set()
 
-    async def _on_event(self, team_id: str, event: JSON) -> None:
+    async def _on_event(self, team_id: str, event: JSON, more: bool = False) -> None:
         self.history.apply(team_id, event)  # before any await: no read sees a page it changed
         kind = event.get("type")
         if kind == "token_revoked":
@@ -183,8 +183,10 @@ class Edge:
         access = self.access(team_id)
         if access is None:
             return
-        routed = self.fanout.route(team_id, event, access)
-        self.wake(routed.woken)  # only the sessions the event was routed to
+        # The last event of a read goes straight out to idle connections; the ones before it
+        # are queued, so that each connection gets one write for the whole read.
+        routed = self.fanout.route(team_id, event, access, straight=not more)
+        self.wake(routed.woken)  # only the sessions the event was queued for
         for session in routed.closing:
             if session.stalled(time.monotonic(), self.settings.write_stall_s):
                 self.evict(session)  # its queue overflowed: out now, not once its writer returns

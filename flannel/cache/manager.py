@@ -53,10 +53,15 @@ class EventStream(Protocol):
 
     async def close(self) -> None: ...
 
+    # Optional: ``buffered() -> int``, how many events follow at once (the rest of a read):
+    # ``on_event`` is told whether more follow, so a consumer can hold its writes for them.
+
 
 LoadSnapshot = Callable[[str], AsyncIterator[JSON]]
 Subscribe = Callable[[str, int], Awaitable[EventStream]]
-OnEvent = Callable[[str, JSON], Awaitable[None] | None]
+#: ``(team_id, event, more)``: ``more`` when further events of the workspace are in hand and
+#: are applied in the same loop turn (the rest of one read of the log).
+OnEvent = Callable[[str, JSON, bool], Awaitable[None] | None]
 OnResync = Callable[[str], Awaitable[None] | None]
 
 
@@ -303,6 +308,7 @@ class WorkspaceCache:
 
     async def _apply_stream(self, slot: _Slot, workspace: Workspace, stream: EventStream) -> str | None:
         """Apply events until the stream ends (None) or cannot continue (the reason)."""
+        buffered = getattr(stream, "buffered", None)
         async for offset, payload in stream:
             event = orjson.loads(payload)
             event.setdefault("offset", offset)
@@ -310,7 +316,8 @@ class WorkspaceCache:
             if not workspace.apply(event):
                 return f"gap: offset {event['offset']} after {before}"
             if workspace.offset != before:
-                await _notify(self._on_event, slot.team_id, event)
+                more = buffered is not None and buffered() > 0
+                await _notify(self._on_event, slot.team_id, event, more)
                 slot.advance()
         return None
 

@@ -246,8 +246,11 @@ class Fanout:
             return user_id in access.members_of(channel) and access.can_see(user_id, channel)
         return False
 
-    def route(self, team_id: str, event: Event, access: Access) -> Routed:
-        """Queue ``event`` on every session of ``team_id`` that may see it; apply its closes."""
+    def route(self, team_id: str, event: Event, access: Access, straight: bool = True) -> Routed:
+        """Queue ``event`` on every session of ``team_id`` that may see it; apply its closes.
+        ``straight``: write it out at once to the sessions whose outlet takes it (see
+        :meth:`Session.push`); False while more events follow in this loop turn, so that a
+        connection's frames of one turn go out in one write."""
         routed = Routed()
         users = self._teams.get(team_id)
         if not users:
@@ -259,7 +262,7 @@ class Fanout:
             for session in targets:
                 if session.close_code is not None:
                     continue
-                how = session.push(delivery)
+                how = session.push(delivery, straight)
                 if how == QUEUED:
                     routed.delivered += 1
                     woken.append(session)

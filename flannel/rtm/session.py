@@ -102,16 +102,16 @@ class Session:
         yet; False when the connection must now close."""
         return self.push(delivery) != CLOSING
 
-    def push(self, delivery: Delivery) -> int:
+    def push(self, delivery: Delivery, straight: bool = True) -> int:
         """:meth:`deliver`, telling how: :data:`WRITTEN` when the frame went straight out
         through the :attr:`outlet` (the queue was empty and the transport could take it: the
         common case of a live event, written while routing it, with no second pass over the
         connections to wake and flush them), :data:`QUEUED` (wake the connection), or
-        :data:`CLOSING`."""
+        :data:`CLOSING`. Not ``straight``: queued in any case (more frames follow at once)."""
         if self.close_code is not None:
             return CLOSING
         if self.started:
-            return self._send(delivery)
+            return self._send(delivery, straight)
         if delivery.offset is None:
             return QUEUED  # ephemeral, and stale by the time the hello is out
         if len(self._held) >= self.queue.capacity:
@@ -143,7 +143,7 @@ class Session:
                 return False
         return True
 
-    def _send(self, delivery: Delivery) -> int:
+    def _send(self, delivery: Delivery, straight: bool = False) -> int:
         offset = delivery.offset
         if offset is not None:
             if offset <= self.last_offset:
@@ -161,7 +161,7 @@ class Session:
                 known.update(info[1])
         # Straight out when nothing is queued before it (the outlet checks the rest).
         outlet = self.outlet
-        if outlet is not None and not len(queue) and outlet(delivery.wire):
+        if straight and outlet is not None and not len(queue) and outlet(delivery.wire):
             if delivery.carries:
                 known.update(delivery.carries)
             return WRITTEN

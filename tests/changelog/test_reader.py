@@ -25,6 +25,22 @@ async def test_subscribe_then_append_arrives_in_order(make_log: MakeLog, team: s
         await reader.close()
 
 
+async def test_buffered_counts_the_rest_of_a_read(make_log: MakeLog, team: str) -> None:
+    log = make_log()
+    reader = LogReader(log)
+    try:
+        sub = await reader.subscribe(team, after=0)
+        await log.append(team, events(1, 4))  # one append: one read of four
+        first = await anext(sub)
+        rest = [sub.buffered()]
+        for _ in range(3):
+            await anext(sub)
+            rest.append(sub.buffered())
+        assert first[0] == 1 and rest == [3, 2, 1, 0]
+    finally:
+        await reader.close()
+
+
 async def test_subscribe_replays_history_after_offset(make_log: MakeLog, team: str) -> None:
     log = make_log()
     await log.append(team, events(1, 10))

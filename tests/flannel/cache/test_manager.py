@@ -32,6 +32,10 @@ class FakeStream:
     def __aiter__(self) -> FakeStream:
         return self
 
+    def buffered(self) -> int:
+        """Entries appended and not yet yielded (what a read of the log has in hand)."""
+        return len(self.log.entries.get(self.team_id, [])) - self.index
+
     async def __anext__(self) -> tuple[int, bytes]:
         while True:
             if self.closed or self.log.ended:
@@ -234,7 +238,7 @@ async def test_large_snapshots_build_off_the_event_loop(monkeypatch: pytest.Monk
 async def test_events_are_applied_then_announced_in_order() -> None:
     seen: list[tuple[str, int, str]] = []
 
-    async def on_event(team_id: str, e: JSON) -> None:
+    async def on_event(team_id: str, e: JSON, more: bool) -> None:
         await asyncio.sleep(0)  # an awaiting hook must still see events strictly in order
         seen.append((team_id, e["offset"], e["type"]))
 
@@ -253,10 +257,27 @@ async def test_events_are_applied_then_announced_in_order() -> None:
     await cache.close()
 
 
+async def test_the_hook_is_told_whether_more_events_of_the_same_read_follow() -> None:
+    seen: list[tuple[int, bool]] = []
+
+    def on_event(team_id: str, e: JSON, more: bool) -> None:
+        seen.append((e["offset"], more))
+
+    _, origin, cache = setup("T1", on_event=on_event)
+    await cache.get("T1")
+    for i in range(5):  # appended in one go: one read of the log
+        origin.publish("T1", "message", channel="C1", user="U1", text=str(i))
+    await until(lambda: len(seen) == 5)
+    origin.publish("T1", "message", channel="C1", user="U1", text="alone")
+    await until(lambda: len(seen) == 6)
+    assert seen == [(11, True), (12, True), (13, True), (14, True), (15, False), (16, False)]
+    await cache.close()
+
+
 async def test_a_failing_hook_does_not_stop_the_follower() -> None:
     calls: list[int] = []
 
-    def on_event(team_id: str, e: JSON) -> None:
+    def on_event(team_id: str, e: JSON, more: bool) -> None:
         calls.append(e["offset"])
         if len(calls) == 1:
             raise RuntimeError("rtm layer bug")

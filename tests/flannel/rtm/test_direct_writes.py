@@ -215,3 +215,18 @@ async def test_a_frame_waiting_for_this_turns_flush_keeps_a_live_event_behind_it
         assert socket.frames()[-1] == {"type": "pong", "reply_to": 8}
         socket.gone.set()
         await asyncio.wait_for(running, 3)
+
+
+async def test_the_events_of_one_read_go_out_in_one_write() -> None:
+    async with serve() as env:
+        socket = DirectSocket()
+        conn, running = await connected(env, socket)
+        await until(lambda: not conn._pending)
+        conn.session.known.add("U1")
+        before = len(socket.writes)
+        await env.append(*(message(11 + i) for i in range(6)))  # one read of the log
+        await until(lambda: len(socket.offsets()) == 6)
+        assert socket.offsets() == [11, 12, 13, 14, 15, 16]
+        assert len(socket.writes) == before + 1
+        socket.gone.set()
+        await asyncio.wait_for(running, 3)
