@@ -50,12 +50,22 @@ class Direct(Protocol):
     """Pre-framed writes straight to the connection's transport (the server's, see
     :class:`flannel.transport.DroppableWebSockets`)."""
 
+    #: Called by the server when the transport passes its high-water mark (set by the
+    #: connection): from then on frames are queued until the writer has seen it drain.
+    on_pause: Callable[[], None] | None
+
     def can_write(self) -> bool:
         """Whether frames may go straight to the transport now (open, uncompressed)."""
         ...
 
     def write(self, data: bytes) -> None:
         """Write WebSocket frames, already framed, as they are."""
+        ...
+
+    def take(self, data: bytes) -> bool:
+        """:meth:`write`, unless the transport is closing or closed (False, nothing written):
+        the session's outlet (:attr:`flannel.rtm.session.Session.outlet`), offered while the
+        connection is idle and checked then with :meth:`can_write`."""
         ...
 
     def backlogged(self) -> bool:
@@ -181,7 +191,7 @@ class Connection:
         self._reader_task: asyncio.Task[None] | None = None
         self._writer_task: asyncio.Task[None] | None = None
         if direct is not None:
-            session.outlet = self.write_now
+            direct.on_pause = self._paused
 
     @property
     def who(self) -> Who:
@@ -221,27 +231,36 @@ class Connection:
         if data:
             direct.write(data)
         if direct.backlogged():  # the client is behind: the writer waits for the transport
+            self.session.hold_outlet()
             self._backlog = True
             self._writer()
             self.wake.wake_writer()
+        else:
+            self._offer()
 
-    def write_now(self, data: bytes) -> bool:
-        """Write ``data`` (WebSocket frames) straight to the transport, if nothing is waiting
-        to go before it and the transport can take it now: the session's outlet, which routing
-        uses so that a live event reaches an idle connection in the same pass that routes it.
-        False (nothing written) when the frame must be queued: this turn's flush or the writer
-        has frames before it, or the connection is backlogged, closing or evicted."""
-        if self._pending or self._backlog or self.evicted:
-            return False
-        direct = self.direct
-        if direct is None or len(self.session.queue) or not direct.can_write():
-            return False
-        direct.write(data)
-        if direct.backlogged():  # the client is behind: later frames wait for the writer
+    def _offer(self) -> None:
+        """Offer the transport as the session's outlet while this connection is idle: nothing
+        queued, no flush pending, no backlog, open. Routing then writes a live event straight
+        to it, in the one pass that routes the event (no wake, no flush). The session takes the
+        outlet back as soon as it queues a frame; :meth:`_paused` when the transport fills."""
+        direct, session = self.direct, self.session
+        if (
+            direct is not None
+            and not (self._pending or self._backlog or self.evicted)
+            and session.close_code is None
+            and not len(session.queue)
+            and direct.can_write()
+        ):
+            session.outlet = direct
+
+    def _paused(self) -> None:
+        """The transport passed its high-water mark (the server says so, mid-write): frames
+        are queued from now on, and the writer waits for the transport to drain."""
+        self.session.hold_outlet()
+        if not self._backlog and not self.evicted and self.direct is not None:
             self._backlog = True
             self._writer()
             self.wake.wake_writer()
-        return True
 
     def _writer(self) -> asyncio.Task[None]:
         """The connection's writer task, started when first needed."""
@@ -277,7 +296,7 @@ class Connection:
                         await asyncio.wait_for(writer, WRITER_GRACE_S)
                     writer.cancel()
         finally:
-            session.outlet = None
+            session.hold_outlet()
             edge.leave(session)
 
     def hang_up(self) -> None:
@@ -285,6 +304,7 @@ class Connection:
         if self.evicted:
             return
         self.evicted = True
+        self.session.hold_outlet()
         self.session.queue.clear()  # the client resumes from what it got; the log has the rest
         if self._reader_task is not None:
             self._reader_task.cancel()
@@ -330,6 +350,8 @@ class Connection:
                 self._backlog = False  # caught up: back to the loop turn's flush
                 if len(session.queue):
                     self.ready()
+                else:
+                    self._offer()
 
     async def _write_direct(self, direct: Direct, queue: SendQueue) -> None:
         session = self.session

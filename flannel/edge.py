@@ -199,6 +199,7 @@ class Edge:
         self.history.drop_team(team_id)  # events may have been missed (entries name their copy too)
         sessions = self.fanout.sessions(team_id)
         for session in sessions:
+            session.hold_outlet()
             session.queue.put(frames.resync("edge_reloaded"))
             session.close(closecodes.RESYNC, "resync")
         self.wake(sessions)
@@ -497,6 +498,7 @@ class Edge:
         schedule = Drainer(self.settings.drain_window_s).schedule(self.fanout.sessions())
         for delay, session in schedule:
             await asyncio.sleep(max(0.0, t0 + delay - time.monotonic()))
+            session.hold_outlet()
             session.queue.put(frames.goodbye("drain"))
             session.close(closecodes.GOING_AWAY, "draining")
             self.wake([session])

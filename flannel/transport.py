@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Callable
 from typing import Any, Literal
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
@@ -163,6 +164,7 @@ class DroppableWebSockets(WebSocketsSansIOProtocol):
         self._flag = _Writable()  # typed as ours: ``backlogged`` reads it once per flush
         self.writable = self._flag  # type: ignore[assignment]
         self._preframed = False  # accepted, with no extension: frames may go straight out
+        self.on_pause: Callable[[], None] | None = None  # the connection's (flannel.connection.Direct)
 
     async def run_asgi(self) -> None:
         extensions = self.scope.get("extensions")
@@ -205,6 +207,25 @@ class DroppableWebSockets(WebSocketsSansIOProtocol):
 
     def write(self, data: bytes) -> None:
         self.transport.write(data)
+
+    def take(self, data: bytes) -> bool:
+        # Once per idle connection per live event, in the pass that routes it: what it reads
+        # is this object's and the transport's, which the write touches anyway. A close frame
+        # sent or received, or a lost connection, sets one of these (uvicorn closes the
+        # transport when the client's close arrives); nothing else can end writability.
+        if self.close_sent or self.disconnected:
+            return False
+        transport = self.transport
+        if transport.is_closing():
+            return False
+        transport.write(data)
+        return True
+
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        hook = self.on_pause
+        if hook is not None:
+            hook()
 
     def backlogged(self) -> bool:
         return not self._flag._value

@@ -12,8 +12,8 @@ and the replay, dropping by offset whatever was already queued (see ``resume.py`
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
 from flannel.rtm import frames
 from flannel.rtm.delivery import Delivery
@@ -22,9 +22,16 @@ from flannel.rtm.sendqueue import SendQueue
 from wire import closecodes
 
 Event = Mapping[str, Any]
-#: Writes frames (already WebSocket-framed) straight to the connection's transport when it can
-#: take them now; False when they must be queued (see :meth:`Session.push`).
-Outlet = Callable[[bytes], bool]
+
+
+class Outlet(Protocol):
+    """The connection's transport, offered while the connection is idle (see :attr:`Session.outlet`)."""
+
+    def take(self, data: bytes) -> bool:
+        """Write ``data`` (WebSocket frames, already framed) to the transport now; False, and
+        nothing written, when the transport is closing or closed."""
+        ...
+
 
 #: What :meth:`Session.push` did with a frame: the connection must now close, the frame is
 #: queued (wake the connection), or it went straight out (nothing to wake).
@@ -58,7 +65,11 @@ class Session:
         self.close_code: int | None = None
         self.close_reason = ""
         self.writing_since: float | None = None  # when the write in flight began (the adapter's)
-        self.outlet: Outlet | None = None  # the connection's straight write, when it offers one
+        # The connection's transport while it is idle: set by the connection when nothing is
+        # queued, no flush is pending and the transport is below its high-water mark; cleared
+        # by the connection when that ends, and by this session whenever it queues a frame (so
+        # a frame written through it never overtakes one queued before it).
+        self.outlet: Outlet | None = None
         self._held: list[Delivery] = []
         self._bucket = TokenBucket(rate or RateLimit(), now)
 
@@ -91,8 +102,14 @@ class Session:
             self.close(allowance.close_code, "rate limited")
         return allowance
 
+    def hold_outlet(self) -> None:
+        """Stop writing through the outlet: whoever queues on :attr:`queue` directly calls this
+        first (the connection offers it again once it has flushed the queue)."""
+        self.outlet = None
+
     def send(self, frame: bytes) -> bool:
         """Queue a frame of this connection's own (a reply, a pong); False when it must close."""
+        self.outlet = None
         if not self.queue.put(frame):
             return bool(self._overflow())
         return True
@@ -131,6 +148,7 @@ class Session:
             return False
         self.started = True
         self.last_offset = position
+        self.outlet = None
         if not self.queue.put(frames.encode(hello)):
             return bool(self._overflow())
         me = hello.get("self")
@@ -156,15 +174,18 @@ class Session:
         if needs and delivery.user_info is not None and not known.issuperset(needs):
             info = delivery.user_info.frame(tuple(u for u in needs if u not in known))
             if info is not None:
+                self.outlet = None
                 if not queue.put(info[0], False, info[2]):
                     return self._overflow()
                 known.update(info[1])
-        # Straight out when nothing is queued before it (the outlet checks the rest).
+        # Straight out while the connection is idle (nothing queued, no flush pending).
         outlet = self.outlet
-        if straight and outlet is not None and not len(queue) and outlet(delivery.wire):
-            if delivery.carries:
-                known.update(delivery.carries)
-            return WRITTEN
+        if outlet is not None:
+            if straight and outlet.take(delivery.wire):
+                if delivery.carries:
+                    known.update(delivery.carries)
+                return WRITTEN
+            self.outlet = None
         if not queue.put(delivery.frame, delivery.ephemeral, delivery.wire):
             return self._overflow()
         if delivery.carries:

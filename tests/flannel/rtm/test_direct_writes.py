@@ -32,6 +32,7 @@ class DirectSocket:
         self.resumed = asyncio.Event()
         self.dropped = 0
         self.gone = asyncio.Event()  # the client left, or the server closed the socket
+        self.on_pause: Any = None  # the connection's, called as a transport's pause_writing
 
     async def receive(self) -> Mapping[str, Any]:
         await self.gone.wait()
@@ -52,6 +53,14 @@ class DirectSocket:
 
     def write(self, data: bytes) -> None:
         self.writes.append(data)
+        if self.paused and self.on_pause is not None:  # past the high-water mark, mid-write
+            self.on_pause()
+
+    def take(self, data: bytes) -> bool:
+        if self.closed is not None:
+            return False
+        self.write(data)
+        return True
 
     def backlogged(self) -> bool:
         return self.paused
@@ -200,19 +209,25 @@ async def test_a_live_event_to_an_idle_connection_is_written_while_it_is_routed(
         await asyncio.wait_for(running, 3)
 
 
-async def test_a_frame_waiting_for_this_turns_flush_keeps_a_live_event_behind_it() -> None:
+async def test_the_outlet_is_offered_only_while_the_connection_is_idle() -> None:
     async with serve() as env:
         socket = DirectSocket()
         conn, running = await connected(env, socket)
         await until(lambda: not conn._pending)
         conn.session.send(orjson.dumps({"type": "pong", "reply_to": 7}))
         conn.wake.set()  # joins this loop turn's flush
-        late = frames.ws_text(orjson.dumps({"type": "pong", "reply_to": 8}))
-        assert conn.write_now(late) is False  # it would overtake the pong
+        assert conn.session.outlet is None  # an event now would be queued behind the pong
         await asyncio.sleep(0)
         assert socket.frames()[-1] == {"type": "pong", "reply_to": 7}
-        assert conn.write_now(late) is True  # idle again: straight out
+        assert conn.session.outlet is socket  # flushed and idle: offered again
+        socket.paused = True
+        late = frames.ws_text(orjson.dumps({"type": "pong", "reply_to": 8}))
+        assert conn.session.outlet.take(late)
+        assert conn.session.outlet is None and conn._backlog  # the transport filled: held
         assert socket.frames()[-1] == {"type": "pong", "reply_to": 8}
+        socket.paused = False
+        socket.resumed.set()
+        await until(lambda: conn.session.outlet is socket)  # drained: offered again
         socket.gone.set()
         await asyncio.wait_for(running, 3)
 

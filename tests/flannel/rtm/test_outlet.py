@@ -23,7 +23,7 @@ class Outlet:
         self.open = open
         self.writes: list[bytes] = []
 
-    def __call__(self, data: bytes) -> bool:
+    def take(self, data: bytes) -> bool:
         if not self.open:
             return False
         self.writes.append(data)
@@ -58,6 +58,8 @@ def test_an_idle_connection_gets_the_event_written_and_is_not_woken() -> None:
     assert [f["type"] for f in outlets["U2"].frames()] == ["message"]
     assert outlets["U3"].writes == []
     assert [f["type"] for f in drain(sessions["U3"])] == ["user_info", "message"]
+    assert sessions["U3"].outlet is None  # it queued: the connection offers it again once flushed
+    assert sessions["U2"].outlet is outlets["U2"]
     assert sessions["U2"].last_offset == 5 and len(sessions["U2"].queue) == 0
 
 
@@ -81,6 +83,17 @@ def test_an_outlet_that_cannot_take_it_now_leaves_the_event_queued() -> None:
     routed = fanout.route("T1", message(5, "C1", "U1"), ws)
     assert routed.written == 0 and routed.woken == [session]
     assert [f["offset"] for f in drain(session)] == [5]
+    assert session.outlet is None
+
+
+def test_events_with_more_to_follow_are_queued_for_one_write() -> None:
+    ws, fanout = workspace(), Fanout()
+    outlet = Outlet()
+    session = with_outlet(fanout, ws, "U2", outlet)
+    session.known.add("U1")
+    assert fanout.route("T1", message(5, "C1", "U1"), ws, straight=False).woken == [session]
+    assert fanout.route("T1", message(6, "C1", "U1"), ws).written == 0  # behind offset 5
+    assert outlet.writes == [] and [f["offset"] for f in drain(session)] == [5, 6]
 
 
 def test_push_says_how_and_duplicates_never_go_out_twice() -> None:
