@@ -43,6 +43,25 @@ _ids = itertools.count(1)
 class Session:
     """Per-connection state. ``deliver`` returns False once the connection must close."""
 
+    # Slots: routing reads a few of these per connection per event, from one block of memory.
+    __slots__ = (
+        "_bucket",
+        "_held",
+        "close_code",
+        "close_reason",
+        "duplicates",
+        "id",
+        "known",
+        "last_offset",
+        "outlet",
+        "queue",
+        "started",
+        "team_id",
+        "token_hash",
+        "user_id",
+        "writing_since",
+    )
+
     def __init__(
         self,
         user_id: str,
