@@ -6,7 +6,10 @@ judged against what uvicorn can do at all. ``/api/limit`` is a bare ASGI app ans
 constant bytes (no routing, no request or response objects: less than the edge's Web API,
 itself a bare ASGI handler, does); ``/api/limit_starlette`` answers the same through
 Starlette's full stack (routing, ``Request``, ``Response``), the limit the benchmark used
-before the edge's Web API left Starlette, kept for comparison.
+before the edge's Web API left Starlette, kept for comparison; ``/api/limit_protocol``
+answers the same bytes from the HTTP protocol itself (:class:`ProtocolConstant`, through
+the quick path of ``flannel_cli.http_protocol`` the edge's calls take when they need no
+await): the like-for-like limit of an edge answering there.
 """
 
 from __future__ import annotations
@@ -22,11 +25,8 @@ from starlette.types import Receive, Scope, Send
 
 BODY = b'{"ok":true}'
 BARE_PATH = "/api/limit"
-START = {
-    "type": "http.response.start",
-    "status": 200,
-    "headers": [(b"content-length", b"%d" % len(BODY)), (b"content-type", b"application/json")],
-}
+_HEADERS = [(b"content-length", b"%d" % len(BODY)), (b"content-type", b"application/json")]
+START = {"type": "http.response.start", "status": 200, "headers": _HEADERS}
 ANSWER = {"type": "http.response.body", "body": BODY}
 
 
@@ -37,12 +37,30 @@ def starlette_app() -> Starlette:
     return Starlette(routes=[Route("/api/limit_starlette", constant), Route("/healthz", constant)])
 
 
+PROTOCOL_PATH = "/api/limit_protocol"
+
+
+class ProtocolConstant:
+    """``/api/limit_protocol``'s constant, answered by the HTTP protocol's quick path; every
+    other request is left to the ASGI path."""
+
+    def answer(
+        self, method: str, path: str, query: bytes, headers: list[tuple[bytes, bytes]], body: bytes
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes] | None:
+        return (200, _HEADERS, BODY) if path == PROTOCOL_PATH else None
+
+
 class LimitApp:
     """``/api/limit`` answered directly (two ASGI messages, built once); the rest (lifespan,
     ``/healthz``, ``/api/limit_starlette``) by Starlette."""
 
     def __init__(self) -> None:
         self.rest = starlette_app()
+        self.constant = ProtocolConstant()
+
+    def quick_answers(self) -> ProtocolConstant:
+        """What the HTTP protocol answers itself (see :class:`ProtocolConstant`)."""
+        return self.constant
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] == BARE_PATH:
