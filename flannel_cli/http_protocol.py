@@ -199,11 +199,14 @@ class QuickHttp(OneWriteHttp):
 
     def _may_hold(self) -> bool:
         parser = self.parser
-        if not self.url.startswith(b"/api/") or b"%" in self.url or self.expect_100_continue:
+        url = self.url
+        if not url.startswith(b"/api/") or b"%" in url.partition(b"?")[0] or not url.isascii():
             return False
         if parser.get_http_version() != "1.1" or not parser.should_keep_alive() or parser.should_upgrade():
             return False
-        if parser.get_method() not in (b"GET", b"POST") or self.pipeline or self._closing:
+        if parser.get_method() not in (b"GET", b"POST") or self.expect_100_continue:
+            return False
+        if self.pipeline or self._closing:
             return False
         if self.cycle is not None and not self.cycle.response_complete:
             return False

@@ -53,6 +53,7 @@ TABLE: list[tuple[bytes, bool]] = [
     (get(b"/api/users.info?users=U1,U2"), False),  # the token's first check: the origin's
     (get(b"/api/users.info?users=U1,U2"), True),
     (get(b"/api/users.search?query=smi&limit=10"), True),
+    (get(b"/api/users.info?users=U1%2CU3"), True),  # an escape in the query: the parser's
     (get(b"/api/users.info?user=U9"), True),  # user_not_found
     (get(b"/api/users.search?query=a&limit=0"), True),  # invalid_arguments
     (get(b"/api/users.info?user=U2&token=xoxp-bob", b""), True),  # the token as an argument
@@ -181,8 +182,8 @@ async def test_the_quick_path_answers_as_the_asgi_path() -> None:
     assert asgi.asgi_served == api_calls  # HEAD takes the Starlette route
     assert quick.asgi_served == asgi.asgi_served - sum(answered for _, answered in TABLE)
     statuses = [a.split(b" ", 2)[1] for a in quick.answers]
-    assert b"429" in statuses and b"retry-after: 30" in quick.answers[18]
-    assert b'"error":"user_not_found"' in quick.answers[3]
+    assert b"429" in statuses and b"retry-after: 30" in quick.answers[19]
+    assert b'"error":"user_not_found"' in quick.answers[4]
     assert b"connection: close" in quick.answers[-1]
 
 
