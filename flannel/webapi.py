@@ -265,7 +265,7 @@ def answer_now(edge: Edge, name: str, values: dict[str, Any], headers: Mapping[s
         after = asked_after(headers) if headers.get(_AFTER) else 0
         if edge.fresh_now(caller, after, count=False) is None:
             return None
-        edge.known_caller(token)  # from here, dispatch's steps: nothing between them awaits
+        edge.auth.hits += 1  # from here dispatch's steps (none can wait): the token's hit first
         _limit(edge, caller.token_hash, name)
         ws = edge.fresh_now(caller, after)
         if ws is None:  # cannot be: nothing ran since the look above

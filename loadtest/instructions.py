@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+
 from loadtest.rawhttp import request
 
 TOKENS = [f"xoxp-user-{i}" for i in range(50)]
@@ -133,6 +134,7 @@ def main(argv: list[str] | None = None) -> None:
         proc.terminate()
         proc.wait(120)
     print(f"{args.target}: {total / args.requests:,.0f} instructions per request ({args.requests} requests)")
+
 
 if __name__ == "__main__":
     main()
