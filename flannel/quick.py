@@ -41,11 +41,13 @@ class QuickApi:
     """The edge's answer to a complete GET or POST to ``/api/<method>`` when it needs no
     await, or None (see the module's docstring)."""
 
-    __slots__ = ("edge", "metrics")
+    __slots__ = ("edge", "metrics", "paths")
 
     def __init__(self, edge: Edge, metrics: EdgeMetrics) -> None:
         self.edge = edge
         self.metrics = metrics
+        #: The raw paths worth holding a request for: the methods :func:`answer_now` may answer.
+        self.paths = frozenset(f"{API_PREFIX}{name}".encode() for name in LOCAL if name != "auth.test")
 
     def answer(
         self, method: str, path: str, query: bytes, headers: list[Header], body: bytes

@@ -114,7 +114,11 @@ Reply = tuple[int, list[Header], bytes]
 
 
 class QuickAnswers(Protocol):
-    """What an app offers the quick path: the whole reply to a complete request, or None."""
+    """What an app offers the quick path: the whole reply to a complete request, or None.
+    Only requests for one of ``paths`` (raw, without the query) are held for it: every
+    other one takes the ASGI path from its headers on, at the cost of a set lookup."""
+
+    paths: frozenset[bytes]
 
     def answer(
         self, method: str, path: str, query: bytes, headers: list[Header], body: bytes
@@ -160,14 +164,14 @@ class QuickHttp(OneWriteHttp):
     """:class:`OneWriteHttp` that lets the app answer a complete request right here, when it
     can without an await (see :class:`QuickAnswers`; the edge's :class:`flannel.quick.QuickApi`).
 
-    A candidate (a keep-alive HTTP/1.1 GET or POST to ``/api/...``, no upgrade, no
-    ``Expect``, no chunked body, a body of at most :data:`QUICK_BODY`, no percent-escapes, no
-    root path, no response of this connection still being sent) is held from its headers
-    to its end: no scope, no cycle, no Task. Then the app answers it (the response written
-    in order, the access line logged as :class:`~flannel_cli.logs.AccessLog` logs it, the
-    keep-alive timer armed as after any response), or the request goes to uvicorn's own path
-    as if it had just been parsed: its scope and cycle built, its body handed over. Anything
-    else goes that way from the start.
+    A candidate (a keep-alive HTTP/1.1 GET or POST to one of the app's quick paths, spelt
+    without escapes, no upgrade, no ``Expect``, no chunked body, a body of at most
+    :data:`QUICK_BODY`, no root path, no response of this connection still being sent) is
+    held from its headers to its end: no scope, no cycle, no Task. Then the app answers it
+    (the response written in order, the access line logged as
+    :class:`~flannel_cli.logs.AccessLog` logs it, the keep-alive timer armed as after any
+    response), or the request goes to uvicorn's own path as if it had just been parsed: its
+    scope and cycle built, its body handed over. Anything else goes that way from the start.
     """
 
     quick: QuickAnswers | None = None
@@ -199,8 +203,7 @@ class QuickHttp(OneWriteHttp):
 
     def _may_hold(self) -> bool:
         parser = self.parser
-        url = self.url
-        if not url.startswith(b"/api/") or b"%" in url.partition(b"?")[0] or not url.isascii():
+        if self.quick is None or self.url.partition(b"?")[0] not in self.quick.paths:
             return False
         if parser.get_http_version() != "1.1" or not parser.should_keep_alive() or parser.should_upgrade():
             return False

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import os
 import random
 import re
@@ -40,8 +41,12 @@ def serve_edge(port: int, users: int, asgi: bool) -> None:
     from flannel_cli.http_protocol import OneWriteHttp
     from flannel_cli.logs import configure
     from flannel_cli.serve import run, serve_all
-    from tests.flannel.cache import base_state, user
-    from tests.flannel.harness import FakeOrigin, edge_over, settings
+
+    # The fake origin and its builders are the tests' (imported by name: not a package mypy checks).
+    cache = importlib.import_module("tests.flannel.cache")
+    harness = importlib.import_module("tests.flannel.harness")
+    base_state, user = cache.base_state, cache.user
+    FakeOrigin, edge_over, settings = harness.FakeOrigin, harness.edge_over, harness.settings
 
     state = base_state()
     for i, name in enumerate(names(users)):
@@ -95,7 +100,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.serve:
         serve_edge(args.port, args.users, args.target == "edge_asgi")
         return
-    from tests.conftest import free_port
+    from loadtest.ports import free_port
 
     port = free_port()
     out = tempfile.mkdtemp(prefix="instr-")

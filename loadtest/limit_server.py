@@ -42,7 +42,9 @@ PROTOCOL_PATH = "/api/limit_protocol"
 
 class ProtocolConstant:
     """``/api/limit_protocol``'s constant, answered by the HTTP protocol's quick path; every
-    other request is left to the ASGI path."""
+    other request is left to the ASGI path, and not even held for it (``paths``)."""
+
+    paths = frozenset({PROTOCOL_PATH.encode()})
 
     def answer(
         self, method: str, path: str, query: bytes, headers: list[tuple[bytes, bytes]], body: bytes
