@@ -167,7 +167,8 @@ class QuickHttp(OneWriteHttp):
     A candidate (a keep-alive HTTP/1.1 GET or POST to one of the app's quick paths, spelt
     without escapes, no upgrade, no ``Expect``, no chunked body, a body of at most
     :data:`QUICK_BODY`, no root path, no response of this connection still being sent) is
-    held from its headers to its end: no scope, no cycle, no Task. Then the app answers it
+    held from its headers to its end: no cycle, no Task, no ASGI message (the scope dict
+    uvicorn builds when a request begins is the one part left: the path comes later). Then the app answers it
     (the response written in order, the access line logged as
     :class:`~flannel_cli.logs.AccessLog` logs it, the keep-alive timer armed as after any
     response), or the request goes to uvicorn's own path as if it had just been parsed: its
@@ -176,6 +177,7 @@ class QuickHttp(OneWriteHttp):
 
     quick: QuickAnswers | None = None
     access: AccessLog | None = None
+    paths: frozenset[bytes] = frozenset()
     _held = False
     _closing = False
     _body = b""
@@ -184,27 +186,19 @@ class QuickHttp(OneWriteHttp):
         super().connection_made(transport)
         if self.limit_concurrency is None and not self.root_path:
             self.quick, self.access = quick_parts(self.app)
+            if self.quick is not None:
+                self.paths = self.quick.paths
 
-    def on_message_begin(self) -> None:
-        if self.quick is None:
-            super().on_message_begin()
-            return
-        self.url = b""  # the scope waits for on_headers_complete: it may never be needed
-        self.expect_100_continue = False
-        self.headers = []
-        self._held = False
-
-    def _scope(self) -> None:
-        """The scope uvicorn's ``on_message_begin`` would have built, over what was parsed."""
-        url, headers, expect = self.url, self.headers, self.expect_100_continue
-        super().on_message_begin()
-        self.url, self.headers, self.expect_100_continue = url, headers, expect
-        self.scope["headers"] = headers
+    def on_headers_complete(self) -> None:
+        # Every request passes here: one set lookup decides for all but the quick paths'.
+        if self.url.partition(b"?")[0] in self.paths and self._may_hold():
+            self._held = True
+            self._body = b""
+        else:
+            _headers_complete(self)
 
     def _may_hold(self) -> bool:
         parser = self.parser
-        if self.quick is None or self.url.partition(b"?")[0] not in self.quick.paths:
-            return False
         if parser.get_http_version() != "1.1" or not parser.should_keep_alive() or parser.should_upgrade():
             return False
         if parser.get_method() not in (b"GET", b"POST") or self.expect_100_continue:
@@ -217,16 +211,6 @@ class QuickHttp(OneWriteHttp):
             if name == b"transfer-encoding" or (name == b"content-length" and not _small(value)):
                 return False
         return True
-
-    def on_headers_complete(self) -> None:
-        if self.quick is None:
-            super().on_headers_complete()
-        elif self._may_hold():
-            self._held = True
-            self._body = b""
-        else:
-            self._scope()
-            super().on_headers_complete()
 
     def on_body(self, body: bytes) -> None:
         if self._held:
@@ -241,15 +225,14 @@ class QuickHttp(OneWriteHttp):
             self._held = False
             if not self._answer():
                 self._release()
-                super().on_message_complete()
+                _message_complete(self)
             return
-        super().on_message_complete()
+        _message_complete(self)
 
     def _release(self) -> None:
         """The held request to uvicorn's path, as if parsed there (its body so far given)."""
         self._held = False
         body, self._body = self._body, b""
-        self._scope()
         super().on_headers_complete()
         if self._closing:
             self.cycle.keep_alive = False
@@ -299,6 +282,12 @@ class QuickHttp(OneWriteHttp):
             self._closing = True
             return
         super().shutdown()
+
+
+# uvicorn's own callbacks, called as plain functions: on every request that is not held,
+# ``super()`` would cost more than the rest of the override.
+_headers_complete = HttpToolsProtocol.on_headers_complete
+_message_complete = HttpToolsProtocol.on_message_complete
 
 
 def _small(value: bytes) -> bool:

@@ -109,7 +109,11 @@ def main(argv: list[str] | None = None) -> None:
         child += ["--users", str(args.users), "--target", args.target]
         requests = mix(args.users, args.requests)
     else:
-        child = ["-m", "loadtest.limit_server", "--port", str(port)]
+        # The limit's ASGI constant on its plain port, the protocol-level one on its own.
+        child = ["-m", "loadtest.limit_server", "--port", str(free_port()), "--protocol-port", str(port)]
+        if args.target == "limit":
+            child[3] = str(port)
+            child[5] = str(free_port())
         path = "/api/limit" if args.target == "limit" else "/api/limit_protocol"
         requests = [request("GET", path)] * args.requests
     cmd = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}/cg.%p"]

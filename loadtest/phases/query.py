@@ -148,7 +148,7 @@ async def run(ctx: Context) -> dict[str, Any]:
         "origin": (stack.origin_url, origin_ops),
         "limit": (stack.limit_url, [[request("GET", "/api/limit")]]),
         "limit_starlette": (stack.limit_url, [[request("GET", "/api/limit_starlette")]]),
-        "limit_protocol": (stack.limit_url, [[request("GET", "/api/limit_protocol")]]),
+        "limit_protocol": (stack.limit_protocol_url, [[request("GET", "/api/limit_protocol")]]),
     }
     pids = {name: local_pid(url) for name, (url, _) in targets.items()}
     best: dict[str, dict[str, Any]] = {}
