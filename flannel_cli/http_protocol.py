@@ -168,11 +168,11 @@ class QuickHttp(OneWriteHttp):
     without escapes, no upgrade, no ``Expect``, no chunked body, a body of at most
     :data:`QUICK_BODY`, no root path, no response of this connection still being sent) is
     held from its headers to its end: no cycle, no Task, no ASGI message (the scope dict
-    uvicorn builds when a request begins is the one part left: the path comes later). Then the app answers it
-    (the response written in order, the access line logged as
+    uvicorn builds when a request begins is the one part left: the path comes later). Then
+    the app answers it (the response written in order, the access line logged as
     :class:`~flannel_cli.logs.AccessLog` logs it, the keep-alive timer armed as after any
     response), or the request goes to uvicorn's own path as if it had just been parsed: its
-    scope and cycle built, its body handed over. Anything else goes that way from the start.
+    cycle built, its body handed over. Anything else goes that way from the start.
     """
 
     quick: QuickAnswers | None = None
