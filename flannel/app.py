@@ -36,6 +36,7 @@ from flannel.edge import Edge
 from flannel.files_proxy import FilesProxy
 from flannel.methods import LOCAL
 from flannel.metrics import EdgeMetrics
+from flannel.quick import QuickApi, api_name
 from flannel.registry import EdgeRegistration
 from flannel.rtm_endpoint import rtm
 from flannel.webapi import WebApi, api
@@ -117,7 +118,6 @@ async def stats(request: Request) -> Response:
 RTM_PATH = "/rtm"
 
 
-API_PREFIX = "/api/"
 #: The methods Starlette's ``/api/{method}`` route takes (HEAD and the rest stay with it).
 _DIRECT_METHODS = frozenset({"GET", "POST"})
 
@@ -135,6 +135,13 @@ class EdgeApp(Starlette):
     """
 
     web_api: WebApi | None = None
+    quick: QuickApi | None = None
+
+    def quick_answers(self) -> QuickApi | None:
+        """What the HTTP protocol may answer without the ASGI path
+        (``flannel_cli.http_protocol``): only while calls go straight to :attr:`web_api` (no
+        middleware added, which must see every call)."""
+        return self.quick if self.web_api is not None and not self.user_middleware else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -156,13 +163,7 @@ def api_method(scope: Scope) -> str | None:
     ``files.upload``, which may stream a multipart body to the origin; any other HTTP method)."""
     if scope["method"] not in _DIRECT_METHODS:
         return None
-    path = _route_path(scope)
-    if not path.startswith(API_PREFIX):
-        return None
-    name = path[len(API_PREFIX) :]
-    if not name or "/" in name or name == "files.upload":
-        return None
-    return name
+    return api_name(_route_path(scope))
 
 
 def _route_path(scope: Scope) -> str:
@@ -220,4 +221,5 @@ def create_app(
         lifespan=lifespan,
     )
     app.web_api = WebApi(edge, metrics)
+    app.quick = QuickApi(edge, metrics)
     return app

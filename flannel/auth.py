@@ -80,11 +80,12 @@ class TokenAuth:
     def ttl_s(self) -> float:
         return self._cache.ttl_s
 
-    def cached(self, token: str) -> EdgeCaller | None:
+    def cached(self, token: str, count: bool = True) -> EdgeCaller | None:
         """The token's cached check, or None (not cached, or expired): :meth:`check`'s hit,
-        without a coroutine (the Web API's hot path asks this first)."""
+        without a coroutine (the Web API's hot path asks this first). ``count=False`` only
+        looks (the HTTP protocol's quick path asks before it decides to answer)."""
         cached = self._cache.get(token_hash(token))
-        if cached is not None:
+        if cached is not None and count:
             self.hits += 1
         return cached
 

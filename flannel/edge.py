@@ -219,12 +219,13 @@ class Edge:
             caller = await self.auth.check(token, fresh=True)
         return caller
 
-    def known_caller(self, token: str | None) -> EdgeCaller | None:
+    def known_caller(self, token: str | None, count: bool = True) -> EdgeCaller | None:
         """:meth:`authenticate` when it need not await: the token's cached check while its
-        workspace is loaded; None otherwise (then :meth:`authenticate` decides)."""
+        workspace is loaded; None otherwise (then :meth:`authenticate` decides). ``count=False``
+        only looks (see :func:`flannel.webapi.answer_now`)."""
         if not token:
             return None
-        caller = self.auth.cached(token)
+        caller = self.auth.cached(token, count)
         if caller is None or self.cache.peek(caller.team_id) is None:
             return None
         return caller
@@ -273,13 +274,13 @@ class Edge:
         except Exception as exc:  # the origin is unreachable: say so, keep the connection
             return {"ok": False, "error": getattr(exc, "code", "internal_error")}
 
-    def fresh_now(self, caller: EdgeCaller, after: int = 0) -> Workspace | None:
+    def fresh_now(self, caller: EdgeCaller, after: int = 0, count: bool = True) -> Workspace | None:
         """:meth:`fresh` for an HTTP caller when it need not wait (the common case), without a
         coroutine: the loaded workspace, counted as a cache hit, once it has applied ``after``
         and the caller's own writes; None when it is not loaded or still behind (then
         :meth:`fresh` waits, or loads it). The caller's keys are built only when some write
-        is remembered at all."""
-        ws = self.cache.hit(caller.team_id)
+        is remembered at all. ``count=False`` only looks."""
+        ws = self.cache.hit(caller.team_id, count)
         if ws is None or after > ws.offset:
             return None
         if self.writes and self.writes.target(caller_keys(caller), ws.offset):

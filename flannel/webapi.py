@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from time import perf_counter
 from typing import Any
 
@@ -23,6 +23,8 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from flannel.auth import EdgeCaller
+from flannel.cache import Workspace
 from flannel.edge import Edge, caller_keys
 from flannel.methods import BODIES, LOCAL, Who, answer, answer_body
 from flannel.metrics import EdgeMetrics
@@ -82,8 +84,14 @@ def wanted_headers(scope: Mapping[str, Any]) -> dict[str, str]:
     """The request headers this adapter reads (token, content type, ``x-flannel-after``), in
     one pass over the raw list; as starlette's ``Headers.get``: the first of a repeated name,
     names lowercased (ASGI servers send them so), values latin-1."""
+    return header_values(scope.get("headers", ()))
+
+
+def header_values(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
+    """:func:`wanted_headers` from the raw header list itself (the HTTP protocol's quick path
+    has no scope)."""
     out: dict[str, str] = {}
-    for raw_name, raw_value in scope.get("headers", ()):
+    for raw_name, raw_value in raw:
         name = raw_name.lower()
         if name in _WANTED:
             key = name.decode("latin-1")
@@ -121,7 +129,12 @@ async def read_args(
         headers = wanted_headers(scope)
     method = scope["method"]
     body = await receive_body(receive) if method == "POST" else b""
-    query = scope.get("query_string", b"")
+    return form_args(method, scope.get("query_string", b""), headers, body)
+
+
+def form_args(method: str, query: bytes, headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
+    """:func:`read_args`'s answer once the body is here (the query string, then the body's
+    fields over it)."""
     try:
         return http.parse_args(method, query, headers.get("content-type", ""), body)
     except (ValueError, LookupError):  # a body the parser chokes on is still just a bad form
@@ -209,11 +222,7 @@ async def dispatch(edge: Edge, scope: Scope, receive: Receive, name: str) -> Ans
             ws = await edge.fresh(caller.team_id, caller_keys(caller), asked_after(headers))
             if ws is None:  # still behind the caller's own write: the origin answers
                 return await _forward(edge, name, token, values, caller.token_hash)
-        who = Who(caller.team_id, caller.user_id)
-        body_of = BODIES.get(name)
-        if body_of is not None:  # answered as bytes (each user's JSON kept: flannel.methods)
-            return answer_body(body_of, ws, who, Args(values)), 200, _NONE, None, False
-        return http.ok_body(answer(local, ws, who, Args(values))), 200, _NONE, None, False
+        return _from_memory(name, local, ws, caller, values)
     except SlackError as exc:
         return _failed(exc)
     except OriginError as exc:
@@ -221,6 +230,49 @@ async def dispatch(edge: Edge, scope: Scope, receive: Receive, name: str) -> Ans
     except ClientDisconnect:
         log.debug("client hung up during %s", name)  # nobody is left to answer
         return _HUNG_UP
+    except Exception:
+        log.exception("edge method %s failed", name)
+        return http.INTERNAL_ERROR, 500, [], "internal_error", False
+
+
+def _from_memory(name: str, local: Any, ws: Workspace, caller: EdgeCaller, values: dict[str, Any]) -> Answer:
+    """A method the edge holds, answered from ``ws`` for ``caller`` (a Slack error raises)."""
+    who = Who(caller.team_id, caller.user_id)
+    body_of = BODIES.get(name)
+    if body_of is not None:  # answered as bytes (each user's JSON kept: flannel.methods)
+        return answer_body(body_of, ws, who, Args(values)), 200, _NONE, None, False
+    return http.ok_body(answer(local, ws, who, Args(values))), 200, _NONE, None, False
+
+
+def answer_now(edge: Edge, name: str, values: dict[str, Any], headers: Mapping[str, str]) -> Answer | None:
+    """:func:`dispatch`'s answer to a call of a method the edge holds, when it needs no
+    await (the token's check cached, the workspace loaded and caught up with the call's
+    ``x-flannel-after`` and the caller's own writes), from the arguments already parsed;
+    None when :func:`dispatch` must await, and then nothing has changed: every condition is
+    looked at first, without counting, and only then are dispatch's own steps taken (the
+    token's hit counted, the rate-limit tier spent, the workspace's hit counted), none of
+    which can wait now. So a caller that falls back to :func:`dispatch` counts nothing twice.
+    ``rtm.connect``, ``auth.test`` (it may wait for a brand-new user) and forwarded methods
+    are always None."""
+    local = LOCAL.get(name)
+    if local is None or name == "auth.test":
+        return None
+    try:
+        token = http.bearer(headers.get("authorization"), values)
+        caller = edge.known_caller(token, count=False)
+        if caller is None:
+            return None
+        after = asked_after(headers) if headers.get(_AFTER) else 0
+        if edge.fresh_now(caller, after, count=False) is None:
+            return None
+        edge.auth.hits += 1  # from here dispatch's steps (none can wait): the token's hit first
+        _limit(edge, caller.token_hash, name)
+        ws = edge.fresh_now(caller, after)
+        if ws is None:  # cannot be: nothing ran since the look above
+            raise RuntimeError("the workspace went away within one call")
+        return _from_memory(name, local, ws, caller, values)
+    except SlackError as exc:
+        return _failed(exc)
     except Exception:
         log.exception("edge method %s failed", name)
         return http.INTERNAL_ERROR, 500, [], "internal_error", False

@@ -16,7 +16,8 @@ import re
 import secrets
 import sys
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import orjson
 
@@ -26,6 +27,7 @@ request_id: contextvars.ContextVar[int | None] = contextvars.ContextVar("request
 connection_id: contextvars.ContextVar[int | None] = contextvars.ContextVar("connection_id", default=None)
 _PREFIX = secrets.token_hex(3)  # per process: ids are unique across its services
 _COUNTER = itertools.count(1)
+T = TypeVar("T")
 
 
 def format_id(value: int) -> str:
@@ -152,10 +154,35 @@ class AccessLog:
         try:
             await self.app(scope, receive, sending)
         finally:
-            log = self.log
-            where = (scope.get("method", "WS"), scope.get("path", ""))
-            record = log.makeRecord(log.name, logging.INFO, __file__, 0, "%s %s", where, None)
-            record.status = status[0] if status else None
-            record.ms = max(0.0, round((record.created - started) * 1000, 2))
-            log.handle(record)
+            self.line(
+                scope.get("method", "WS"), scope.get("path", ""), status[0] if status else None, started
+            )
             var.reset(token)
+
+    def line(self, method: str, path: str, status: int | None, started: float) -> None:
+        """The access line of a request or connection that began at ``started`` (``time.time``)."""
+        log = self.log
+        record = log.makeRecord(log.name, logging.INFO, __file__, 0, "%s %s", (method, path), None)
+        record.status = status
+        record.ms = max(0.0, round((record.created - started) * 1000, 2))
+        log.handle(record)
+
+    def answer(
+        self, method: str, path: str, answer: Callable[[], T | None], status: Callable[[T], int]
+    ) -> T | None:
+        """``answer()`` called as :meth:`__call__` calls the app for an HTTP request: under a
+        request id of its own, its line logged (the same fields) when it answers; nothing
+        logged when it does not (None: the request then takes the ASGI path, under an id of
+        its own). The HTTP protocol's quick path answers through this
+        (``flannel_cli.http_protocol``)."""
+        token = request_id.set(next(self._counter))
+        try:
+            if not self.log.isEnabledFor(logging.INFO):
+                return answer()
+            started = time.time()
+            got = answer()
+            if got is not None:
+                self.line(method, path, status(got), started)
+            return got
+        finally:
+            request_id.reset(token)

@@ -56,10 +56,10 @@ def http_protocol() -> Any:
     """uvicorn's httptools protocol sending a response as one write
     (:mod:`flannel_cli.http_protocol`), else uvicorn's own choice."""
     try:
-        from flannel_cli.http_protocol import OneWriteHttp
+        from flannel_cli.http_protocol import QuickHttp
     except ImportError:  # no httptools
         return "auto"
-    return OneWriteHttp
+    return QuickHttp
 
 
 def config(

@@ -197,6 +197,7 @@ class Stack:
         self.origin_url = ""
         self.edges: list[EdgeProc] = []
         self.limit_url = ""
+        self.limit_protocol_url = ""  # the same server's quick-path port (``/api/limit_protocol``)
         self.router_url: str | None = None
         self.external = False
         self._spares: dict[str, EdgeProc] = {}  # embedded: cold edges by region, started unused
@@ -209,6 +210,13 @@ class Stack:
     @property
     def mode(self) -> str:
         return "sqlite+memory-log, one process" if self.cfg.embedded else "mariadb+redis, a process each"
+
+    def _limit(self) -> tuple[str, str]:
+        """The limit server started: its ASGI port's URL and its quick-path port's."""
+        limit, protocol = free_port(), free_port()
+        cmd = ["-m", "loadtest.limit_server", "--port", str(limit), "--protocol-port", str(protocol)]
+        self._server("limit", cmd, [limit, protocol])
+        return _url(limit), _url(protocol)
 
     def _server(self, name: str, cmd: list[str], ports: list[int]) -> Server:
         server = Server(name, cmd, ports, self.cfg.log_dir, self.cfg.server_cpus)
@@ -246,9 +254,7 @@ class Stack:
 
     def start(self) -> Stack:
         cfg = self.cfg
-        limit = free_port()
-        self._server("limit", ["-m", "loadtest.limit_server", "--port", str(limit)], [limit])
-        self.limit_url = _url(limit)
+        self.limit_url, self.limit_protocol_url = self._limit()
         if cfg.embedded:
             regions = ["a", "b", STORM_REGION, "cold1", "cold2"]  # edges a and b, three spares
             origin, router, *ports = (free_port() for _ in range(2 + len(regions)))
@@ -394,9 +400,7 @@ class ExternalStack(Stack):
         return "given URLs (not started by the benchmark)"
 
     def start(self) -> Stack:
-        limit = free_port()
-        self._server("limit", ["-m", "loadtest.limit_server", "--port", str(limit)], [limit])
-        self.limit_url = _url(limit)
+        self.limit_url, self.limit_protocol_url = self._limit()
         return self
 
     def cold_edge(self, region: str | None = None) -> EdgeProc:

@@ -10,7 +10,7 @@ from typing import Any
 import uvicorn
 import websockets
 
-from flannel_cli.http_protocol import SMALL, OneWrite, OneWriteHttp
+from flannel_cli.http_protocol import SMALL, OneWrite, OneWriteHttp, QuickHttp
 from flannel_cli.serve import config
 from tests.conftest import free_port
 
@@ -83,7 +83,7 @@ async def test_close_sends_what_is_pending_first_and_abort_drops_it() -> None:
 def test_every_server_uses_it() -> None:
     cfg = config(app, "127.0.0.1", 0, "warning")
     cfg.load()
-    assert cfg.http_protocol_class is OneWriteHttp
+    assert cfg.http_protocol_class is QuickHttp and issubclass(QuickHttp, OneWriteHttp)
 
 
 async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:

@@ -166,14 +166,16 @@ class WorkspaceCache:
             except TimeoutError:
                 return await self.get(team_id)
 
-    def hit(self, team_id: str) -> Workspace | None:
+    def hit(self, team_id: str, count: bool = True) -> Workspace | None:
         """The workspace if loaded, counted and ordered as :meth:`get` does a hit, without a
-        coroutine; None if not loaded (nothing counted: :meth:`get` loads it)."""
+        coroutine; None if not loaded (nothing counted: :meth:`get` loads it). ``count=False``
+        only looks: the same answer, nothing counted or reordered."""
         slot = self._slots.get(team_id)
         if slot is None or slot.workspace is None or self._closed:
             return None
-        self.stats.hits += 1
-        self._slots.move_to_end(team_id)
+        if count:
+            self.stats.hits += 1
+            self._slots.move_to_end(team_id)
         return slot.workspace
 
     def peek(self, team_id: str) -> Workspace | None:

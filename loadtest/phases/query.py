@@ -25,8 +25,11 @@ get there anyway, the quick run's single short round is not). The limit
 (:mod:`loadtest.limit_server`) is a bare ASGI app answering constant bytes, served by uvicorn
 with the same settings (``flannel_cli.serve.config``) in its own process on the same server
 CPUs; the same constant through Starlette's full stack, the limit used before the edge's Web
-API left Starlette, is measured too (``query.edge_over_starlette_limit``). Each target's CPU
-time per request (its process's, from ``/proc``, over the round) is reported beside its rate:
+API left Starlette, is measured too (``query.edge_over_starlette_limit``), and so is the same
+constant answered by the HTTP protocol itself, as the edge answers its calls from memory
+(``query.edge_over_protocol_limit``, the like-for-like limit; ``query.edge_over_limit`` stays
+against the ASGI constant). Each target's CPU time per request (its process's, from
+``/proc``, over the round) is reported beside its rate:
 on a shared host it is steadier than the rates. Latency is then measured at half the edge's
 peak rate, paced (open loop).
 """
@@ -145,6 +148,7 @@ async def run(ctx: Context) -> dict[str, Any]:
         "origin": (stack.origin_url, origin_ops),
         "limit": (stack.limit_url, [[request("GET", "/api/limit")]]),
         "limit_starlette": (stack.limit_url, [[request("GET", "/api/limit_starlette")]]),
+        "limit_protocol": (stack.limit_protocol_url, [[request("GET", "/api/limit_protocol")]]),
     }
     pids = {name: local_pid(url) for name, (url, _) in targets.items()}
     best: dict[str, dict[str, Any]] = {}
@@ -165,6 +169,7 @@ async def run(ctx: Context) -> dict[str, Any]:
             if name not in best or got["qps"] > best[name]["qps"]:
                 best[name] = got
     edge, origin, limit, slow = best["edge"], best["origin"], best["limit"], best["limit_starlette"]
+    bare = best["limit_protocol"]
     half = edge["qps"] / 2
     ctx.say(f"query: edge paced at half its peak, {half:.0f} ops/s ...")
     paced = await load(ctx, stack.edge_urls[0], edge_ops, rate=half)
@@ -180,10 +185,15 @@ async def run(ctx: Context) -> dict[str, Any]:
         "query.edge_over_limit": ratio(edge["qps"], limit["qps"], 3),
         "query.limit_starlette_qps": round(slow["qps"], 1),
         "query.edge_over_starlette_limit": ratio(edge["qps"], slow["qps"], 3),
+        # The same constant answered by the HTTP protocol's quick path, as the edge's calls
+        # from memory are: the like-for-like limit.
+        "query.limit_protocol_qps": round(bare["qps"], 1),
+        "query.edge_over_protocol_limit": ratio(edge["qps"], bare["qps"], 3),
         # Server CPU per request in each target's best round (µs; None: process not visible).
         "query.edge_cpu_us": edge["cpu_us"],
         "query.limit_cpu_us": limit["cpu_us"],
         "query.limit_starlette_cpu_us": slow["cpu_us"],
+        "query.limit_protocol_cpu_us": bare["cpu_us"],
         "query.edge_p99_ms": round(percentile(paced["latencies"], 99), 2),
         "query.edge_p50_ms": round(percentile(paced["latencies"], 50), 2),
         "query.edge_paced_qps": round(paced["qps"], 1),

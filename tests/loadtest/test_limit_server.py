@@ -28,3 +28,33 @@ async def test_the_constant(path: str) -> None:
 async def test_anything_else_is_starlettes_404() -> None:
     status, _, _ = await get("/api/other")
     assert status == 404
+
+
+async def test_the_protocol_level_constant_is_the_asgi_ones_bytes() -> None:
+    """``/api/limit_protocol`` is answered by the HTTP protocol's quick path, with the bytes
+    the ASGI constant gets from uvicorn (the ``date`` header's value aside)."""
+    import asyncio
+    import re
+
+    import uvicorn
+
+    from flannel_cli.serve import config
+    from tests.conftest import free_port
+
+    port = free_port()
+    server = uvicorn.Server(config(create_app(), "127.0.0.1", port, "warning"))
+    serving = asyncio.create_task(server.serve())
+    while not server.started:  # noqa: ASYNC110 (uvicorn's server has no event for it)
+        await asyncio.sleep(0.01)
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        answers = []
+        for path in (b"/api/limit_protocol", b"/api/limit"):
+            writer.write(b"GET " + path + b" HTTP/1.1\r\nhost: bench\r\n\r\n")
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+            answers.append(re.sub(rb"\r\ndate: [^\r]*", b"", head) + await reader.readexactly(len(BODY)))
+        writer.close()
+    finally:
+        server.should_exit = True
+        await serving
+    assert answers[0] == answers[1] and answers[0].endswith(b"\r\n\r\n" + BODY)
