@@ -41,6 +41,7 @@ a channel object that does not say ``is_private: false`` is private, the rule fa
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -151,25 +152,54 @@ def _subject(event: Event) -> str | None:
     return user if isinstance(user, str) else None
 
 
+#: Channels whose recipients a workspace's route cache keeps at most (then it starts afresh).
+ROUTES_KEPT = 512
+
+
+class _Routes:
+    """One workspace's recipients of a channel's messages, as routing last worked them out:
+    valid for the workspace object it was worked out against, until a session of the workspace
+    connects or leaves or an event other than a channel message is routed (any change of
+    membership or visibility comes as such an event, applied to the cache before routing)."""
+
+    __slots__ = ("by_channel", "workspace")
+
+    def __init__(self, workspace: weakref.ref[Any]) -> None:
+        self.workspace = workspace
+        self.by_channel: dict[str, list[Session]] = {}
+
+
 class Fanout:
     """The connections of this edge, by workspace, user and token; routes events to them."""
 
-    def __init__(self, encode: Callable[[Any], bytes] = frames.encode, users: UserJson | None = None) -> None:
+    def __init__(
+        self,
+        encode: Callable[[Any], bytes] = frames.encode,
+        users: UserJson | None = None,
+        keep_routes: bool = True,
+    ) -> None:
         """``users``: each user's JSON encoded once for user_info frames; by default kept when
-        ``encode`` is the wire's own (a custom ``encode`` sees every user_info frame whole)."""
+        ``encode`` is the wire's own (a custom ``encode`` sees every user_info frame whole).
+        ``keep_routes``: keep each channel's recipients between its messages (see
+        :class:`_Routes`), so a message to thousands of connections does not look each of
+        them up in the channel's members again."""
         self._encode = encode
         self._users = users if users is not None or encode is not frames.encode else UserJson()
         self._teams: dict[str, dict[str, set[Session]]] = {}
         self._tokens: dict[str, set[Session]] = {}
+        self._keep_routes = keep_routes
+        self._routes: dict[str, _Routes] = {}
 
     # -- registry --------------------------------------------------------------------------
 
     def add(self, session: Session) -> None:
+        self._routes.pop(session.team_id, None)
         self._teams.setdefault(session.team_id, {}).setdefault(session.user_id, set()).add(session)
         if session.token_hash:
             self._tokens.setdefault(session.token_hash, set()).add(session)
 
     def remove(self, session: Session) -> None:
+        self._routes.pop(session.team_id, None)
         users = self._teams.get(session.team_id, {})
         mine = users.get(session.user_id)
         if mine is not None:
@@ -255,7 +285,11 @@ class Fanout:
         users = self._teams.get(team_id)
         if not users:
             return routed
-        targets = self._targets(users, event, access)
+        if event.get("type") in _MEMBERS:
+            targets = self._channel_targets(team_id, users, event, access)
+        else:
+            self._routes.pop(team_id, None)  # membership or visibility may have changed
+            targets = self._targets(users, event, access)
         if targets:
             delivery = self.prepare(event, access, team_id)
             woken = routed.woken
@@ -381,6 +415,22 @@ class Fanout:
         if kind in _MEMBERSHIP and subject is not None and subject not in chosen:
             chosen.append(subject)  # the user who left is no longer a member, but must hear it
         return [s for uid in chosen for s in users.get(uid, ())]
+
+    def _channel_targets(
+        self, team_id: str, users: dict[str, set[Session]], event: Event, access: Access
+    ) -> list[Session]:
+        """:meth:`_targets` of a channel message, kept per channel while nothing changed."""
+        channel = _channel(event) if self._keep_routes else None
+        if channel is None:
+            return self._targets(users, event, access)
+        workspace = getattr(access, "ws", access)  # what membership is read from
+        routes = self._routes.get(team_id)
+        if routes is None or routes.workspace() is not workspace or len(routes.by_channel) >= ROUTES_KEPT:
+            routes = self._routes[team_id] = _Routes(weakref.ref(workspace))
+        targets = routes.by_channel.get(channel)
+        if targets is None:
+            targets = routes.by_channel[channel] = self._targets(users, event, access)
+        return targets
 
     @staticmethod
     def _present(users: dict[str, set[Session]], members: Collection[str]) -> Iterable[str]:

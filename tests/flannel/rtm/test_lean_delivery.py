@@ -7,7 +7,7 @@ from collections import deque
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from flannel.access import WorkspaceAccess
@@ -203,3 +203,93 @@ def test_the_workspaces_shortcut_is_its_visibility_rule() -> None:
         everyone = all(ws.can_see(uid, channel_id) for uid in users)
         assert access.visible_to_all(channel_id) == everyone, channel_id
     assert access.visible_to_all("C1") and not access.visible_to_all("G1") and not access.visible_to_all("C9")
+
+
+# -- routing: a channel's recipients kept between its messages ---------------------------------
+
+PEOPLE = ("U1", "U2", "U3", "U4")
+CHANNELS = ("C1", "C2", "G1")
+op = st.one_of(
+    st.tuples(st.just("connect"), st.sampled_from(PEOPLE)),
+    st.tuples(st.just("leave_edge"), st.sampled_from(PEOPLE)),
+    st.tuples(st.just("join"), st.sampled_from(PEOPLE), st.sampled_from(CHANNELS)),
+    st.tuples(st.just("part"), st.sampled_from(PEOPLE), st.sampled_from(CHANNELS)),
+    st.tuples(st.just("message"), st.sampled_from(CHANNELS)),
+    st.tuples(st.just("reaction"), st.sampled_from(CHANNELS)),
+    st.tuples(
+        st.just("reload"),
+    ),
+)
+
+
+def small_workspace() -> FakeWorkspace:
+    ws = FakeWorkspace()
+    for uid in PEOPLE:
+        ws.add_user(uid)
+    ws.add_channel("C1", ["U1", "U2"])
+    ws.add_channel("C2", ["U3"])
+    ws.add_channel("G1", ["U1", "U4"], public=False)
+    return ws
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(op, max_size=40))
+@example([("connect", "U3"), ("message", "C1"), ("join", "U3", "C1"), ("message", "C1")])
+@example([("connect", "U1"), ("message", "G1"), ("part", "U1", "G1"), ("reaction", "G1")])
+@example([("connect", "U2"), ("message", "C1"), ("connect", "U2"), ("message", "C1")])
+@example([("connect", "U2"), ("message", "C1"), ("reload",), ("message", "C1")])
+def test_kept_routes_reach_exactly_who_working_them_out_reaches(ops: list[tuple[Any, ...]]) -> None:
+    ws = small_workspace()
+    fanouts = [Fanout(keep_routes=True), Fanout(keep_routes=False)]
+    sessions: list[dict[str, list[Any]]] = [{}, {}]
+    offset = 0
+    for o in ops:
+        offset += 1
+        kind = o[0]
+        if kind == "reload":  # a resync: a new workspace object, whose snapshot differs (U2 in C1)
+            fresh = small_workspace()
+            fresh.members = {c: set(m) for c, m in ws.members.items()}
+            fresh.members["C1"] ^= {"U2"}
+            ws = fresh
+            continue
+        if kind in ("connect", "leave_edge"):
+            for fanout, mine in zip(fanouts, sessions, strict=True):
+                if kind == "connect":
+                    s = new_session(o[1])
+                    fanout.add(s)
+                    s.start({"type": "hello"}, offset)
+                    drain(s)
+                    mine.setdefault(o[1], []).append(s)
+                elif mine.get(o[1]):
+                    fanout.remove(mine[o[1]].pop())
+            continue
+        if kind in ("join", "part"):
+            members = ws.members[o[2]]
+            (members.add if kind == "join" else members.discard)(o[1])  # applied, then routed
+            event: dict[str, Any] = {
+                "type": "member_joined_channel" if kind == "join" else "member_left_channel",
+                "offset": offset,
+                "channel": o[2],
+                "user": o[1],
+            }
+        elif kind == "message":
+            event = message(offset, o[1], "U1")
+        else:
+            event = {
+                "type": "reaction_added",
+                "offset": offset,
+                "user": "U2",
+                "reaction": "tada",
+                "item": {"type": "message", "channel": o[1], "ts": "1700000000.000001"},
+            }
+        got = []
+        for fanout, mine in zip(fanouts, sessions, strict=True):
+            fanout.route("T1", event, ws)
+            got.append(
+                sorted(
+                    (uid, [(f["type"], f.get("offset", 0)) for f in drain(s)])
+                    for uid, ss in mine.items()
+                    for s in ss
+                )
+            )
+        assert got[0] == got[1], o
