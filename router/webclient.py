@@ -285,6 +285,8 @@ class WebClient:
         response = _json({"ok": True})
         response.headers.append("set-cookie", session_cookie("", secure, max_age=None))
         response.headers.append("set-cookie", session_cookie("", secure, None, CSRF_COOKIE, False))
+        # and the channel it showed: the next person to sign in here is not told it
+        response.headers.append("set-cookie", session_cookie("", secure, None, CHANNEL_COOKIE, False))
         return response
 
     async def page(self, request: Request) -> Response:

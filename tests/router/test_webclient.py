@@ -14,6 +14,7 @@ from router.registry import MemoryRegistry
 from router.settings import RouterSettings
 from router.webclient import (
     BOOT_SLOT,
+    CHANNEL_COOKIE,
     COOKIE,
     CSRF_COOKIE,
     CSRF_HEADER,
@@ -157,9 +158,12 @@ async def test_sign_in_sets_the_cookie_and_calls_need_the_csrf_header() -> None:
         assert session == {"ok": True, "team_id": "T1", "user_id": "U1", "csrf": body["csrf"]}
         dashboard = await http.get("/web/dashboard", headers={CSRF_HEADER: body["csrf"]})
         assert dashboard.status_code == 403  # alice is no admin
+        http.cookies.set(CHANNEL_COOKIE, "C1", domain="router.local")  # as the page sets it
+        assert http.cookies[CHANNEL_COOKIE] == "C1"
         out = await http.post("/web/signout", json={}, headers={CSRF_HEADER: body["csrf"]})
         assert out.json() == {"ok": True} and origin.revoked == [f"Bearer {ALICE}"]
         assert COOKIE not in http.cookies and CSRF_COOKIE not in http.cookies
+        assert CHANNEL_COOKIE not in http.cookies  # the last channel is not kept for the next one
 
 
 async def test_the_dashboard_takes_the_service_secret() -> None:
