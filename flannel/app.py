@@ -34,13 +34,15 @@ from starlette.websockets import WebSocket
 from flannel import gcstats
 from flannel.edge import Edge
 from flannel.files_proxy import FilesProxy
+from flannel.first_screen import first_screen
 from flannel.methods import LOCAL
 from flannel.metrics import EdgeMetrics
 from flannel.quick import QuickApi, api_name
 from flannel.registry import EdgeRegistration
 from flannel.rtm_endpoint import rtm
 from flannel.webapi import WebApi, api
-from wire.http import JSON_TYPE, SERVICE_HEADER
+from wire.errors import SlackError
+from wire.http import JSON_TYPE, SERVICE_HEADER, bearer, error_answer, ok_body
 
 Closer = Callable[[], Awaitable[None]]
 log = logging.getLogger("flannel.edge")
@@ -113,6 +115,27 @@ async def stats(request: Request) -> Response:
             "gc_full_collections": gcstats.full_collections(),  # this process, since the app was built
         }
     )
+
+
+async def first_screen_endpoint(request: Request) -> Response:
+    """A page's first screen, for the router serving it (:mod:`flannel.first_screen`): the
+    service secret says a router asks, the user's token whose screen it is; the body may
+    name the channel the page showed last (``{"channel": ...}``)."""
+    edge: Edge = request.state.edge
+    refused = service_refusal(request, edge.settings.secret)
+    if refused is not None:
+        return refused
+    try:
+        asked = orjson.loads(await request.body() or b"{}")
+        wanted = asked.get("channel") if isinstance(asked, dict) else None
+        token = bearer(request.headers.get("authorization"), {})
+        screen = await first_screen(edge, token, wanted if isinstance(wanted, str) else None)
+    except orjson.JSONDecodeError:
+        return _json({"ok": False, "error": "invalid_json"})
+    except SlackError as exc:
+        body, status, headers = error_answer(exc)
+        return Response(body, status, headers, media_type=JSON_TYPE)
+    return Response(ok_body(screen), media_type=JSON_TYPE)
 
 
 RTM_PATH = "/rtm"
@@ -216,6 +239,7 @@ def create_app(
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/internal/stats", stats),
+            Route("/internal/first_screen", first_screen_endpoint, methods=["POST"]),
             Route("/metrics", metrics_endpoint),
         ],
         lifespan=lifespan,

@@ -360,8 +360,7 @@ class Edge:
         refusal = admission.on_workspace(session.token_hash, self.revoked, ws.find_user(user_id))
         if refusal is not None:
             return refusal
-        expiry = self.presence.settings.typing_expiry_s
-        hello = build_hello(ws.user(user_id), ws.team, ws.hello_channels(user_id), 0, typing_expiry_s=expiry)
+        hello = self.hello_of(ws, user_id)
 
         async def read_after(after: int) -> list[JSON]:
             return await self.read_after(team_id, after)
@@ -370,6 +369,12 @@ class Edge:
         me = ws.find_user(user_id) or {}
         await self.presence.open(session, bot=bool(me.get("is_bot")))
         return None
+
+    def hello_of(self, ws: Workspace, user_id: str) -> JSON:
+        """The hello of ``user_id``, not positioned yet (offset 0): what a session starts with,
+        and what a page's first screen inlines (:mod:`flannel.first_screen`)."""
+        expiry = self.presence.settings.typing_expiry_s
+        return build_hello(ws.user(user_id), ws.team, ws.hello_channels(user_id), 0, typing_expiry_s=expiry)
 
     async def caught_up(self, team_id: str, user_id: str, offset: int = 0) -> Workspace:
         """The workspace once it applied the log up to its head (and ``offset``) and knows

@@ -107,8 +107,8 @@ class OriginClient:
                     body = orjson.loads(await resp.aread())
                     raise OriginError(str(body.get("error", "origin_error")), str(body.get("detail", "")))
                 ended = False
-                async for line in resp.aiter_lines():
-                    if not line:
+                async for line in ndjson_lines(resp):
+                    if not line.strip():
                         continue
                     page = orjson.loads(line)
                     ended = page.get("type") == "end"
@@ -198,3 +198,20 @@ def decoded(answer: Forwarded) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise OriginError("origin_error", f"HTTP {answer.status}")
     return body
+
+
+async def ndjson_lines(resp: httpx.Response) -> AsyncIterator[bytes]:
+    """The lines of an NDJSON stream, split at ``\\n`` only: httpx's ``aiter_lines`` also splits
+    at U+2028, U+2029 and U+0085, which JSON carries unescaped inside strings (a message
+    with a line separator in its text would cut a snapshot page in two)."""
+    line = bytearray()  # a page's line may span many chunks: appended, never re-copied
+    async for chunk in resp.aiter_bytes():
+        start = 0
+        while (end := chunk.find(b"\n", start)) >= 0:
+            line += chunk[start:end]
+            yield bytes(line)
+            line.clear()
+            start = end + 1
+        line += chunk[start:]
+    if line:
+        yield bytes(line)

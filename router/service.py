@@ -10,7 +10,7 @@ counts towards leaving that edge out for everyone (:mod:`router.reports`).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +27,8 @@ from wire.tickets import issue
 from wire.tokens import token_hash
 
 MAX_EDGE_ID = 255
+#: Asked with the chosen edge: the offset the connection's ticket resumes from, or None.
+Resume = Callable[[EdgeRecord], Awaitable[int | None]]
 
 
 @dataclass
@@ -106,15 +108,23 @@ class Router:
         self._limit(self.by_address, address)
         return dict((await self.tokens.check(token)).body)
 
-    async def connect(self, token: str | None, address: str, args: Mapping[str, Any]) -> dict[str, Any]:
-        """``rtm.connect``: the answer's fields after ``ok``; :class:`SlackError` when refused."""
+    async def connect(
+        self, token: str | None, address: str, args: Mapping[str, Any], resume: Resume | None = None
+    ) -> dict[str, Any]:
+        """``rtm.connect``: the answer's fields after ``ok``; :class:`SlackError` when refused.
+
+        ``resume``, asked once the edge is chosen, may give the offset the ticket resumes from
+        (when ``args`` names none): the page the router serves with the first screen it read
+        from that edge resumes where that screen stands (:mod:`router.webclient`)."""
         try:
-            return await self._connect(token, address, args)
+            return await self._connect(token, address, args, resume)
         except SlackError as exc:
             self.counters.reject(exc.code)
             raise
 
-    async def _connect(self, token: str | None, address: str, args: Mapping[str, Any]) -> dict[str, Any]:
+    async def _connect(
+        self, token: str | None, address: str, args: Mapping[str, Any], resume: Resume | None = None
+    ) -> dict[str, Any]:
         self._limit(self.by_address, address)
         if token:
             self._limit(self.by_token, token_hash(token))
@@ -127,6 +137,8 @@ class Router:
             raise SlackError("invalid_arguments", "failed_edge must be the id of an edge")
         who = await self.tokens.check(token)
         record, placement = await self.place(who.team_id, region, failed, f"{who.team_id}:{who.user_id}")
+        if resume is not None and resume_from is None:
+            resume_from = await resume(record)
         ticket = issue(
             self.settings.secret,
             who.user_id,

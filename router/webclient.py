@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import logging
 import re
 import secrets
 from collections.abc import Mapping
@@ -34,6 +35,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from router.origin_calls import call_origin
+from router.registry import EdgeRecord
 from router.service import Router
 from wire.errors import RateLimited, SlackError
 from wire.http import JSON_TYPE, SERVICE_HEADER, error_answer, read_body
@@ -54,12 +56,28 @@ CSP = (
 )
 #: Where the router puts the page's boot script (``web/js/boot.js``) and the socket it opens.
 BOOT_SLOT = "<!--flannel-boot-->"
+#: The id of the page's boot data block (``web/js/boot.js`` reads it).
+BOOT_DATA_ID = "flannel-boot"
+#: The channel the page showed last (its id; set by the page's script, so not HttpOnly): the
+#: one whose messages the router inlines in the page it serves next (else #general).
+CHANNEL_COOKIE = "flannel_channel"
+#: How long the page waits for its first screen from the edge before it is served without it.
+SCREEN_TIMEOUT_S = 1.0
+log = logging.getLogger("flannel.router.web")
 _LAG = re.compile(rb"^flannel_edge_log_lag(?:\{[^}]*\})? ([0-9.e+]+)$", re.M)
 
 
 def boot_csp(nonce: str) -> str:
     """The page's policy, plus the one inline script of this answer (its boot script)."""
     return CSP.replace("script-src 'self'", f"script-src 'self' 'nonce-{nonce}'", 1)
+
+
+def boot_data(boot: Mapping[str, Any]) -> str:
+    """The page's boot data as a JSON data block (``boot.js`` parses it: ``JSON.parse`` of a
+    string is cheaper than compiling and running an object literal of that size). Every ``<``
+    is escaped, so no text in it (a message's ``</script>`` or ``<!--``) ends or changes the block."""
+    data = orjson.dumps(boot).decode().replace("<", "\\u003c")
+    return f'<script type="application/json" id="{BOOT_DATA_ID}">{data}</script>'
 
 
 def csrf_of(secret: str, token: str) -> str:
@@ -267,15 +285,21 @@ class WebClient:
         response = _json({"ok": True})
         response.headers.append("set-cookie", session_cookie("", secure, max_age=None))
         response.headers.append("set-cookie", session_cookie("", secure, None, CSRF_COOKIE, False))
+        # and the channel it showed: the next person to sign in here is not told it
+        response.headers.append("set-cookie", session_cookie("", secure, None, CHANNEL_COOKIE, False))
         return response
 
     async def page(self, request: Request) -> Response:
-        """The client. To a signed-in session it comes with its WebSocket's URL: the router
-        answers ``rtm.connect`` for the session's cookie while serving the page, and the page's
+        """The client. To a signed-in session it comes with its first screen and its
+        WebSocket's URL: the router answers ``rtm.connect`` for the session's cookie while
+        serving the page, reads the first screen from the chosen edge
+        (:mod:`flannel.first_screen`: the hello, the first channel's page, its people) and has
+        the ticket resume from that hello's offset; the page draws the screen at once, and its
         inline boot script (under a nonce of this answer's policy) opens the socket before the
-        modules have loaded. Such a page holds a ticket: it is never stored. Without a session,
-        or when the connect is refused (the page then asks ``rtm.connect`` itself, and lands
-        on sign-in for a dead session), the plain page."""
+        modules have loaded. Such a page holds a ticket: it is never stored. An edge that does
+        not answer the screen: the page without it (it asks over its socket). Without a
+        session, or when the connect is refused (the page then asks ``rtm.connect`` itself,
+        and lands on sign-in for a dead session), the plain page."""
         boot = await self._boot(request)
         if boot is None:
             return Response(
@@ -284,8 +308,7 @@ class WebClient:
                 media_type="text/html",
             )
         nonce = secrets.token_urlsafe(18)
-        data = orjson.dumps(boot).decode().replace("<", "\\u003c")  # no "</script>" in a string
-        script = f'<script nonce="{nonce}">window.flannelBoot = {data};\n{self.boot_js}</script>'
+        script = f'{boot_data(boot)}<script nonce="{nonce}">{self.boot_js}</script>'
         headers = {"content-security-policy": boot_csp(nonce), "cache-control": "no-store"}
         return Response(self.index.replace(BOOT_SLOT, script, 1), headers=headers, media_type="text/html")
 
@@ -293,17 +316,53 @@ class WebClient:
         token = request.cookies.get(COOKIE)
         if not token:
             return None
+        screen: dict[str, Any] | None = None
+
+        async def resume(edge: EdgeRecord) -> int | None:
+            nonlocal screen
+            screen = await self._first_screen(edge.http_url, token, request.cookies.get(CHANNEL_COOKIE))
+            return None if screen is None else int(screen["hello"]["offset"])
+
         try:
-            answer = await self.router.connect(token, self._address(request), {})
+            answer = await self.router.connect(token, self._address(request), {}, resume)
         except SlackError:
             return None
         me = f"{answer['team']['id']}:{answer['self']['id']}"  # whose last channel the page may ask at once
-        return {
+        boot = {
             "url": answer["url"],
             "edge": answer["edge"]["id"],
             "csrf": csrf_of(self.secret, token),
             "me": me,
         }
+        if screen is not None:
+            boot["screen"] = screen
+        return boot
+
+    async def _first_screen(self, edge_url: str, token: str, channel: str | None) -> dict[str, Any] | None:
+        """The page's first screen from the chosen edge (:mod:`flannel.first_screen`): its
+        hello, first channel's page and people; None when the edge does not answer it in time
+        (the page then asks over its socket, as a page without it does)."""
+        try:
+            answer = await self.http.post(
+                f"{edge_url}/internal/first_screen",
+                content=orjson.dumps({"channel": channel} if channel and len(channel) <= 64 else {}),
+                headers={
+                    SERVICE_HEADER: self.secret,
+                    "authorization": f"Bearer {token}",
+                    "content-type": JSON_TYPE,
+                },
+                timeout=SCREEN_TIMEOUT_S,
+            )
+            found = orjson.loads(answer.content)
+        except (httpx.HTTPError, orjson.JSONDecodeError) as exc:
+            log.debug("the first screen from %s failed: %r", edge_url, exc)
+            return None
+        if not isinstance(found, dict) or found.pop("ok", None) is not True:
+            return None
+        hello = found.get("hello")
+        if not isinstance(hello, dict) or not isinstance(hello.get("offset"), int):
+            return None
+        return found
 
     async def dashboard_page(self, request: Request) -> Response:
         return FileResponse(

@@ -13,7 +13,15 @@ The probe stays out of the page while it boots: the end is awaited by one DevToo
 ``Runtime.evaluate`` of a ``PerformanceObserver`` for the mark (not Playwright's
 ``wait_for_function``, whose injected script, ~40 ms of the page's main thread on a loaded
 core, used to be evaluated in the middle of the boot, for either page). The steps:
-``web.thin_connected_ms`` the page's WebSocket open, ``web.thin_hello_ms`` its hello received.
+``web.thin_connected_ms`` the page's WebSocket open, ``web.thin_hello_ms`` its hello received
+(a page that came with its first screen draws before it), and the navigation's own steps
+(``web.thin_response_end_ms``, ``web.thin_dom_interactive_ms``, ``web.thin_first_paint_ms``...).
+
+``web.floor_ms``: the same probe on ``/web/static/floor.html``, a static page that sets the mark
+after its first frame, as the pages do: what this Chromium takes for any new page on this host
+(its renderer's start, parse, first frame), measured beside the others; ``web.floor_over_fat``
+is the ratio no page of this browser can beat. With ``FLANNEL_WEB_TRACE=<path>`` one more thin
+boot is traced (Chromium's trace, for where the time goes).
 """
 
 from __future__ import annotations
@@ -56,17 +64,41 @@ SWITCH = """async (prefix) => {
 }"""
 
 
-#: Where the thin page's time went: its socket open, its hello in (navigation clock).
-STEPS = "() => ['connected', 'hello'].map(n => performance.getEntriesByName(n)[0]?.startTime ?? null)"
+#: Where the thin page's time went (navigation clock): its socket open, its hello in, and the
+#: navigation's own steps (the HTML's first byte and last, the document parsed).
+STEPS = """() => {
+  const nav = performance.getEntriesByType('navigation')[0];
+  return [
+    ...['connected', 'hello'].map(n => performance.getEntriesByName(n)[0]?.startTime ?? -1),
+    nav.requestStart, nav.responseStart, nav.responseEnd, nav.domInteractive, nav.domContentLoadedEventEnd,
+    performance.getEntriesByName('first-paint')[0]?.startTime ?? -1,
+  ];
+}"""
+
+#: The navigation's steps in :data:`STEPS` (by index), reported for the thin page and the floor.
+NAV_STEPS = (
+    (2, "request"),
+    (3, "response_start"),
+    (4, "response_end"),
+    (5, "dom_interactive"),
+    (6, "dom_loaded"),
+    (7, "first_paint"),
+)
 
 
-async def _visible_ms(context: Any, url: str, steps: list[list[float]] | None = None) -> float:
+async def _visible_ms(
+    context: Any, url: str, steps: list[list[float]] | None = None, trace: Any = None
+) -> float:
     page = await context.new_page()
     try:
         devtools = await context.new_cdp_session(page)
+        if trace is not None:
+            await trace.start_tracing(page=page, path=os.environ["FLANNEL_WEB_TRACE"])
         await page.goto(url)
         async with asyncio.timeout(60):
             await devtools.send("Runtime.evaluate", {"expression": AWAIT_MARK, "awaitPromise": True})
+        if trace is not None:
+            await trace.stop_tracing()
         await devtools.detach()
         if steps is not None:
             steps.append([float(x) for x in await page.evaluate(STEPS)])
@@ -101,12 +133,18 @@ async def run(ctx: Context) -> dict[str, Any]:
                 ]
             )
             cold = await _visible_ms(context, router + "/")  # warms the edge (and the browser's cache)
+            if os.environ.get("FLANNEL_WEB_TRACE"):
+                await _visible_ms(context, router + "/")
+                await _visible_ms(context, router + "/", None, browser)
             thin: list[float] = []
             fat: list[float] = []
             steps: list[list[float]] = []
+            floor: list[float] = []
+            floor_steps: list[list[float]] = []
             for _ in range(reps):
                 thin.append(await _visible_ms(context, router + "/", steps))
                 fat.append(await _visible_ms(context, router + "/web/static/fat.html"))
+                floor.append(await _visible_ms(context, router + "/web/static/floor.html", floor_steps))
             page = await context.new_page()
             await page.goto(router + "/")
             await page.wait_for_function(MARKED, timeout=60_000)
@@ -125,4 +163,8 @@ async def run(ctx: Context) -> dict[str, Any]:
         "web.switcher_ms": round(median(switch), 2),
         "web.thin_connected_ms": round(median([s[0] for s in steps]), 1),
         "web.thin_hello_ms": round(median([s[1] for s in steps]), 1),
+        **{f"web.thin_{name}_ms": round(median([s[i] for s in steps]), 1) for i, name in NAV_STEPS},
+        "web.floor_ms": round(median(floor), 1),
+        **{f"web.floor_{name}_ms": round(median([s[i] for s in floor_steps]), 1) for i, name in NAV_STEPS},
+        "web.floor_over_fat": ratio(fat_ms, median(floor)),
     }

@@ -409,9 +409,10 @@ SEND_SPY = """(() => {
 })()"""
 
 
-def test_a_reload_opens_the_last_channel_asked_as_the_socket_opens(world: World, browser: Any) -> None:
-    """The page remembers the channel it showed; on the next boot the inline script asks that
-    channel's history the moment its socket opens (before the hello), and the page opens it."""
+def test_a_reload_opens_the_last_channel_from_the_page_itself(world: World, browser: Any) -> None:
+    """The page remembers the channel it showed (a cookie the router reads); the next page the
+    router serves comes with that channel's messages (its first screen), drawn without asking
+    the socket for them."""
     team = world.team
     ctx = browser.new_context()
     ctx.add_init_script(SEND_SPY)
@@ -419,18 +420,63 @@ def test_a_reload_opens_the_last_channel_asked_as_the_socket_opens(world: World,
     page.goto(world.link(team.alice.id))
     page.locator("#sidebar a", has_text="general").first.wait_for(timeout=WAIT_MS)
     open_channel(page, "secret-plans")
+    assert {c["name"]: c["value"] for c in ctx.cookies()}["flannel_channel"] == team.private
     page.reload()
     page.wait_for_function(
         "() => performance.getEntriesByName('content-visible').length > 0", timeout=WAIT_MS
     )
     assert "secret-plans" in page.locator("#channel-title").text_content()
-    sent = page.evaluate("() => window.__sent.map(([t, d]) => [t, JSON.parse(d)])")
-    first = sent[0][1]
-    assert first["method"] == "conversations.history" and first["args"]["channel"] == team.private
-    # Asked by the socket's open handler (id 1; the hello's handler asks with id 2), so the edge
-    # answers it right behind the hello. (Not compared with the hello's mark: the two land
-    # within a fraction of a millisecond of each other, and were seen in either order.)
-    assert first["id"] == 1
-    histories = [d for _, d in sent if d.get("method") == "conversations.history"]
-    assert len(histories) == 1  # and not asked again
+    page.locator("#status").wait_for(state="hidden", timeout=WAIT_MS)  # the socket is up too
+    sent = page.evaluate("() => window.__sent.map(([t, d]) => JSON.parse(d))")
+    assert not [d for d in sent if d.get("method") == "conversations.history"]  # it came with the page
+    ctx.close()
+
+
+def test_the_first_screen_needs_no_socket_and_misses_nothing(world: World, browser: Any) -> None:
+    """The page draws #general's messages before its socket has answered anything; a message
+    posted after the page was served comes once the socket connects (it resumes from the
+    page's hello), once; and a live one after it, once."""
+    team = world.team
+    ctx = browser.new_context()
+    page = ctx.new_page()
+    page.goto(world.link(team.bob.id))
+    message(page, "welcome aboard").wait_for(timeout=WAIT_MS)
+    held: list[Any] = []
+    sent: list[str] = []
+    server: list[Any] = []
+
+    def hold(ws: Any) -> None:  # the page's socket: not put through to the edge until told
+        held.append(ws)
+        ws.on_message(lambda frame: (sent.append(frame), server and server[0].send(frame)))
+
+    page.route_web_socket(re.compile(r"/rtm\?ticket="), hold)
+    page.reload()
+    page.wait_for_function(
+        "() => performance.getEntriesByName('content-visible').length > 0", timeout=WAIT_MS
+    )
+    assert (
+        message(page, "welcome aboard").count() == 1
+        and "general" in page.locator("#channel-title").text_content()
+    )
+    assert len(held) == 1 and not [f for f in sent if "conversations.history" in str(f)]
+    posted = httpx.post(
+        world.stack.origin_url + "/api/chat.postMessage",
+        headers={"authorization": f"Bearer {team.carol.token}"},
+        data={"channel": team.general, "text": "posted after the page was served"},
+    ).json()
+    assert posted["ok"] is True
+    server.append(held[0].connect_to_server())
+    message(page, "posted after the page was served").wait_for(timeout=WAIT_MS)
+    again = httpx.post(
+        world.stack.origin_url + "/api/chat.postMessage",
+        headers={"authorization": f"Bearer {team.carol.token}"},
+        data={"channel": team.general, "text": "and one more, live"},
+    ).json()
+    assert again["ok"] is True
+    message(page, "and one more, live").wait_for(timeout=WAIT_MS)
+    page.wait_for_timeout(300)
+    for text in ("posted after the page was served", "and one more, live", "welcome aboard"):
+        assert message(page, text).count() == 1, text
+    stamps = page.locator("#messages article").evaluate_all("nodes => nodes.map(n => n.dataset.ts)")
+    assert len(stamps) == len(set(stamps))
     ctx.close()

@@ -14,6 +14,7 @@ from router.registry import MemoryRegistry
 from router.settings import RouterSettings
 from router.webclient import (
     BOOT_SLOT,
+    CHANNEL_COOKIE,
     COOKIE,
     CSRF_COOKIE,
     CSRF_HEADER,
@@ -111,19 +112,24 @@ async def test_a_signed_in_page_comes_with_its_socket_under_a_nonce() -> None:
         assert page.status_code == 200 and page.headers["cache-control"] == "no-store"  # it holds a ticket
         nonce = re.search(r"'nonce-([^']+)'", page.headers["content-security-policy"])
         assert nonce is not None and "script-src 'self' 'nonce-" in page.headers["content-security-policy"]
-        script = re.search(r'<script nonce="([^"]+)">window.flannelBoot = (\{.*?\});', page.text)
+        data = re.search(r'<script type="application/json" id="flannel-boot">(.*?)</script>', page.text)
+        script = re.search(r'<script nonce="([^"]+)">', page.text)
         assert script is not None and script.group(1) == nonce.group(1) and BOOT_SLOT not in page.text
-        boot = orjson.loads(script.group(2))
+        assert data is not None and page.text.index(data.group(0)) < script.start()  # read by it
+        boot = orjson.loads(data.group(1))
         assert boot["edge"] == "e1" and boot["url"].startswith("ws://e1/rtm?ticket=")
         assert boot["csrf"] == csrf_of(SECRET, ALICE)
         assert boot["me"] == "T1:U1"  # whose last channel boot.js may ask for at once
+        # No first screen from this edge (nothing at http://e1 answers one): the page is served
+        # without it, and asks over its socket; its ticket resumes from nothing.
+        assert "screen" not in boot
         claims = check(SECRET, boot["url"].split("ticket=")[1], "e1", time.time())
         assert (claims.user, claims.team, claims.resume_from) == ("U1", "T1", None)
         again = await env.http.get("/", cookies={COOKIE: ALICE})  # a nonce per answer
         assert again.headers["content-security-policy"] != page.headers["content-security-policy"]
         for cookies in ({COOKIE: REVOKED}, {}):  # a dead session, none: the plain page (no ticket)
             plain = await env.http.get("/", cookies=cookies)
-            assert plain.headers["cache-control"] == "no-cache" and "flannelBoot" not in plain.text
+            assert plain.headers["cache-control"] == "no-cache" and 'id="flannel-boot"' not in plain.text
             assert "nonce" not in plain.headers["content-security-policy"]
     finally:
         await env.http.aclose()
@@ -152,9 +158,12 @@ async def test_sign_in_sets_the_cookie_and_calls_need_the_csrf_header() -> None:
         assert session == {"ok": True, "team_id": "T1", "user_id": "U1", "csrf": body["csrf"]}
         dashboard = await http.get("/web/dashboard", headers={CSRF_HEADER: body["csrf"]})
         assert dashboard.status_code == 403  # alice is no admin
+        http.cookies.set(CHANNEL_COOKIE, "C1", domain="router.local")  # as the page sets it
+        assert http.cookies[CHANNEL_COOKIE] == "C1"
         out = await http.post("/web/signout", json={}, headers={CSRF_HEADER: body["csrf"]})
         assert out.json() == {"ok": True} and origin.revoked == [f"Bearer {ALICE}"]
         assert COOKIE not in http.cookies and CSRF_COOKIE not in http.cookies
+        assert CHANNEL_COOKIE not in http.cookies  # the last channel is not kept for the next one
 
 
 async def test_the_dashboard_takes_the_service_secret() -> None:

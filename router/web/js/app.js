@@ -118,6 +118,16 @@ async function start(session) {
   });
   state.conn = conn;
   state.users = new Users((m, a) => conn.query(m, a), () => scheduleRender());
+  // The first screen the page came with is drawn at once, before the socket is open: the
+  // socket then resumes from its hello's offset (nothing lost, nothing twice).
+  const screen = conn.takeScreen();
+  if (screen) {
+    state.holding = true; // drawn once, by firstScreen
+    state.users.add(screen.users);
+    if (screen.channel) state.current = screen.channel;
+    state.screenOffset = screen.hello.offset;
+    await onHello(screen.hello, false, true);
+  }
   await conn.start();
 }
 
@@ -131,8 +141,9 @@ function reveal() {
 
 // -- hello and live events ----------------------------------------------------------------
 
-function onHello(hello, resumed) {
-  if (!performance.getEntriesByName("hello").length) performance.mark("hello");
+// `inline`: the hello the page came with (its first screen), not one from the socket.
+function onHello(hello, resumed, inline = false) {
+  if (!inline && !performance.getEntriesByName("hello").length) performance.mark("hello");
   const first = !resumed && !state.shown;
   if (first) state.holding = true; // nothing is drawn before the first screen (firstScreen)
   state.self = hello.self;
@@ -147,6 +158,13 @@ function onHello(hello, resumed) {
     state.hasMore.clear();
   }
   state.subscribed = "";
+  if (resumed && state.shown && hello.resume_from === state.screenOffset) {
+    // The socket resuming from the first screen the page came with: that screen is drawn and
+    // nothing changed (the replayed events that follow draw what did), so it is not redrawn.
+    state.screenOffset = null;
+    subscribePresence();
+    return;
+  }
   const wanted = state.current && state.channels.has(state.current) ? state.current : firstChannel();
   for (const c of state.channels.values()) if (c.is_im) state.users.want(c.user);
   // openChannel asks for the history before it draws: the edge works while the page renders
@@ -171,8 +189,14 @@ function remembered() {
   try { return localStorage.getItem(`flannel.channel.${state.me}`); } catch { return null; }
 }
 
+// Remembered twice: in localStorage for boot.js, and in a cookie for the router, which inlines
+// that channel's messages in the page it serves next (router/webclient.py CHANNEL_COOKIE; the
+// router checks that the session's user is in it). A channel id is letters and digits.
 function remember(id) {
   try { localStorage.setItem(`flannel.channel.${state.me}`, id); } catch { /* storage off: #general next time */ }
+  if (!/^[A-Z0-9]+$/.test(id)) return;
+  const secure = location.protocol === "https:" ? "; Secure" : "";
+  document.cookie = `flannel_channel=${id}; Path=/; Max-Age=31536000; SameSite=Strict${secure}`;
 }
 
 function onEvent(ev) {
@@ -376,8 +400,7 @@ $("menu").addEventListener("click", () => {
 // each, sent at once) come in before anything is drawn; then the sidebar and the messages
 // are drawn and laid out once. Nothing re-renders while it waits (scheduleRender holds).
 async function firstScreen(id) {
-  state.current = id;
-  remember(id);
+  state.current = id; // remembered once it is drawn (afterFirstScreen)
   state.holding = true;
   const asked = state.conn.takeEarly(id) || askHistory(id);
   const names = [state.users.flushNow()];
@@ -455,6 +478,7 @@ function showHistory(id, answer, older) {
 // What the first screen did without: presence for the people on it, the locale's time format
 // and name order (ICU's objects cost more to build than the screen; format.js).
 function afterFirstScreen() {
+  if (state.current) remember(state.current);
   subscribePresence();
   if ("Notification" in window && Notification.permission === "default") $("notify").hidden = false; // asks the browser
   if (loadLocale()) scheduleRender();

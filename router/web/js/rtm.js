@@ -54,7 +54,9 @@ export class Connection {
   takeBoot() {
     const boot = window.flannelBoot;
     window.flannelBoot = null;
-    if (!boot?.ws || this.offset !== null) { boot?.ws?.close(); return null; }
+    const fromScreen = this.fromScreen;
+    this.fromScreen = false;
+    if (!boot?.ws || (this.offset !== null && !fromScreen)) { boot?.ws?.close(); return null; }
     if (boot.history) {
       this.nextId = Math.max(this.nextId, boot.history.id + 1);
       const reply = new Promise((resolve, reject) => this.pending.set(boot.history.id, { resolve, reject }));
@@ -62,6 +64,23 @@ export class Connection {
       this.early.reply.catch(() => {}); // a socket lost before the page took it: not an error here
     }
     return boot;
+  }
+
+  // The first screen the router inlined in the page (router/webclient.py), once: its hello,
+  // the first channel's page and the people they show. The page draws it before its socket is
+  // open; the boot socket's ticket resumes from this hello's offset, so the socket replays
+  // what came after it (the adopted socket is still taken by takeBoot).
+  takeScreen() {
+    const screen = window.flannelBoot?.screen;
+    if (!screen?.hello) return null;
+    window.flannelBoot.screen = null;
+    this.offset = screen.hello.offset;
+    this.fromScreen = true;
+    if (screen.channel && screen.history) {
+      this.early = { channel: screen.channel, reply: this.checked(Promise.resolve(screen.history)) };
+      this.early.reply.catch(() => {});
+    }
+    return screen;
   }
 
   // The first channel's history, when the boot script asked it already (else null).
