@@ -285,3 +285,53 @@ async def test_rows_written_without_events_are_indexed_at_start(
         assert await texts(store, team.carol.caller, "genet") == ["genet imported", "genet posted"]
     finally:
         await indexer.stop()
+
+
+async def test_writes_are_committed_together_unless_a_search_waits(
+    store: Store, team: Team, relay: tuple[Relay, MemoryLog], tmp_path: Path
+) -> None:
+    _, log = relay
+    indexer = Indexer(store, log, tmp_path / "search", poll_s=0.05, commit_every_s=3600.0)
+    await indexer.start()
+    try:
+        await messages.post(store, team.alice.caller, team.general, "margay one")
+        await caught_up(indexer, store, team)  # a search waits: committed at once
+        async with asyncio.timeout(30):  # the other workspaces of the database are in too
+            while not indexer.idle():  # noqa: ASYNC110 - polling state the code under test owns
+                await asyncio.sleep(0.02)
+        commits = indexer.commits
+        for text in ("margay two", "margay three", "margay four"):
+            await messages.post(store, team.alice.caller, team.general, text)
+        wanted = await outbox_offset(await store.shard_of(team.id), team.id)
+        async with asyncio.timeout(10):
+            while indexer.staged(team.id) < wanted:  # noqa: ASYNC110 - staged, not committed: not due
+                await asyncio.sleep(0.02)
+        assert indexer.commits == commits and indexer.applied(team.id) < wanted
+        await caught_up(indexer, store, team)  # the waiting search has them committed now
+        assert indexer.commits == commits + 1
+        assert await texts(store, team.bob.caller, "margay") == [
+            "margay four",
+            "margay one",
+            "margay three",
+            "margay two",
+        ]
+    finally:
+        await indexer.stop()
+
+
+async def test_staged_writes_are_committed_when_due(
+    store: Store, team: Team, relay: tuple[Relay, MemoryLog], tmp_path: Path
+) -> None:
+    _, log = relay
+    indexer = Indexer(store, log, tmp_path / "search", poll_s=0.05, commit_every_s=0.2)
+    await indexer.start()
+    try:
+        await messages.post(store, team.alice.caller, team.general, "serval one")
+        await caught_up(indexer, store, team)
+        await messages.post(store, team.alice.caller, team.general, "serval two")
+        wanted = await outbox_offset(await store.shard_of(team.id), team.id)
+        async with asyncio.timeout(10):  # nobody waits: committed once it is due
+            while indexer.applied(team.id) < wanted:  # noqa: ASYNC110 - polling the indexer
+                await asyncio.sleep(0.02)
+    finally:
+        await indexer.stop()
