@@ -352,16 +352,15 @@ class Indexer:
                     staged = set(self._pending_offsets)
                     self._pending_shards.clear()
                     self._pending_offsets.clear()
-                    self._forget(staged - {i.team_id for i in items})
-                    for team_id in {i.team_id for i in items}:
+                    teams = {i.team_id for i in items}
+                    followed = {i.team_id for i in items if isinstance(i, _Event)}
+                    # Rebuilt: the followers wait for their rebuild, which fails below.
+                    self._forget((staged - teams) | followed)
+                    for team_id in teams - followed:
                         self.generation.offsets.pop(team_id, None)
                     for i in items:
                         if isinstance(i, _Rebuild) and not i.done.done():
                             i.done.set_exception(RuntimeError("search index rebuild failed"))
-                    for team_id in {i.team_id for i in items if isinstance(i, _Event)}:
-                        task = self._follows.pop(team_id, None)
-                        if task is not None:
-                            task.cancel()
             self._applied.set()
 
     async def _next_or_due(self) -> _Event | _Rebuild | None:
